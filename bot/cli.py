@@ -1,0 +1,175 @@
+"""`newsbot`: the command line (ingest, reindex, ask, search, stats, start, run)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from retrieval.engine import SearchEngine
+from retrieval.store import SchemaError
+
+from .settings import Settings, SettingsError, load_settings
+from .terminal import format_result, format_stats
+
+log = logging.getLogger("newsbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, help="database path (default: NEWSBOT_DB or data/news.db)")
+    p = argparse.ArgumentParser(prog="newsbot", description="Answer Arabic questions from news articles.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ing = sub.add_parser("ingest", parents=[common], help="load articles from files or folders")
+    ing.add_argument("paths", nargs="+", type=Path, help=".txt, .jsonl, .json (or .gz of one) files, or folders")
+    ing.add_argument("--quiet", action="store_true", help="print only the summary and problems")
+
+    sub.add_parser("reindex", parents=[common], help="rebuild the search index from the database")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None, help="number of results (default: NEWSBOT_RESULTS_PER_PAGE)")
+
+    search = sub.add_parser("search", parents=[common], help="questions on stdin, JSON results on stdout")
+    search.add_argument("--jsonl", action="store_true", required=True,
+                        help="one question per input line, one JSON object per output line")
+    search.add_argument("-k", type=int, default=3)
+
+    sub.add_parser("stats", parents=[common], help="articles, passages, sources and index figures")
+    sub.add_parser("prompt", parents=[common], help="interactive question prompt in the terminal")
+    sub.add_parser("start", parents=[common], help="run the Telegram bot if a token is set, else the prompt")
+    sub.add_parser("run", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(**({"db": args.db} if args.db else {}))
+    except SettingsError as exc:
+        print(f"newsbot: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level if args.command in ("run", "start") else "WARNING",
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run" or (args.command == "start" and settings.telegram_bot_token):
+        from .app import run_bot  # imported here: the terminal commands never need telegram
+
+        return run_bot(settings)
+    try:
+        return asyncio.run(_COMMANDS[args.command](settings, args))
+    except SchemaError as exc:
+        print(f"newsbot: {settings.db}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nnewsbot: interrupted; every article written so far is complete", file=sys.stderr)
+        return 130
+
+
+async def _open(settings: Settings, *, load_index: bool = True) -> SearchEngine:
+    return await SearchEngine.open(settings.db, settings.retrieval_config(), load_index=load_index)
+
+
+class _Progress:
+    """A one-line progress meter on stderr, only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+
+    def __call__(self, files: int, records: int) -> None:
+        if self.enabled:
+            rate = records / max(time.perf_counter() - self.started, 1e-6)
+            print(f"\r{files} files, {records} articles ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _open(settings, load_index=False) as engine:
+        progress = _Progress(not args.quiet)
+        report = await engine.ingest_paths(args.paths, progress, rebuild=False)
+        progress.done()
+        for skipped in report.skipped:
+            print(f"skipped {skipped}", file=sys.stderr)
+        # Rebuild whenever the persisted index is stale, including after a
+        # previous ingest was interrupted before its rebuild.
+        await engine.ensure_index()
+    if not args.quiet or report.added or report.updated or report.skipped:
+        print(f"ingest: {report.summary()}")
+    return 0 if report.ingested else 1
+
+
+async def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _open(settings, load_index=False) as engine:
+        info = await engine.rebuild_index()
+    print(f"reindex: {info.passages} passages, {info.terms} terms in {info.build_seconds:.2f} s")
+    return 0
+
+
+async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _open(settings) as engine:
+        result = await engine.search(args.question, k=args.k or settings.results_per_page)
+    print(format_result(result))
+    return 0
+
+
+def hit_json(hit) -> dict:
+    return {"article_id": hit.article_id, "passage_id": hit.passage_id, "score": hit.score, "title": hit.title,
+            "source": hit.source, "published": hit.published, "url": hit.url, "excerpt": hit.excerpt}
+
+
+async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _open(settings) as engine:
+        for line in sys.stdin:
+            question = line.rstrip("\n")
+            if not question.strip():
+                continue
+            result = await engine.search(question, k=args.k)
+            print(json.dumps({"query": question, "hits": [hit_json(h) for h in result.hits]},
+                             ensure_ascii=False), flush=True)
+    return 0
+
+
+async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _open(settings, load_index=False) as engine:
+        await engine.ensure_index()
+        print(format_stats(await engine.stats(), settings.db))
+    return 0
+
+
+async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
+    async with await _open(settings) as engine:
+        interactive = sys.stdin.isatty()
+        if interactive:
+            print("اكتب سؤالك ثم Enter (Ctrl-D للخروج) — type a question, Ctrl-D to quit")
+        while True:
+            if interactive:
+                print("؟ ", end="", flush=True)
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            if line.strip():
+                print(format_result(await engine.search(line.strip(), k=settings.results_per_page)))
+                print()
+    return 0
+
+
+async def cmd_start(settings: Settings, args: argparse.Namespace) -> int:
+    print("TELEGRAM_BOT_TOKEN is not set: answering questions in the terminal instead.", file=sys.stderr)
+    return await cmd_prompt(settings, args)
+
+
+_COMMANDS = {"ingest": cmd_ingest, "reindex": cmd_reindex, "ask": cmd_ask, "search": cmd_search,
+             "stats": cmd_stats, "prompt": cmd_prompt, "start": cmd_start}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Settings from the environment (and an optional `.env` file), validated at start.
+
+Names are fixed where scripts and tests outside the code use them:
+`TELEGRAM_BOT_TOKEN`, `NEWSBOT_BOT_API_URL`, `NEWSBOT_ADMIN_IDS`, `NEWSBOT_DB`.
+Everything else is `NEWSBOT_` + the field name in upper case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from retrieval.bm25 import BM25Params
+from retrieval.engine import RetrievalConfig
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore", populate_by_name=True)
+
+    telegram_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
+    bot_api_url: str = "https://api.telegram.org/bot"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    db: Path = Path("data/news.db")
+    data_dir: Path = Path("data")
+
+    # Retrieval
+    bm25_variant: Literal["okapi", "l", "plus"] = "plus"
+    bm25_k1: float = Field(default=1.5, ge=0)
+    bm25_b: float = Field(default=0.75, ge=0, le=1)
+    bm25_epsilon: float = Field(default=0.25, ge=0)
+    min_coverage: float = Field(default=0.3, ge=0, le=1)
+    fuzzy_names: bool = True
+    max_input_bytes: int = Field(default=2 * 1024**3, gt=0)
+
+    # Presentation and limits
+    results_per_page: int = Field(default=3, ge=1, le=10)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("must be comma-separated Telegram user ids (integers)") from None
+        return value
+
+    def retrieval_config(self) -> RetrievalConfig:
+        return RetrievalConfig(
+            bm25=BM25Params(variant=self.bm25_variant, k1=self.bm25_k1, b=self.bm25_b, epsilon=self.bm25_epsilon),
+            min_coverage=self.min_coverage, fuzzy=self.fuzzy_names, max_input_bytes=self.max_input_bytes)
+
+
+class SettingsError(RuntimeError):
+    """Invalid settings, with a message naming each bad setting."""
+
+
+def _env_name(loc: tuple) -> str:
+    field = str(loc[0]) if loc else "?"
+    if field == "telegram_bot_token":
+        return "TELEGRAM_BOT_TOKEN"
+    return f"NEWSBOT_{field.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_env_name(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None

@@ -1,0 +1,44 @@
+"""Plain-text rendering of answers and statistics for the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retrieval.engine import SearchResult, Stats
+
+NO_ANSWER = {
+    "no_terms": "لم أجد في سؤالك كلمات يمكن البحث عنها. اكتب أسماء أو أماكن أو أحداثاً محددة.",
+    "unknown_terms": "لم أجد أي مقال يذكر كلمات سؤالك. جرّب كلمات أقل أو أسماء أو تواريخ أخرى.",
+    "weak": "لم أجد إجابة واضحة عن سؤالك. جرّب كلمات أقل أو اسماً أو تاريخاً محدداً.",
+}
+
+
+def source_line(source: str, section: str, published: str) -> str:
+    return " · ".join(part for part in (source, section, published[:10]) if part)
+
+
+def format_result(result: SearchResult) -> str:
+    if not result.hits:
+        return NO_ANSWER.get(result.no_answer or "weak", NO_ANSWER["weak"])
+    blocks = []
+    for n, hit in enumerate(result.hits, start=result.offset + 1):
+        lines = [f"{n}. {hit.title or '(بلا عنوان)'}"]
+        if meta := source_line(hit.source, hit.section, hit.published):
+            lines.append(f"   {meta}")
+        lines.append(f"   {hit.excerpt}")
+        if hit.url:
+            lines.append(f"   {hit.url}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def format_stats(stats: Stats, db: Path) -> str:
+    lines = [f"database: {db}", f"articles: {stats.articles}", f"passages: {stats.passages}",
+             f"sources:  {stats.sources}"]
+    if stats.index:
+        i = stats.index
+        lines += [f"index:    {i.passages} passages, {i.terms} terms, {i.size_bytes / 1e6:.1f} MB",
+                  f"built:    {i.built_at} in {i.build_seconds:.2f} s"]
+    else:
+        lines.append("index:    not built")
+    return "\n".join(lines)

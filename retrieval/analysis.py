@@ -1,0 +1,305 @@
+"""Arabic text analysis: a tokenizer followed by a chain of small filters.
+
+Read it the way Lucene's analysis package reads: each filter does one job and
+is tested alone (tests/test_analysis.py); `analyze` and `analyze_query` are the
+chains the index and the questions go through. The same chain runs on both
+sides, so a passage and a question that mean the same words meet on the same
+terms.
+
+Order matters: character normalisation runs on the whole text before
+tokenizing (it is one `str.translate`, by far the cheapest way in CPython);
+stopwords are matched after normalisation against a normalised list; stemming
+is last and cached per surface token, since news vocabulary is heavily
+repeated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from importlib import resources
+
+from pyarabic import araby
+
+# --- character filters ------------------------------------------------------
+
+# Harakat (fathatan .. sukun), superscript alef, Quranic marks: pyarabic's
+# TASHKEEL covers the common ones; the extra ranges catch Quranic annotation
+# signs that appear in religious quotes inside news text.
+_DIACRITICS = set(araby.TASHKEEL) | {araby.SHADDA, "\u0670"}
+_DIACRITICS |= {chr(c) for c in range(0x0610, 0x061B)}
+_DIACRITICS |= {chr(c) for c in range(0x06D6, 0x06EE)} - {"\u06E5", "\u06E6"}
+_DIACRITICS |= {chr(c) for c in range(0x08D3, 0x0900)}
+
+# Invisible formatting characters: they split or join words without being
+# letters (ZWNJ/ZWJ, direction marks, BOM, soft hyphen).
+_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u061c",
+              "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+              "\u2067", "\u2068", "\u2069", "\ufeff", "\u00ad"}
+
+
+def _deletions(chars: Iterable[str]) -> dict[int, None]:
+    return {ord(c): None for c in chars}
+
+
+def strip_diacritics(text: str) -> str:
+    """Remove tashkeel (harakat, shadda, tanwin, sukun, dagger alef)."""
+    return text.translate(_DIACRITICS_TABLE)
+
+
+def strip_tatweel(text: str) -> str:
+    """Remove the kashida used to stretch words (كتـــاب → كتاب)."""
+    return text.replace(araby.TATWEEL, "")
+
+
+_LIGATURES = {
+    "\ufefb": "لا", "\ufefc": "لا",  # lam-alef isolated/final
+    "\ufef5": "لآ", "\ufef6": "لآ",
+    "\ufef7": "لأ", "\ufef8": "لأ",
+    "\ufef9": "لإ", "\ufefa": "لإ",
+}
+
+
+def split_ligatures(text: str) -> str:
+    """Expand presentation-form lam-alef ligatures into their two letters."""
+    return text.translate(_LIGATURES_TABLE)
+
+
+# Alef with hamza above/below, madda and wasla all become bare alef; these are
+# the spellings writers (and keyboards) use interchangeably.
+_ALEF_VARIANTS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا"}
+# Alef maqsura and Farsi yeh fold to yeh; taa marbuta to heh (as Lucene's
+# ArabicNormalizer): final ى/ي and ة/ه are confused constantly in news copy.
+_YEH_HEH = {"ى": "ي", "ی": "ي", "ې": "ي", "ة": "ه", "ۀ": "ه", "ھ": "ه"}
+# Hamza seated on waw/yeh is written both ways (مسؤول/مسئول/مسوول); seat-less
+# forms keep the letter so مسؤول and مسوول still meet.
+_HAMZA_SEATS = {"ؤ": "و", "ئ": "ي"}
+# Persian/Urdu letters that appear in transliterated names.
+_PERSIAN = {"ک": "ك", "گ": "ك", "ڤ": "ف", "پ": "ب", "چ": "ج", "ژ": "ز"}
+
+
+def normalize_alef(text: str) -> str:
+    """Fold hamza/madda/wasla alef forms to bare alef (أحمد → احمد)."""
+    return text.translate(_ALEF_TABLE)
+
+
+def normalize_yeh_heh(text: str) -> str:
+    """Fold alef maqsura to yeh and taa marbuta to heh (مستشفى/مدينة)."""
+    return text.translate(_YEH_HEH_TABLE)
+
+
+def normalize_hamza_seats(text: str) -> str:
+    """Drop the hamza from its waw/yeh seat (مسؤول → مسوول)."""
+    return text.translate(_HAMZA_TABLE)
+
+
+_ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
+_PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
+
+
+def fold_digits(text: str) -> str:
+    """Arabic-Indic and Persian digits to ASCII, so ٢٥٨٥ finds 2585."""
+    return text.translate(_DIGITS_TABLE)
+
+
+def lowercase_latin(text: str) -> str:
+    """Lower-case Latin letters (Arabic has no case; str.lower is a no-op there)."""
+    return text.lower()
+
+
+def _table(*mappings: dict[str, str]) -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for mapping in mappings:
+        table.update({ord(k): v for k, v in mapping.items()})
+    return table
+
+
+_DIACRITICS_TABLE = _deletions(_DIACRITICS)
+_LIGATURES_TABLE = _table(_LIGATURES)
+_ALEF_TABLE = _table(_ALEF_VARIANTS)
+_YEH_HEH_TABLE = _table(_YEH_HEH)
+_HAMZA_TABLE = _table(_HAMZA_SEATS)
+_DIGITS_TABLE = _table(
+    {d: str(i) for i, d in enumerate(_ARABIC_INDIC)},
+    {d: str(i) for i, d in enumerate(_PERSIAN_DIGITS)},
+)
+
+# All character filters above fused into one translate table: composition of
+# single-character maps, applied in the order the functions are listed in
+# `normalize`. Tested against the composed functions in the test suite.
+_NORMALIZE_TABLE: dict[int, str | None] = {}
+for _m in (_deletions(_DIACRITICS | _INVISIBLE | {araby.TATWEEL}), _LIGATURES_TABLE,
+           _ALEF_TABLE, _YEH_HEH_TABLE, _HAMZA_TABLE, _table(_PERSIAN), _DIGITS_TABLE):
+    for _k, _v in _m.items():
+        _NORMALIZE_TABLE.setdefault(_k, _v)
+
+
+def normalize(text: str) -> str:
+    """All character filters in one pass: the normaliser of the chain."""
+    return text.translate(_NORMALIZE_TABLE).lower()
+
+
+# --- tokenizer ---------------------------------------------------------------
+
+# A token is a run of letters and digits (\w minus underscore). Apostrophes and
+# hyphens split, which is what Arabic news needs (كيم يونغ-تشول).
+_TOKEN_RE = re.compile(r"[^\W_]+")
+
+
+def tokenize(text: str) -> list[str]:
+    """Split normalised text into letter/digit runs."""
+    return _TOKEN_RE.findall(text)
+
+
+def tokenize_with_spans(text: str) -> Iterator[tuple[str, int, int]]:
+    """Tokens of the *original* text with their character spans.
+
+    Normalisation can delete characters (diacritics, tatweel), so spans are
+    taken on the raw text and each token is normalised on its own; letters
+    joined only by a deleted mark still form one token because the pattern
+    below treats marks as word characters.
+    """
+    for match in _RAW_TOKEN_RE.finditer(text):
+        yield match.group(), match.start(), match.end()
+
+
+# Raw text: letters, digits, combining marks and tatweel/ZWJ/ZWNJ inside words.
+_RAW_TOKEN_RE = re.compile(r"(?:[^\W_]|[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d])+")
+
+
+# --- stopwords -----------------------------------------------------------------
+
+def _load_stopwords() -> frozenset[str]:
+    raw = resources.files("retrieval.resources").joinpath(
+        "lucene_savoy_arabic_stopwords.txt").read_text(encoding="utf-8")
+    words = [line.strip() for line in raw.splitlines()]
+    return frozenset(normalize(w) for w in words if w and not w.startswith("#"))
+
+
+LUCENE_STOPWORDS: frozenset[str] = _load_stopwords()
+
+# Words that ask rather than tell, plus request verbs and fillers people type
+# into a search box. They carry no topic, so they are dropped from questions
+# only: in a passage, "من" or "كم" may be part of what is said.
+QUESTION_WORDS: frozenset[str] = frozenset(normalize(w) for w in """
+ما ماذا من متى أين اين كيف لماذا لم هل كم أي اي ايش شو وين ليش إيه
+وما وماذا ومن ومتى وأين وكيف ولماذا وهل وكم فما فمن فهل أما بماذا لماذا
+عن عما ممن ماهو ماهي ما هو هي هو هم هن
+أريد اريد أعرف اعرف أخبرني اخبرني اعطني أعطني ابحث أبحث قل لي
+""".split())
+
+STOPWORDS: frozenset[str] = LUCENE_STOPWORDS
+QUERY_STOPWORDS: frozenset[str] = LUCENE_STOPWORDS | QUESTION_WORDS
+
+
+def remove_stopwords(tokens: Iterable[str], stopwords: frozenset[str] = STOPWORDS) -> list[str]:
+    """Drop normalised tokens found in `stopwords`."""
+    return [t for t in tokens if t not in stopwords]
+
+
+# --- stemming --------------------------------------------------------------------
+
+# Light stemming after Larkey et al. ("light10"), the stemmer Lucene's
+# ArabicStemmer implements. Operates on normalised tokens (alef/heh folded).
+_PREFIXES = ("ال", "وال", "بال", "كال", "فال", "لل", "و")
+_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "يه", "ه", "ه", "ي")
+
+
+def light_stem(token: str) -> str:
+    """Strip one article/conjunction prefix and stacked plural/pronoun suffixes.
+
+    Faithful to light10 as Lucene implements it: prefixes are tried in order
+    and only the first match is removed (و only from words of ≥ 4 letters, the
+    others only when ≥ 2 letters remain); then every suffix, in order, is
+    removed once if ≥ 2 letters remain. Digits and Latin words pass through.
+    """
+    if not token or not ("\u0621" <= token[0] <= "\u064a"):
+        return token
+    for prefix in _PREFIXES:
+        if token.startswith(prefix):
+            if prefix == "و":
+                if len(token) >= 4:
+                    token = token[1:]
+            elif len(token) - len(prefix) >= 2:
+                token = token[len(prefix):]
+            else:
+                continue
+            break
+    for suffix in _SUFFIXES:
+        if token.endswith(suffix) and len(token) - len(suffix) >= 2:
+            token = token[: -len(suffix)]
+    return token
+
+
+# --- chains --------------------------------------------------------------------------
+
+# Token → term caches, one per side. News vocabulary is Zipfian, so after a
+# few thousand passages nearly every token is a dict hit; the caches are
+# cleared when they grow past a bound so memory stays flat on huge ingests.
+_CACHE_LIMIT = 1 << 20
+_index_terms: dict[str, str | None] = {}
+_query_terms: dict[str, str | None] = {}
+
+
+def _term(token: str, stopwords: frozenset[str]) -> str | None:
+    if token in stopwords:
+        return None
+    return light_stem(token) or None
+
+
+def _analyze(text: str, cache: dict[str, str | None], stopwords: frozenset[str]) -> list[str]:
+    out = []
+    for tok in _TOKEN_RE.findall(text.translate(_NORMALIZE_TABLE).lower()):
+        try:
+            term = cache[tok]
+        except KeyError:
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            term = cache[tok] = _term(tok, stopwords)
+        if term is not None:
+            out.append(term)
+    return out
+
+
+def analyze(text: str) -> list[str]:
+    """The indexing chain: normalise → tokenize → stopwords → light stem."""
+    return _analyze(text, _index_terms, STOPWORDS)
+
+
+def analyze_query(text: str) -> list[str]:
+    """The question chain: as `analyze`, with question words dropped too."""
+    return _analyze(text, _query_terms, QUERY_STOPWORDS)
+
+
+def analyze_token(raw_token: str) -> str | None:
+    """The indexing chain on one raw token (for highlighting matched words)."""
+    terms = analyze(raw_token)
+    return terms[0] if len(terms) == 1 else None
+
+
+# --- spelling variants ---------------------------------------------------------
+
+_ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويء"
+
+
+def edit1_variants(term: str) -> set[str]:
+    """All Arabic-letter strings one edit (insert/delete/substitute/swap) away.
+
+    Used to match transliterated names spelled several ways (لافرينتييف /
+    لافرنتييف) by looking each candidate up in the index vocabulary: a few
+    hundred dict probes instead of an edit-distance scan over the vocabulary.
+    """
+    out: set[str] = set()
+    n = len(term)
+    for i in range(n + 1):
+        left, right = term[:i], term[i:]
+        if right:
+            out.add(left + right[1:])
+            if len(right) > 1:
+                out.add(left + right[1] + right[0] + right[2:])
+        for ch in _ARABIC_LETTERS:
+            out.add(left + ch + right)
+            if right:
+                out.add(left + ch + right[1:])
+    out.discard(term)
+    return out

@@ -1,0 +1,40 @@
+"""The article record and how its stable id is derived."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article as stored; everything but `id` and `body` may be empty."""
+
+    id: str
+    body: str
+    title: str = ""
+    source: str = ""
+    section: str = ""
+    published: str = ""  # ISO 8601 date or date-time, as precise as the input
+    url: str = ""
+    author: str = ""
+
+    def content_hash(self) -> str:
+        """Fingerprint of every field: equal hash → re-ingest is a no-op."""
+        blob = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+def derive_id(*, source: str, url: str, title: str, body: str) -> str:
+    """A stable id for input that brings none.
+
+    Source + URL identifies an article across edits of its text, so an edited
+    copy replaces the old one; without a URL the content itself is the only
+    identity there is.
+    """
+    if url:
+        key, prefix = f"{source.strip().lower()}\n{url.strip()}", "u"
+    else:
+        key, prefix = f"{title.strip()}\n{body.strip()}", "c"
+    return f"{prefix}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:16]}"

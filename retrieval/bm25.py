@@ -1,0 +1,247 @@
+"""BM25 over an inverted index of plain numpy arrays.
+
+Scores are exactly rank-bm25's (`BM25Okapi`, `BM25L`, `BM25Plus`), but a query
+touches only the postings of its own terms instead of scanning every passage:
+each posting carries its precomputed term-frequency impact, so scoring a term
+is one gather-multiply-add over its posting list.
+
+For BM25L and BM25Plus rank-bm25 also credits passages that lack the term
+(a constant per query term); a constant added to every passage changes no
+ranking, so the sparse impacts here are the tf>0 contribution minus that
+constant.
+
+Layout (CSR by term): the postings of term t are
+`doc_ids[offsets[t]:offsets[t+1]]` (ascending passage numbers) with the
+matching `impacts`. A passage number is the row of the passage in the index;
+`passage_ids` and `article_ids` map it back to the database.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+VARIANTS = ("okapi", "l", "plus")
+
+
+@dataclass(frozen=True, slots=True)
+class BM25Params:
+    variant: str = "plus"
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float = 0.25  # Okapi: floor for negative idf, as a fraction of the mean idf
+    delta: float | None = None  # L/Plus: rank-bm25's defaults are 0.5 and 1.0
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"BM25 variant must be one of {', '.join(VARIANTS)}, not {self.variant!r}")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ValueError("BM25 needs k1 >= 0 and 0 <= b <= 1")
+
+    @property
+    def effective_delta(self) -> float:
+        if self.delta is not None:
+            return self.delta
+        return 0.5 if self.variant == "l" else 1.0
+
+
+@dataclass(frozen=True)
+class BM25Index:
+    vocabulary: dict[str, int]
+    offsets: np.ndarray  # int64, len(vocabulary) + 1
+    doc_ids: np.ndarray  # int32, postings
+    impacts: np.ndarray  # float32, postings
+    idf: np.ndarray  # float64, per term
+    doc_len: np.ndarray  # int32, per passage
+    passage_ids: np.ndarray  # int64, per passage: passages.id in SQLite
+    article_ids: np.ndarray  # int64, per passage: articles.rowid in SQLite
+    params: BM25Params = field(default_factory=BM25Params)
+    _scratch: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    @property
+    def n_passages(self) -> int:
+        return int(self.doc_len.shape[0])
+
+    def df(self, term_id: int) -> int:
+        return int(self.offsets[term_id + 1] - self.offsets[term_id])
+
+    def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
+        return self.doc_ids[lo:hi], self.impacts[lo:hi]
+
+    def scratch(self) -> np.ndarray:
+        """A zeroed per-thread score buffer (callers re-zero what they touch)."""
+        buf = getattr(self._scratch, "buf", None)
+        if buf is None:
+            buf = self._scratch.buf = np.zeros(self.n_passages, dtype=np.float64)
+        return buf
+
+
+# --- building ------------------------------------------------------------------------
+
+def _idf(df: np.ndarray, n: int, params: BM25Params) -> np.ndarray:
+    """Per-term idf exactly as rank-bm25 computes it for each variant."""
+    df = df.astype(np.float64)
+    if params.variant == "okapi":
+        idf = np.log(n - df + 0.5) - np.log(df + 0.5)
+        if idf.size:
+            # rank-bm25 floors negative idf at epsilon × the mean idf of all terms.
+            eps = params.epsilon * (idf.sum() / idf.size)
+            idf = np.where(idf < 0, eps, idf)
+        return idf
+    if params.variant == "l":
+        return np.log(n + 1) - np.log(df + 0.5)
+    return np.log((n + 1) / df)
+
+
+def _impacts(tf: np.ndarray, dl: np.ndarray, avgdl: float, params: BM25Params) -> np.ndarray:
+    k1, b = params.k1, params.b
+    norm = 1 - b + b * dl / avgdl
+    if params.variant == "okapi":
+        return tf * (k1 + 1) / (tf + k1 * norm)
+    delta = params.effective_delta
+    if params.variant == "l":
+        ctd = tf / norm
+        return (k1 + 1) * ((ctd + delta) / (k1 + ctd + delta) - delta / (k1 + delta))
+    return tf * (k1 + 1) / (k1 * norm + tf)  # plus: the +delta part is constant
+
+
+def build_index(documents: Iterable[Sequence[str]], passage_ids: Sequence[int] | np.ndarray,
+                article_ids: Sequence[int] | np.ndarray, params: BM25Params | None = None) -> BM25Index:
+    """Inverted index of tokenised passages (one token list per passage)."""
+    params = params or BM25Params()
+    vocabulary: dict[str, int] = {}
+    term_of = vocabulary.setdefault
+    flat: list[int] = []
+    lengths: list[int] = []
+    for tokens in documents:
+        flat.extend([term_of(t, len(vocabulary)) for t in tokens])
+        lengths.append(len(tokens))
+    n = len(lengths)
+    doc_len = np.asarray(lengths, dtype=np.int32)
+    term_ids = np.asarray(flat, dtype=np.int64)
+    docs = np.repeat(np.arange(n, dtype=np.int64), doc_len)
+    # One sort by (term, passage) turns the token stream into CSR postings
+    # with term frequencies: unique keys are postings, their counts the tf.
+    keys, tf = np.unique(term_ids * max(n, 1) + docs, return_counts=True)
+    posting_terms = keys // max(n, 1)
+    doc_ids = (keys % max(n, 1)).astype(np.int32)
+    df = np.bincount(posting_terms, minlength=len(vocabulary))
+    offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(df, out=offsets[1:])
+    avgdl = float(doc_len.sum()) / n if n else 1.0
+    impacts = _impacts(tf.astype(np.float64), doc_len[doc_ids].astype(np.float64), avgdl or 1.0, params)
+    return BM25Index(
+        vocabulary=vocabulary, offsets=offsets, doc_ids=doc_ids,
+        impacts=impacts.astype(np.float32), idf=_idf(df, n, params), doc_len=doc_len,
+        passage_ids=np.asarray(passage_ids, dtype=np.int64),
+        article_ids=np.asarray(article_ids, dtype=np.int64), params=params)
+
+
+# --- persistence ----------------------------------------------------------------------
+
+_ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len", "passage_ids", "article_ids")
+
+
+def save_index(index: BM25Index, path: Path) -> None:
+    """Write the index to one uncompressed .npz, atomically (temp file + rename)."""
+    vocab = "\n".join(index.vocabulary).encode("utf-8")
+    p = index.params
+    params = np.array([p.k1, p.b, p.epsilon, -1.0 if p.delta is None else p.delta])
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, vocabulary=np.frombuffer(vocab, dtype=np.uint8), params=params,
+                 variant=np.frombuffer(p.variant.encode(), dtype=np.uint8),
+                 **{name: getattr(index, name) for name in _ARRAYS})
+    tmp.replace(path)
+
+
+def load_index(path: Path) -> BM25Index:
+    with np.load(path) as data:
+        vocab_text = data["vocabulary"].tobytes().decode("utf-8")
+        terms = vocab_text.split("\n") if vocab_text else []
+        k1, b, epsilon, delta = (float(x) for x in data["params"])
+        params = BM25Params(variant=data["variant"].tobytes().decode(), k1=k1, b=b,
+                            epsilon=epsilon, delta=None if delta < 0 else delta)
+        arrays = {name: data[name] for name in _ARRAYS}
+    return BM25Index(vocabulary={t: i for i, t in enumerate(terms)}, params=params, **arrays)
+
+
+# --- scoring ---------------------------------------------------------------------------
+
+def query_weights(index: BM25Index, terms: Iterable[str]) -> dict[int, float]:
+    """Term id → count in the query (rank-bm25 scores a repeated term twice)."""
+    weights: dict[int, float] = {}
+    for term in terms:
+        tid = index.vocabulary.get(term)
+        if tid is not None:
+            weights[tid] = weights.get(tid, 0.0) + 1.0
+    return weights
+
+
+def score(index: BM25Index, weights: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate passages and their scores for weighted query terms.
+
+    Returns (passage numbers, scores), one entry per distinct matching
+    passage, in no particular order.
+    """
+    if not weights:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+    if len(weights) == 1:
+        (tid, w), = weights.items()
+        docs, imp = index.postings(tid)
+        return docs, imp * (w * index.idf[tid])
+    buf = index.scratch()
+    touched = []
+    for tid, w in weights.items():
+        docs, imp = index.postings(tid)
+        # Passage numbers are unique within one posting list, so a fancy-index
+        # add is safe (no np.add.at needed).
+        buf[docs] += imp * (w * index.idf[tid])
+        touched.append(docs)
+    cand = np.unique(np.concatenate(touched))
+    scores = buf[cand]
+    buf[cand] = 0.0
+    return cand, scores
+
+
+def rank(cand: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices into `cand` of the top k, by score descending then passage number."""
+    if k <= 0 or cand.size == 0:
+        return np.empty(0, dtype=np.int64)
+    if cand.size > k:
+        # The k-th best score, then everything at least that good: keeps ties
+        # at the boundary so the stable order below decides them.
+        kth = np.partition(scores, cand.size - k)[cand.size - k]
+        sel = np.flatnonzero(scores >= kth)
+    else:
+        sel = np.arange(cand.size)
+    order = np.lexsort((cand[sel], -scores[sel]))
+    return sel[order[:k]]
+
+
+def top_passages(index: BM25Index, terms: Sequence[str], k: int = 10) -> list[tuple[int, float]]:
+    """Plain BM25 top k as (passage number, score): what rank-bm25 would rank."""
+    cand, scores = score(index, query_weights(index, terms))
+    return [(int(cand[i]), float(scores[i])) for i in rank(cand, scores, k)]
+
+
+def contains(index: BM25Index, term_id: int, passage: int) -> bool:
+    """Whether a passage holds a term (binary search in the sorted postings)."""
+    docs, _ = index.postings(term_id)
+    i = int(np.searchsorted(docs, passage))
+    return i < docs.size and int(docs[i]) == passage
+
+
+def idf_of(index: BM25Index, term: str) -> float:
+    """idf of a query term; a term the index has never seen is maximally rare."""
+    tid = index.vocabulary.get(term)
+    n = index.n_passages
+    if tid is None:
+        return math.log(n + 0.5) - math.log(0.5) if n else 0.0
+    return max(float(index.idf[tid]), 0.0)

@@ -1,0 +1,460 @@
+"""`SearchEngine`: the one interface front ends use.
+
+It owns two SQLite connections (a writer, and a reader that never sees a
+half-written batch thanks to WAL) and the current BM25 index. Searching reads
+`self._index` once, so a rebuilt index swaps in atomically by plain
+assignment while questions keep being answered from the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice
+from pathlib import Path
+
+import aiosqlite
+
+from . import bm25, store
+from .analysis import analyze, analyze_query, edit1_variants
+from .articles import Article
+from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
+from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, split_passages
+from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path
+
+log = logging.getLogger(__name__)
+
+# Bump when the analysis chain or passage splitting changes meaning: stored
+# terms are then re-derived from the article bodies on the next open.
+PIPELINE_VERSION = "1"
+INGEST_BATCH = 500
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    bm25: bm25.BM25Params = field(default_factory=bm25.BM25Params)
+    passage_target_chars: int = DEFAULT_TARGET_CHARS
+    passage_max_chars: int = DEFAULT_MAX_CHARS
+    excerpt_chars: int = DEFAULT_EXCERPT_CHARS
+    # No-answer rule: the best passage must hold at least this share of the
+    # question's idf mass (a question whose rare words are all missing is
+    # not answered by a passage matching only its common words).
+    min_coverage: float = 0.3
+    # Spelling variants: query words of at least `fuzzy_min_chars` letters
+    # also match index terms one edit away, at `fuzzy_weight`.
+    fuzzy: bool = True
+    fuzzy_min_chars: int = 5
+    fuzzy_weight: float = 0.6
+    max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
+
+    @property
+    def pipeline_signature(self) -> str:
+        return f"{PIPELINE_VERSION}:{self.passage_target_chars}:{self.passage_max_chars}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    article_id: str
+    passage_id: int
+    score: float
+    title: str
+    source: str
+    section: str
+    published: str
+    url: str
+    excerpt: str
+    highlights: tuple[tuple[int, int], ...]  # spans of matched words in `excerpt`
+    passage_ord: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    terms: list[str]  # the analysed question
+    expanded: dict[str, float]  # index terms searched, with weights (variants included)
+    picked: list[tuple[int, float]]  # (passage number, score), one per article
+    has_more: bool
+    no_answer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    query: str
+    terms: tuple[str, ...]
+    hits: tuple[Hit, ...]
+    offset: int
+    has_more: bool
+    no_answer: str | None  # why nothing is shown: "no_terms", "unknown_terms", "weak"
+    seconds: float
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    files: int = 0
+    passages: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ingested(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def summary(self) -> str:
+        return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{len(self.skipped)} skipped ({self.files} files, {self.passages} passages written, "
+                f"{self.seconds:.1f} s)")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexInfo:
+    passages: int
+    terms: int
+    generation: int
+    built_at: str
+    build_seconds: float
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    articles: int
+    passages: int
+    sources: int
+    index: IndexInfo | None
+
+
+ProgressCallback = Callable[[int, int], None]  # (files done, records done)
+
+
+def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.PreparedArticle:
+    """Split and analyse an article: all the CPU work of ingesting it."""
+    passages = split_passages(article.body, target_chars=config.passage_target_chars,
+                              max_chars=config.passage_max_chars)
+    rows = [(p.ord, p.start, p.end, p.text, " ".join(analyze(p.text))) for p in passages]
+    return store.PreparedArticle(article, article.content_hash(), origin, rows)
+
+
+class SearchEngine:
+    def __init__(self, db_path: str | Path, config: RetrievalConfig, writer: aiosqlite.Connection,
+                 reader: aiosqlite.Connection) -> None:
+        self.db_path = Path(db_path)
+        self.config = config
+        self._writer = writer
+        self._reader = reader
+        self._index: bm25.BM25Index | None = None
+        self._index_info: IndexInfo | None = None
+        self._write_lock = asyncio.Lock()
+        self._build_lock = asyncio.Lock()
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, db_path: str | Path, config: RetrievalConfig | None = None,
+                   *, load_index: bool = True) -> SearchEngine:
+        """Open the database, migrating it, and load (or build) the index."""
+        config = config or RetrievalConfig()
+        writer = await store.connect(db_path)
+        try:
+            reader = await store.connect(db_path)
+        except BaseException:
+            await writer.close()
+            raise
+        engine = cls(db_path, config, writer, reader)
+        try:
+            await engine._refresh_pipeline()
+            if load_index:
+                await engine.ensure_index()
+        except BaseException:
+            await engine.close()
+            raise
+        return engine
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    async def __aenter__(self) -> SearchEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def index_path(self) -> Path:
+        return self.db_path.with_name(self.db_path.name + ".index.npz")
+
+    # --- ingest -----------------------------------------------------------------------
+
+    async def ingest_paths(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None,
+                           *, rebuild: bool = True) -> IngestReport:
+        """Ingest files and folders; rebuilds the index if anything changed."""
+        report = IngestReport()
+        started = time.perf_counter()
+
+        def records() -> Iterator[tuple[Record, str]]:
+            for item in iter_input_files(paths):
+                if isinstance(item, Skipped):
+                    yield item, item.location
+                    continue
+                report.files += 1
+                for record in read_path(item, max_bytes=self.config.max_input_bytes):
+                    yield record, str(item)
+
+        await self._ingest(records(), report, progress)
+        report.seconds = time.perf_counter() - started
+        if rebuild and (report.added or report.updated):
+            await self.rebuild_index()
+        return report
+
+    async def ingest_bytes(self, data: bytes, name: str, *, rebuild: bool = True) -> IngestReport:
+        """Ingest one uploaded file held in memory; `name` tells its format."""
+        report = IngestReport(files=1)
+        started = time.perf_counter()
+        records = ((r, name) for r in read_bytes(data, name, max_bytes=self.config.max_input_bytes))
+        await self._ingest(records, report, None)
+        report.seconds = time.perf_counter() - started
+        if rebuild and (report.added or report.updated):
+            await self.rebuild_index()
+        return report
+
+    async def _ingest(self, records: Iterator[tuple[Record, str]], report: IngestReport,
+                      progress: ProgressCallback | None) -> None:
+        def next_batch() -> list[store.PreparedArticle]:
+            batch = []
+            for record, origin in islice(records, INGEST_BATCH):
+                if isinstance(record, Skipped):
+                    report.skipped.append(record)
+                    log.warning("skipped %s", record)
+                else:
+                    batch.append(prepare(record, origin, self.config))
+            return batch
+
+        done = 0
+        async with self._write_lock:
+            while True:
+                # Parsing and analysis are CPU work: off the event loop.
+                seen_before = len(report.skipped)
+                batch = await asyncio.to_thread(next_batch)
+                if not batch and len(report.skipped) == seen_before:
+                    break
+                if batch:
+                    counts = await store.write_articles(self._writer, batch)
+                    report.added += counts["added"]
+                    report.updated += counts["updated"]
+                    report.unchanged += counts["unchanged"]
+                    report.passages += sum(len(p.passages) for p in batch)
+                done += len(batch) + len(report.skipped) - seen_before
+                if progress:
+                    progress(report.files, done)
+
+    async def delete_article(self, article_id: str, *, rebuild: bool = True) -> bool:
+        async with self._write_lock:
+            deleted = await store.delete_article(self._writer, article_id)
+        if deleted and rebuild:
+            await self.rebuild_index()
+        return deleted
+
+    async def _refresh_pipeline(self) -> None:
+        """Re-derive passages and terms if the analysis pipeline changed."""
+        signature = self.config.pipeline_signature
+        if await store.get_meta(self._writer, "pipeline", signature) == signature:
+            await store.set_meta(self._writer, "pipeline", signature)
+            return
+        log.info("analysis pipeline changed: re-analysing stored articles")
+        async with self._write_lock:
+            async with self._writer.execute("SELECT id, body, title, source, section, published, url, author,"
+                                            " origin FROM articles") as cur:
+                rows = await cur.fetchall()
+            for start in range(0, len(rows), INGEST_BATCH):
+                chunk = rows[start:start + INGEST_BATCH]
+                batch = await asyncio.to_thread(
+                    lambda c=chunk: [prepare(Article(*r[:8]), r[8], self.config) for r in c])
+                # A changed pipeline must rewrite passages even though content
+                # hashes are equal: clear the hash first, inside the same batch.
+                await self._writer.execute("BEGIN IMMEDIATE")
+                await self._writer.executemany("UPDATE articles SET content_hash = '' WHERE id = ?",
+                                               [(p.article.id,) for p in batch])
+                await self._writer.execute("COMMIT")
+                await store.write_articles(self._writer, batch)
+            await store.set_meta(self._writer, "pipeline", signature)
+
+    # --- index ------------------------------------------------------------------------
+
+    async def ensure_index(self) -> None:
+        """Load the persisted index if it matches the database, else rebuild it."""
+        generation = await store.content_generation(self._reader)
+        info = await self._stored_index_info()
+        if info and info.generation == generation and self.index_path.exists():
+            try:
+                index = await asyncio.to_thread(bm25.load_index, self.index_path)
+                if index.params == self.config.bm25 and index.n_passages == info.passages:
+                    self._index, self._index_info = index, info
+                    return
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("index file %s unreadable (%s); rebuilding", self.index_path, exc)
+        await self.rebuild_index()
+
+    async def rebuild_index(self) -> IndexInfo:
+        """Build a fresh index from the database and swap it in atomically."""
+        async with self._build_lock:
+            started = time.perf_counter()
+            generation = await store.content_generation(self._reader)
+            ids, articles, docs = [], [], []
+            async for pid, arowid, terms in store.iter_index_inputs(self._reader):
+                ids.append(pid)
+                articles.append(arowid)
+                docs.append(terms)
+            index = await asyncio.to_thread(
+                lambda: bm25.build_index((d.split() for d in docs), ids, articles, self.config.bm25))
+            size = 0
+            if str(self.db_path) != ":memory:":
+                await asyncio.to_thread(bm25.save_index, index, self.index_path)
+                size = self.index_path.stat().st_size
+            info = IndexInfo(passages=index.n_passages, terms=len(index.vocabulary), generation=generation,
+                             built_at=store.now_iso(), build_seconds=round(time.perf_counter() - started, 3),
+                             size_bytes=size)
+            async with self._write_lock:
+                await store.set_meta(self._writer, "index", json.dumps(asdict(info)))
+            self._index, self._index_info = index, info
+            log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
+            return info
+
+    async def _stored_index_info(self) -> IndexInfo | None:
+        raw = await store.get_meta(self._reader, "index")
+        try:
+            return IndexInfo(**json.loads(raw)) if raw else None
+        except (ValueError, TypeError):
+            return None
+
+    @property
+    def index(self) -> bm25.BM25Index | None:
+        return self._index
+
+    @property
+    def rebuilding(self) -> bool:
+        return self._build_lock.locked()
+
+    # --- search -----------------------------------------------------------------------
+
+    def expand(self, index: bm25.BM25Index, terms: list[str]) -> dict[str, float]:
+        """Query term → weight, with spelling variants of rare or unknown words added.
+
+        A transliterated name is spelled several ways (لافرينتييف / لافرنتييف);
+        a word that is rare or absent in the index also matches index terms
+        one edit away, at a lower weight. Common words are left alone: their
+        one-edit neighbours are usually different words.
+        """
+        weights: dict[str, float] = {}
+        for term in terms:
+            if term in index.vocabulary:
+                weights[term] = weights.get(term, 0.0) + 1.0
+        if not self.config.fuzzy:
+            return weights
+        rare = max(3, index.n_passages // 500)
+        for term in dict.fromkeys(terms):
+            if len(term) < self.config.fuzzy_min_chars or not term.isalpha() or term.isascii():
+                continue
+            tid = index.vocabulary.get(term)
+            if tid is not None and index.df(tid) > rare:
+                continue
+            variants = [(index.df(vid), v) for v in edit1_variants(term)
+                        if (vid := index.vocabulary.get(v)) is not None and v not in weights]
+            if tid is not None:
+                variants = [(df, v) for df, v in variants if df <= rare]
+            for _, v in sorted(variants, reverse=True)[:3]:
+                weights[v] = weights.get(v, 0.0) + self.config.fuzzy_weight
+        return weights
+
+    def rank(self, query: str, k: int, offset: int = 0) -> Ranking:
+        """The CPU part of a search: analysis, scoring, one passage per article."""
+        index = self._index
+        terms = analyze_query(query)
+        if not terms:
+            return Ranking(terms, {}, [], False, "no_terms")
+        if index is None or index.n_passages == 0:
+            return Ranking(terms, {}, [], False, "unknown_terms")
+        expanded = self.expand(index, terms)
+        if not expanded:
+            return Ranking(terms, {}, [], False, "unknown_terms")
+        cand, scores = bm25.score(index, {index.vocabulary[t]: w for t, w in expanded.items()})
+        wanted = offset + k + 1  # one more than shown tells whether a next page exists
+        picked: list[tuple[int, float]] = []
+        m = min(cand.size, max(wanted * 4, 32))
+        while True:
+            order = bm25.rank(cand, scores, m)
+            seen: set[int] = set()
+            picked = []
+            for i in order:
+                article = int(index.article_ids[cand[i]])
+                if article not in seen:
+                    seen.add(article)
+                    picked.append((int(cand[i]), float(scores[i])))
+                    if len(picked) == wanted:
+                        break
+            if len(picked) == wanted or m >= cand.size:
+                break
+            m = min(cand.size, m * 4)
+        if offset == 0 and picked and self._coverage(index, terms, expanded, picked[0][0]) < self.config.min_coverage:
+            return Ranking(terms, expanded, [], False, "weak")
+        return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
+
+    def _coverage(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float], passage: int) -> float:
+        """Share of the question's idf mass present in `passage` (variants count for their word)."""
+        total = matched = 0.0
+        for term in dict.fromkeys(terms):
+            idf = bm25.idf_of(index, term)
+            total += idf
+            tid = index.vocabulary.get(term)
+            if tid is not None and bm25.contains(index, tid, passage):
+                matched += idf
+            elif self.config.fuzzy and len(term) >= self.config.fuzzy_min_chars:
+                for v in expanded.keys() - set(terms):
+                    if v in edit1_variants(term) and bm25.contains(index, index.vocabulary[v], passage):
+                        matched += idf * self.config.fuzzy_weight
+                        break
+        return matched / total if total > 0 else 0.0
+
+    async def search(self, query: str, k: int = 3, offset: int = 0) -> SearchResult:
+        """Best passage of each of the top k articles (after `offset`) for a question."""
+        started = time.perf_counter()
+        index = self._index
+        ranking = self.rank(query, k, offset)
+        hits: list[Hit] = []
+        if ranking.picked and index is not None:
+            ids = [int(index.passage_ids[p]) for p, _ in ranking.picked]
+            rows = await store.passages_by_id(self._reader, ids)
+            for (_, score), pid in zip(ranking.picked, ids, strict=True):
+                row = rows.get(pid)
+                if row is None:  # deleted since the index was built
+                    continue
+                excerpt = make_excerpt(row.text, ranking.expanded.keys(), self.config.excerpt_chars)
+                a = row.article
+                hits.append(Hit(article_id=a.id, passage_id=pid, score=round(score, 4), title=a.title,
+                                source=a.source, section=a.section, published=a.published, url=a.url,
+                                excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord))
+        return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
+                            has_more=ranking.has_more, no_answer=ranking.no_answer if not hits else None,
+                            seconds=time.perf_counter() - started)
+
+    # --- browsing ---------------------------------------------------------------------
+
+    async def article(self, article_id: str) -> Article | None:
+        return await store.get_article(self._reader, article_id)
+
+    async def latest(self, limit: int = 5, offset: int = 0) -> list[Article]:
+        return await store.latest_articles(self._reader, limit, offset)
+
+    async def sources(self) -> list[tuple[str, int]]:
+        return await store.source_counts(self._reader)
+
+    async def stats(self) -> Stats:
+        c = await store.counts(self._reader)
+        info = self._index_info
+        return Stats(articles=c["articles"], passages=c["passages"], sources=c["sources"], index=info)
+

@@ -1,0 +1,82 @@
+"""Excerpts: the stretch of a passage that best shows why it matched.
+
+The window is placed over the densest run of matched words (distinct query
+terms count more than repeats), cut at word boundaries, and returned with the
+character spans of the matched words so a front end can highlight them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from .analysis import analyze_token, tokenize_with_spans
+
+DEFAULT_EXCERPT_CHARS = 300
+ELLIPSIS = "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Excerpt:
+    text: str
+    highlights: tuple[tuple[int, int], ...]  # spans in `text` of matched words
+
+
+def matched_words(text: str, terms: Collection[str],
+                  term_of: Callable[[str], str | None] = analyze_token) -> list[tuple[int, int, str]]:
+    """(start, end, term) of every word in `text` whose analysed form is in `terms`."""
+    out = []
+    for word, start, end in tokenize_with_spans(text):
+        term = term_of(word)
+        if term is not None and term in terms:
+            out.append((start, end, term))
+    return out
+
+
+def make_excerpt(text: str, terms: Collection[str], max_chars: int = DEFAULT_EXCERPT_CHARS) -> Excerpt:
+    """At most `max_chars` (plus ellipses) of `text`, centred on the matches."""
+    matches = matched_words(text, terms)
+    if len(text) <= max_chars:
+        return Excerpt(text, tuple((s, e) for s, e, _ in matches))
+
+    # Best window: the run of matches fitting in max_chars with the most
+    # distinct terms, then the most matches.
+    best = (0, 0, 0, 0)  # distinct, count, first index, last index
+    j = 0
+    for i in range(len(matches)):
+        j = max(j, i)
+        while j + 1 < len(matches) and matches[j + 1][1] - matches[i][0] <= max_chars:
+            j += 1
+        window = matches[i:j + 1]
+        key = (len({m[2] for m in window}), len(window), i, j)
+        if key[:2] > best[:2]:
+            best = key
+    if matches:
+        first, last = matches[best[2]], matches[best[3]]
+        used = last[1] - first[0]
+        start = max(0, first[0] - (max_chars - used) // 2)
+    else:
+        start = 0
+    end = min(len(text), start + max_chars)
+    start = max(0, end - max_chars)
+    start, end = _word_bounds(text, start, end)
+
+    prefix = ELLIPSIS if start > 0 else ""
+    suffix = ELLIPSIS if end < len(text) else ""
+    body = text[start:end].strip()
+    shift = len(prefix) - start - (len(text[start:end]) - len(text[start:end].lstrip()))
+    spans = tuple((s + shift, e + shift) for s, e, _ in matches if s >= start and e <= end)
+    return Excerpt(prefix + body + suffix, spans)
+
+
+def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """Move the cut points inward so no word is cut in half."""
+    if start > 0 and not text[start - 1].isspace():
+        nxt = text.find(" ", start)
+        if nxt != -1 and nxt < end:
+            start = nxt + 1
+    if end < len(text) and not text[end].isspace():
+        prev = text.rfind(" ", start, end)
+        if prev > start:
+            end = prev
+    return start, end

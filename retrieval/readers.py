@@ -1,0 +1,302 @@
+"""Input formats: plain-text articles in the sample's layout, JSON Lines, JSON.
+
+Each reader yields `Article`s and `Skipped` records (a location and a reason)
+so that one bad record never stops a batch. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import re
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .articles import Article, derive_id
+
+SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".json")
+# A gzip bomb is refused rather than inflated: no real article file is this big.
+DEFAULT_MAX_DECOMPRESSED = 2 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record (or whole file) that could not be ingested, and why."""
+
+    location: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+class InputError(ValueError):
+    """A whole input is unreadable (encoding, binary data, size)."""
+
+
+Record = Article | Skipped
+
+
+# --- files and folders ----------------------------------------------------------
+
+def base_suffix(name: str) -> str:
+    """The format suffix of a file name, looking through a trailing `.gz`."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        lower = lower[:-3]
+    return os.path.splitext(lower)[1]
+
+
+def is_supported(name: str) -> bool:
+    return base_suffix(name) in SUPPORTED_SUFFIXES
+
+
+def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
+    """Files to ingest: named files as given, folders walked recursively.
+
+    Inside folders, files of other formats are passed over quietly (a data
+    folder holds READMEs and licences); a file named explicitly that cannot be
+    read is reported.
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith(".") and is_supported(name):
+                        yield Path(root) / name
+        elif path.is_file():
+            if is_supported(path.name):
+                yield path
+            else:
+                yield Skipped(str(path), "unsupported file type (expected .txt, .jsonl, .json or .gz of one)")
+        else:
+            yield Skipped(str(path), "no such file or folder")
+
+
+def read_path(path: Path, *, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> Iterator[Record]:
+    """Articles of one file, whatever its supported format."""
+    try:
+        with open(path, "rb") as fh:
+            yield from read_stream(fh, path.name, str(path), max_bytes=max_bytes)
+    except OSError as exc:
+        yield Skipped(str(path), f"cannot read file: {exc.strerror or exc}")
+
+
+def read_bytes(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> Iterator[Record]:
+    """Articles of an in-memory file (an upload), `name` telling its format."""
+    yield from read_stream(io.BytesIO(data), name, name, max_bytes=max_bytes)
+
+
+def read_stream(fh: io.BufferedIOBase, name: str, location: str, *, max_bytes: int) -> Iterator[Record]:
+    suffix = base_suffix(name)
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield Skipped(location, "unsupported file type (expected .txt, .jsonl, .json or .gz of one)")
+        return
+    try:
+        raw = _read_limited(fh, gzipped=name.lower().endswith(".gz"), max_bytes=max_bytes)
+        text = decode_text(raw)
+    except InputError as exc:
+        yield Skipped(location, str(exc))
+        return
+    stem = Path(name[:-3] if name.lower().endswith(".gz") else name).stem
+    if suffix == ".txt":
+        yield parse_plain_text(text, stem, location)
+    elif suffix == ".jsonl":
+        yield from parse_jsonl(text, location)
+    else:
+        yield from parse_json(text, location)
+
+
+def _read_limited(fh: io.BufferedIOBase, *, gzipped: bool, max_bytes: int) -> bytes:
+    if not gzipped:
+        data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise InputError(f"file is larger than the {max_bytes:,} byte limit")
+        return data
+    out = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=fh) as gz:
+            while chunk := gz.read(1 << 20):
+                out += chunk
+                if len(out) > max_bytes:
+                    raise InputError(f"decompresses to more than the {max_bytes:,} byte limit"
+                                     " (refused as a likely gzip bomb)")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"not a valid gzip file: {exc}") from None
+    return bytes(out)
+
+
+# --- encodings -------------------------------------------------------------------
+
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
+_LATIN_EXT = re.compile(r"[\u00C0-\u00FF]")
+
+
+def decode_text(raw: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1256 Arabic.
+
+    Windows-1256 decodes almost any byte string, so it is accepted only when
+    the result reads as Arabic; anything else is refused rather than indexed
+    as mojibake.
+    """
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InputError("invalid UTF-16 text") from None
+    if b"\x00" in raw[:8192]:
+        raise InputError("binary data, not a text file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = raw.decode("cp1256")
+    except UnicodeDecodeError:
+        text = ""
+    arabic = len(_ARABIC_LETTER.findall(text))
+    if arabic >= 20 and arabic > 4 * len(_LATIN_EXT.findall(text)) and not _has_controls(text):
+        return text
+    raise InputError(
+        f"not UTF-8 (invalid byte at offset {utf8_error.start}) and not recognisable "
+        "as Windows-1256 Arabic; re-save the file as UTF-8")
+
+
+def _has_controls(text: str) -> bool:
+    return any(ord(c) < 32 and c not in "\t\n\r\f" for c in text[:65536])
+
+
+# --- plain text in the sample's layout ----------------------------------------------
+
+_SOURCE_LINE = re.compile(r"^(?P<source>[^\n.؟!،]{1,60}?)\s+[-–—]\s+(?P<section>[^\n.؟!،]{1,60})$")
+_WEEKDAYS = "الأحد|الاحد|الإثنين|الاثنين|الثلاثاء|الأربعاء|الاربعاء|الخميس|الجمعة|السبت"
+_DATE_LINE = re.compile(
+    rf"^(?:(?:{_WEEKDAYS})[\s،,]*)?"
+    r"(?:(?P<y>\d{4})[/.-](?P<m>\d{1,2})[/.-](?P<d>\d{1,2})"
+    r"|(?P<d2>\d{1,2})[/.-](?P<m2>\d{1,2})[/.-](?P<y2>\d{4}))"
+    r"(?:\s+(?P<hh>\d{1,2}):(?P<mm>\d{2}))?\s*$")
+_COPYRIGHT = re.compile(r"^\s*(©|\(c\)|حقوق\s+(ال)?(نشر|طبع)|جميع\s+الحقوق\s+محفوظة)", re.IGNORECASE)
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+def parse_date_line(line: str) -> str | None:
+    """`الإثنين 2021/11/22` → `2021-11-22` (None if the line is not a date)."""
+    m = _DATE_LINE.match(line.strip().translate(_DIGITS))
+    if not m:
+        return None
+    y, mo, d = (m["y"], m["m"], m["d"]) if m["y"] else (m["y2"], m["m2"], m["d2"])
+    year, month, day = int(y), int(mo), int(d)
+    if not (1 <= month <= 12 and 1 <= day <= 31 and 1900 <= year <= 2100):
+        return None
+    iso = f"{year:04d}-{month:02d}-{day:02d}"
+    if m["hh"] and int(m["hh"]) < 24:
+        iso += f"T{int(m['hh']):02d}:{m['mm']}"
+    return iso
+
+
+def parse_plain_text(text: str, stem: str, location: str) -> Record:
+    """One article in the sample's layout; every header line is optional.
+
+    Title on the first line, then (each only if it looks like one) a
+    `source - section` line and a weekday + date line, then paragraphs; a
+    trailing copyright line is dropped so it is never indexed.
+    """
+    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    while lines and _COPYRIGHT.match(lines[-1]):
+        lines.pop()
+        while lines and not lines[-1]:
+            lines.pop()
+    content = [(i, line) for i, line in enumerate(lines) if line]
+    if not content:
+        return Skipped(location, "empty file: no article text")
+
+    title = source = section = published = ""
+    pos = 0
+    first = content[0][1]
+    if parse_date_line(first) is None and not _SOURCE_LINE.match(first) and len(content) > 1:
+        title, pos = first, 1
+    if pos < len(content) and (m := _SOURCE_LINE.match(content[pos][1])):
+        source, section, pos = m["source"].strip(), m["section"].strip(), pos + 1
+    if pos < len(content) and (date := parse_date_line(content[pos][1])):
+        published, pos = date, pos + 1
+
+    body = "\n\n".join(line for _, line in content[pos:])
+    if not body.strip():
+        return Skipped(location, "no body text after the title, source and date lines")
+    return Article(id=stem, title=title, body=body, source=source, section=section, published=published)
+
+
+# --- JSON Lines and JSON ----------------------------------------------------------------
+
+_STRING_FIELDS = ("id", "title", "source", "category", "url", "published", "author")
+
+
+def article_from_mapping(obj: object) -> Article:
+    """Validate one JSON object into an Article; ValueError names the problem."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    body = obj.get("text")
+    if not isinstance(body, str) or not body.strip():
+        raise ValueError("missing or empty required field 'text'")
+    fields: dict[str, str] = {}
+    for key in _STRING_FIELDS:
+        value = obj.get(key)
+        if value is None:
+            value = ""
+        elif isinstance(value, (int, float)) and key == "id" and not isinstance(value, bool):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise ValueError(f"field '{key}' must be a string, got {type(value).__name__}")
+        fields[key] = value.strip()
+    article_id = fields["id"] or derive_id(source=fields["source"], url=fields["url"],
+                                           title=fields["title"], body=body)
+    return Article(id=article_id, body=body.strip(), title=fields["title"], source=fields["source"],
+                   section=fields["category"], published=fields["published"], url=fields["url"],
+                   author=fields["author"])
+
+
+def parse_jsonl(text: str, location: str) -> Iterator[Record]:
+    seen_any = False
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        seen_any = True
+        where = f"{location}:{lineno}"
+        try:
+            yield article_from_mapping(json.loads(line))
+        except json.JSONDecodeError as exc:
+            yield Skipped(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
+        except ValueError as exc:
+            yield Skipped(where, str(exc))
+    if not seen_any:
+        yield Skipped(location, "empty file: no JSON lines")
+
+
+def parse_json(text: str, location: str) -> Iterator[Record]:
+    """A JSON array of articles, one article object, or `{"articles": [...]}`."""
+    if not text.strip():
+        yield Skipped(location, "empty file: no JSON")
+        return
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield Skipped(location, f"invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+        return
+    if isinstance(doc, dict) and isinstance(doc.get("articles"), list):
+        doc = doc["articles"]
+    items = doc if isinstance(doc, list) else [doc]
+    if not items:
+        yield Skipped(location, "empty JSON array: no articles")
+    for i, obj in enumerate(items):
+        try:
+            yield article_from_mapping(obj)
+        except ValueError as exc:
+            yield Skipped(f"{location}[{i}]" if isinstance(doc, list) else location, str(exc))

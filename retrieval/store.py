@@ -1,0 +1,270 @@
+"""SQLite storage: articles and passages are the source of truth.
+
+Opened through aiosqlite in WAL mode with foreign keys on. The schema is
+versioned: `MIGRATIONS[i]` moves a database from version i to i + 1, each in
+its own transaction, and `PRAGMA user_version` records where a file stands,
+so any `sqlite3 data/news.db` session can inspect it.
+
+Every article is written in one transaction with its passages (a batch of
+articles shares a transaction), so a crash or Ctrl-C never leaves half an
+article behind. `meta.content_generation` is bumped by every change to
+passages; the search index records the generation it was built from.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from .articles import Article
+
+MIGRATIONS: tuple[str, ...] = (
+    # 0 → 1: articles, passages and their analysed terms.
+    """
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        section TEXT NOT NULL DEFAULT '',
+        published TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL DEFAULT '',
+        author TEXT NOT NULL DEFAULT '',
+        content_hash TEXT NOT NULL,
+        origin TEXT NOT NULL DEFAULT '',
+        ingested_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX articles_published ON articles (published);
+    CREATE INDEX articles_source ON articles (source);
+    CREATE TABLE passages (
+        id INTEGER PRIMARY KEY,
+        article_id TEXT NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        ord INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        UNIQUE (article_id, ord)
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('content_generation', '0');
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(RuntimeError):
+    """The database file is newer than this code or not ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    id: int
+    article_rowid: int
+    ord: int
+    start: int
+    end: int
+    text: str
+    article: Article
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+async def connect(path: str | Path) -> aiosqlite.Connection:
+    """Open (creating if needed) and migrate the database at `path`."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+        await migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def migrate(db: aiosqlite.Connection) -> int:
+    """Apply pending migrations, each atomically; returns the final version."""
+    try:
+        version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
+    except sqlite3.DatabaseError as exc:
+        raise SchemaError(f"not a SQLite database: {exc}") from None
+    if version > SCHEMA_VERSION:
+        raise SchemaError(f"database schema version {version} is newer than this program's ({SCHEMA_VERSION})")
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[target - 1]):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {target}")
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+    return SCHEMA_VERSION
+
+
+def _statements(script: str) -> list[str]:
+    # executescript would COMMIT implicitly; split so the migration stays one transaction.
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    return [s for s in out if s]
+
+
+# --- writes ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PreparedArticle:
+    """An article with its passages already split and analysed (CPU work done)."""
+
+    article: Article
+    content_hash: str
+    origin: str
+    passages: Sequence[tuple[int, int, int, str, str]]  # ord, start, end, text, terms
+
+
+async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle]) -> dict[str, int]:
+    """Insert or replace a batch of articles in one transaction.
+
+    Returns counts of added / updated / unchanged. An article whose content
+    hash is unchanged is left alone, so re-ingesting is cheap and idempotent.
+    """
+    counts = {"added": 0, "updated": 0, "unchanged": 0}
+    stamp = now_iso()
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        for item in batch:
+            a = item.article
+            row = await (await db.execute("SELECT content_hash FROM articles WHERE id = ?", (a.id,))).fetchone()
+            if row and row[0] == item.content_hash:
+                counts["unchanged"] += 1
+                continue
+            if row:
+                await db.execute("DELETE FROM passages WHERE article_id = ?", (a.id,))
+                await db.execute(
+                    "UPDATE articles SET title=?, body=?, source=?, section=?, published=?, url=?, author=?,"
+                    " content_hash=?, origin=?, updated_at=? WHERE id=?",
+                    (a.title, a.body, a.source, a.section, a.published, a.url, a.author,
+                     item.content_hash, item.origin, stamp, a.id))
+                counts["updated"] += 1
+            else:
+                await db.execute(
+                    "INSERT INTO articles (id, title, body, source, section, published, url, author,"
+                    " content_hash, origin, ingested_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (a.id, a.title, a.body, a.source, a.section, a.published, a.url, a.author,
+                     item.content_hash, item.origin, stamp, stamp))
+                counts["added"] += 1
+            await db.executemany(
+                'INSERT INTO passages (article_id, ord, start, "end", text, terms) VALUES (?,?,?,?,?,?)',
+                [(a.id, *p) for p in item.passages])
+        if counts["added"] or counts["updated"]:
+            await _bump_generation(db)
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    return counts
+
+
+async def delete_article(db: aiosqlite.Connection, article_id: str) -> bool:
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        cur = await db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        deleted = cur.rowcount > 0
+        if deleted:
+            await _bump_generation(db)
+        await db.execute("COMMIT")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    return deleted
+
+
+async def _bump_generation(db: aiosqlite.Connection) -> None:
+    await db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'content_generation'")
+
+
+async def set_meta(db: aiosqlite.Connection, key: str, value: str) -> None:
+    await db.execute("INSERT INTO meta (key, value) VALUES (?, ?)"
+                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+async def get_meta(db: aiosqlite.Connection, key: str, default: str = "") -> str:
+    row = await (await db.execute("SELECT value FROM meta WHERE key = ?", (key,))).fetchone()
+    return row[0] if row else default
+
+
+# --- reads -----------------------------------------------------------------------------
+
+_ARTICLE_COLS = "a.id, a.body, a.title, a.source, a.section, a.published, a.url, a.author"
+
+
+def _article(row: Sequence) -> Article:
+    return Article(*row)
+
+
+async def content_generation(db: aiosqlite.Connection) -> int:
+    return int(await get_meta(db, "content_generation", "0"))
+
+
+async def iter_index_inputs(db: aiosqlite.Connection, batch: int = 20000):
+    """(passage id, article rowid, terms) for every passage, in passage-id order."""
+    async with db.execute(
+            "SELECT p.id, a.rowid, p.terms FROM passages p"
+            " JOIN articles a ON a.id = p.article_id ORDER BY p.id") as cur:
+        while rows := await cur.fetchmany(batch):
+            for row in rows:
+                yield row
+
+
+async def passages_by_id(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, StoredPassage]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = await (await db.execute(
+        f'SELECT p.id, a.rowid, p.ord, p.start, p."end", p.text, {_ARTICLE_COLS} '
+        f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})", tuple(ids))).fetchall()
+    return {r[0]: StoredPassage(r[0], r[1], r[2], r[3], r[4], r[5], _article(r[6:])) for r in rows}
+
+
+async def get_article(db: aiosqlite.Connection, article_id: str) -> Article | None:
+    row = await (await db.execute(f"SELECT {_ARTICLE_COLS} FROM articles a WHERE a.id = ?", (article_id,))).fetchone()
+    return _article(row) if row else None
+
+
+async def latest_articles(db: aiosqlite.Connection, limit: int, offset: int = 0) -> list[Article]:
+    rows = await (await db.execute(
+        f"SELECT {_ARTICLE_COLS} FROM articles a ORDER BY a.published DESC, a.rowid DESC LIMIT ? OFFSET ?",
+        (limit, offset))).fetchall()
+    return [_article(r) for r in rows]
+
+
+async def source_counts(db: aiosqlite.Connection) -> list[tuple[str, int]]:
+    rows = await (await db.execute(
+        "SELECT source, COUNT(*) FROM articles GROUP BY source ORDER BY COUNT(*) DESC, source")).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+async def counts(db: aiosqlite.Connection) -> dict[str, int]:
+    row = await (await db.execute(
+        "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM passages),"
+        " (SELECT COUNT(DISTINCT source) FROM articles)")).fetchone()
+    return {"articles": row[0], "passages": row[1], "sources": row[2]}
