@@ -5,10 +5,9 @@ touches only the postings of its own terms instead of scanning every passage:
 each posting carries its precomputed term-frequency impact, so scoring a term
 is one gather-multiply-add over its posting list.
 
-For BM25L and BM25Plus rank-bm25 also credits passages that lack the term
-(a constant per query term); a constant added to every passage changes no
-ranking, so the sparse impacts here are the tf>0 contribution minus that
-constant.
+For BM25Plus rank-bm25 also credits passages that lack the term (idf × delta,
+a constant per query term); a constant added to every passage changes no
+ranking, so the sparse impacts here leave it out.
 
 Layout (CSR by term): the postings of term t are
 `doc_ids[offsets[t]:offsets[t+1]]` (ascending passage numbers) with the
@@ -106,8 +105,10 @@ def _impacts(tf: np.ndarray, dl: np.ndarray, avgdl: float, params: BM25Params) -
         return tf * (k1 + 1) / (tf + k1 * norm)
     delta = params.effective_delta
     if params.variant == "l":
+        # rank-bm25's BM25L multiplies by tf as well (so an absent term adds
+        # nothing); reproduced as is, since matching its rankings is the contract.
         ctd = tf / norm
-        return (k1 + 1) * ((ctd + delta) / (k1 + ctd + delta) - delta / (k1 + delta))
+        return tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
     return tf * (k1 + 1) / (k1 * norm + tf)  # plus: the +delta part is constant
 
 

@@ -1,0 +1,64 @@
+"""`newsbot` as a user runs it: a real process, a real database file."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import NEWS, SAMPLE_DIR, write_jsonl
+
+
+def newsbot(*args: str, db: Path, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args, "--db", str(db)], input=stdin,
+                          capture_output=True, text=True, env=environ, timeout=120, cwd=db.parent)
+
+
+def test_ingest_ask_search_stats(tmp_path: Path):
+    db = tmp_path / "news.db"
+    out = newsbot("ingest", str(SAMPLE_DIR), str(write_jsonl(tmp_path / "n.jsonl", NEWS)), db=db)
+    assert out.returncode == 0, out.stderr
+    assert "4 added, 0 updated, 0 unchanged, 0 skipped" in out.stdout
+
+    out = newsbot("ask", "ما رقم قرار مجلس الأمن بشأن المساعدة الإنسانية في سوريا؟", db=db)
+    assert out.returncode == 0
+    assert "2585" in out.stdout and "المدن · عرب وعالم · 2021-11-22" in out.stdout
+
+    out = newsbot("search", "--jsonl", "-k", "2", db=db, stdin="أسعار النفط\n\nمن هو في\n")
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["query"] for line in lines] == ["أسعار النفط", "من هو في"]
+    hit = lines[0]["hits"][0]
+    assert set(hit) == {"article_id", "passage_id", "score", "title", "source", "published", "url", "excerpt"}
+    assert (hit["article_id"], hit["url"]) == ("n1", "https://example.com/n1")
+    assert lines[1]["hits"] == []
+
+    out = newsbot("stats", db=db)
+    assert "articles: 4" in out.stdout and "sources:  4" in out.stdout and "index:" in out.stdout
+
+
+def test_ingest_exit_code_when_nothing_could_be_ingested(tmp_path: Path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n", encoding="utf-8")
+    out = newsbot("ingest", str(bad), str(tmp_path / "missing"), db=tmp_path / "news.db")
+    assert out.returncode == 1
+    assert "bad.jsonl:1: invalid JSON" in out.stderr
+    assert "missing: no such file or folder" in out.stderr
+    assert "0 added" in out.stdout
+
+
+def test_prompt_reads_questions_until_end_of_input(tmp_path: Path):
+    db = tmp_path / "news.db"
+    newsbot("ingest", str(SAMPLE_DIR), db=db)
+    out = newsbot("start", db=db, stdin="من هو وزير الخارجية الإيراني؟\nمن في\n")
+    assert out.returncode == 0
+    assert "عبد اللهيان" in out.stdout
+    assert "لم أجد في سؤالك كلمات" in out.stdout
+    assert "TELEGRAM_BOT_TOKEN is not set" in out.stderr
+
+
+def test_invalid_setting_is_named(tmp_path: Path):
+    out = newsbot("stats", db=tmp_path / "news.db", env={"NEWSBOT_BM25_K1": "fast"})
+    assert out.returncode == 2
+    assert "NEWSBOT_BM25_K1" in out.stderr
