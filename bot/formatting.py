@@ -105,7 +105,8 @@ def hit_block(number: int, hit: Hit, excerpt_limit: int | None = None, title_lim
     lines = [f"{RLM}{number}. <b>{esc(title)}</b>"]
     if meta := source_line(hit.source, hit.section, hit.published, title_limit):
         lines.append(f"{RLM}{esc(meta)}")
-    text, spans = shorten_excerpt(hit.excerpt, hit.highlights, excerpt_limit)
+    # One line per excerpt: newline → space keeps the highlight offsets valid.
+    text, spans = shorten_excerpt(hit.excerpt.replace("\n", " "), hit.highlights, excerpt_limit)
     if text:
         lines.append(f"{RLM}{highlighted(text, spans)}")
     if hit.url:

@@ -276,8 +276,10 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     else:
         found = await svc.engine.search(text, k=INLINE_PAGE, offset=offset)
         results, has_more = [hit_result(h) for h in found.hits], found.has_more
+    # No more pages → next_offset omitted, not "": PTB 22.8 with Defaults turns an empty string
+    # into "[]" (it takes "" for an empty sequence of poll options), which clients send back.
     await query.answer(results, cache_time=30, is_personal=False,
-                       next_offset=str(offset + INLINE_PAGE) if has_more else "")
+                       next_offset=str(offset + INLINE_PAGE) if has_more else None)
 
 
 # --- public commands ---------------------------------------------------------------------

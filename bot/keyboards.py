@@ -11,13 +11,13 @@ from retrieval.engine import SearchResult
 
 from . import callbacks
 
-FULL_ARTICLE = "📄 المقال كاملاً"
+FULL_ARTICLE = "📄 المقال"
 NEXT_PAGE = "التالي ◀"
 PREVIOUS_PAGE = "▶ السابق"
 
 
 def _full_article_row(items: Sequence[tuple[int, str | None]]) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(f"📄 {number}", callback_data=data) for number, data in items if data]
+    return [InlineKeyboardButton(f"{FULL_ARTICLE} {number}", callback_data=data) for number, data in items if data]
 
 
 def answer_keyboard(result: SearchResult, question_id: int | None, per_page: int) -> InlineKeyboardMarkup | None:
