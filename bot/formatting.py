@@ -298,10 +298,8 @@ def too_long(limit: int) -> str:
 
 
 def ingest_report_text(report: IngestReport, title: str) -> str:
-    lines = [f"{RLM}<b>{esc(title)}</b>",
-             f"added: {report.added}, updated: {report.updated}, unchanged: {report.unchanged}, "
-             f"skipped: {len(report.skipped)}",
-             f"passages written: {report.passages}, time: {report.seconds:.1f} s"]
+    """A title, the same summary line as `newsbot ingest`, then each skipped record and why."""
+    lines = [f"{RLM}<b>{esc(title)}</b>", esc(report.summary())]
     lines += [f"• {esc(shorten(str(s), 300))}" for s in report.skipped[:10]]
     if len(report.skipped) > 10:
         lines.append(f"… {len(report.skipped) - 10} more skipped")

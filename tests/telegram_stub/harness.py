@@ -72,7 +72,11 @@ class BotHarness:
 
     async def stop(self) -> None:
         if self.app is not None:
-            await stop_application(self.app)
+            self.fake.end_long_polls()  # else stopping waits out the poll in flight
+            try:
+                await stop_application(self.app)
+            finally:
+                self.fake.end_long_polls(short=False)
             self.app = None
         if self.engine is not None:
             await self.engine.close()

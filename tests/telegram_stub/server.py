@@ -179,6 +179,7 @@ class FakeBotApi:
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.short_polls = False  # answer getUpdates at once (while the bot is being stopped)
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -259,6 +260,11 @@ class FakeBotApi:
         query_id = f"iq{next(self._next_query)}"
         self._push({"inline_query": {"id": query_id, "from": user.as_dict(), "query": query, "offset": offset}})
         return query_id
+
+    def end_long_polls(self, short: bool = True) -> None:
+        """Answer the pending long poll now, and later ones at once while `short` holds."""
+        self.short_polls = short
+        self._new_update.set()
 
     def fail_next(self, method: str, retry_after: int) -> None:
         """The next call of `method` gets a 429 with `retry_after`, as a flood-limited bot does."""
@@ -359,7 +365,7 @@ class FakeBotApi:
         offset = params.get("offset")
         if offset is not None:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        if not self._updates and params.get("timeout"):
+        if not self._updates and params.get("timeout") and not self.short_polls:
             self._new_update.clear()
             try:  # long polling, held briefly so that stopping the bot stays quick
                 await asyncio.wait_for(self._new_update.wait(), min(float(params["timeout"]), 1.0))
