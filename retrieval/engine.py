@@ -24,7 +24,7 @@ from .analysis import analyze, analyze_query, edit1_variants
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
 from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, split_passages
-from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path
+from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,9 @@ class SearchEngine:
         """Ingest one uploaded file held in memory; `name` tells its format."""
         report = IngestReport(files=1)
         started = time.perf_counter()
-        records = ((r, name) for r in read_bytes(data, name, max_bytes=self.config.max_input_bytes))
+        # The sender chose the name: stored as its last component only, like the reader uses it.
+        origin = upload_name(name)
+        records = ((r, origin) for r in read_bytes(data, name, max_bytes=self.config.max_input_bytes))
         await self._ingest(records, report, None)
         report.seconds = time.perf_counter() - started
         if rebuild and (report.added or report.updated):
