@@ -91,7 +91,7 @@ def main() -> None:
     p.add_argument("--questions", type=Path, required=True, help="one question per line")
     p.add_argument("-k", type=int, default=3)
     p.add_argument("--reindex-probe", action="store_true")
-    p.add_argument("--interval", type=float, default=0.01, help="seconds between probe questions")
+    p.add_argument("--interval", type=float, default=0.05, help="seconds between probe questions")
     args = p.parse_args()
     questions = [q for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
     if args.reindex_probe:
