@@ -60,6 +60,9 @@ def is_supported(name: str) -> bool:
     return base_suffix(name) in SUPPORTED_SUFFIXES
 
 
+NOT_REGULAR = "not a regular file (a pipe, socket or device is never read)"
+
+
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
     """Files to ingest: named files as given, folders walked recursively.
 
@@ -74,12 +77,16 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and is_supported(name):
-                        yield Path(root) / name
+                        found = Path(root) / name
+                        # A FIFO or device under an article's name would block or never end.
+                        yield found if found.is_file() else Skipped(str(found), NOT_REGULAR)
         elif path.is_file():
             if is_supported(path.name):
                 yield path
             else:
                 yield Skipped(str(path), "unsupported file type (expected .txt, .jsonl, .json or .gz of one)")
+        elif path.exists():
+            yield Skipped(str(path), NOT_REGULAR)
         else:
             yield Skipped(str(path), "no such file or folder")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import zlib
 from functools import cache
@@ -368,3 +369,17 @@ def test_cli_size_limit_and_gzip_bomb(tmp_path: Path):
     out = newsbot("ingest", str(bomb), db=db)  # default limit: refused by its compression ratio
     assert out.returncode == 1 and "gzip bomb" in out.stderr
     assert snapshot(db) == before and integrity_problems(db) == []
+
+
+def test_cli_passes_over_pipes_and_devices_instead_of_hanging(tmp_path: Path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.jsonl")  # opening it for reading would block for ever
+    (folder / "device.txt").symlink_to("/dev/zero")  # reading it would never end
+    write_jsonl(folder / "good.jsonl", NEWS)
+    db = tmp_path / "news.db"
+    out = newsbot("ingest", str(folder), "/dev/null", db=db)
+    assert out.returncode == 0 and "3 added" in out.stdout, out.stderr
+    for name in (folder / "pipe.jsonl", folder / "device.txt", Path("/dev/null")):
+        assert f"skipped {name}: not a regular file" in out.stderr
+    assert integrity_problems(db) == []
