@@ -32,7 +32,7 @@ from bot.delivery import PatientRateLimiter
 from retrieval.engine import SearchEngine
 
 from .harness import BotHarness
-from .server import FakeBotApi
+from .server import Call, FakeBotApi
 
 FAULTS = ("429", "500", "502", "timeout", "drop")
 # PTB's default read timeout is 5 s (getUpdates: 5 s + the poll timeout); hold a little longer.
@@ -122,3 +122,19 @@ def unlimited() -> PatientRateLimiter:
     """The production limiter without Telegram's 30 messages/s and 20/min per group flood limits:
     429s are still waited out and transient failures retried; the tests measure the bot, not the sleep."""
     return PatientRateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
+
+
+async def reply_to(fake: FakeBotApi, chat_id: int, message_id: int, within: float = 60) -> Call:
+    """The bot's reply quoting a message, waited for by scanning only new calls (cheap with 10,000s of calls)."""
+    deadline = asyncio.get_running_loop().time() + within
+    seen = 0
+    while True:
+        calls = fake.calls
+        for call in calls[seen:]:
+            if (call.method == "sendMessage" and call.ok and call.params.get("chat_id") == chat_id
+                    and call.params.get("reply_parameters", {}).get("message_id") == message_id):
+                return call
+        seen = len(calls)
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no reply to message {message_id} in chat {chat_id} within {within} s")
+        await asyncio.sleep(0.05)
