@@ -107,9 +107,10 @@ def add_handlers(app: Application) -> None:
         CommandHandler("sources", h.sources_command, filters=only_new),
         CommandHandler("reindex", admin.reindex_command, filters=only_new),
         CommandHandler("stats", admin.stats_command, filters=only_new),
-        CommandHandler("delete", admin.delete_command, filters=only_new),
+        # Slow operator work runs beside the update queue, so readers are not kept waiting.
+        CommandHandler("delete", admin.delete_command, filters=only_new, block=False),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text),
-        MessageHandler(private & filters.Document.ALL, admin.upload_document),
+        MessageHandler(private & filters.Document.ALL, admin.upload_document, block=False),
         MessageHandler(private & filters.COMMAND, h.unknown_command),
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, h.not_text),
         MessageHandler(groups & filters.TEXT & ~filters.COMMAND, h.group_text),
