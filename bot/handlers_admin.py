@@ -68,8 +68,8 @@ async def run_reindex(svc: Services, update: Update, context: ContextTypes.DEFAU
         text = fmt.esc(f"Reindex failed: {exc}")
     finally:
         state.running, state.phase = False, ""
-    await context.bot.send_message(update.effective_chat.id, text,
-                                   message_thread_id=update.effective_message.message_thread_id)
+    # A reply to the /reindex message: same chat, same forum topic.
+    await update.effective_message.reply_text(text)
 
 
 @admin_only

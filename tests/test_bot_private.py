@@ -139,6 +139,12 @@ async def test_empty_emoji_or_overlong_messages_get_a_polite_reply(bot, fake, te
     assert fake.sent("sendChatAction") == []
 
 
+async def test_ask_without_a_question_explains_how(bot, fake):
+    fake.send(fake.chats[READER.id], READER, "/ask")
+    [answer] = await fake.wait_for("sendMessage", chat_id=READER.id)
+    assert "/ask" in fake.message(answer)["text"] and "اكتب سؤالك" in fake.message(answer)["text"]
+
+
 async def test_help_is_arabic_by_default_and_english_for_english_users(bot, fake):
     fake.send(fake.chats[READER.id], READER, "/start")
     fake.send(fake.chats[ENGLISH_READER.id], ENGLISH_READER, "/help")
