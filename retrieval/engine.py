@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis chain or passage splitting changes meaning: stored
 # terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"
 INGEST_BATCH = 500
 
 
