@@ -36,7 +36,10 @@ INGEST_BATCH = 500
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    bm25: bm25.BM25Params = field(default_factory=bm25.BM25Params)
+    # k1 0.9 / b 0.5 rather than rank-bm25's 1.5 / 0.75: passages are short
+    # and of even length (little to normalise), and stemming already folds
+    # repeated word forms, so term frequency should saturate sooner.
+    bm25: bm25.BM25Params = field(default_factory=lambda: bm25.BM25Params(k1=0.9, b=0.5))
     passage_target_chars: int = DEFAULT_TARGET_CHARS
     passage_max_chars: int = DEFAULT_MAX_CHARS
     excerpt_chars: int = DEFAULT_EXCERPT_CHARS
