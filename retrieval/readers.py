@@ -21,6 +21,11 @@ from .articles import Article, derive_id
 SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".json")
 # A gzip bomb is refused rather than inflated: no real article file is this big.
 DEFAULT_MAX_DECOMPRESSED = 2 * 1024**3
+# Text and JSON compress 3-10 times; a file inflating more than this is a bomb,
+# refused early instead of after filling memory up to the size limit.
+MAX_GZIP_RATIO = 100
+_RATIO_CHECK_AFTER = 16 * 1024**2
+MAX_ID_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,9 @@ def is_supported(name: str) -> bool:
     return base_suffix(name) in SUPPORTED_SUFFIXES
 
 
+NOT_REGULAR = "not a regular file (a pipe, socket or device is never read)"
+
+
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
     """Files to ingest: named files as given, folders walked recursively.
 
@@ -69,12 +77,16 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and is_supported(name):
-                        yield Path(root) / name
+                        found = Path(root) / name
+                        # A FIFO or device under an article's name would block or never end.
+                        yield found if found.is_file() else Skipped(str(found), NOT_REGULAR)
         elif path.is_file():
             if is_supported(path.name):
                 yield path
             else:
                 yield Skipped(str(path), "unsupported file type (expected .txt, .jsonl, .json or .gz of one)")
+        elif path.exists():
+            yield Skipped(str(path), NOT_REGULAR)
         else:
             yield Skipped(str(path), "no such file or folder")
 
@@ -89,8 +101,23 @@ def read_path(path: Path, *, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> Itera
 
 
 def read_bytes(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_DECOMPRESSED) -> Iterator[Record]:
-    """Articles of an in-memory file (an upload), `name` telling its format."""
-    yield from read_stream(io.BytesIO(data), name, name, max_bytes=max_bytes)
+    """Articles of an in-memory file (an upload), `name` telling its format.
+
+    The name comes from whoever sent the file: only its last component is
+    used (for the format, a plain-text article's id and the location in
+    messages), never as a path.
+    """
+    safe = upload_name(name)
+    yield from read_stream(io.BytesIO(data), safe, safe, max_bytes=max_bytes)
+
+
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def upload_name(name: str) -> str:
+    """The last component of a sender-supplied file name, without control or direction characters."""
+    base = re.split(r"[/\\]", name)[-1]
+    return _UNSAFE_NAME_CHARS.sub("", base).strip()[:200] or "upload"
 
 
 def read_stream(fh: io.BufferedIOBase, name: str, location: str, *, max_bytes: int) -> Iterator[Record]:
@@ -119,6 +146,9 @@ def _read_limited(fh: io.BufferedIOBase, *, gzipped: bool, max_bytes: int) -> by
         if len(data) > max_bytes:
             raise InputError(f"file is larger than the {max_bytes:,} byte limit")
         return data
+    start = fh.tell()
+    compressed = fh.seek(0, io.SEEK_END) - start
+    fh.seek(start)
     out = bytearray()
     try:
         with gzip.GzipFile(fileobj=fh) as gz:
@@ -126,6 +156,9 @@ def _read_limited(fh: io.BufferedIOBase, *, gzipped: bool, max_bytes: int) -> by
                 out += chunk
                 if len(out) > max_bytes:
                     raise InputError(f"decompresses to more than the {max_bytes:,} byte limit"
+                                     " (refused as a likely gzip bomb)")
+                if len(out) > _RATIO_CHECK_AFTER and len(out) > MAX_GZIP_RATIO * compressed:
+                    raise InputError(f"decompresses to more than {MAX_GZIP_RATIO} times its size"
                                      " (refused as a likely gzip bomb)")
     except (OSError, EOFError, zlib.error) as exc:
         raise InputError(f"not a valid gzip file: {exc}") from None
@@ -135,7 +168,20 @@ def _read_limited(fh: io.BufferedIOBase, *, gzipped: bool, max_bytes: int) -> by
 # --- encodings -------------------------------------------------------------------
 
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
-_LATIN_EXT = re.compile(r"[\u00C0-\u00FF]")
+# What a Windows-1256 Arabic text decodes to, besides ASCII: Arabic letters,
+# tashkeel and punctuation, Persian letters used in names, typographic quotes,
+# dashes, direction marks and a few symbols. Anything else from the code page
+# (Latin-1 symbols, accented Latin letters, Urdu letters) marks a text in some
+# other encoding read as cp1256.
+_CP1256_ARABIC_TEXT = re.compile(
+    "[\x00-\x7f\u0600-\u0652\u0660-\u066d\u067e\u0686\u0698\u06a9\u06af"
+    "\u00a0\u00ab\u00bb\u00b0\u00d7\u00f7\u00a9\u00ae\u20ac"
+    "\u2026\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u200c-\u200f]+")
+# Alef and lam are the two commonest Arabic letters (a quarter of the letters
+# of running text); text in another encoding read as cp1256 has them at about
+# the 1-in-36 rate of any letter.
+_MIN_ALEF_LAM_SHARE = 0.12
+_SNIFF_CHARS = 1 << 20
 
 
 def decode_text(raw: bytes) -> str:
@@ -156,16 +202,22 @@ def decode_text(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         utf8_error = exc
-    try:
-        text = raw.decode("cp1256")
-    except UnicodeDecodeError:
-        text = ""
-    arabic = len(_ARABIC_LETTER.findall(text))
-    if arabic >= 20 and arabic > 4 * len(_LATIN_EXT.findall(text)) and not _has_controls(text):
+    text = raw.decode("cp1256", errors="replace")
+    if _reads_as_arabic(text[:_SNIFF_CHARS]) and not _has_controls(text):
         return text
     raise InputError(
         f"not UTF-8 (invalid byte at offset {utf8_error.start}) and not recognisable "
         "as Windows-1256 Arabic; re-save the file as UTF-8")
+
+
+def _reads_as_arabic(text: str) -> bool:
+    """Whether a cp1256 decoding is Arabic text rather than another encoding's mojibake."""
+    letters = len(_ARABIC_LETTER.findall(text))
+    if letters < 20:
+        return False
+    foreign = len(_CP1256_ARABIC_TEXT.sub("", text))
+    alef_lam = text.count("\u0627") + text.count("\u0644")
+    return foreign * 20 <= letters and alef_lam >= _MIN_ALEF_LAM_SHARE * letters
 
 
 def _has_controls(text: str) -> bool:
@@ -217,6 +269,8 @@ def parse_plain_text(text: str, stem: str, location: str) -> Record:
     content = [(i, line) for i, line in enumerate(lines) if line]
     if not content:
         return Skipped(location, "empty file: no article text")
+    if problem := text_problem(text):
+        return Skipped(location, problem)
 
     title = source = section = published = ""
     pos = 0
@@ -231,12 +285,38 @@ def parse_plain_text(text: str, stem: str, location: str) -> Record:
     body = "\n\n".join(line for _, line in content[pos:])
     if not body.strip():
         return Skipped(location, "no body text after the title, source and date lines")
+    if not has_words(body):
+        return Skipped(location, f"the text {NO_WORDS}")
     return Article(id=stem, title=title, body=body, source=source, section=section, published=published)
 
 
 # --- JSON Lines and JSON ----------------------------------------------------------------
 
 _STRING_FIELDS = ("id", "title", "source", "category", "url", "published", "author")
+# Control characters (but tab, newline, carriage return, form feed) and lone
+# surrogates: SQLite and UTF-8 cannot store the latter, terminals and chat
+# clients interpret the former; neither belongs in an article.
+_BAD_CHAR = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+NO_WORDS = "has no letters or digits (only whitespace, punctuation or diacritics)"
+
+
+def text_problem(value: str, what: str = "the text") -> str | None:
+    """Why a string cannot be stored as article text, or None if it can."""
+    m = _BAD_CHAR.search(value)
+    if m is None:
+        return None
+    code = ord(m.group())
+    kind = "a lone surrogate (invalid Unicode)" if 0xD800 <= code <= 0xDFFF else "a control character"
+    return f"{what} contains U+{code:04X}, {kind}, at character {m.start()}"
+
+
+def has_words(text: str) -> bool:
+    """Whether a text has anything to search for: a letter or digit.
+
+    Diacritics are not letters; tatweel (U+0640, a letter to Unicode) is
+    only a stretch of the line and analysis drops it.
+    """
+    return any(ch.isalnum() and ch != "\u0640" for ch in text)
 
 
 def article_from_mapping(obj: object) -> Article:
@@ -246,6 +326,10 @@ def article_from_mapping(obj: object) -> Article:
     body = obj.get("text")
     if not isinstance(body, str) or not body.strip():
         raise ValueError("missing or empty required field 'text'")
+    if problem := text_problem(body, "field 'text'"):
+        raise ValueError(problem)
+    if not has_words(body):
+        raise ValueError(f"field 'text' {NO_WORDS}")
     fields: dict[str, str] = {}
     for key in _STRING_FIELDS:
         value = obj.get(key)
@@ -255,12 +339,19 @@ def article_from_mapping(obj: object) -> Article:
             value = str(value)
         elif not isinstance(value, str):
             raise ValueError(f"field '{key}' must be a string, got {type(value).__name__}")
+        if problem := text_problem(value, f"field '{key}'"):
+            raise ValueError(problem)
         fields[key] = value.strip()
+    if len(fields["id"]) > MAX_ID_CHARS:
+        raise ValueError(f"field 'id' is longer than {MAX_ID_CHARS} characters")
     article_id = fields["id"] or derive_id(source=fields["source"], url=fields["url"],
                                            title=fields["title"], body=body)
     return Article(id=article_id, body=body.strip(), title=fields["title"], source=fields["source"],
                    section=fields["category"], published=fields["published"], url=fields["url"],
                    author=fields["author"])
+
+
+TOO_DEEP = "invalid JSON (nested too deeply)"
 
 
 def parse_jsonl(text: str, location: str) -> Iterator[Record]:
@@ -276,6 +367,8 @@ def parse_jsonl(text: str, location: str) -> Iterator[Record]:
             yield Skipped(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
         except ValueError as exc:
             yield Skipped(where, str(exc))
+        except RecursionError:
+            yield Skipped(where, TOO_DEEP)
     if not seen_any:
         yield Skipped(location, "empty file: no JSON lines")
 
@@ -289,6 +382,12 @@ def parse_json(text: str, location: str) -> Iterator[Record]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         yield Skipped(location, f"invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})")
+        return
+    except ValueError as exc:  # e.g. an integer too long to convert
+        yield Skipped(location, f"invalid JSON ({exc})")
+        return
+    except RecursionError:
+        yield Skipped(location, TOO_DEEP)
         return
     if isinstance(doc, dict) and isinstance(doc.get("articles"), list):
         doc = doc["articles"]
