@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main as cli_main
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.readers import MAX_ID_CHARS, Skipped, read_bytes
 
@@ -383,3 +384,19 @@ def test_cli_passes_over_pipes_and_devices_instead_of_hanging(tmp_path: Path):
     for name in (folder / "pipe.jsonl", folder / "device.txt", Path("/dev/null")):
         assert f"skipped {name}: not a regular file" in out.stderr
     assert integrity_problems(db) == []
+
+
+def test_cli_names_a_damaged_database_file_instead_of_a_traceback(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]):
+    db = tmp_path / "news.db"
+    assert cli_main(["ingest", "--quiet", str(SAMPLE), "--db", str(db)]) == 0  # closing checkpoints the WAL
+    whole = db.read_bytes()
+    for name, damaged in (("truncated.db", whole[:len(whole) // 2]), ("text.db", b"these are not the pages"),
+                          ("flipped.db", whole[:4096] + seeded_bytes(len(whole) - 4096))):
+        target = tmp_path / name
+        target.write_bytes(damaged)
+        for args in (["ask", "سوريا"], ["ingest", str(SAMPLE)], ["stats"]):
+            capsys.readouterr()
+            code = cli_main([*args, "--db", str(target)])  # the code of a `newsbot` process
+            err = capsys.readouterr().err
+            assert code == 2 and f"newsbot: {target}: " in err, (name, args, err)
