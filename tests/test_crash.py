@@ -29,6 +29,7 @@ import time
 import zipfile
 from collections import Counter
 from contextlib import closing
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,7 @@ def reindex_kill_phase(db: Path, index_before: str) -> str:
     return "before the index file was written"
 
 
+@cache
 def import_seconds() -> float:
     """How long a `newsbot` process spends starting Python and importing, before any work (best of 2)."""
     times = []
@@ -211,6 +213,46 @@ def test_sigkill_during_ingest_and_reindex(tmp_path: Path, seed: int):
           f" ~{reindex_run:.1f} s, Python start-up and imports ~{startup:.1f} s")
     for phase, count in sorted(phases.items()):
         print(f"  {count:2d} x {phase}")
+
+
+FRESH_KILLS = 5
+
+
+def test_sigkill_during_the_first_ingest_into_a_new_database(tmp_path: Path, seed: int):
+    """Kills while the database file is being created and migrated, then filled for the first time."""
+    rng = random.Random(seed + 1)
+    corpus = Corpus(tmp_path / "corpus", 300, seed)
+    startup = import_seconds()
+    first_run, out = run_to_completion("ingest", "--quiet", str(corpus.folder), db=tmp_path / "measure.db")
+    assert out.returncode == 0, out.stderr
+    kills = attempts = 0
+    fresh_states: Counter[str] = Counter()
+    while kills < FRESH_KILLS:
+        attempts += 1
+        assert attempts < FRESH_KILLS * 3, f"runs kept finishing before the kill (seed {seed})"
+        db = tmp_path / f"fresh-{attempts}.db"
+        if kill_at(("ingest", "--quiet", str(corpus.folder)), db, kill_delay(rng, startup, first_run)) is not None:
+            continue
+        kills += 1
+        where = f"fresh-database kill {kills} (NEWSBOT_CRASH_SEED={seed})"
+        if db.exists():
+            assert integrity_problems(db) == [], where
+            with closing(sqlite3.connect(db)) as con:
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version == 0:  # killed before the migration committed: none of it may be there
+                assert tables == set(), (where, tables)
+                fresh_states["before the schema was committed"] += 1
+            else:
+                assert partial_articles(db) == [] and corpus.stray_bodies(db) == [], where
+                fresh_states["after the schema was committed"] += 1
+        else:
+            fresh_states["before the database file existed"] += 1
+        code, _ = run_newsbot("ingest", "--quiet", str(corpus.folder), db=db, real_process=False)
+        assert code == 0 and corpus.stale_bodies(db) == [], where
+        assert integrity_problems(db) == [] and partial_articles(db) == [], where
+    print(f"crash tests: {FRESH_KILLS} kills of a first ingest into a new database ({attempts} runs started):",
+          ", ".join(f"{n} x {state}" for state, n in sorted(fresh_states.items())))
 
 
 # --- the persisted index file damaged in every way a crash or a disk can ---------------------------
