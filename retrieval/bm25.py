@@ -59,6 +59,7 @@ class BM25Index:
     doc_len: np.ndarray  # int32, per passage
     passage_ids: np.ndarray  # int64, per passage: passages.id in SQLite
     article_ids: np.ndarray  # int64, per passage: articles.rowid in SQLite
+    max_impact: np.ndarray  # float32, per term: its largest impact (bounds what the term can add)
     params: BM25Params = field(default_factory=BM25Params)
     _scratch: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
@@ -73,12 +74,13 @@ class BM25Index:
         lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
         return self.doc_ids[lo:hi], self.impacts[lo:hi]
 
-    def scratch(self) -> np.ndarray:
-        """A zeroed per-thread score buffer (callers re-zero what they touch)."""
-        buf = getattr(self._scratch, "buf", None)
-        if buf is None:
-            buf = self._scratch.buf = np.zeros(self.n_passages, dtype=np.float64)
-        return buf
+    def scratch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Zeroed per-thread buffers: scores and seen-marks (callers re-zero what they touch)."""
+        bufs = getattr(self._scratch, "bufs", None)
+        if bufs is None:
+            bufs = self._scratch.bufs = (np.zeros(self.n_passages, dtype=np.float64),
+                                         np.zeros(self.n_passages, dtype=np.bool_))
+        return bufs
 
 
 # --- building ------------------------------------------------------------------------
@@ -137,16 +139,24 @@ def build_index(documents: Iterable[Sequence[str]], passage_ids: Sequence[int] |
     np.cumsum(df, out=offsets[1:])
     avgdl = float(doc_len.sum()) / n if n else 1.0
     impacts = _impacts(tf.astype(np.float64), doc_len[doc_ids].astype(np.float64), avgdl or 1.0, params)
+    impacts = impacts.astype(np.float32)
     return BM25Index(
         vocabulary=vocabulary, offsets=offsets, doc_ids=doc_ids,
-        impacts=impacts.astype(np.float32), idf=_idf(df, n, params), doc_len=doc_len,
+        impacts=impacts, idf=_idf(df, n, params), doc_len=doc_len, max_impact=_max_impact(impacts, offsets),
         passage_ids=np.asarray(passage_ids, dtype=np.int64),
         article_ids=np.asarray(article_ids, dtype=np.int64), params=params)
 
 
+def _max_impact(impacts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Largest impact of each term's postings (every term has at least one)."""
+    if impacts.size == 0:
+        return np.zeros(offsets.size - 1, dtype=np.float32)
+    return np.maximum.reduceat(impacts, offsets[:-1]).astype(np.float32, copy=False)
+
+
 # --- persistence ----------------------------------------------------------------------
 
-_ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len", "passage_ids", "article_ids")
+_ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len", "passage_ids", "article_ids", "max_impact")
 
 
 def save_index(index: BM25Index, path: Path) -> None:
@@ -187,7 +197,9 @@ def _read_index(path: Path) -> BM25Index:
         k1, b, epsilon, delta = (float(x) for x in data["params"])
         params = BM25Params(variant=data["variant"].tobytes().decode(), k1=k1, b=b,
                             epsilon=epsilon, delta=None if delta < 0 else delta)
-        arrays = {name: data[name] for name in _ARRAYS}
+        arrays = {name: data[name] for name in _ARRAYS if name in data}
+    if "max_impact" not in arrays:  # written before the bound was stored
+        arrays["max_impact"] = _max_impact(arrays["impacts"], arrays["offsets"])
     vocabulary = {t: i for i, t in enumerate(terms)}
     if len(vocabulary) != len(terms):
         raise ValueError("damaged index file (repeated vocabulary terms)")
@@ -200,6 +212,7 @@ def _check_consistent(index: BM25Index) -> None:
     arrays_ok = all(a.ndim == 1 and a.dtype.kind in "iuf" for a in (getattr(index, name) for name in _ARRAYS))
     ok = (arrays_ok
           and index.offsets.shape[0] == len(index.vocabulary) + 1 and index.idf.shape[0] == len(index.vocabulary)
+          and index.max_impact.shape[0] == len(index.vocabulary)
           and index.impacts.shape[0] == postings and index.offsets[0] == 0 and index.offsets[-1] == postings
           and bool(np.all(np.diff(index.offsets) >= 0))
           and index.passage_ids.shape[0] == n and index.article_ids.shape[0] == n
@@ -220,6 +233,9 @@ def query_weights(index: BM25Index, terms: Iterable[str]) -> dict[int, float]:
     return weights
 
 
+Factors = list[tuple[int, np.float64]]  # (term id, query weight × idf)
+
+
 def score(index: BM25Index, weights: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
     """Candidate passages and their scores for weighted query terms.
 
@@ -228,21 +244,55 @@ def score(index: BM25Index, weights: dict[int, float]) -> tuple[np.ndarray, np.n
     """
     if not weights:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
-    if len(weights) == 1:
-        (tid, w), = weights.items()
+    # np.float64 factors keep the products in float64 (a Python float would
+    # be "weak" under NumPy 2 and leave them in the impacts' float32).
+    factors = [(tid, np.float64(w) * index.idf[tid]) for tid, w in weights.items()]
+    if len(factors) == 1:
+        tid, f = factors[0]
         docs, imp = index.postings(tid)
-        return docs, imp * (w * index.idf[tid])
-    buf = index.scratch()
-    touched = []
-    for tid, w in weights.items():
+        return docs, imp * f
+    buf, seen = index.scratch()
+    if all(f > 0 for _, f in factors):
+        return _score_positive(index, factors, buf)
+    return _score_sparse(index, factors, buf, seen)
+
+
+def _score_positive(index: BM25Index, factors: Factors, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Impacts are positive, and so is every factor here, so a passage already
+    # collected is one whose buffer slot has been read back to zero: each
+    # list claims its not-yet-claimed passages without any sort or mark array.
+    for tid, f in factors:
         docs, imp = index.postings(tid)
         # Passage numbers are unique within one posting list, so a fancy-index
         # add is safe (no np.add.at needed).
-        buf[docs] += imp * (w * index.idf[tid])
-        touched.append(docs)
-    cand = np.unique(np.concatenate(touched))
+        buf[docs] += imp * f
+    cands, scores = [], []
+    for tid, _ in factors:
+        docs, _ = index.postings(tid)
+        got = buf[docs]
+        unclaimed = got != 0.0
+        new = docs[unclaimed]
+        cands.append(new)
+        scores.append(got[unclaimed])
+        buf[new] = 0.0
+    return np.concatenate(cands), np.concatenate(scores)
+
+
+def _score_sparse(index: BM25Index, factors: Factors, buf: np.ndarray,
+                  seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Candidates are collected list by list with a mark per passage: no sort
+    # of the concatenated postings (np.unique cost more than all the adds).
+    fresh = []
+    for tid, f in factors:
+        docs, imp = index.postings(tid)
+        buf[docs] += imp * f
+        new = docs[~seen[docs]]
+        seen[new] = True
+        fresh.append(new)
+    cand = np.concatenate(fresh)
     scores = buf[cand]
     buf[cand] = 0.0
+    seen[cand] = False
     return cand, scores
 
 
@@ -261,10 +311,130 @@ def rank(cand: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     return sel[order[:k]]
 
 
+# Pruning is tried only when the lists still to come hold at least this many
+# postings (below that, scanning them costs less than the check).
+_PRUNE_MIN_POSTINGS = 4096
+# Slack on the bounds so float rounding of a sum can never beat them.
+_BOUND_SLACK = 1e-9
+
+
+def top_k(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k as (passage numbers, scores), best first, ties by passage number.
+
+    The same passages and order as `rank(*score(...), k)`, touching fewer
+    postings (MaxScore, vectorised). Terms are added from the highest
+    possible contribution down: rare words first, their lists short. Once
+    the k-th best partial score beats everything the remaining terms could
+    add together, no passage outside the candidates can reach the top k, and
+    only candidates that could still reach it are kept; the remaining long
+    (common-word) lists are then looked up for those few passages by binary
+    search instead of being scanned.
+    """
+    if k <= 0 or not weights:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+    # np.float64 factors keep the products in float64 (a Python float would
+    # be "weak" under NumPy 2 and leave them in the impacts' float32).
+    factors = [(tid, np.float64(w) * index.idf[tid]) for tid, w in weights.items()]
+    if len(factors) == 1 or any(f <= 0 for _, f in factors):
+        cand, scores = score(index, weights)
+        best = rank(cand, scores, k)
+        return cand[best], scores[best]
+    bounds = [f * np.float64(index.max_impact[tid]) for tid, f in factors]
+    order = sorted(range(len(factors)), key=lambda i: (-bounds[i], factors[i][0]))
+    terms = [factors[i] for i in order]
+    left = [*np.cumsum([bounds[i] for i in order][::-1])[::-1].tolist(), 0.0]  # left[j]: most terms j.. add
+    rest = [*np.cumsum([index.df(tid) for tid, _ in terms][::-1])[::-1].tolist(), 0]
+    buf, _ = index.scratch()
+    added: list[np.ndarray] = []
+    processed = 0
+    try:
+        for j, (tid, f) in enumerate(terms):
+            docs, imp = index.postings(tid)
+            # Check only when the lists to come are long and the next one
+            # alone outweighs all seen so far: then the check costs less
+            # than what it may save.
+            if j and rest[j] >= _PRUNE_MIN_POSTINGS and docs.size >= 2 * processed:
+                found = _prune(index, terms, j, left[j], buf, added, k)
+                if found is not None:
+                    return found
+                added = [np.concatenate(added)]
+            # add.at adds in element order and terms come in a fixed order,
+            # so equal passages get bit-identical sums.
+            np.add.at(buf, docs, imp * f)
+            added.append(docs)
+            processed += docs.size
+        cand = np.concatenate(added)
+        totals = buf[cand]
+    finally:
+        _clear(buf, added)
+    m = k * len(terms)
+    if totals.size > m:
+        mth = np.partition(totals, totals.size - m)[totals.size - m]
+        sel = np.flatnonzero(totals >= mth)
+        cand, totals = cand[sel], totals[sel]
+    cand, first = np.unique(cand, return_index=True)
+    scores = totals[first]
+    best = rank(cand, scores, k)
+    return cand[best], scores[best]
+
+
+def _prune(index: BM25Index, terms: Factors, j: int, left: float, buf: np.ndarray, added: list[np.ndarray],
+           k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Top k from terms[:j] already in `buf` if terms[j:] cannot bring in a new passage, else None."""
+    cand = np.concatenate(added)
+    totals = buf[cand]
+    reach = left * (1 + _BOUND_SLACK)
+    kth = _kth_distinct(cand, totals, k, j)
+    if kth is None or reach >= kth:
+        return None
+    # Passages not yet seen top out at `reach`; seen ones at their partial
+    # score plus `reach`: only those that can still make the top k stay.
+    keep = totals + reach >= kth
+    alive, first = np.unique(cand[keep], return_index=True)
+    scores = totals[keep][first]
+    for tid, f in terms[j:]:
+        _add_looked_up(index, tid, f, alive, scores)
+    best = rank(alive, scores, k)
+    return alive[best], scores[best]
+
+
+def _kth_distinct(docs: np.ndarray, totals: np.ndarray, k: int, lists: int) -> float | None:
+    """The k-th best score among distinct passages of `docs` (each appears at most `lists` times)."""
+    m = k * lists
+    if totals.size > m:
+        # The best m postings hold at least k distinct passages, hence the k best.
+        mth = np.partition(totals, totals.size - m)[totals.size - m]
+        sel = np.flatnonzero(totals >= mth)
+        docs, totals = docs[sel], totals[sel]
+    _, first = np.unique(docs, return_index=True)
+    if first.size < k:
+        return None
+    distinct = totals[first]
+    return float(np.partition(distinct, distinct.size - k)[distinct.size - k])
+
+
+def _add_looked_up(index: BM25Index, tid: int, f: np.float64, passages: np.ndarray, scores: np.ndarray) -> None:
+    """Add a term's contribution to the given (sorted, distinct) passages by binary search in its list."""
+    docs, imp = index.postings(tid)
+    pos = np.searchsorted(docs, passages)
+    np.minimum(pos, docs.size - 1, out=pos)
+    hit = docs[pos] == passages
+    scores[hit] += imp[pos[hit]] * f
+
+
+def _clear(buf: np.ndarray, touched: list[np.ndarray]) -> None:
+    total = sum(t.size for t in touched)
+    if total * 4 > buf.size:
+        buf.fill(0.0)
+    else:
+        for t in touched:
+            buf[t] = 0.0
+
+
 def top_passages(index: BM25Index, terms: Sequence[str], k: int = 10) -> list[tuple[int, float]]:
     """Plain BM25 top k as (passage number, score): what rank-bm25 would rank."""
-    cand, scores = score(index, query_weights(index, terms))
-    return [(int(cand[i]), float(scores[i])) for i in rank(cand, scores, k)]
+    cand, scores = top_k(index, query_weights(index, terms), k)
+    return [(int(p), float(s)) for p, s in zip(cand, scores, strict=True)]
 
 
 def contains(index: BM25Index, term_id: int, passage: int) -> bool:

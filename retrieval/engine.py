@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
 
 import aiosqlite
 
-from . import bm25, store
+from . import bm25, indexer, store
 from .analysis import analyze, analyze_query, edit1_variants
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
@@ -30,8 +32,11 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis chain or passage splitting changes meaning: stored
 # terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 INGEST_BATCH = 500
+# Databases with fewer passages are indexed in a thread (well under a
+# second); larger ones in a separate process, so serving never stalls.
+BUILD_IN_PROCESS_MIN_PASSAGES = 20_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,10 @@ class RetrievalConfig:
     passage_target_chars: int = DEFAULT_TARGET_CHARS
     passage_max_chars: int = DEFAULT_MAX_CHARS
     excerpt_chars: int = DEFAULT_EXCERPT_CHARS
+    # Titles as a field: the title's terms are added this many times to every
+    # passage of the article. A passage often names its subject only by a
+    # pronoun ("he was born in ..."); the title says who or what it is about.
+    title_weight: int = 2
     # No-answer rule: the best passage must hold at least this share of the
     # question's idf mass (a question whose rare words are all missing is
     # not answered by a passage matching only its common words).
@@ -53,7 +62,7 @@ class RetrievalConfig:
 
     @property
     def pipeline_signature(self) -> str:
-        return f"{PIPELINE_VERSION}:{self.passage_target_chars}:{self.passage_max_chars}"
+        return f"{PIPELINE_VERSION}:{self.passage_target_chars}:{self.passage_max_chars}:{self.title_weight}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +145,8 @@ def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.Pre
     """Split and analyse an article: all the CPU work of ingesting it."""
     passages = split_passages(article.body, target_chars=config.passage_target_chars,
                               max_chars=config.passage_max_chars)
-    rows = [(p.ord, p.start, p.end, p.text, " ".join(analyze(p.text))) for p in passages]
+    title_terms = analyze(article.title) * config.title_weight
+    rows = [(p.ord, p.start, p.end, p.text, " ".join(analyze(p.text) + title_terms)) for p in passages]
     return store.PreparedArticle(article, article.content_hash(), origin, rows)
 
 
@@ -303,20 +313,26 @@ class SearchEngine:
         await self.rebuild_index()
 
     async def rebuild_index(self) -> IndexInfo:
-        """Build a fresh index from the database and swap it in atomically."""
+        """Build a fresh index from the database and swap it in atomically.
+
+        Questions keep being answered from the old index meanwhile: a large
+        database is indexed in a separate process (the build is GIL-bound
+        Python and would stall the event loop from a thread), a small one in
+        a thread, each reading the database through its own connection.
+        """
         async with self._build_lock:
             started = time.perf_counter()
-            generation = await store.content_generation(self._reader)
-            ids, articles, docs = [], [], []
-            async for pid, arowid, terms in store.iter_index_inputs(self._reader):
-                ids.append(pid)
-                articles.append(arowid)
-                docs.append(terms)
-            index = await asyncio.to_thread(
-                lambda: bm25.build_index((d.split() for d in docs), ids, articles, self.config.bm25))
             size = 0
-            if str(self.db_path) != ":memory:":
+            if str(self.db_path) == ":memory:":
+                index, generation = await self._build_from_reader()
+            elif await self._passage_id_bound() < BUILD_IN_PROCESS_MIN_PASSAGES:
+                index, generation = await asyncio.to_thread(indexer.build_index_from_db, self.db_path,
+                                                            self.config.bm25)
                 await asyncio.to_thread(bm25.save_index, index, self.index_path)
+            else:
+                generation = (await self._build_in_process()).generation
+                index = await asyncio.to_thread(bm25.load_index, self.index_path)
+            if str(self.db_path) != ":memory:":
                 size = self.index_path.stat().st_size
             info = IndexInfo(passages=index.n_passages, terms=len(index.vocabulary), generation=generation,
                              built_at=store.now_iso(), build_seconds=round(time.perf_counter() - started, 3),
@@ -326,6 +342,34 @@ class SearchEngine:
             self._index, self._index_info = index, info
             log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
             return info
+
+    async def _build_from_reader(self) -> tuple[bm25.BM25Index, int]:
+        # An in-memory database is only visible through our own connections.
+        generation = await store.content_generation(self._reader)
+        ids, articles, docs = [], [], []
+        async for pid, arowid, terms in store.iter_index_inputs(self._reader):
+            ids.append(pid)
+            articles.append(arowid)
+            docs.append(terms)
+        index = await asyncio.to_thread(
+            lambda: bm25.build_index((d.split() for d in docs), ids, articles, self.config.bm25))
+        return index, generation
+
+    async def _build_in_process(self) -> indexer.BuiltIndex:
+        # spawn, not fork: forking a process that runs threads (aiosqlite's)
+        # can deadlock the child.
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, indexer.build_index_file, str(self.db_path), str(self.index_path), self.config.bm25)
+        finally:
+            # Never wait here: on cancellation the child finishes on its own.
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _passage_id_bound(self) -> int:
+        """An upper bound of the passage count that costs one index lookup (not a COUNT scan)."""
+        row = await (await self._reader.execute("SELECT COALESCE(MAX(id), 0) FROM passages")).fetchone()
+        return int(row[0])
 
     async def _stored_index_info(self) -> IndexInfo | None:
         raw = await store.get_meta(self._reader, "index")
