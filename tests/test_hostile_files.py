@@ -82,6 +82,9 @@ HOSTILE: list[tuple[str, bytes | None, str, int]] = [
     ("korean-euckr.jsonl", "러시아 외무부는 대표단이 토요일 테헤란을 방문해 시리아 상황을 논의했다고 밝혔다."
      .encode("euc_kr"), "not UTF-8", 1),
     ("high-bytes.txt", seeded_bytes(4000, 0x80, 0x100), "not UTF-8", 1),
+    # one Latin-1 line after 50 good UTF-8 lines: the file is refused whole, naming the byte, not half-read
+    ("mostly-utf8.jsonl", valid_jsonl(50, "mixed-") + b'\n{"id": "x", "text": "caf\xe9"}',
+     "not UTF-8 (invalid byte at offset", 1),
     ("broken-utf16.txt", b"\xff\xfe" + "نص".encode("utf-16-le") + b"\x00\xd8", "invalid UTF-16", 1),
     # binary data under text names
     ("binary.txt", seeded_bytes(5000), "binary", 1),
