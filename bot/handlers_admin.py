@@ -46,9 +46,9 @@ def admin_only(handler: Handler) -> Handler:
     @wraps(handler)
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if (reason := refusal(update, context)) is not None:
-            user = update.effective_user
-            log.info("refused %s for %s", handler.__name__,
-                     services(context).records.user_hash(user.id) if user and services(context).records else "?")
+            chat = update.effective_chat
+            log.info("refused %s (%s, %s)", handler.__name__, "admin" if is_admin(update, context) else "non-admin",
+                     chat.type if chat else "no chat")
             await update.effective_message.reply_text(fmt.esc(reason))
             return
         await handler(update, context)
@@ -88,8 +88,8 @@ async def run_reindex(svc: Services, update: Update, context: ContextTypes.DEFAU
         text = fmt.esc(f"Reindex failed: {exc}")
     finally:
         state.running, state.phase = False, ""
-    await context.bot.send_message(update.effective_chat.id, text,
-                                   message_thread_id=update.effective_message.message_thread_id)
+    # A reply to the /reindex message: same chat, same forum topic.
+    await update.effective_message.reply_text(text)
 
 
 @admin_only

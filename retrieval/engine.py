@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis chain or passage splitting changes meaning: stored
 # terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "4"
 INGEST_BATCH = 500
 # Databases with fewer passages are indexed in a thread (well under a
 # second); larger ones in a separate process, so serving never stalls.
@@ -41,7 +41,10 @@ BUILD_IN_PROCESS_MIN_PASSAGES = 20_000
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    bm25: bm25.BM25Params = field(default_factory=bm25.BM25Params)
+    # k1 0.9 / b 0.5 rather than rank-bm25's 1.5 / 0.75: passages are short
+    # and of even length (little to normalise), and stemming already folds
+    # repeated word forms, so term frequency should saturate sooner.
+    bm25: bm25.BM25Params = field(default_factory=lambda: bm25.BM25Params(k1=0.9, b=0.5))
     passage_target_chars: int = DEFAULT_TARGET_CHARS
     passage_max_chars: int = DEFAULT_MAX_CHARS
     excerpt_chars: int = DEFAULT_EXCERPT_CHARS
@@ -343,6 +346,18 @@ class SearchEngine:
             log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
             return info
 
+    async def _catch_up(self, stale: bm25.BM25Index) -> bool:
+        """Wait for (or start) the rebuild that replaces `stale`; True once a fresher index is in."""
+        async with self._build_lock:  # a rebuild under way finishes first
+            pass
+        if self._index is not stale:
+            return True
+        built_from = self._index_info.generation if self._index_info else None
+        if await store.content_generation(self._reader) == built_from:
+            return False  # nothing newer to build from
+        await self.rebuild_index()
+        return True
+
     async def _build_from_reader(self) -> tuple[bm25.BM25Index, int]:
         # An in-memory database is only visible through our own connections.
         generation = await store.content_generation(self._reader)
@@ -466,7 +481,7 @@ class SearchEngine:
                         break
         return matched / total if total > 0 else 0.0
 
-    async def search(self, query: str, k: int = 3, offset: int = 0) -> SearchResult:
+    async def search(self, query: str, k: int = 3, offset: int = 0, *, _caught_up: bool = False) -> SearchResult:
         """Best passage of each of the top k articles (after `offset`) for a question."""
         started = time.perf_counter()
         index = self._index
@@ -475,6 +490,11 @@ class SearchEngine:
         if ranking.picked and index is not None:
             ids = [int(index.passage_ids[p]) for p, _ in ranking.picked]
             rows = await store.passages_by_id(self._reader, ids)
+            if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
+                # Passages gone since the index was built (an article updated or deleted by an ingest
+                # whose index is not swapped in yet): answer wholly from the fresh index instead of
+                # half an answer from the stale one.
+                return await self.search(query, k, offset, _caught_up=True)
             for (_, score), pid in zip(ranking.picked, ids, strict=True):
                 row = rows.get(pid)
                 if row is None:  # deleted since the index was built
