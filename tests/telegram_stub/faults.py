@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import defaultdict, deque
 from typing import Any
 
@@ -138,3 +139,15 @@ async def reply_to(fake: FakeBotApi, chat_id: int, message_id: int, within: floa
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no reply to message {message_id} in chat {chat_id} within {within} s")
         await asyncio.sleep(0.05)
+
+
+class TimedBotApi(FakeBotApi):
+    """The stand-in, noting when each call arrived (latency and rate figures)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.times: list[float] = []
+
+    def _record(self, call: Call) -> None:
+        self.times.append(time.perf_counter())
+        super()._record(call)
