@@ -22,10 +22,14 @@ import os
 import random
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
+from contextlib import closing
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +47,7 @@ ARTICLES = int(os.environ.get("NEWSBOT_CRASH_ARTICLES", "1500"))
 # After every kill the database is asked and re-ingested through `bot.cli.main` in this process (the
 # code of a fresh `newsbot` process, without paying Python's start-up 40 times); after every
 # CLI_EVERY-th kill through a real `newsbot` process instead.
-CLI_EVERY = 5
+CLI_EVERY = 10
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +84,12 @@ def run_newsbot(*args: str, db: Path, real_process: bool) -> tuple[int, str]:
     return code, buf.getvalue()
 
 
-def kill_at(args: tuple[str, ...], db: Path, delay: float) -> bool:
-    """Start `newsbot args`, SIGKILL it after `delay` seconds; False if it had already finished."""
+def kill_at(args: tuple[str, ...], db: Path, delay: float) -> float | None:
+    """Start `newsbot args` and SIGKILL it after `delay` seconds.
+
+    Returns None if it was killed, or how long it took if it finished first.
+    """
+    started = time.perf_counter()
     proc = subprocess.Popen(newsbot_cmd(*args, db=db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=clean_env(), cwd=REPO)
     try:
@@ -89,15 +97,47 @@ def kill_at(args: tuple[str, ...], db: Path, delay: float) -> bool:
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        return True
-    return False
-
-
-def import_seconds() -> float:
-    """How long a `newsbot` process spends starting Python and importing, before any work."""
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import bot.cli"], check=True, cwd=REPO, env=clean_env())
+        return None
     return time.perf_counter() - started
+
+
+def meta(db: Path, key: str) -> str:
+    with closing(sqlite3.connect(db)) as con:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else ""
+
+
+def ingest_kill_phase(db: Path, corpus: Corpus, generation_before: str) -> str:
+    """Where a kill landed, judged from what it left: nothing, some batches, or all of them."""
+    if meta(db, "content_generation") == generation_before:
+        return "before any batch was committed"
+    if corpus.stale_bodies(db):
+        return "between committed batches"
+    return "after the last batch (index rebuild or exit)"
+
+
+def reindex_kill_phase(db: Path, index_before: str) -> str:
+    if meta(db, "index") != index_before:
+        return "after the new index was recorded"
+    if db.with_name(db.name + ".index.npz.tmp").exists():
+        return "while writing the index file"
+    return "before the index file was written"
+
+
+@cache
+def import_seconds() -> float:
+    """How long a `newsbot` process spends starting Python and importing, before any work (best of 2)."""
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import bot.cli"], check=True, cwd=REPO, env=clean_env())
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def kill_delay(rng: random.Random, startup: float, run: float) -> float:
+    """A moment after the imports (mostly) and before the end of a run that lasts `run` seconds."""
+    return rng.uniform(min(startup, 0.7 * run), run)
 
 
 def check_after_kill(db: Path, corpus: Corpus, rng: random.Random, where: str, *, real_process: bool) -> None:
@@ -126,20 +166,25 @@ def test_sigkill_during_ingest_and_reindex(tmp_path: Path, seed: int):
 
     # --- ingest: 5 % of the articles edited before each run, so runs both add and update ---
     kills = attempts = 0
+    phases: Counter[str] = Counter()
     while kills < KILLS:
         attempts += 1
         assert attempts < KILLS * 3, f"runs kept finishing before the kill (seed {seed})"
         corpus.edit(0.05, edit=attempts)
-        if not kill_at(("ingest", "--quiet", str(corpus.folder)), db, rng.uniform(0.8 * startup, full_run)):
+        generation = meta(db, "content_generation")
+        finished = kill_at(("ingest", "--quiet", str(corpus.folder)), db, kill_delay(rng, startup, full_run))
+        if finished is not None:  # too late: the run had ended; aim earlier (real runs re-measure upward)
+            full_run = (full_run + finished) / 2
             continue
         kills += 1
+        phases["ingest killed " + ingest_kill_phase(db, corpus, generation)] += 1
         where = f"ingest kill {kills} (NEWSBOT_CRASH_SEED={seed})"
         real = kills % CLI_EVERY == 0
         check_after_kill(db, corpus, rng, where, real_process=real)
         started = time.perf_counter()
         code, _ = run_newsbot("ingest", "--quiet", str(corpus.folder), db=db, real_process=real)
-        if real:
-            full_run = time.perf_counter() - started
+        if real:  # the machine is shared: follow how long a whole run takes now
+            full_run = (full_run + time.perf_counter() - started) / 2
         assert code == 0, where
         assert corpus.stale_bodies(db) == [], f"re-run after {where} left articles behind"
         assert integrity_problems(db) == [] and partial_articles(db) == [], where
@@ -152,14 +197,64 @@ def test_sigkill_during_ingest_and_reindex(tmp_path: Path, seed: int):
     while kills < KILLS:
         attempts += 1
         assert attempts < KILLS * 3, f"reindex kept finishing before the kill (seed {seed})"
-        if not kill_at(("reindex",), db, rng.uniform(0.8 * startup, reindex_run)):
+        index_before = meta(db, "index")
+        finished = kill_at(("reindex",), db, kill_delay(rng, startup, reindex_run))
+        if finished is not None:
+            reindex_run = (reindex_run + finished) / 2
             continue
         kills += 1
-        check_after_kill(db, corpus, rng, f"reindex kill {kills} (NEWSBOT_CRASH_SEED={seed})",
-                         real_process=kills % CLI_EVERY == 0)
+        phases["reindex killed " + reindex_kill_phase(db, index_before)] += 1
+        where = f"reindex kill {kills} (NEWSBOT_CRASH_SEED={seed})"
+        check_after_kill(db, corpus, rng, where, real_process=kills % CLI_EVERY == 0)
+        if kills % 5 == 0:  # re-running reindex completes (and tells how long a run takes now)
+            spent, out = run_to_completion("reindex", db=db)
+            assert out.returncode == 0 and "Traceback" not in out.stderr, (where, out.stderr)
+            reindex_run = (reindex_run + spent) / 2
     print(f"crash tests: {KILLS} ingest kills ({ingest_attempts} runs started), {KILLS} reindex kills"
           f" ({attempts} runs started); {ARTICLES} articles; an ingest run takes ~{full_run:.1f} s, a reindex"
           f" ~{reindex_run:.1f} s, Python start-up and imports ~{startup:.1f} s")
+    for phase, count in sorted(phases.items()):
+        print(f"  {count:2d} x {phase}")
+
+
+FRESH_KILLS = 5
+
+
+def test_sigkill_during_the_first_ingest_into_a_new_database(tmp_path: Path, seed: int):
+    """Kills while the database file is being created and migrated, then filled for the first time."""
+    rng = random.Random(seed + 1)
+    corpus = Corpus(tmp_path / "corpus", 300, seed)
+    startup = import_seconds()
+    first_run, out = run_to_completion("ingest", "--quiet", str(corpus.folder), db=tmp_path / "measure.db")
+    assert out.returncode == 0, out.stderr
+    kills = attempts = 0
+    fresh_states: Counter[str] = Counter()
+    while kills < FRESH_KILLS:
+        attempts += 1
+        assert attempts < FRESH_KILLS * 3, f"runs kept finishing before the kill (seed {seed})"
+        db = tmp_path / f"fresh-{attempts}.db"
+        if kill_at(("ingest", "--quiet", str(corpus.folder)), db, kill_delay(rng, startup, first_run)) is not None:
+            continue
+        kills += 1
+        where = f"fresh-database kill {kills} (NEWSBOT_CRASH_SEED={seed})"
+        if db.exists():
+            assert integrity_problems(db) == [], where
+            with closing(sqlite3.connect(db)) as con:
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if version == 0:  # killed before the migration committed: none of it may be there
+                assert tables == set(), (where, tables)
+                fresh_states["before the schema was committed"] += 1
+            else:
+                assert partial_articles(db) == [] and corpus.stray_bodies(db) == [], where
+                fresh_states["after the schema was committed"] += 1
+        else:
+            fresh_states["before the database file existed"] += 1
+        code, _ = run_newsbot("ingest", "--quiet", str(corpus.folder), db=db, real_process=False)
+        assert code == 0 and corpus.stale_bodies(db) == [], where
+        assert integrity_problems(db) == [] and partial_articles(db) == [], where
+    print(f"crash tests: {FRESH_KILLS} kills of a first ingest into a new database ({attempts} runs started):",
+          ", ".join(f"{n} x {state}" for state, n in sorted(fresh_states.items())))
 
 
 # --- the persisted index file damaged in every way a crash or a disk can ---------------------------
