@@ -60,11 +60,21 @@ class TokenRedactor(logging.Filter):
         super().__init__()
         self.token = token
 
+    def redact(self, text: str) -> str:
+        return text.replace(self.token, "<token>") if self.token else text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.token:
-            message = record.getMessage()
-            if self.token in message:
-                record.msg, record.args = message.replace(self.token, "<token>"), None
+        if not self.token:
+            return True
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = self.redact(message), None
+        # PTB puts the token in some exception messages (InvalidToken): format the traceback
+        # now, redacted; formatters reuse `exc_text` when it is set.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -202,13 +212,15 @@ def run_bot(settings: Settings) -> int:
         print("newsbot: TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather and put it in the "
               "environment or in .env", file=sys.stderr)
         return 2
-    protect_token_in_logs(settings.telegram_bot_token.get_secret_value())
+    token = settings.telegram_bot_token.get_secret_value()
+    protect_token_in_logs(token)
     try:
         asyncio.run(serve(settings))
     except SchemaError as exc:
         print(f"newsbot: {settings.db}: {exc}", file=sys.stderr)
         return 2
-    except TelegramError as exc:
-        print(f"newsbot: Telegram refused to start the bot: {exc}", file=sys.stderr)
+    except TelegramError as exc:  # PTB's InvalidToken message quotes the token: never print it
+        print(f"newsbot: Telegram refused to start the bot: {TokenRedactor(token).redact(str(exc))}",
+              file=sys.stderr)
         return 1
     return 0

@@ -59,10 +59,21 @@ def source_line(source: str, section: str, published: str, limit: int | None = N
     return " · ".join(shorten(part, limit) for part in (source, section, published[:10]) if part)
 
 
+def merge_spans(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans joined across the spaces between them: one bold run for a matched phrase."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and merged[-1][1] <= start and not text[merged[-1][1]:start].strip():
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def highlighted(text: str, spans: Iterable[tuple[int, int]]) -> str:
     """`text` escaped, with the spans in bold (overlapping or invalid spans are skipped)."""
     out, pos = [], 0
-    for start, end in sorted(spans):
+    for start, end in merge_spans(text, spans):
         if start < pos or end <= start or end > len(text):
             continue
         out += [esc(text[pos:start]), "<b>", esc(text[start:end]), "</b>"]
@@ -99,10 +110,12 @@ def shorten_excerpt(text: str, spans: Sequence[tuple[int, int]],
     return prefix + text[start:end] + suffix, kept
 
 
-def hit_block(number: int, hit: Hit, excerpt_limit: int | None = None, title_limit: int | None = None) -> str:
+def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
+              title_limit: int | None = None) -> str:
     """One result: number and bold title, `source · section · date`, excerpt, link."""
     title = shorten(hit.title, title_limit) or "(بلا عنوان)"
-    lines = [f"{RLM}{number}. <b>{esc(title)}</b>"]
+    head = f"{number}. " if number is not None else ""
+    lines = [f"{RLM}{head}<b>{esc(title)}</b>"]
     if meta := source_line(hit.source, hit.section, hit.published, title_limit):
         lines.append(f"{RLM}{esc(meta)}")
     # One line per excerpt: newline → space keeps the highlight offsets valid.
@@ -139,8 +152,7 @@ def inline_description(hit: Hit, limit: int = 120) -> str:
 def inline_message(hit: Hit) -> str:
     """What an inline result posts: the formatted excerpt with its source."""
     for excerpt_limit, title_limit in _SHRINK_STEPS:
-        block = hit_block(1, hit, excerpt_limit, title_limit).split(". ", 1)[1]  # no number: a single result
-        text = f"{RLM}{block}"
+        text = hit_block(None, hit, excerpt_limit, title_limit)  # a single result: no number
         if visible_length(text) <= MAX_MESSAGE:
             return text
     raise AssertionError("the last shrink step always fits")

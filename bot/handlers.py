@@ -97,13 +97,14 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     if message is None or chat is None:
         return
     question = question.strip()
-    if (problem := problem_with(question, svc.settings.max_question_chars)) is not None:
-        await message.reply_text(problem)
-        return
+    # Limits first: even the polite "that is not a question" replies must not be floodable.
     is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     if not svc.limits.allow(user.id if user else None, chat.id, is_group):
         if svc.limits.warn(user.id if user else None, chat.id):
             await message.reply_text(fmt.esc(fmt.RATE_LIMITED))
+        return
+    if (problem := problem_with(question, svc.settings.max_question_chars)) is not None:
+        await message.reply_text(problem)
         return
     await show_typing(message)
     result = await svc.engine.search(question, k=svc.settings.results_per_page)

@@ -59,3 +59,14 @@ async def test_newsbot_run_without_a_token_says_so(tmp_path):
     run = await newsbot("run", env=env)
     _, stderr = await asyncio.wait_for(run.communicate(), 20)
     assert run.returncode == 2 and b"TELEGRAM_BOT_TOKEN is not set" in stderr
+
+
+async def test_a_rejected_token_is_reported_without_printing_it(tmp_path, fake):
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": "999:WRONG-token_value", "NEWSBOT_BOT_API_URL": fake.base_url,
+           "NEWSBOT_DB": str(tmp_path / "news.db"), "NEWSBOT_LOG_LEVEL": "DEBUG"}
+    run = await newsbot("run", env=env)
+    _, stderr = await asyncio.wait_for(run.communicate(), 20)
+    log = stderr.decode()
+    assert run.returncode == 1, log
+    assert "Telegram refused to start the bot" in log and "rejected" in log
+    assert "WRONG-token_value" not in log

@@ -276,3 +276,8 @@ def test_spec_checks_methods_required_and_known_parameters_and_types():
     bad_result = '[{"type": "article", "id": "1", "input_message_content": {"message_text": "x"}}]'
     assert any("title" in p for p in spec.check_call("answerInlineQuery",
                                                      {"inline_query_id": "1", "results": bad_result})[1])
+
+
+def test_adjacent_matches_become_one_bold_run():
+    assert fmt.highlighted("قرار مجلس الأمن، اليوم", [(10, 15), (0, 4), (5, 9)]) == "<b>قرار مجلس الأمن</b>، اليوم"
+    assert fmt.highlighted("a & b", [(0, 1), (4, 5)]) == "<b>a</b> &amp; <b>b</b>"
