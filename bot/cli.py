@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -65,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_COMMANDS[args.command](settings, args))
     except SchemaError as exc:
         print(f"newsbot: {settings.db}: {exc}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a damaged file, or locked by another program
+        print(f"newsbot: {settings.db}: database error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nnewsbot: interrupted; every article written so far is complete", file=sys.stderr)

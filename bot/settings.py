@@ -7,6 +7,7 @@ Everything else is `NEWSBOT_` + the field name in upper case.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -40,6 +41,42 @@ class Settings(BaseSettings):
     # Presentation and limits
     results_per_page: int = Field(default=3, ge=1, le=10)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Telegram bot
+    webhook_url: str | None = None  # set → run_webhook instead of long polling
+    webhook_secret: SecretStr | None = None  # X-Telegram-Bot-Api-Secret-Token; random per run if unset
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, gt=0, lt=65536)
+    max_question_chars: int = Field(default=400, ge=10, le=4000)
+    user_rate_limit: int = Field(default=10, ge=1)  # questions per user per rate window
+    chat_rate_limit: int = Field(default=20, ge=1)  # questions per group chat per rate window
+    rate_window_seconds: float = Field(default=60.0, gt=0)
+    upload_max_bytes: int = Field(default=20 * 1024**2, gt=0)  # Bot API downloads stop at 20 MB
+    question_log_days: int = Field(default=90, ge=1)  # question texts older than this are deleted
+    hash_salt: SecretStr | None = None  # salt for user-id hashes; a random one is kept in the DB if unset
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (Telegram only calls webhooks over HTTPS)")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @property
+    def bot_file_url(self) -> str:
+        """File download base URL, derived from the API URL as Telegram lays them out."""
+        base = self.bot_api_url.rstrip("/")
+        head, sep, tail = base.rpartition("/")
+        return f"{head}/file/{tail}" if sep else f"{base}/file/bot"
 
     @field_validator("admin_ids", mode="before")
     @classmethod

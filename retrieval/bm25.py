@@ -192,6 +192,24 @@ def save_index(index: BM25Index, path: Path) -> None:
 
 
 def load_index(path: Path) -> BM25Index:
+    """Read an index written by `save_index`.
+
+    A damaged file (cut short by a crash or a full disk, flipped bits, some
+    other file under the name) raises OSError or ValueError and nothing else,
+    so the caller can rebuild from the database instead of crashing or
+    answering from garbage.
+    """
+    try:
+        index = _read_index(path)
+    except (OSError, ValueError):
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, KeyError, struct.error... from a damaged zip
+        raise ValueError(f"damaged index file ({type(exc).__name__}: {exc})") from exc
+    _check_consistent(index)
+    return index
+
+
+def _read_index(path: Path) -> BM25Index:
     with np.load(path) as data:
         vocab_text = data["vocabulary"].tobytes().decode("utf-8")
         terms = vocab_text.split("\n") if vocab_text else []
@@ -201,7 +219,25 @@ def load_index(path: Path) -> BM25Index:
         arrays = {name: data[name] for name in _ARRAYS if name in data}
     if "max_impact" not in arrays:  # written before the bound was stored
         arrays["max_impact"] = _max_impact(arrays["impacts"], arrays["offsets"])
-    return BM25Index(vocabulary={t: i for i, t in enumerate(terms)}, params=params, **arrays)
+    vocabulary = {t: i for i, t in enumerate(terms)}
+    if len(vocabulary) != len(terms):
+        raise ValueError("damaged index file (repeated vocabulary terms)")
+    return BM25Index(vocabulary=vocabulary, params=params, **arrays)
+
+
+def _check_consistent(index: BM25Index) -> None:
+    """The array shapes and ranges scoring relies on (a bad one would index out of bounds)."""
+    n, postings = index.n_passages, index.doc_ids.shape[0] if index.doc_ids.ndim == 1 else -1
+    arrays_ok = all(a.ndim == 1 and a.dtype.kind in "iuf" for a in (getattr(index, name) for name in _ARRAYS))
+    ok = (arrays_ok
+          and index.offsets.shape[0] == len(index.vocabulary) + 1 and index.idf.shape[0] == len(index.vocabulary)
+          and index.max_impact.shape[0] == len(index.vocabulary)
+          and index.impacts.shape[0] == postings and index.offsets[0] == 0 and index.offsets[-1] == postings
+          and bool(np.all(np.diff(index.offsets) >= 0))
+          and index.passage_ids.shape[0] == n and index.article_ids.shape[0] == n
+          and (postings == 0 or (int(index.doc_ids.min()) >= 0 and int(index.doc_ids.max()) < n)))
+    if not ok:
+        raise ValueError("damaged index file (inconsistent arrays)")
 
 
 # --- scoring ---------------------------------------------------------------------------

@@ -60,6 +60,9 @@ def is_supported(name: str) -> bool:
     return base_suffix(name) in SUPPORTED_SUFFIXES
 
 
+NOT_REGULAR = "not a regular file (a pipe, socket or device is never read)"
+
+
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
     """Files to ingest: named files as given, folders walked recursively.
 
@@ -74,12 +77,16 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path | Skipped]:
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if not name.startswith(".") and is_supported(name):
-                        yield Path(root) / name
+                        found = Path(root) / name
+                        # A FIFO or device under an article's name would block or never end.
+                        yield found if found.is_file() else Skipped(str(found), NOT_REGULAR)
         elif path.is_file():
             if is_supported(path.name):
                 yield path
             else:
                 yield Skipped(str(path), "unsupported file type (expected .txt, .jsonl, .json or .gz of one)")
+        elif path.exists():
+            yield Skipped(str(path), NOT_REGULAR)
         else:
             yield Skipped(str(path), "no such file or folder")
 
@@ -252,6 +259,9 @@ def parse_plain_text(text: str, stem: str, location: str) -> Record:
     `source - section` line and a weekday + date line, then paragraphs; a
     trailing copyright line is dropped so it is never indexed.
     """
+    if problem := text_problem(text):
+        return Skipped(location, problem)
+    text = without_controls(text)
     lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     while lines and not lines[-1]:
         lines.pop()
@@ -262,8 +272,6 @@ def parse_plain_text(text: str, stem: str, location: str) -> Record:
     content = [(i, line) for i, line in enumerate(lines) if line]
     if not content:
         return Skipped(location, "empty file: no article text")
-    if problem := text_problem(text):
-        return Skipped(location, problem)
 
     title = source = section = published = ""
     pos = 0
@@ -286,21 +294,28 @@ def parse_plain_text(text: str, stem: str, location: str) -> Record:
 # --- JSON Lines and JSON ----------------------------------------------------------------
 
 _STRING_FIELDS = ("id", "title", "source", "category", "url", "published", "author")
-# Control characters (but tab, newline, carriage return, form feed) and lone
-# surrogates: SQLite and UTF-8 cannot store the latter, terminals and chat
-# clients interpret the former; neither belongs in an article.
-_BAD_CHAR = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# NUL and lone surrogates mark corrupt data (and UTF-8 cannot even encode a
+# surrogate): the record is refused. Other control characters (all but tab,
+# newline, carriage return, form feed) are invisible in text but interpreted by
+# terminals and chat clients (ESC sequences); real corpora carry stray ones
+# (U+0085 from old code pages), so they are removed rather than refused.
+_CORRUPT_CHAR = re.compile(r"[\x00\ud800-\udfff]")
+_CONTROL_CHAR = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 NO_WORDS = "has no letters or digits (only whitespace, punctuation or diacritics)"
 
 
 def text_problem(value: str, what: str = "the text") -> str | None:
     """Why a string cannot be stored as article text, or None if it can."""
-    m = _BAD_CHAR.search(value)
+    m = _CORRUPT_CHAR.search(value)
     if m is None:
         return None
     code = ord(m.group())
-    kind = "a lone surrogate (invalid Unicode)" if 0xD800 <= code <= 0xDFFF else "a control character"
+    kind = "a lone surrogate (invalid Unicode)" if code else "a NUL character"
     return f"{what} contains U+{code:04X}, {kind}, at character {m.start()}"
+
+
+def without_controls(value: str) -> str:
+    return _CONTROL_CHAR.sub("", value)
 
 
 def has_words(text: str) -> bool:
@@ -321,6 +336,7 @@ def article_from_mapping(obj: object) -> Article:
         raise ValueError("missing or empty required field 'text'")
     if problem := text_problem(body, "field 'text'"):
         raise ValueError(problem)
+    body = without_controls(body)
     if not has_words(body):
         raise ValueError(f"field 'text' {NO_WORDS}")
     fields: dict[str, str] = {}
@@ -334,7 +350,7 @@ def article_from_mapping(obj: object) -> Article:
             raise ValueError(f"field '{key}' must be a string, got {type(value).__name__}")
         if problem := text_problem(value, f"field '{key}'"):
             raise ValueError(problem)
-        fields[key] = value.strip()
+        fields[key] = without_controls(value).strip()
     if len(fields["id"]) > MAX_ID_CHARS:
         raise ValueError(f"field 'id' is longer than {MAX_ID_CHARS} characters")
     article_id = fields["id"] or derive_id(source=fields["source"], url=fields["url"],

@@ -55,6 +55,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('content_generation', '0');
     """,
+    # 1 → 2: the bot's question log (the user is a salted hash, never the raw id).
+    """
+    CREATE TABLE question_log (
+        id INTEGER PRIMARY KEY,
+        asked_at TEXT NOT NULL,
+        chat_type TEXT NOT NULL,
+        user_hash TEXT NOT NULL,
+        question TEXT NOT NULL,
+        hits INTEGER NOT NULL,
+        latency_ms REAL NOT NULL
+    );
+    CREATE INDEX question_log_asked_at ON question_log (asked_at);
+    INSERT INTO meta (key, value) VALUES ('questions_total', '0');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

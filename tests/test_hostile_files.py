@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 import zlib
 from functools import cache
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main as cli_main
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.readers import MAX_ID_CHARS, Skipped, read_bytes
 
@@ -80,12 +82,15 @@ HOSTILE: list[tuple[str, bytes | None, str, int]] = [
     ("korean-euckr.jsonl", "러시아 외무부는 대표단이 토요일 테헤란을 방문해 시리아 상황을 논의했다고 밝혔다."
      .encode("euc_kr"), "not UTF-8", 1),
     ("high-bytes.txt", seeded_bytes(4000, 0x80, 0x100), "not UTF-8", 1),
+    # one Latin-1 line after 50 good UTF-8 lines: the file is refused whole, naming the byte, not half-read
+    ("mostly-utf8.jsonl", valid_jsonl(50, "mixed-") + b'\n{"id": "x", "text": "caf\xe9"}',
+     "not UTF-8 (invalid byte at offset", 1),
     ("broken-utf16.txt", b"\xff\xfe" + "نص".encode("utf-16-le") + b"\x00\xd8", "invalid UTF-16", 1),
     # binary data under text names
     ("binary.txt", seeded_bytes(5000), "binary", 1),
     ("image.json", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + seeded_bytes(2000), "binary", 1),
     ("program.jsonl", b"\x7fELF\x02\x01\x01\x00" + seeded_bytes(2000), "binary", 1),
-    ("late-nul.txt", ("عنوان\n" + "نص " * 3000 + "\x00\x01\x02").encode(), "U+0000", 1),
+    ("late-nul.txt", ("عنوان\n" + "نص " * 3000 + "\x00\x01\x02").encode(), "U+0000, a NUL", 1),
     # empty files
     ("empty.txt", b"", "empty", 1),
     ("empty.jsonl", b"", "empty", 1),
@@ -106,10 +111,8 @@ HOSTILE: list[tuple[str, bytes | None, str, int]] = [
     ("huge-int.jsonl", ('{"id": ' + "7" * 5000 + ', "text": "نص"}').encode(), "", 1),
     ("long-id.jsonl", line(id="ك" * (MAX_ID_CHARS + 1), text="نص").encode(), "longer than", 1),
     # characters that must never reach the database
-    ("nul.jsonl", line(id="nul", text="نص\u0000خبر").encode(), "U+0000", 1),
+    ("nul.jsonl", line(id="nul", text="نص\u0000خبر").encode(), "U+0000, a NUL character", 1),
     ("nul-title.jsonl", line(id="nul2", title="\u0000", text="نص").encode(), "field 'title' contains U+0000", 1),
-    ("escape.jsonl", line(id="esc", text="نص \u001b[2J\u001b]0;pwned\u0007 خبر").encode(), "U+001B", 1),
-    ("c1.jsonl", line(id="c1", text="نص\u0085خبر").encode(), "U+0085", 1),
     ("surrogate.jsonl", b'{"id": "s1", "text": "\\ud800 \xd9\x86\xd8\xb5"}', "lone surrogate", 1),
     ("surrogate-title.json", b'{"id": "s2", "title": "\\udfff", "text": "\xd9\x86\xd8\xb5"}', "lone surrogate", 1),
     ("surrogate-utf16.txt", b"\xff\xfe" + "نص".encode("utf-16-le") + b"\x00\xdc" + "نص".encode("utf-16-le"),
@@ -119,6 +122,7 @@ HOSTILE: list[tuple[str, bytes | None, str, int]] = [
     ("diacritics.jsonl", line(id="d", text=DIACRITICS * 5 + " " + DIACRITICS).encode(), "no letters or digits", 1),
     ("diacritics.txt", f"{DIACRITICS}\n\n{DIACRITICS * 3}\n{DIACRITICS}".encode(), "no letters or digits", 1),
     ("invisible.jsonl", line(id="z", text="\u200b\u200f\u200e\u2066\u0640\u0640").encode(), "no letters", 1),
+    ("controls-only.jsonl", line(id="cc", text="\u001b[\u0007\u0085\u009b").encode(), "no letters", 1),
     ("punctuation.jsonl", line(id="p", text="...!!! ؟؟ ،، «» — ***").encode(), "no letters or digits", 1),
     # not an article format at all
     ("article.pdf", b"%PDF-1.4", "unsupported file type", 1),
@@ -286,6 +290,24 @@ def test_every_hostile_case_has_a_distinct_name():
     assert len(names) == len(set(names)) and len(names) >= 40
 
 
+ESCAPES = "\u001b[2J\u001b]0;pwned\u0007\u009b31m\u0085\u007f\u0008"
+
+
+async def test_terminal_escapes_and_other_controls_are_removed_not_stored(engine: SearchEngine):
+    """Invisible in text, interpreted by terminals and chat clients: stripped from every field."""
+    data = "\n".join([line(id="esc", title=f"عنوان{ESCAPES}", source=f"وكالة{ESCAPES}", text=f"{ARABIC}{ESCAPES} خبر"),
+                      line(id="tab", text=f"{ARABIC}\tمع\fفواصل\r\nعادية")]).encode()
+    report = await engine.ingest_bytes(data, "controls.jsonl")
+    assert report.added == 2, report.skipped
+    esc = await engine.article("esc")
+    assert (esc.title, esc.source, esc.body) == ("عنوان[2J]0;pwned31m", "وكالة[2J]0;pwned31m",
+                                                 f"{ARABIC}[2J]0;pwned31m خبر")
+    assert "\t" in (await engine.article("tab")).body  # ordinary whitespace controls stay
+    txt = await engine.ingest_bytes(f"عنوان{ESCAPES}\n{ARABIC}{ESCAPES}".encode(), "plain.txt")
+    plain = await engine.article("plain")
+    assert txt.added == 1 and (plain.title, plain.body) == ("عنوان[2J]0;pwned31m", f"{ARABIC}[2J]0;pwned31m")
+
+
 def test_reader_never_raises_on_random_mutations_of_valid_files():
     """Seeded byte-level mutations of valid files: records or reasons, never an exception."""
     rng = random.Random(SEED)
@@ -368,3 +390,33 @@ def test_cli_size_limit_and_gzip_bomb(tmp_path: Path):
     out = newsbot("ingest", str(bomb), db=db)  # default limit: refused by its compression ratio
     assert out.returncode == 1 and "gzip bomb" in out.stderr
     assert snapshot(db) == before and integrity_problems(db) == []
+
+
+def test_cli_passes_over_pipes_and_devices_instead_of_hanging(tmp_path: Path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.jsonl")  # opening it for reading would block for ever
+    (folder / "device.txt").symlink_to("/dev/zero")  # reading it would never end
+    write_jsonl(folder / "good.jsonl", NEWS)
+    db = tmp_path / "news.db"
+    out = newsbot("ingest", str(folder), "/dev/null", db=db)
+    assert out.returncode == 0 and "3 added" in out.stdout, out.stderr
+    for name in (folder / "pipe.jsonl", folder / "device.txt", Path("/dev/null")):
+        assert f"skipped {name}: not a regular file" in out.stderr
+    assert integrity_problems(db) == []
+
+
+def test_cli_names_a_damaged_database_file_instead_of_a_traceback(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]):
+    db = tmp_path / "news.db"
+    assert cli_main(["ingest", "--quiet", str(SAMPLE), "--db", str(db)]) == 0  # closing checkpoints the WAL
+    whole = db.read_bytes()
+    for name, damaged in (("truncated.db", whole[:len(whole) // 2]), ("text.db", b"these are not the pages"),
+                          ("flipped.db", whole[:4096] + seeded_bytes(len(whole) - 4096))):
+        target = tmp_path / name
+        target.write_bytes(damaged)
+        for args in (["ask", "سوريا"], ["ingest", str(SAMPLE)], ["stats"]):
+            capsys.readouterr()
+            code = cli_main([*args, "--db", str(target)])  # the code of a `newsbot` process
+            err = capsys.readouterr().err
+            assert code == 2 and f"newsbot: {target}: " in err, (name, args, err)

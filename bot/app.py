@@ -1,0 +1,208 @@
+"""The Telegram application: one factory from settings and engine, and `newsbot run`.
+
+`build_application` assembles every handler; `start_application` /
+`stop_application` bring it up and down the same way in production and in the
+tests (which point `bot_api_url` at a stand-in Bot API server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from urllib.parse import urlparse
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from retrieval.engine import SearchEngine
+from retrieval.store import SchemaError
+
+from . import handlers as h
+from . import handlers_admin as admin
+from .ratelimit import QuestionLimits
+from .records import QuestionLog
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
+RATE_LIMIT_RETRIES = 3  # a 429 is waited out (retry_after) and retried, not dropped
+
+PUBLIC_COMMANDS = {
+    "ar": [("ask", "اسأل عن الأخبار"), ("latest", "أحدث المقالات"), ("sources", "المصادر وعدد المقالات"),
+           ("help", "المساعدة")],
+    "en": [("ask", "Ask about the news"), ("latest", "Most recent articles"),
+           ("sources", "Sources with article counts"), ("help", "Help")],
+}
+ADMIN_COMMANDS = [("reindex", "إعادة فحص مجلد البيانات وبناء الفهرس"),
+                  ("stats", "إحصاءات المقالات والفهرس والأسئلة"), ("delete", "حذف مقال برقمه")]
+
+
+class TokenRedactor(logging.Filter):
+    """Replaces the bot token in every log record (URLs of the Bot API contain it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token:
+            message = record.getMessage()
+            if self.token in message:
+                record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def protect_token_in_logs(token: str) -> None:
+    """httpx logs each request URL, which holds the token: silence it and redact whatever else logs it."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    redactor = TokenRedactor(token)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, TokenRedactor) and f.token == token for f in handler.filters):
+            handler.addFilter(redactor)
+
+
+def build_application(settings: Settings, engine: SearchEngine) -> Application:
+    """The bot with all its handlers, ready for `start_application`."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    token = settings.telegram_bot_token.get_secret_value()
+    protect_token_in_logs(token)
+    defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
+                        do_quote=True, allow_sending_without_reply=True)
+    app = (Application.builder().token(token).base_url(settings.bot_api_url)
+           .base_file_url(settings.bot_file_url).defaults(defaults)
+           .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES)).build())
+    app.bot_data["services"] = h.Services(
+        settings=settings, engine=engine,
+        limits=QuestionLimits(settings.user_rate_limit, settings.chat_rate_limit, settings.rate_window_seconds))
+    add_handlers(app)
+    return app
+
+
+def add_handlers(app: Application) -> None:
+    only_new = filters.UpdateType.MESSAGE  # edits of old messages are not new questions
+    private = filters.ChatType.PRIVATE & only_new
+    groups = filters.ChatType.GROUPS & only_new
+    app.add_handlers([
+        CommandHandler("start", h.start_command, filters=only_new),
+        CommandHandler("help", h.help_command, filters=only_new),
+        CommandHandler("ask", h.ask_command, filters=only_new),
+        CommandHandler("latest", h.latest_command, filters=only_new),
+        CommandHandler("sources", h.sources_command, filters=only_new),
+        CommandHandler("reindex", admin.reindex_command, filters=only_new),
+        CommandHandler("stats", admin.stats_command, filters=only_new),
+        # Slow operator work runs beside the update queue, so readers are not kept waiting.
+        CommandHandler("delete", admin.delete_command, filters=only_new, block=False),
+        MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text),
+        MessageHandler(private & filters.Document.ALL, admin.upload_document, block=False),
+        MessageHandler(private & filters.COMMAND, h.unknown_command),
+        MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, h.not_text),
+        MessageHandler(groups & filters.TEXT & ~filters.COMMAND, h.group_text),
+        CallbackQueryHandler(h.button),
+        InlineQueryHandler(h.inline_query),
+    ])
+    app.add_error_handler(h.on_error)
+
+
+async def register_commands(app: Application, settings: Settings) -> None:
+    """Command menus: public ones for everyone (Arabic, and English for English clients);
+    admin ones only in each admin's private chat."""
+    bot = app.bot
+    for language, commands in PUBLIC_COMMANDS.items():
+        await bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=BotCommandScopeDefault(),
+                                  language_code=None if language == "ar" else language)
+    admin_menu = [BotCommand(c, d) for c, d in PUBLIC_COMMANDS["ar"] + ADMIN_COMMANDS]
+    for admin_id in sorted(settings.admin_ids):
+        try:
+            await bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
+        except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
+            log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
+
+
+async def start_application(app: Application, *, poll_timeout: int = 10) -> None:
+    """Initialise, open the question log, register menus, start handling updates; then long
+    polling, or a webhook (with a secret token) when `webhook_url` is set."""
+    svc: h.Services = app.bot_data["services"]
+    settings = svc.settings
+    await app.initialize()
+    svc.records = await QuestionLog.open(
+        settings.db, retention_days=settings.question_log_days,
+        salt=settings.hash_salt.get_secret_value() if settings.hash_salt else None)
+    await svc.records.purge()
+    await register_commands(app, settings)
+    await app.start()
+    if settings.webhook_url:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
+        await app.updater.start_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port,
+            url_path=urlparse(settings.webhook_url).path.lstrip("/"), webhook_url=settings.webhook_url,
+            secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        log.info("webhook on %s:%d for %s", settings.webhook_listen, settings.webhook_port, settings.webhook_url)
+    else:
+        await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
+        log.info("long polling %s", urlparse(settings.bot_api_url).netloc)
+
+
+async def stop_application(app: Application) -> None:
+    svc: h.Services = app.bot_data["services"]
+    if app.updater and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    if svc.records is not None:
+        await svc.records.close()
+        svc.records = None
+
+
+async def serve(settings: Settings) -> None:
+    """Run the bot until SIGINT or SIGTERM."""
+    engine = await SearchEngine.open(settings.db, settings.retrieval_config())
+    try:
+        app = build_application(settings, engine)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await start_application(app)
+        try:
+            log.info("bot @%s running; Ctrl-C stops it", app.bot.username)
+            await stop.wait()
+        finally:
+            await stop_application(app)
+    finally:
+        await engine.close()
+
+
+def run_bot(settings: Settings) -> int:
+    """`newsbot run`: the bot until Ctrl-C or SIGTERM; exit code for the shell."""
+    if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value().strip():
+        print("newsbot: TELEGRAM_BOT_TOKEN is not set; get a token from @BotFather and put it in the "
+              "environment or in .env", file=sys.stderr)
+        return 2
+    protect_token_in_logs(settings.telegram_bot_token.get_secret_value())
+    try:
+        asyncio.run(serve(settings))
+    except SchemaError as exc:
+        print(f"newsbot: {settings.db}: {exc}", file=sys.stderr)
+        return 2
+    except TelegramError as exc:
+        print(f"newsbot: Telegram refused to start the bot: {exc}", file=sys.stderr)
+        return 1
+    return 0

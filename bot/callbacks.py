@@ -1,0 +1,68 @@
+"""Callback data for inline buttons: compact, at most 64 bytes, and stateless.
+
+Everything a button needs is in its data or in the database, never in the
+bot's memory, so buttons keep working after a restart:
+- `p:<question log id>:<offset>` — a page of results for a logged question;
+- `a:<article id>` — the full text of an article;
+- `r:<passage id>` — the full article holding a passage (for article ids too long for `a:`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PageButton:
+    question_id: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleButton:
+    article_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PassageArticleButton:
+    passage_id: int
+
+
+Button = PageButton | ArticleButton | PassageArticleButton
+
+
+def fits(data: str) -> bool:
+    return 0 < len(data.encode("utf-8")) <= MAX_BYTES
+
+
+def page(question_id: int, offset: int) -> str:
+    return f"p:{question_id}:{offset}"
+
+
+def article(article_id: str, passage_id: int | None = None) -> str | None:
+    """Data for a full-article button, or None when neither form fits in 64 bytes."""
+    data = f"a:{article_id}"
+    if fits(data):
+        return data
+    return f"r:{passage_id}" if passage_id is not None else None
+
+
+def decode(data: str | None) -> Button | None:
+    """The button behind `data`, or None for anything this bot did not make."""
+    if not data or not fits(data):
+        return None
+    kind, _, rest = data.partition(":")
+    try:
+        if kind == "p":
+            qid, offset = rest.split(":")
+            if int(qid) > 0 and int(offset) >= 0:
+                return PageButton(int(qid), int(offset))
+        elif kind == "a" and rest:
+            return ArticleButton(rest)
+        elif kind == "r":
+            return PassageArticleButton(int(rest))
+    except ValueError:
+        return None
+    return None

@@ -1,0 +1,322 @@
+"""Telegram HTML for answers, articles, lists and reports; handlers only send what this returns.
+
+Every piece of article or user text goes through `esc`, so a title holding
+`<`, `&` or `>` can never break the markup. Lengths are measured the way
+Telegram measures them: visible text (tags removed, entities decoded) in
+UTF-16 code units, at most 4096 per message. Lines begin with a
+right-to-left mark so Arabic lines lay out right-to-left even when they start
+with a digit or a Latin source name.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+
+from retrieval.articles import Article
+from retrieval.engine import Hit, IngestReport, SearchResult, Stats
+
+from .records import QuestionStats
+from .terminal import NO_ANSWER
+
+MAX_MESSAGE = 4096
+RLM = "\u200f"
+ELLIPSIS = "…"
+_TAG = re.compile(r"<[^>]*>")
+
+# Excerpt and title budgets tried in turn until an answer fits in one message.
+_SHRINK_STEPS: tuple[tuple[int | None, int | None], ...] = (
+    (None, None), (220, 200), (150, 120), (90, 80), (40, 50), (0, 30))
+
+
+def esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_length(markup: str) -> int:
+    """Length of `markup` as Telegram counts it after parsing our HTML."""
+    return utf16_len(html.unescape(_TAG.sub("", markup)))
+
+
+def shorten(text: str, limit: int | None) -> str:
+    """`text` cut at a word boundary to at most `limit` characters (ellipsis included)."""
+    if limit is None or len(text) <= limit:
+        return text
+    if limit <= 1:
+        return ELLIPSIS if limit == 1 else ""
+    cut = text.rfind(" ", 0, limit - 1)
+    if cut < limit // 2:
+        cut = limit - 1
+    return text[:cut].rstrip() + ELLIPSIS
+
+
+def source_line(source: str, section: str, published: str, limit: int | None = None) -> str:
+    return " · ".join(shorten(part, limit) for part in (source, section, published[:10]) if part)
+
+
+def highlighted(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """`text` escaped, with the spans in bold (overlapping or invalid spans are skipped)."""
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos or end <= start or end > len(text):
+            continue
+        out += [esc(text[pos:start]), "<b>", esc(text[start:end]), "</b>"]
+        pos = end
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def shorten_excerpt(text: str, spans: Sequence[tuple[int, int]],
+                    limit: int | None) -> tuple[str, list[tuple[int, int]]]:
+    """At most `limit` characters of an excerpt, kept around its first matched word."""
+    if limit is None or len(text) <= limit:
+        return text, list(spans)
+    if limit <= 0:
+        return "", []
+    budget = max(limit - 2, 1)  # room for an ellipsis at each end
+    first = min((s for s, _ in spans), default=0)
+    start = max(0, min(first - budget // 3, len(text) - budget))
+    if start > 0:
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < first else start
+    end = min(len(text), start + budget)
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    prefix = ELLIPSIS if start > 0 else ""
+    suffix = ELLIPSIS if end < len(text) else ""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    shift = len(prefix) - start
+    kept = [(s + shift, e + shift) for s, e in spans if s >= start and e <= end]
+    return prefix + text[start:end] + suffix, kept
+
+
+def hit_block(number: int, hit: Hit, excerpt_limit: int | None = None, title_limit: int | None = None) -> str:
+    """One result: number and bold title, `source · section · date`, excerpt, link."""
+    title = shorten(hit.title, title_limit) or "(بلا عنوان)"
+    lines = [f"{RLM}{number}. <b>{esc(title)}</b>"]
+    if meta := source_line(hit.source, hit.section, hit.published, title_limit):
+        lines.append(f"{RLM}{esc(meta)}")
+    # One line per excerpt: newline → space keeps the highlight offsets valid.
+    text, spans = shorten_excerpt(hit.excerpt.replace("\n", " "), hit.highlights, excerpt_limit)
+    if text:
+        lines.append(f"{RLM}{highlighted(text, spans)}")
+    if hit.url:
+        lines.append(f'{RLM}<a href="{esc(hit.url)}">رابط المقال</a>')
+    return "\n".join(lines)
+
+
+def answer_text(result: SearchResult) -> str:
+    """The answer to a question: its results, or the no-answer message with a hint."""
+    if not result.hits:
+        return no_answer_text(result.no_answer)
+    for excerpt_limit, title_limit in _SHRINK_STEPS:
+        blocks = [hit_block(n, hit, excerpt_limit, title_limit)
+                  for n, hit in enumerate(result.hits, start=result.offset + 1)]
+        text = "\n\n".join(blocks)
+        if visible_length(text) <= MAX_MESSAGE:
+            return text
+    raise AssertionError("the last shrink step always fits")  # ≤10 hits of ≤30-char parts
+
+
+def no_answer_text(reason: str | None) -> str:
+    return esc(NO_ANSWER.get(reason or "weak", NO_ANSWER["weak"]))
+
+
+def inline_description(hit: Hit, limit: int = 120) -> str:
+    """The one-line excerpt shown under an inline result's title (plain text)."""
+    return shorten(" ".join(hit.excerpt.split()), limit)
+
+
+def inline_message(hit: Hit) -> str:
+    """What an inline result posts: the formatted excerpt with its source."""
+    for excerpt_limit, title_limit in _SHRINK_STEPS:
+        block = hit_block(1, hit, excerpt_limit, title_limit).split(". ", 1)[1]  # no number: a single result
+        text = f"{RLM}{block}"
+        if visible_length(text) <= MAX_MESSAGE:
+            return text
+    raise AssertionError("the last shrink step always fits")
+
+
+def article_block(article: Article, number: int | None = None, limit: int = 200) -> str:
+    """An article in a list: bold title, `source · section · date`, link."""
+    head = f"{number}. " if number is not None else ""
+    lines = [f"{RLM}{head}<b>{esc(shorten(article.title, limit) or '(بلا عنوان)')}</b>"]
+    if meta := source_line(article.source, article.section, article.published, limit):
+        lines.append(f"{RLM}{esc(meta)}")
+    if article.url:
+        lines.append(f'{RLM}<a href="{esc(article.url)}">رابط المقال</a>')
+    return "\n".join(lines)
+
+
+def latest_text(articles: Sequence[Article]) -> str:
+    if not articles:
+        return esc("لا توجد مقالات بعد.")
+    blocks = [article_block(a, n) for n, a in enumerate(articles, start=1)]
+    return f"{RLM}<b>أحدث المقالات</b>\n\n" + "\n\n".join(blocks)
+
+
+def sources_text(sources: Sequence[tuple[str, int]]) -> str:
+    if not sources:
+        return esc("لا توجد مصادر بعد.")
+    lines = [f"{RLM}<b>المصادر</b>"]
+    lines += [f"{RLM}• {esc(shorten(name, 100) or '(بلا مصدر)')}: {count}" for name, count in sources]
+    return fit_lines(lines)
+
+
+def fit_lines(lines: Sequence[str]) -> str:
+    """Join whole lines, dropping the tail (with a mark) if they would exceed one message."""
+    out: list[str] = []
+    used = 0
+    for line in lines:
+        size = visible_length(line) + 1
+        if used + size > MAX_MESSAGE - 2:
+            out.append(ELLIPSIS)
+            break
+        out.append(line)
+        used += size
+    return "\n".join(out)
+
+
+def split_paragraphs(paragraphs: Sequence[str], limit: int) -> list[str]:
+    """Paragraphs packed into chunks of at most `limit` UTF-16 units; a paragraph is split
+    only when it alone is too long (at sentence ends, then words)."""
+    chunks: list[str] = []
+    current = ""
+    for paragraph in paragraphs:
+        for piece in _split_long(paragraph, limit):
+            joined = f"{current}\n\n{piece}" if current else piece
+            if utf16_len(joined) <= limit:
+                current = joined
+            else:
+                chunks.append(current)
+                current = piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?؟؛…])\s+")
+
+
+def _split_long(paragraph: str, limit: int) -> list[str]:
+    if utf16_len(paragraph) <= limit:
+        return [paragraph]
+    pieces: list[str] = []
+    current = ""
+    for unit in _SENTENCE_END.split(paragraph):
+        words = [unit] if utf16_len(unit) <= limit else unit.split(" ")
+        for word in words:
+            while utf16_len(word) > limit:  # one "word" longer than a message: hard cut
+                pieces.append(word[:limit // 2])
+                word = word[limit // 2:]
+            joined = f"{current} {word}" if current else word
+            if utf16_len(joined) <= limit:
+                current = joined
+            else:
+                pieces.append(current)
+                current = word
+    if current:
+        pieces.append(current)
+    return [p for p in pieces if p]
+
+
+def article_messages(article: Article) -> list[str]:
+    """The whole article as messages of at most 4096 characters, split on paragraph boundaries."""
+    header = article_block(article)
+    # The RLM goes in before splitting so that it is counted; escaping keeps visible lengths.
+    paragraphs = [RLM + p.strip() for p in article.body.splitlines() if p.strip()]
+    chunks = [esc(c) for c in split_paragraphs(paragraphs, MAX_MESSAGE)]
+    if not chunks:
+        return [header]
+    first = f"{header}\n\n{chunks[0]}"
+    if visible_length(first) <= MAX_MESSAGE:
+        return [first, *chunks[1:]]
+    return [header, *chunks]
+
+
+def help_text(language_code: str | None, is_admin: bool = False) -> str:
+    if (language_code or "").lower().startswith("en"):
+        lines = [
+            "<b>Arabic news bot</b>",
+            "Send me a question in Arabic and I answer with the best-matching excerpts of the news articles "
+            "I hold, each with its source, date and link.",
+            "",
+            "/ask &lt;question&gt; — ask (also in groups)",
+            "/latest — the most recent articles",
+            "/sources — sources and how many articles each has",
+            "/help — this help",
+            "",
+            "In a group: /ask, mention me, or reply to one of my messages.",
+            "In any chat: type @botname followed by a question.",
+        ]
+        if is_admin:
+            lines += ["", "<b>Admin</b>: /reindex, /stats, /delete &lt;article id&gt;, "
+                          "send a .txt/.jsonl/.json (or .gz) file to load articles."]
+    else:
+        lines = [
+            f"{RLM}<b>بوت الأخبار</b>",
+            f"{RLM}أرسل سؤالك بالعربية وسأجيبك بأفضل المقتطفات المطابقة من المقالات الإخبارية "
+            "مع مصدر كل منها وتاريخه ورابطه.",
+            "",
+            f"{RLM}/ask &lt;سؤال&gt; — اسأل (في المجموعات أيضاً)",
+            f"{RLM}/latest — أحدث المقالات",
+            f"{RLM}/sources — المصادر وعدد مقالات كل منها",
+            f"{RLM}/help — هذه المساعدة",
+            "",
+            f"{RLM}في المجموعات: استخدم /ask أو اذكرني باسمي أو ردّ على إحدى رسائلي.",
+            f"{RLM}في أي محادثة: اكتب ‎@اسم_البوت ثم سؤالك.",
+            f"{RLM}نصيحة: الأسماء والأماكن والتواريخ تعطي نتائج أدق.",
+        ]
+        if is_admin:
+            lines += ["", f"{RLM}<b>للمشرفين</b>: /reindex و /stats و /delete &lt;رقم المقال&gt;، "
+                          "أو أرسل ملف ‎.txt أو ‎.jsonl أو ‎.json (أو ‎.gz) لتحميل مقالات."]
+    return "\n".join(lines)
+
+
+# Short replies, in Arabic: the bot's readers ask in Arabic.
+EMPTY_QUESTION = "اكتب سؤالك بعد الأمر، مثلاً: ‎/ask ما رقم قرار مجلس الأمن؟"
+NOT_A_QUESTION = "لم أجد في رسالتك كلمات أبحث عنها. اكتب سؤالك بالكلمات، مثلاً: من هو وزير الخارجية الإيراني؟"
+TEXT_ONLY = "أفهم الرسائل النصية فقط. اكتب سؤالك بالعربية."
+RATE_LIMITED = "أسئلة كثيرة في وقت قصير. انتظر دقيقة ثم أعد المحاولة."
+ERROR = "حدث خطأ غير متوقع أثناء معالجة طلبك. حاول مرة أخرى بعد قليل."
+BUTTON_EXPIRED = "انتهت صلاحية هذا الزر. أرسل سؤالك من جديد."
+ARTICLE_GONE = "هذا المقال لم يعد موجوداً."
+ADMIN_ONLY = "هذا الأمر للمشرفين فقط."
+
+
+def too_long(limit: int) -> str:
+    return esc(f"سؤالك طويل جداً. اختصره إلى {limit} حرف على الأكثر، واذكر الكلمات الأهم فقط.")
+
+
+def ingest_report_text(report: IngestReport, title: str) -> str:
+    """A title, the same summary line as `newsbot ingest`, then each skipped record and why."""
+    lines = [f"{RLM}<b>{esc(title)}</b>", esc(report.summary())]
+    lines += [f"• {esc(shorten(str(s), 300))}" for s in report.skipped[:10]]
+    if len(report.skipped) > 10:
+        lines.append(f"… {len(report.skipped) - 10} more skipped")
+    return fit_lines(lines)
+
+
+def stats_text(stats: Stats, questions: QuestionStats, rebuilding: str | None) -> str:
+    lines = ["<b>Statistics</b>", f"articles: {stats.articles}", f"passages: {stats.passages}",
+             f"sources: {stats.sources}"]
+    if stats.index:
+        lines.append(f"index: {stats.index.passages} passages, built {esc(stats.index.built_at)} "
+                     f"in {stats.index.build_seconds:.2f} s")
+    else:
+        lines.append("index: not built")
+    median = f"{questions.median_ms:.0f} ms" if questions.median_ms is not None else "—"
+    lines += [f"questions answered: {questions.last_24h} in the last 24 h, {questions.total} all time",
+              f"median answer latency: {median}"]
+    if rebuilding:
+        lines.append(f"reindex running: {esc(rebuilding)}")
+    return "\n".join(lines)

@@ -1,0 +1,336 @@
+"""Handlers for readers: questions (private, group, inline), buttons, public commands, errors.
+
+Each handler does one job; text comes from `bot.formatting`, buttons from
+`bot.keyboards`, and shared state from `Services` in `bot_data`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from telegram import (
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from retrieval.articles import Article
+from retrieval.engine import Hit, SearchEngine
+
+from . import callbacks
+from . import formatting as fmt
+from .keyboards import answer_keyboard, articles_keyboard
+from .ratelimit import QuestionLimits
+from .records import QuestionLog
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+INLINE_PAGE = 10
+LATEST_COUNT = 5
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass
+class ReindexState:
+    running: bool = False
+    phase: str = ""
+    files: int = 0
+    records: int = 0
+
+    def progress(self) -> str:
+        return f"{self.phase}: {self.files} files, {self.records} articles read"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: SearchEngine
+    limits: QuestionLimits
+    records: QuestionLog | None = None  # opened at start-up (async)
+    reindex: ReindexState = field(default_factory=ReindexState)
+
+
+def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    return context.application.bot_data["services"]
+
+
+def english(update: Update) -> bool:
+    user = update.effective_user
+    return bool(user and (user.language_code or "").lower().startswith("en"))
+
+
+def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    return bool(user and user.id in services(context).settings.admin_ids)
+
+
+# --- questions ---------------------------------------------------------------------------
+
+def problem_with(question: str, max_chars: int) -> str | None:
+    """Why `question` cannot be searched (as the reply to send), or None if it can."""
+    if not question:
+        return fmt.esc(fmt.EMPTY_QUESTION)
+    if len(question) > max_chars:
+        return fmt.too_long(max_chars)
+    if not any(ch.isalnum() for ch in question):
+        return fmt.esc(fmt.NOT_A_QUESTION)
+    return None
+
+
+async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+    """Search `question` and reply to its message with the first page of results."""
+    started = time.perf_counter()
+    svc = services(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    user = update.effective_user
+    if message is None or chat is None:
+        return
+    question = question.strip()
+    if (problem := problem_with(question, svc.settings.max_question_chars)) is not None:
+        await message.reply_text(problem)
+        return
+    is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+    if not svc.limits.allow(user.id if user else None, chat.id, is_group):
+        if svc.limits.warn(user.id if user else None, chat.id):
+            await message.reply_text(fmt.esc(fmt.RATE_LIMITED))
+        return
+    await show_typing(message)
+    result = await svc.engine.search(question, k=svc.settings.results_per_page)
+    question_id = await log_question(svc, chat.type, user.id if user else None, question, len(result.hits),
+                                     time.perf_counter() - started)
+    await message.reply_text(fmt.answer_text(result),
+                             reply_markup=answer_keyboard(result, question_id, svc.settings.results_per_page))
+
+
+async def show_typing(message: Message) -> None:
+    try:
+        await message.reply_chat_action(ChatAction.TYPING)
+    except TelegramError as exc:  # cosmetic: never worth losing the answer over
+        log.debug("typing action failed: %s", exc)
+
+
+async def log_question(svc: Services, chat_type: str, user_id: int | None, question: str, hits: int,
+                       seconds: float) -> int | None:
+    """Record the question; its row id lets paging buttons find it again after a restart."""
+    if svc.records is None:
+        return None
+    try:
+        return await svc.records.record(chat_type=chat_type, user_id=user_id, question=question, hits=hits,
+                                        latency_seconds=seconds)
+    except Exception:  # a busy database must not cost the reader the answer
+        log.exception("could not log a question; answering without paging buttons")
+        return None
+
+
+async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a private chat, any text is a question."""
+    await answer_question(update, context, update.effective_message.text or "")
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`/ask question` (or `/ask@botname question`) in any chat."""
+    await answer_question(update, context, text_after_command(update.effective_message))
+
+
+def text_after_command(message: Message) -> str:
+    text = message.text or ""
+    for entity in message.entities:
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            return text[entity.length:].strip()
+    return text.strip()
+
+
+async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In groups: answer mentions of the bot and replies to its messages; ignore all other chatter."""
+    message = update.effective_message
+    question = question_addressed_to_bot(message, context.bot.username, context.bot.id)
+    if question is not None:
+        await answer_question(update, context, question)
+
+
+def question_addressed_to_bot(message: Message, username: str, bot_id: int) -> str | None:
+    """The question in a group message meant for the bot (mentions removed), or None."""
+    text = message.text or ""
+    mention = f"@{username}".lower()
+    spans = [(e.offset, e.offset + e.length) for e in message.entities
+             if e.type == MessageEntity.MENTION and message.parse_entity(e).lower() == mention]
+    if spans:
+        # Entity offsets are in UTF-16 units: cut in that space.
+        raw = text.encode("utf-16-le")
+        kept, pos = [], 0
+        for start, end in sorted(spans):
+            kept.append(raw[pos * 2:start * 2])
+            pos = end
+        kept.append(raw[pos * 2:])
+        return " ".join(b"".join(kept).decode("utf-16-le").split())
+    replied = message.reply_to_message
+    if (replied is not None and replied.from_user is not None and replied.from_user.id == bot_id
+            and replied.forum_topic_created is None):
+        return text.strip()
+    return None
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(fmt.esc(fmt.TEXT_ONLY))
+
+
+# --- buttons -----------------------------------------------------------------------------
+
+async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    pressed = callbacks.decode(query.data)
+    if isinstance(pressed, callbacks.PageButton):
+        await show_page(update, context, pressed)
+    elif isinstance(pressed, callbacks.ArticleButton | callbacks.PassageArticleButton):
+        await send_full_article(update, context, pressed)
+    else:
+        await query.answer(fmt.BUTTON_EXPIRED)
+
+
+async def show_page(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: callbacks.PageButton) -> None:
+    """Edit the answer in place to show another page of results."""
+    svc = services(context)
+    query = update.callback_query
+    question = await svc.records.question(pressed.question_id) if svc.records else None
+    if question is None or query.message is None:
+        await query.answer(fmt.BUTTON_EXPIRED)
+        return
+    result = await svc.engine.search(question, k=svc.settings.results_per_page, offset=pressed.offset)
+    if not result.hits:
+        await query.answer(fmt.BUTTON_EXPIRED)
+        return
+    await query.answer()
+    try:
+        await query.edit_message_text(fmt.answer_text(result), reply_markup=answer_keyboard(
+            result, pressed.question_id, svc.settings.results_per_page))
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():  # a double tap on the same page is harmless
+            raise
+
+
+async def send_full_article(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                            pressed: callbacks.ArticleButton | callbacks.PassageArticleButton) -> None:
+    svc = services(context)
+    query = update.callback_query
+    if isinstance(pressed, callbacks.ArticleButton):
+        article_id: str | None = pressed.article_id
+    else:
+        article_id = await svc.records.article_of_passage(pressed.passage_id) if svc.records else None
+    article = await svc.engine.article(article_id) if article_id else None
+    if article is None or query.message is None:
+        await query.answer(fmt.ARTICLE_GONE)
+        return
+    await query.answer()
+    message = query.message
+    for text in fmt.article_messages(article):
+        if isinstance(message, Message):  # same chat and forum topic as the answer
+            await message.reply_text(text, do_quote=False)
+        else:  # too old for Telegram to show us: the chat is still known
+            await context.bot.send_message(message.chat.id, text)
+
+
+# --- inline mode -------------------------------------------------------------------------
+
+def inline_id(article_id: str) -> str:
+    return article_id if callbacks.fits(article_id) else hashlib.sha1(article_id.encode()).hexdigest()
+
+
+def hit_result(hit: Hit) -> InlineQueryResultArticle:
+    return InlineQueryResultArticle(
+        id=inline_id(hit.article_id), title=fmt.shorten(hit.title or "(بلا عنوان)", 200),
+        description=fmt.inline_description(hit),
+        input_message_content=InputTextMessageContent(fmt.inline_message(hit), parse_mode=ParseMode.HTML,
+                                                      link_preview_options=NO_PREVIEW))
+
+
+def article_result(article: Article) -> InlineQueryResultArticle:
+    first_line = next((line for line in article.body.splitlines() if line.strip()), "")
+    excerpt = fmt.shorten(" ".join(first_line.split()), 300)
+    text = f"{fmt.article_block(article)}\n\n{fmt.RLM}{fmt.esc(excerpt)}"
+    return InlineQueryResultArticle(
+        id=inline_id(article.id), title=fmt.shorten(article.title or "(بلا عنوان)", 200),
+        description=fmt.shorten(excerpt, 120),
+        input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML,
+                                                      link_preview_options=NO_PREVIEW))
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """`@botname question`: up to 10 articles a page; an empty query lists the latest articles."""
+    svc = services(context)
+    query = update.inline_query
+    offset = int(query.offset) if query.offset.isdigit() else 0
+    text = query.query.strip()
+    if not text:
+        articles = await svc.engine.latest(INLINE_PAGE + 1, offset)
+        results = [article_result(a) for a in articles[:INLINE_PAGE]]
+        has_more = len(articles) > INLINE_PAGE
+    elif problem_with(text, svc.settings.max_question_chars) is not None:
+        results, has_more = [], False
+    else:
+        found = await svc.engine.search(text, k=INLINE_PAGE, offset=offset)
+        results, has_more = [hit_result(h) for h in found.hits], found.has_more
+    # No more pages → next_offset omitted, not "": PTB 22.8 with Defaults turns an empty string
+    # into "[]" (it takes "" for an empty sequence of poll options), which clients send back.
+    await query.answer(results, cache_time=30, is_personal=False,
+                       next_offset=str(offset + INLINE_PAGE) if has_more else None)
+
+
+# --- public commands ---------------------------------------------------------------------
+
+async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(fmt.help_text(
+        "en" if english(update) else "ar", is_admin(update, context)))
+
+
+async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    articles = await services(context).engine.latest(LATEST_COUNT)
+    await update.effective_message.reply_text(fmt.latest_text(articles), reply_markup=articles_keyboard(articles))
+
+
+async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await update.effective_message.reply_text(fmt.sources_text(await services(context).engine.sources()))
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await help_command(update, context)
+
+
+# --- errors ------------------------------------------------------------------------------
+
+def describe(update: object) -> str:
+    """Where an error happened, for the log: update id, chat and kind (never message text or raw user id)."""
+    if not isinstance(update, Update):
+        return repr(type(update).__name__)
+    chat = update.effective_chat
+    kind = next((name for name in ("message", "callback_query", "inline_query", "edited_message")
+                 if getattr(update, name) is not None), "other")
+    where = f"{chat.type} chat {chat.id}" if chat else "no chat"
+    return f"update {update.update_id} ({kind}, {where})"
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while handling %s", describe(update), exc_info=context.error)
+    if not isinstance(update, Update):
+        return
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(fmt.ERROR)
+        elif update.effective_message is not None:
+            await update.effective_message.reply_text(fmt.esc(fmt.ERROR))
+    except TelegramError as exc:
+        log.warning("could not tell the user about the error: %s", exc)
