@@ -137,8 +137,10 @@ def build_index(documents: Iterable[Sequence[str]], passage_ids: Sequence[int] |
     id_chunks, len_chunks = [], []
     # Token → term id through C-level map/fromiter, a chunk of passages at a
     # time: no Python loop per token and no list of Python ints for the
-    # whole corpus (tens of millions of tokens at 1M passages).
-    for chunk in _chunks(documents, 8192):
+    # whole corpus (tens of millions of tokens at 1M passages). The chunks
+    # are small because fromiter holds the GIL throughout: a build in a
+    # thread must let the event loop run every few milliseconds.
+    for chunk in _chunks(documents, 256):
         flat = list(chain.from_iterable(chunk))
         len_chunks.append(np.fromiter(map(len, chunk), dtype=np.int32, count=len(chunk)))
         id_chunks.append(np.fromiter(map(term_ids.__getitem__, flat), dtype=np.int64, count=len(flat)))

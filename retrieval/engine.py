@@ -34,9 +34,12 @@ log = logging.getLogger(__name__)
 # terms are then re-derived from the article bodies on the next open.
 PIPELINE_VERSION = "4"
 INGEST_BATCH = 500
-# Databases with fewer passages are indexed in a thread (well under a
-# second); larger ones in a separate process, so serving never stalls.
-BUILD_IN_PROCESS_MIN_PASSAGES = 20_000
+# Databases with fewer passages are indexed in a thread (tens of
+# milliseconds); larger ones in a separate process, so serving never stalls:
+# a build in a thread competes with the event loop for the GIL, and on a
+# loaded machine a 6,000-passage build in a thread held questions for
+# seconds.
+BUILD_IN_PROCESS_MIN_PASSAGES = 2_000
 # The index-building child imports this package from where we found it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
