@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import multiprocessing
+import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -34,9 +34,14 @@ log = logging.getLogger(__name__)
 # terms are then re-derived from the article bodies on the next open.
 PIPELINE_VERSION = "4"
 INGEST_BATCH = 500
-# Databases with fewer passages are indexed in a thread (well under a
-# second); larger ones in a separate process, so serving never stalls.
-BUILD_IN_PROCESS_MIN_PASSAGES = 20_000
+# Databases with fewer passages are indexed in a thread (tens of
+# milliseconds); larger ones in a separate process, so serving never stalls:
+# a build in a thread competes with the event loop for the GIL, and on a
+# loaded machine a 6,000-passage build in a thread held questions for
+# seconds.
+BUILD_IN_PROCESS_MIN_PASSAGES = 2_000
+# The index-building child imports this package from where we found it.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass(frozen=True)
@@ -371,15 +376,23 @@ class SearchEngine:
         return index, generation
 
     async def _build_in_process(self) -> indexer.BuiltIndex:
-        # spawn, not fork: forking a process that runs threads (aiosqlite's)
-        # can deadlock the child.
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "retrieval.indexer", str(self.db_path), str(self.index_path),
+            json.dumps(asdict(self.config.bm25)), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=env)
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, indexer.build_index_file, str(self.db_path), str(self.index_path), self.config.bm25)
-        finally:
-            # Never wait here: on cancellation the child finishes on its own.
-            pool.shutdown(wait=False, cancel_futures=True)
+            out, err = await proc.communicate()
+        except BaseException:
+            # Cancelled (shutdown, Ctrl-C): the index file is only ever
+            # replaced whole, so stopping the build mid-way is safe.
+            if proc.returncode is None:
+                proc.kill()
+            raise
+        if proc.returncode != 0:
+            raise RuntimeError(f"index build failed (exit {proc.returncode}): {err.decode(errors='replace')[-2000:]}")
+        return indexer.BuiltIndex(**json.loads(out.decode().strip().splitlines()[-1]))
 
     async def _passage_id_bound(self) -> int:
         """An upper bound of the passage count that costs one index lookup (not a COUNT scan)."""

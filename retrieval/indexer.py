@@ -3,16 +3,21 @@
 A reindex of a large database is seconds of CPU work, most of it Python
 holding the GIL; run in a thread of the serving process it would stall the
 event loop (questions waited seconds in the benchmark). So `SearchEngine`
-runs `build_index_file` in a separate process: it reads the passages'
-stored terms with plain sqlite3 (one read transaction, so the content
-generation it reports is exactly the content it indexed), builds the index
-and writes it atomically to the .npz the engine then loads.
+runs this module as a child process (`python -m retrieval.indexer DB OUT
+PARAMS`; a plain subprocess rather than multiprocessing, which would
+re-import the front end's main script): it reads the passages' stored terms
+with plain sqlite3 (one read transaction, so the content generation it
+reports is exactly the content it indexed), builds the index, writes it
+atomically to the .npz the engine then loads, and prints what it built as
+one JSON line.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import dataclass
+import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import bm25
@@ -60,3 +65,14 @@ def build_index_file(db_path: str | Path, out_path: str | Path, params: bm25.BM2
     index, generation = build_index_from_db(db_path, params)
     bm25.save_index(index, Path(out_path))
     return BuiltIndex(passages=index.n_passages, terms=len(index.vocabulary), generation=generation)
+
+
+def main(argv: list[str] | None = None) -> int:
+    db_path, out_path, params_json = argv if argv is not None else sys.argv[1:]
+    params = bm25.BM25Params(**json.loads(params_json))
+    print(json.dumps(asdict(build_index_file(db_path, out_path, params))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
