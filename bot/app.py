@@ -107,9 +107,10 @@ def add_handlers(app: Application) -> None:
         CommandHandler("sources", h.sources_command, filters=only_new),
         CommandHandler("reindex", admin.reindex_command, filters=only_new),
         CommandHandler("stats", admin.stats_command, filters=only_new),
-        CommandHandler("delete", admin.delete_command, filters=only_new),
+        # Slow operator work runs beside the update queue, so readers are not kept waiting.
+        CommandHandler("delete", admin.delete_command, filters=only_new, block=False),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text),
-        MessageHandler(private & filters.Document.ALL, admin.upload_document),
+        MessageHandler(private & filters.Document.ALL, admin.upload_document, block=False),
         MessageHandler(private & filters.COMMAND, h.unknown_command),
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, h.not_text),
         MessageHandler(groups & filters.TEXT & ~filters.COMMAND, h.group_text),
@@ -134,20 +135,28 @@ async def register_commands(app: Application, settings: Settings) -> None:
             log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
 
 
-async def start_application(app: Application, *, polling: bool = True, poll_interval: float = 0.0,
-                            poll_timeout: int = 10) -> None:
-    """Initialise, open the question log, register menus, start handling updates (and polling)."""
+async def start_application(app: Application, *, poll_timeout: int = 10) -> None:
+    """Initialise, open the question log, register menus, start handling updates; then long
+    polling, or a webhook (with a secret token) when `webhook_url` is set."""
     svc: h.Services = app.bot_data["services"]
+    settings = svc.settings
     await app.initialize()
     svc.records = await QuestionLog.open(
-        svc.settings.db, retention_days=svc.settings.question_log_days,
-        salt=svc.settings.hash_salt.get_secret_value() if svc.settings.hash_salt else None)
+        settings.db, retention_days=settings.question_log_days,
+        salt=settings.hash_salt.get_secret_value() if settings.hash_salt else None)
     await svc.records.purge()
-    await register_commands(app, svc.settings)
+    await register_commands(app, settings)
     await app.start()
-    if polling:
-        await app.updater.start_polling(poll_interval=poll_interval, timeout=poll_timeout,
-                                        allowed_updates=ALLOWED_UPDATES)
+    if settings.webhook_url:
+        secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
+        await app.updater.start_webhook(
+            listen=settings.webhook_listen, port=settings.webhook_port,
+            url_path=urlparse(settings.webhook_url).path.lstrip("/"), webhook_url=settings.webhook_url,
+            secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        log.info("webhook on %s:%d for %s", settings.webhook_listen, settings.webhook_port, settings.webhook_url)
+    else:
+        await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES)
+        log.info("long polling %s", urlparse(settings.bot_api_url).netloc)
 
 
 async def stop_application(app: Application) -> None:
@@ -163,6 +172,7 @@ async def stop_application(app: Application) -> None:
 
 
 async def serve(settings: Settings) -> None:
+    """Run the bot until SIGINT or SIGTERM."""
     engine = await SearchEngine.open(settings.db, settings.retrieval_config())
     try:
         app = build_application(settings, engine)
@@ -170,22 +180,9 @@ async def serve(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        webhook = settings.webhook_url
-        await start_application(app, polling=webhook is None)
+        await start_application(app)
         try:
-            if webhook:
-                secret = (settings.webhook_secret.get_secret_value() if settings.webhook_secret
-                          else secrets.token_urlsafe(32))
-                await app.updater.start_webhook(
-                    listen=settings.webhook_listen, port=settings.webhook_port,
-                    url_path=urlparse(webhook).path.lstrip("/"), webhook_url=webhook, secret_token=secret,
-                    allowed_updates=ALLOWED_UPDATES)
-                log.info("webhook listening on %s:%d for %s", settings.webhook_listen, settings.webhook_port,
-                         webhook)
-            else:
-                log.info("long polling %s", urlparse(settings.bot_api_url).netloc)
-            me = app.bot.username
-            log.info("bot @%s running; Ctrl-C stops it", me)
+            log.info("bot @%s running; Ctrl-C stops it", app.bot.username)
             await stop.wait()
         finally:
             await stop_application(app)

@@ -232,8 +232,12 @@ async def send_full_article(update: Update, context: ContextTypes.DEFAULT_TYPE,
         await query.answer(fmt.ARTICLE_GONE)
         return
     await query.answer()
+    message = query.message
     for text in fmt.article_messages(article):
-        await query.message.reply_text(text, do_quote=False)
+        if isinstance(message, Message):  # same chat and forum topic as the answer
+            await message.reply_text(text, do_quote=False)
+        else:  # too old for Telegram to show us: the chat is still known
+            await context.bot.send_message(message.chat.id, text)
 
 
 # --- inline mode -------------------------------------------------------------------------

@@ -28,9 +28,7 @@ def admin_only(handler: Handler) -> Handler:
     @wraps(handler)
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not is_admin(update, context):
-            user = update.effective_user
-            log.info("refused %s for non-admin %s", handler.__name__,
-                     services(context).records.user_hash(user.id) if user and services(context).records else "?")
+            log.info("refused %s to a non-admin (%s)", handler.__name__, update.effective_chat.type)
             await update.effective_message.reply_text(fmt.esc(fmt.ADMIN_ONLY))
             return
         await handler(update, context)
@@ -70,8 +68,8 @@ async def run_reindex(svc: Services, update: Update, context: ContextTypes.DEFAU
         text = fmt.esc(f"Reindex failed: {exc}")
     finally:
         state.running, state.phase = False, ""
-    await context.bot.send_message(update.effective_chat.id, text,
-                                   message_thread_id=update.effective_message.message_thread_id)
+    # A reply to the /reindex message: same chat, same forum topic.
+    await update.effective_message.reply_text(text)
 
 
 @admin_only

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
@@ -114,24 +115,42 @@ def _impacts(tf: np.ndarray, dl: np.ndarray, avgdl: float, params: BM25Params) -
     return tf * (k1 + 1) / (k1 * norm + tf)  # plus: the +delta part is constant
 
 
+class _TermIds(dict[str, int]):
+    """Term → id, numbering each new term on first sight."""
+
+    def __missing__(self, term: str) -> int:
+        tid = self[term] = len(self)
+        return tid
+
+
+def _chunks(items: Iterable[Sequence[str]], size: int) -> Iterator[list[Sequence[str]]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
 def build_index(documents: Iterable[Sequence[str]], passage_ids: Sequence[int] | np.ndarray,
                 article_ids: Sequence[int] | np.ndarray, params: BM25Params | None = None) -> BM25Index:
     """Inverted index of tokenised passages (one token list per passage)."""
     params = params or BM25Params()
-    vocabulary: dict[str, int] = {}
-    term_of = vocabulary.setdefault
-    flat: list[int] = []
-    lengths: list[int] = []
-    for tokens in documents:
-        flat.extend([term_of(t, len(vocabulary)) for t in tokens])
-        lengths.append(len(tokens))
-    n = len(lengths)
-    doc_len = np.asarray(lengths, dtype=np.int32)
-    term_ids = np.asarray(flat, dtype=np.int64)
+    term_ids = _TermIds()
+    id_chunks, len_chunks = [], []
+    # Token → term id through C-level map/fromiter, a chunk of passages at a
+    # time: no Python loop per token and no list of Python ints for the
+    # whole corpus (tens of millions of tokens at 1M passages).
+    for chunk in _chunks(documents, 8192):
+        flat = list(chain.from_iterable(chunk))
+        len_chunks.append(np.fromiter(map(len, chunk), dtype=np.int32, count=len(chunk)))
+        id_chunks.append(np.fromiter(map(term_ids.__getitem__, flat), dtype=np.int64, count=len(flat)))
+    vocabulary = dict(term_ids)
+    doc_len = np.concatenate(len_chunks) if len_chunks else np.empty(0, dtype=np.int32)
+    term_ids_flat = np.concatenate(id_chunks) if id_chunks else np.empty(0, dtype=np.int64)
+    del id_chunks
+    n = int(doc_len.size)
     docs = np.repeat(np.arange(n, dtype=np.int64), doc_len)
     # One sort by (term, passage) turns the token stream into CSR postings
     # with term frequencies: unique keys are postings, their counts the tf.
-    keys, tf = np.unique(term_ids * max(n, 1) + docs, return_counts=True)
+    keys, tf = np.unique(term_ids_flat * max(n, 1) + docs, return_counts=True)
     posting_terms = keys // max(n, 1)
     doc_ids = (keys % max(n, 1)).astype(np.int32)
     df = np.bincount(posting_terms, minlength=len(vocabulary))

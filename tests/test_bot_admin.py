@@ -98,15 +98,23 @@ async def test_stats_reports_articles_index_and_questions(bot, fake):
     assert "questions answered: 3 in the last 24 h, 3 all time" in text
     assert "median answer latency:" in text and "ms" in text
     assert "built" in text
+    with sqlite3.connect(bot.settings.db) as con:
+        rows = con.execute("SELECT chat_type, user_hash, question, hits, latency_ms FROM question_log").fetchall()
+    assert (rows[0][0], rows[0][2]) == ("private", "أسعار النفط")
+    assert rows[0][3] == 3 and rows[1][3] >= 1 and rows[2][3] == 0  # the no-answer is logged too
+    assert len({r[1] for r in rows}) == 1 and str(READER.id) not in rows[0][1] and len(rows[0][1]) >= 16
+    assert all(r[4] > 0 for r in rows)
 
 
 async def test_delete_removes_the_article_and_updates_the_index(bot, fake):
     assert "No article with id nope" in await reply_to(fake, ADMIN, "/delete nope")
     assert "Usage" in await reply_to(fake, ADMIN, "/delete")
     assert "Deleted article oil3" in await reply_to(fake, ADMIN, "/delete oil3")
-    # The question that best matched oil3 now gets the other oil articles.
-    answer = await reply_to(fake, READER, "أسعار النفط في التداولات رقم 3 للأسبوع 3")
-    assert "النفط والأسواق 3" not in answer and "النفط والأسواق" in answer
+    mark = fake.mark()
+    fake.inline(READER, "النفط")
+    [answer] = await fake.wait_for("answerInlineQuery", since=mark)
+    titles = {r["title"] for r in answer.params["results"]}
+    assert "النفط والأسواق 3" not in titles and {"النفط والأسواق 2", "النفط والأسواق 4"} <= titles
     assert "oil3" not in [row[0] for row in snapshot(bot.settings.db)[0]]
 
 

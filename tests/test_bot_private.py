@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .telegram_stub.harness import ADMIN, ENGLISH_READER, READER, BotHarness
@@ -48,6 +50,11 @@ def buttons(message: dict) -> list[tuple[str, str]]:
             for b in row]
 
 
+def titles(text: str) -> list[str]:
+    """The result titles of an answer, in order (lines "N. title")."""
+    return [m.group(1) for m in re.finditer(r"^\u200f\d+\. (.+)$", text, re.MULTILINE)]
+
+
 def button_data(message: dict, text_part: str) -> str:
     return next(data for text, data in buttons(message) if text_part in text)
 
@@ -57,7 +64,8 @@ async def test_paging_edits_the_same_message_and_survives_a_restart(bot, fake):
     fake.send(chat, READER, "أسعار النفط")
     [answer] = await fake.wait_for("sendMessage", chat_id=READER.id)
     first = fake.message(answer)
-    assert [n for n in range(1, 5) if f"\u200f{n}. " in first["text"]] == [1, 2, 3]  # one page of 3
+    first_page = titles(first["text"])
+    assert len(first_page) == 3
     next_data = button_data(first, "التالي")
     assert all(len(data.encode()) <= 64 for _, data in buttons(first))
 
@@ -67,6 +75,7 @@ async def test_paging_edits_the_same_message_and_survives_a_restart(bot, fake):
     assert edit.params["message_id"] == first["message_id"]
     second = fake.message(edit)
     assert second["text"].startswith("\u200f4.")
+    assert titles(second["text"]) and not set(titles(second["text"])) & set(first_page)
     assert any("السابق" in text for text, _ in buttons(second))
     assert fake.sent("answerCallbackQuery", since=mark)
 
@@ -74,7 +83,7 @@ async def test_paging_edits_the_same_message_and_survives_a_restart(bot, fake):
     mark = fake.mark()
     fake.press(READER, second, button_data(second, "السابق"))
     [edit] = await fake.wait_for("editMessageText", since=mark)
-    assert fake.message(edit)["text"].startswith("\u200f1.")
+    assert titles(fake.message(edit)["text"]) == first_page
     assert fake.sent("sendMessage", since=mark) == []
 
 
@@ -128,6 +137,12 @@ async def test_empty_emoji_or_overlong_messages_get_a_polite_reply(bot, fake, te
     reply = fake.message(answer)["text"]
     assert reply and "النفط" not in reply
     assert fake.sent("sendChatAction") == []
+
+
+async def test_ask_without_a_question_explains_how(bot, fake):
+    fake.send(fake.chats[READER.id], READER, "/ask")
+    [answer] = await fake.wait_for("sendMessage", chat_id=READER.id)
+    assert "/ask" in fake.message(answer)["text"] and "اكتب سؤالك" in fake.message(answer)["text"]
 
 
 async def test_help_is_arabic_by_default_and_english_for_english_users(bot, fake):

@@ -179,6 +179,7 @@ class FakeBotApi:
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.webhook: dict[str, Any] | None = None
         self.short_polls = False  # answer getUpdates at once (while the bot is being stopped)
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -260,6 +261,11 @@ class FakeBotApi:
         query_id = f"iq{next(self._next_query)}"
         self._push({"inline_query": {"id": query_id, "from": user.as_dict(), "query": query, "offset": offset}})
         return query_id
+
+    def take_updates(self) -> list[dict]:
+        """The queued updates, removed from the queue (to deliver them to a webhook instead)."""
+        updates, self._updates = self._updates, []
+        return updates
 
     def end_long_polls(self, short: bool = True) -> None:
         """Answer the pending long poll now, and later ones at once while `short` holds."""
@@ -343,8 +349,7 @@ class FakeBotApi:
                 self.errors.append(f"{method}: {exc.description}")
             self._record(Call(method, params, False, exc.description))
             return _reply(exc)
-        if method != "getUpdates":
-            self._record(Call(method, params, True, result))
+        self._record(Call(method, params, True, result))
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.Response:
@@ -377,6 +382,16 @@ class FakeBotApi:
         return self.bot_user
 
     def _do_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
+        return True
+
+    def _do_setWebhook(self, params: dict[str, Any]) -> bool:
+        if not params["url"].startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = params
         return True
 
     def _do_setMyCommands(self, params: dict[str, Any]) -> bool:

@@ -1,0 +1,63 @@
+"""Batched article writes: one lookup and a few executemany per batch, same outcome as one by one."""
+
+import sqlite3
+from pathlib import Path
+
+from retrieval import store
+from retrieval.articles import Article
+
+
+def prepared(aid: str, body: str) -> store.PreparedArticle:
+    article = Article(id=aid, body=body, title=f"t-{aid}")
+    return store.PreparedArticle(article, article.content_hash(), "test",
+                                 [(0, 0, len(body), body, body.lower())])
+
+
+def table(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as con:
+        return con.execute(sql).fetchall()
+
+
+async def test_batch_with_new_unchanged_updated_and_repeated_ids(tmp_path: Path):
+    path = tmp_path / "news.db"
+    db = await store.connect(path)
+    try:
+        assert await store.write_articles(db, [prepared("a", "one"), prepared("b", "two")]) == \
+            {"added": 2, "updated": 0, "unchanged": 0}
+        counts = await store.write_articles(db, [
+            prepared("a", "one"),        # unchanged
+            prepared("b", "two v2"),     # updated
+            prepared("c", "three"),      # new ...
+            prepared("c", "three v2"),   # ... then edited within the same batch
+            prepared("b", "two v2"),     # a repeat of the update: unchanged
+        ])
+        assert counts == {"added": 1, "updated": 2, "unchanged": 2}
+        assert await store.content_generation(db) == 2
+        unchanged = await store.write_articles(db, [prepared("a", "one")])
+        assert unchanged == {"added": 0, "updated": 0, "unchanged": 1}
+        assert await store.content_generation(db) == 2  # nothing written, index still current
+    finally:
+        await db.close()
+    final = [("a", "one"), ("b", "two v2"), ("c", "three v2")]
+    assert table(path, "SELECT id, body FROM articles ORDER BY id") == final
+    assert table(path, "SELECT article_id, text FROM passages ORDER BY article_id") == \
+        final
+
+
+async def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path):
+    path = tmp_path / "news.db"
+    db = await store.connect(path)
+    try:
+        bad = prepared("x", "ok")
+        # Two passages with the same order number break UNIQUE (article_id, ord) mid-batch.
+        bad = store.PreparedArticle(bad.article, bad.content_hash, "test", [*bad.passages, *bad.passages])
+        try:
+            await store.write_articles(db, [prepared("a", "one"), bad])
+        except sqlite3.IntegrityError:
+            pass
+        else:
+            raise AssertionError("the duplicate passage was accepted")
+    finally:
+        await db.close()
+    assert table(path, "SELECT COUNT(*) FROM articles") == [(0,)]
+    assert table(path, "SELECT COUNT(*) FROM passages") == [(0,)]
