@@ -18,8 +18,8 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Li
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -33,6 +33,7 @@ from retrieval.store import SchemaError
 
 from . import handlers as h
 from . import handlers_admin as admin
+from .delivery import PatientRateLimiter
 from .ratelimit import QuestionLimits
 from .records import QuestionLog
 from .settings import Settings
@@ -77,8 +78,13 @@ def protect_token_in_logs(token: str) -> None:
             handler.addFilter(redactor)
 
 
-def build_application(settings: Settings, engine: SearchEngine) -> Application:
-    """The bot with all its handlers, ready for `start_application`."""
+def build_application(settings: Settings, engine: SearchEngine, *,
+                      rate_limiter: BaseRateLimiter | None = None) -> Application:
+    """The bot with all its handlers, ready for `start_application`.
+
+    `rate_limiter` replaces the default (Telegram's flood limits, 429s waited
+    out, transient failures retried); load tests lift the flood limits with it.
+    """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     token = settings.telegram_bot_token.get_secret_value()
@@ -87,7 +93,7 @@ def build_application(settings: Settings, engine: SearchEngine) -> Application:
                         do_quote=True, allow_sending_without_reply=True)
     app = (Application.builder().token(token).base_url(settings.bot_api_url)
            .base_file_url(settings.bot_file_url).defaults(defaults)
-           .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES)).build())
+           .rate_limiter(rate_limiter or PatientRateLimiter(max_retries=RATE_LIMIT_RETRIES)).build())
     app.bot_data["services"] = h.Services(
         settings=settings, engine=engine,
         limits=QuestionLimits(settings.user_rate_limit, settings.chat_rate_limit, settings.rate_window_seconds))

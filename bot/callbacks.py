@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_BYTES = 64
+MAX_ROW_ID = 2**63 - 1  # SQLite integers; anything larger cannot be a row and would overflow the query
+MAX_OFFSET = 10_000  # further than anyone pages; forged offsets stop here
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,17 @@ def article(article_id: str, passage_id: int | None = None) -> str | None:
     return f"r:{passage_id}" if passage_id is not None else None
 
 
+def parse_offset(text: str) -> int:
+    """A page offset sent back by a client (inline `offset`): 0 unless it is a sane one.
+
+    Clients can send any string; `str.isdigit` also accepts superscripts that
+    `int` refuses, and a huge number would overflow the database query.
+    """
+    if not text.isascii() or not text.isdigit() or len(text) > 6:
+        return 0
+    return min(int(text), MAX_OFFSET)
+
+
 def decode(data: str | None) -> Button | None:
     """The button behind `data`, or None for anything this bot did not make."""
     if not data or not fits(data):
@@ -57,11 +70,11 @@ def decode(data: str | None) -> Button | None:
     try:
         if kind == "p":
             qid, offset = rest.split(":")
-            if int(qid) > 0 and int(offset) >= 0:
+            if 0 < int(qid) <= MAX_ROW_ID and 0 <= int(offset) <= MAX_OFFSET:
                 return PageButton(int(qid), int(offset))
         elif kind == "a" and rest:
             return ArticleButton(rest)
-        elif kind == "r":
+        elif kind == "r" and 0 < int(rest) <= MAX_ROW_ID:
             return PassageArticleButton(int(rest))
     except ValueError:
         return None

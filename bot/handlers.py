@@ -269,7 +269,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """`@botname question`: up to 10 articles a page; an empty query lists the latest articles."""
     svc = services(context)
     query = update.inline_query
-    offset = int(query.offset) if query.offset.isdigit() else 0
+    offset = callbacks.parse_offset(query.offset)
     text = query.query.strip()
     if not text:
         articles = await svc.engine.latest(INLINE_PAGE + 1, offset)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from retrieval.readers import is_supported
@@ -24,12 +25,31 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
+def refusal(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+    """Why an admin command or upload is refused here, or None if it may run.
+
+    Only an admin, typing it in a private chat with the bot: not in a group
+    (where a command would be shared, and menus never offer it), and not by
+    forwarding a message (a forwarded `/delete` or document is something the
+    admin passed along, not an order).
+    """
+    if not is_admin(update, context):
+        return fmt.ADMIN_ONLY
+    message = update.effective_message
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE or message is None or message.forward_origin is not None:
+        return fmt.ADMIN_PRIVATE_ONLY
+    return None
+
+
 def admin_only(handler: Handler) -> Handler:
     @wraps(handler)
     async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not is_admin(update, context):
-            log.info("refused %s to a non-admin (%s)", handler.__name__, update.effective_chat.type)
-            await update.effective_message.reply_text(fmt.esc(fmt.ADMIN_ONLY))
+        if (reason := refusal(update, context)) is not None:
+            chat = update.effective_chat
+            log.info("refused %s (%s, %s)", handler.__name__, "admin" if is_admin(update, context) else "non-admin",
+                     chat.type if chat else "no chat")
+            await update.effective_message.reply_text(fmt.esc(reason))
             return
         await handler(update, context)
     return guarded

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from retrieval.bm25 import BM25Params
 from retrieval.engine import RetrievalConfig
 
+_RETRIEVAL = RetrievalConfig()
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSBOT_", env_file=".env", env_file_encoding="utf-8",
@@ -30,12 +32,13 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
 
     # Retrieval
-    bm25_variant: Literal["okapi", "l", "plus"] = "plus"
-    bm25_k1: float = Field(default=1.5, ge=0)
-    bm25_b: float = Field(default=0.75, ge=0, le=1)
-    bm25_epsilon: float = Field(default=0.25, ge=0)
-    min_coverage: float = Field(default=0.3, ge=0, le=1)
-    fuzzy_names: bool = True
+    # Retrieval defaults are RetrievalConfig's (measured in docs/retrieval-quality.md): one source of truth.
+    bm25_variant: Literal["okapi", "l", "plus"] = _RETRIEVAL.bm25.variant  # type: ignore[assignment]
+    bm25_k1: float = Field(default=_RETRIEVAL.bm25.k1, ge=0)
+    bm25_b: float = Field(default=_RETRIEVAL.bm25.b, ge=0, le=1)
+    bm25_epsilon: float = Field(default=_RETRIEVAL.bm25.epsilon, ge=0)
+    min_coverage: float = Field(default=_RETRIEVAL.min_coverage, ge=0, le=1)
+    fuzzy_names: bool = _RETRIEVAL.fuzzy
     max_input_bytes: int = Field(default=2 * 1024**3, gt=0)
 
     # Presentation and limits

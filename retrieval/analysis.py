@@ -144,8 +144,12 @@ def normalize(text: str) -> str:
 # --- tokenizer ---------------------------------------------------------------
 
 # A token is a run of letters and digits (\w minus underscore). Apostrophes and
-# hyphens split, which is what Arabic news needs (كيم يونغ-تشول).
-_TOKEN_RE = re.compile(r"[^\W_]+")
+# hyphens split, which is what Arabic news needs (كيم يونغ-تشول). Runs longer
+# than MAX_TOKEN_CHARS are cut into pieces (as Lucene's maxTokenLength does):
+# no word is that long, and the stemmer's cost grows faster than linearly with
+# a token's length, so a megabyte "word" in hostile input would stall ingest.
+MAX_TOKEN_CHARS = 64
+_TOKEN_RE = re.compile(rf"[^\W_]{{1,{MAX_TOKEN_CHARS}}}")
 
 
 def tokenize(text: str) -> list[str]:

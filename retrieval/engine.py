@@ -346,6 +346,18 @@ class SearchEngine:
             log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
             return info
 
+    async def _catch_up(self, stale: bm25.BM25Index) -> bool:
+        """Wait for (or start) the rebuild that replaces `stale`; True once a fresher index is in."""
+        async with self._build_lock:  # a rebuild under way finishes first
+            pass
+        if self._index is not stale:
+            return True
+        built_from = self._index_info.generation if self._index_info else None
+        if await store.content_generation(self._reader) == built_from:
+            return False  # nothing newer to build from
+        await self.rebuild_index()
+        return True
+
     async def _build_from_reader(self) -> tuple[bm25.BM25Index, int]:
         # An in-memory database is only visible through our own connections.
         generation = await store.content_generation(self._reader)
@@ -469,7 +481,7 @@ class SearchEngine:
                         break
         return matched / total if total > 0 else 0.0
 
-    async def search(self, query: str, k: int = 3, offset: int = 0) -> SearchResult:
+    async def search(self, query: str, k: int = 3, offset: int = 0, *, _caught_up: bool = False) -> SearchResult:
         """Best passage of each of the top k articles (after `offset`) for a question."""
         started = time.perf_counter()
         index = self._index
@@ -478,6 +490,11 @@ class SearchEngine:
         if ranking.picked and index is not None:
             ids = [int(index.passage_ids[p]) for p, _ in ranking.picked]
             rows = await store.passages_by_id(self._reader, ids)
+            if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
+                # Passages gone since the index was built (an article updated or deleted by an ingest
+                # whose index is not swapped in yet): answer wholly from the fresh index instead of
+                # half an answer from the stale one.
+                return await self.search(query, k, offset, _caught_up=True)
             for (_, score), pid in zip(ranking.picked, ids, strict=True):
                 row = rows.get(pid)
                 if row is None:  # deleted since the index was built

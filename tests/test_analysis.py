@@ -94,3 +94,8 @@ def test_edit1_variants_cover_one_letter_insertions():
     assert "لافرنتييف" in a.edit1_variants("لافرينتييف")
     assert "لافرينتييف" in a.edit1_variants("لافرنتييف")
     assert "لافرنتييف" not in a.edit1_variants("لافرنتييف")
+
+
+def test_overlong_runs_are_cut_into_bounded_tokens():
+    tokens = a.tokenize("ك" * 200)
+    assert [len(t) for t in tokens] == [a.MAX_TOKEN_CHARS, a.MAX_TOKEN_CHARS, a.MAX_TOKEN_CHARS, 8]
