@@ -250,6 +250,12 @@ _query_terms: dict[str, str | None] = {}
 _snowball = threading.local()  # PyStemmer objects must not be shared between threads
 
 
+# The Snowball stemmer takes time quadratic in the token's length (a 1 MB
+# "word" in an uploaded file took minutes); no word is this long, so longer
+# tokens pass through unstemmed.
+MAX_STEM_CHARS = 64
+
+
 def snowball_stem(token: str) -> str:
     """Snowball's Arabic stemmer (PyStemmer) on a token that still has its taa marbuta.
 
@@ -261,7 +267,7 @@ def snowball_stem(token: str) -> str:
     marks the feminine ending it removes, so it is folded to heh only after
     stemming. Digits and Latin words pass through.
     """
-    if not token or not ("\u0621" <= token[0] <= "\u064a"):
+    if not token or not ("\u0621" <= token[0] <= "\u064a") or len(token) > MAX_STEM_CHARS:
         return token
     stemmer = getattr(_snowball, "stemmer", None)
     if stemmer is None:

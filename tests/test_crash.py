@@ -20,6 +20,7 @@ import contextlib
 import io
 import os
 import random
+import re
 import secrets
 import signal
 import sqlite3
@@ -255,6 +256,69 @@ def test_sigkill_during_the_first_ingest_into_a_new_database(tmp_path: Path, see
         assert integrity_problems(db) == [] and partial_articles(db) == [], where
     print(f"crash tests: {FRESH_KILLS} kills of a first ingest into a new database ({attempts} runs started):",
           ", ".join(f"{n} x {state}" for state, n in sorted(fresh_states.items())))
+
+
+INTERRUPTS = 6
+
+
+def interrupt_at(args: tuple[str, ...], db: Path, delay: float) -> subprocess.CompletedProcess | float:
+    """Start `newsbot args`, send SIGINT (Ctrl-C) after `delay` seconds; its duration if it finished first."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(newsbot_cmd(*args, db=db), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=clean_env(), cwd=REPO)
+    try:
+        proc.communicate(timeout=delay)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)  # an interrupted newsbot must still exit, promptly
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return time.perf_counter() - started
+
+
+def only_module_level_frames(traceback: str) -> bool:
+    """Whether every frame of the project's code in a traceback is a module being imported."""
+    frames = re.findall(r'File "[^"]*/(?:bot|retrieval)/[^"]*", line \d+, in (\S+)', traceback)
+    return all(function == "<module>" for function in frames)
+
+
+def test_ctrl_c_during_ingest_and_reindex(tmp_path: Path, seed: int):
+    """SIGINT instead of SIGKILL: the same guarantees, and a one-line message instead of a traceback."""
+    rng = random.Random(seed + 2)
+    db = tmp_path / "news.db"
+    corpus = Corpus(tmp_path / "corpus", 300, seed)
+    startup = import_seconds()
+    first, out = run_to_completion("ingest", "--quiet", str(SAMPLE), str(corpus.folder), db=db)
+    assert out.returncode == 0, out.stderr
+    runs = {"ingest": first, "reindex": 0.8 * first}  # first guesses: the aim adapts below
+    outcomes: Counter[str] = Counter()
+    attempts = 0
+    while sum(outcomes.values()) < INTERRUPTS:
+        attempts += 1
+        assert attempts < INTERRUPTS * 4, f"runs kept finishing before the interrupt (seed {seed})"
+        corpus.edit(0.05, edit=attempts)
+        args = ("ingest", "--quiet", str(corpus.folder)) if attempts % 2 else ("reindex",)
+        result = interrupt_at(args, db, kill_delay(rng, startup, runs[args[0]]))
+        if isinstance(result, float):  # finished first: aim earlier
+            runs[args[0]] = (runs[args[0]] + result) / 2
+            continue
+        where = f"{args[0]} interrupt {attempts} (NEWSBOT_CRASH_SEED={seed})"
+        if result.returncode == 130:
+            assert "interrupted" in result.stderr and "Traceback" not in result.stderr, (where, result.stderr)
+            outcomes["stopped with the one-line message (exit 130)"] += 1
+        elif result.returncode in (0, -signal.SIGINT) and result.stderr == "":
+            # the signal came as the run was ending (asyncio already done, or Python shutting down and
+            # SIGINT's default action back): the work must then be complete
+            assert args[0] == "reindex" or corpus.stale_bodies(db) == [], where
+            outcomes["arrived as the run was ending, its work complete"] += 1
+        else:  # still importing Python modules: Python's own KeyboardInterrupt, before newsbot runs
+            assert result.stderr.rstrip().endswith("KeyboardInterrupt"), (where, result.returncode, result.stderr)
+            assert only_module_level_frames(result.stderr), (where, result.stderr)
+            outcomes["interrupted while Python was still importing"] += 1
+        assert integrity_problems(db) == [] and partial_articles(db) == [], where
+        assert corpus.stray_bodies(db) == [], where
+        assert fresh_engine_problems(db, rng.sample(stored_article_numbers(db), 2)) == [], where
+    print(f"crash tests: {INTERRUPTS} Ctrl-C ({attempts} runs started):",
+          ", ".join(f"{n} x {what}" for what, n in sorted(outcomes.items())))
 
 
 # --- the persisted index file damaged in every way a crash or a disk can ---------------------------
