@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis chain or passage splitting changes meaning: stored
 # terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 INGEST_BATCH = 500
 # Databases with fewer passages are indexed in a thread (well under a
 # second); larger ones in a separate process, so serving never stalls.
