@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # terms are then re-derived from the article bodies on the next open.
 PIPELINE_VERSION = "5"
 INGEST_BATCH = 500
+TITLE_CHARS, TITLE_TERMS = 1000, 64
 # Databases with fewer passages are indexed in a thread (well under a
 # second); larger ones in a separate process, so serving never stalls.
 BUILD_IN_PROCESS_MIN_PASSAGES = 20_000
@@ -148,7 +149,9 @@ def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.Pre
     """Split and analyse an article: all the CPU work of ingesting it."""
     passages = split_passages(article.body, target_chars=config.passage_target_chars,
                               max_chars=config.passage_max_chars)
-    title_terms = analyze(article.title) * config.title_weight
+    # Capped: a real headline is a few dozen words; a hostile megabyte title
+    # must not be copied into every passage.
+    title_terms = analyze(article.title[:TITLE_CHARS])[:TITLE_TERMS] * config.title_weight
     rows = [(p.ord, p.start, p.end, p.text, " ".join(analyze(p.text) + title_terms)) for p in passages]
     return store.PreparedArticle(article, article.content_hash(), origin, rows)
 
