@@ -32,8 +32,11 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis chain or passage splitting changes meaning: stored
 # terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "4"
+PIPELINE_VERSION = "5"
 INGEST_BATCH = 500
+# Title terms repeated into every passage are capped: a hostile 1 MB title must
+# not be copied into each passage of its article.
+TITLE_CHARS, TITLE_TERMS = 1000, 64
 # Databases with fewer passages are indexed in a thread (tens of
 # milliseconds); larger ones in a separate process, so serving never stalls:
 # a build in a thread competes with the event loop for the GIL, and on a
@@ -153,7 +156,9 @@ def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.Pre
     """Split and analyse an article: all the CPU work of ingesting it."""
     passages = split_passages(article.body, target_chars=config.passage_target_chars,
                               max_chars=config.passage_max_chars)
-    title_terms = analyze(article.title) * config.title_weight
+    # Capped: a real headline is a few dozen words; a hostile megabyte title
+    # must not be copied into every passage.
+    title_terms = analyze(article.title[:TITLE_CHARS])[:TITLE_TERMS] * config.title_weight
     rows = [(p.ord, p.start, p.end, p.text, " ".join(analyze(p.text) + title_terms)) for p in passages]
     return store.PreparedArticle(article, article.content_hash(), origin, rows)
 

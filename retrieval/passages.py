@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 # Sizes in characters. Defaults chosen by the measurements recorded in
 # docs/retrieval-quality.md.
-DEFAULT_TARGET_CHARS = 900
-DEFAULT_MAX_CHARS = 1300
+DEFAULT_TARGET_CHARS = 500
+DEFAULT_MAX_CHARS = 800
 
 _PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
 # Sentence ends: Latin and Arabic full stops, question and exclamation marks,
