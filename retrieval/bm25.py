@@ -18,6 +18,7 @@ matching `impacts`. A passage number is the row of the passage in the index;
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -180,17 +181,33 @@ def _max_impact(impacts: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 _ARRAYS = ("offsets", "doc_ids", "impacts", "idf", "doc_len", "passage_ids", "article_ids", "max_impact")
 
 
-def save_index(index: BM25Index, path: Path) -> None:
-    """Write the index to one uncompressed .npz, atomically (temp file + rename)."""
+def save_index(index: BM25Index, path: Path, generation: int = -1) -> None:
+    """Write the index to one uncompressed .npz, atomically (temp file + rename).
+
+    `generation` records which state of the database the index reflects, so
+    a file left by an older build (say, an orphaned build process finishing
+    after a newer one) is recognised as stale instead of served. The temp name
+    is unique per process so two writers never interleave in one file.
+    """
     vocab = "\n".join(index.vocabulary).encode("utf-8")
     p = index.params
     params = np.array([p.k1, p.b, p.epsilon, -1.0 if p.delta is None else p.delta])
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
         np.savez(fh, vocabulary=np.frombuffer(vocab, dtype=np.uint8), params=params,
                  variant=np.frombuffer(p.variant.encode(), dtype=np.uint8),
+                 generation=np.array([generation], dtype=np.int64),
                  **{name: getattr(index, name) for name in _ARRAYS})
     tmp.replace(path)
+
+
+def stored_generation(path: Path) -> int:
+    """The database generation an index file was built from (-1 if unknown or unreadable)."""
+    try:
+        with np.load(path) as data:
+            return int(data["generation"][0]) if "generation" in data else -1
+    except Exception:  # a damaged file: load_index reports it properly
+        return -1
 
 
 def load_index(path: Path) -> BM25Index:

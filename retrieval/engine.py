@@ -315,7 +315,8 @@ class SearchEngine:
         """Load the persisted index if it matches the database, else rebuild it."""
         generation = await store.content_generation(self._reader)
         info = await self._stored_index_info()
-        if info and info.generation == generation and self.index_path.exists():
+        if (info and info.generation == generation and self.index_path.exists()
+                and await asyncio.to_thread(bm25.stored_generation, self.index_path) == generation):
             try:
                 index = await asyncio.to_thread(bm25.load_index, self.index_path)
                 if index.params == self.config.bm25 and index.n_passages == info.passages:
@@ -341,7 +342,7 @@ class SearchEngine:
             elif await self._passage_id_bound() < BUILD_IN_PROCESS_MIN_PASSAGES:
                 index, generation = await asyncio.to_thread(indexer.build_index_from_db, self.db_path,
                                                             self.config.bm25)
-                await asyncio.to_thread(bm25.save_index, index, self.index_path)
+                await asyncio.to_thread(bm25.save_index, index, self.index_path, generation)
             else:
                 generation = (await self._build_in_process()).generation
                 index = await asyncio.to_thread(bm25.load_index, self.index_path)

@@ -63,7 +63,7 @@ def build_index_from_db(db_path: str | Path, params: bm25.BM25Params) -> tuple[b
 def build_index_file(db_path: str | Path, out_path: str | Path, params: bm25.BM25Params) -> BuiltIndex:
     """Build the index of the database at `db_path` and save it to `out_path` (atomically)."""
     index, generation = build_index_from_db(db_path, params)
-    bm25.save_index(index, Path(out_path))
+    bm25.save_index(index, Path(out_path), generation)
     return BuiltIndex(passages=index.n_passages, terms=len(index.vocabulary), generation=generation)
 
 

@@ -224,3 +224,20 @@ async def test_newer_schema_is_refused(tmp_path: Path):
         con.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
     with pytest.raises(store.SchemaError, match="newer"):
         await SearchEngine.open(db, RetrievalConfig())
+
+
+async def test_index_file_from_an_older_build_is_not_served(tmp_path: Path):
+    """An orphaned build finishing late may put an older index file in place: it is rebuilt, not served."""
+    db = tmp_path / "db.sqlite"
+    src = write_jsonl(tmp_path / "a.jsonl", NEWS)
+    async with await SearchEngine.open(db) as engine:
+        await engine.ingest_paths([src])
+        old = engine.index_path.read_bytes()
+        # Same passage count, different words: only the generation tells the files apart.
+        edited = [dict(NEWS[0], text=NEWS[0]["text"].replace("أوبك", "المنتجين")), *NEWS[1:]]
+        await engine.ingest_paths([write_jsonl(src, edited)])
+        index_path = engine.index_path
+    index_path.write_bytes(old)
+    async with await SearchEngine.open(db) as engine:
+        assert (await engine.search("قرار المنتجين خفض الإنتاج")).hits[0].article_id == "n1"
+        assert (await engine.search("أوبك")).hits == ()
