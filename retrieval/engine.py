@@ -462,24 +462,27 @@ class SearchEngine:
         expanded = self.expand(index, terms)
         if not expanded:
             return Ranking(terms, {}, [], False, "unknown_terms")
-        cand, scores = bm25.score(index, {index.vocabulary[t]: w for t, w in expanded.items()})
+        weights = {index.vocabulary[t]: w for t, w in expanded.items()}
         wanted = offset + k + 1  # one more than shown tells whether a next page exists
         picked: list[tuple[int, float]] = []
-        m = min(cand.size, max(wanted * 4, 32))
+        # Several passages of one article may lead: ask the pruned top-k for a
+        # few times more passages than articles needed, widening until enough
+        # distinct articles are found or every candidate has been seen.
+        m = max(wanted * 4, 32)
         while True:
-            order = bm25.rank(cand, scores, m)
+            passages, scores = bm25.top_k(index, weights, m)
             seen: set[int] = set()
             picked = []
-            for i in order:
-                article = int(index.article_ids[cand[i]])
+            for passage, score in zip(passages.tolist(), scores.tolist(), strict=True):
+                article = int(index.article_ids[passage])
                 if article not in seen:
                     seen.add(article)
-                    picked.append((int(cand[i]), float(scores[i])))
+                    picked.append((passage, score))
                     if len(picked) == wanted:
                         break
-            if len(picked) == wanted or m >= cand.size:
+            if len(picked) == wanted or passages.size < m:
                 break
-            m = min(cand.size, m * 4)
+            m *= 4
         if offset == 0 and picked and self._coverage(index, terms, expanded, picked[0][0]) < self.config.min_coverage:
             return Ranking(terms, expanded, [], False, "weak")
         return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
