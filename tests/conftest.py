@@ -50,3 +50,21 @@ async def sample_engine(tmp_path: Path, sample_dir: Path):
     await engine.ingest_paths([sample_dir])
     yield engine
     await engine.close()
+
+
+@pytest.fixture
+async def fake():
+    """A running stand-in Bot API server with the admin's and a reader's private chats.
+
+    Test modules with other users or chats define their own `fake`.
+    """
+    from .telegram_stub.harness import ADMIN, READER
+    from .telegram_stub.server import FakeBotApi
+
+    server = FakeBotApi()
+    await server.start()
+    for user in (ADMIN, READER):
+        server.private_chat(user)
+    yield server
+    await server.stop()
+    assert server.errors == []

@@ -18,17 +18,6 @@ NEW_ARTICLE = {"id": "up1", "title": "زلزال في اليابان", "source":
 
 
 @pytest.fixture
-async def fake():
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, READER):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
-
-
-@pytest.fixture
 async def bot(tmp_path, fake):
     harness = BotHarness(tmp_path, fake, upload_max_bytes=4096)
     await harness.start()

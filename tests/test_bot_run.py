@@ -7,21 +7,7 @@ import os
 import signal
 import sys
 
-import pytest
-
 from .telegram_stub.harness import ADMIN, READER, write_fixture_data
-from .telegram_stub.server import FakeBotApi
-
-
-@pytest.fixture
-async def fake():
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, READER):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
 
 
 async def newsbot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:

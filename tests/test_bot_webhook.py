@@ -5,27 +5,14 @@ from __future__ import annotations
 import socket
 
 import aiohttp
-import pytest
 
-from .telegram_stub.harness import ADMIN, READER, BotHarness
-from .telegram_stub.server import FakeBotApi
+from .telegram_stub.harness import READER, BotHarness
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-async def fake():
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, READER):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
 
 
 async def test_webhook_mode_registers_the_secret_and_rejects_posts_without_it(tmp_path, fake):
