@@ -228,6 +228,9 @@ def _split_long(paragraph: str, limit: int) -> list[str]:
         words = [unit] if utf16_len(unit) <= limit else unit.split(" ")
         for word in words:
             while utf16_len(word) > limit:  # one "word" longer than a message: hard cut
+                if current:  # what came before the word goes first
+                    pieces.append(current)
+                    current = ""
                 pieces.append(word[:limit // 2])
                 word = word[limit // 2:]
             joined = f"{current} {word}" if current else word

@@ -281,3 +281,12 @@ def test_spec_checks_methods_required_and_known_parameters_and_types():
 def test_adjacent_matches_become_one_bold_run():
     assert fmt.highlighted("قرار مجلس الأمن، اليوم", [(10, 15), (0, 4), (5, 9)]) == "<b>قرار مجلس الأمن</b>، اليوم"
     assert fmt.highlighted("a & b", [(0, 1), (4, 5)]) == "<b>a</b> &amp; <b>b</b>"
+
+
+def test_article_split_keeps_text_in_order_around_an_overlong_word():
+    from bot.formatting import split_paragraphs
+
+    text = "بداية قصيرة " + "ك" * 30 + " نهاية."
+    chunks = split_paragraphs([text], 20)
+    assert all(len(c) <= 20 for c in chunks)
+    assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
