@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextvars
-import cProfile
-import functools
 import io
 import json
 import os
@@ -46,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,6 +56,7 @@ from retrieval.engine import RetrievalConfig
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "benchmarks" / "results"
+SERVE_SCRIPT = Path(__file__).resolve().with_name("bot_serve.py")
 TOKEN = "123456:ABC-bench-token_for_the_stub"
 FIRST_USER = 500_000
 FIRST_GROUP = -1_000_000_000_000
@@ -99,90 +97,6 @@ def copy_database(db: Path, workdir: Path) -> Path:
     for suffix in ("", ".index.npz"):
         shutil.copy(f"{db}{suffix}", f"{target}{suffix}")
     return target
-
-
-# --- the bot process ------------------------------------------------------------------------
-
-# The update a handler is working on, so that nested timers can say which question they timed.
-_UPDATE: contextvars.ContextVar[int] = contextvars.ContextVar("update", default=-1)
-
-
-class Timings:
-    """Per update: (part, start, end) on the monotonic clock shared by every process."""
-
-    def __init__(self) -> None:
-        self.parts: dict[int, list[tuple[str, float, float]]] = defaultdict(list)
-
-    def wrap_async(self, name: str, fn: Callable[..., Any], *, handler: bool = False) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            token = None
-            if handler:
-                update = args[0]
-                token = _UPDATE.set(update.update_id)
-            start = time.perf_counter()
-            try:
-                return await fn(*args, **kwargs)
-            finally:
-                self.parts[_UPDATE.get()].append((name, start, time.perf_counter()))
-                if token is not None:
-                    _UPDATE.reset(token)
-        return timed
-
-    def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.parts[_UPDATE.get()].append((name, start, time.perf_counter()))
-        return timed
-
-
-def instrument(timings: Timings) -> None:
-    """Timers around the handlers and the parts of the answer path (module attributes the handlers
-    look up at call time, patched before `build_application` registers the handlers)."""
-    import telegram
-
-    from bot import formatting, handlers
-    from retrieval.engine import SearchEngine
-
-    for name in ("private_text", "ask_command", "inline_query"):
-        setattr(handlers, name, timings.wrap_async("handler", getattr(handlers, name), handler=True))
-    SearchEngine.search = timings.wrap_async("engine.search", SearchEngine.search)
-    handlers.show_typing = timings.wrap_async("typing action", handlers.show_typing)
-    handlers.log_question = timings.wrap_async("question log", handlers.log_question)
-    formatting.answer_text = timings.wrap("format answer", formatting.answer_text)
-    handlers.answer_keyboard = timings.wrap("format answer", handlers.answer_keyboard)
-    handlers.hit_result = timings.wrap("format answer", handlers.hit_result)
-    telegram.Message.reply_text = timings.wrap_async("send reply", telegram.Message.reply_text)
-    telegram.InlineQuery.answer = timings.wrap_async("send reply", telegram.InlineQuery.answer)
-
-
-def serve_bot(args: argparse.Namespace) -> int:
-    """The child process: `bot.app.serve` (what `newsbot run` runs) with timers, until SIGTERM."""
-    import logging
-
-    from bot.app import serve
-    from bot.settings import load_settings
-
-    logging.basicConfig(level=logging.WARNING)
-    settings = load_settings(telegram_bot_token=args.token, bot_api_url=args.api_url, db=args.db,
-                             data_dir=args.db.parent, log_level="WARNING")
-    timings = Timings()
-    instrument(timings)
-    profiler = cProfile.Profile() if args.profile_out else None
-    if profiler:
-        profiler.enable()
-    try:
-        asyncio.run(serve(settings))
-    finally:
-        if profiler:
-            profiler.disable()
-            profiler.dump_stats(args.profile_out)
-        args.timings_out.write_text(json.dumps({str(k): v for k, v in timings.parts.items()}), encoding="utf-8")
-    return 0
 
 
 # --- the stand-in server and the questions ---------------------------------------------------
@@ -255,47 +169,83 @@ def question_plan(questions: Sequence[str], private: int, group: int, inline: in
     return [(kind, questions[i % len(questions)]) for i, kind in enumerate(kinds)]
 
 
-async def run_benchmark(db: Path, plan: list[tuple[str, str]], warmup: list[tuple[str, str]],
-                        args: argparse.Namespace, workdir: Path) -> dict:
-    stub_cls, user_cls = stub_classes()
-    fake = stub_cls()
-    await fake.start()
-    timings_file = workdir / "timings.json"
-    profile_file = workdir / "bot.prof" if args.profile else None
-    cmd = [sys.executable, "-m", "benchmarks.bot_path", "--serve", "--db", str(db), "--api-url", fake.base_url,
-           "--token", TOKEN, "--timings-out", str(timings_file)]
+async def bot_session(fake: Any, user_cls: type, code: Path, python: str, db: Path, plan: list[tuple[str, str]],
+                      warmup: list[tuple[str, str]], args: argparse.Namespace, workdir: Path,
+                      first_user: int) -> dict:
+    """Start the bot (from the checkout at `code`), ask the warm-up then `plan`, stop it."""
+    tag = f"{first_user}"
+    timings_file = workdir / f"timings-{tag}.json"
+    profile_file = workdir / f"bot-{tag}.prof" if args.profile else None
+    cmd = [python, str(SERVE_SCRIPT), "--db", str(db), "--api-url", fake.base_url, "--token", TOKEN,
+           "--timings-out", str(timings_file)]
     if profile_file:
         cmd += ["--profile-out", str(profile_file)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
     started = time.perf_counter()
-    child = await asyncio.create_subprocess_exec(*cmd, cwd=REPO)
+    calls_before = len(fake.calls)
+    child = await asyncio.create_subprocess_exec(*cmd, cwd=code, env=env)
     try:
-        while not any(c.method == "getUpdates" for c in fake.calls):
+        while not any(c.method == "getUpdates" for c in fake.calls[calls_before:]):
             if child.returncode is not None:
                 raise RuntimeError(f"the bot exited with {child.returncode} before polling")
             await asyncio.sleep(0.02)
         ready_s = time.perf_counter() - started
-        perf.log(f"bot polling after {ready_s:.2f} s; {len(warmup)} warm-up questions")
-        await ask_all(fake, user_cls, warmup, args.interval_ms / 1000, args.timeout)
-        perf.log(f"{len(plan)} questions, one at a time, at least {args.interval_ms} ms apart")
-        records = await ask_all(fake, user_cls, plan, args.interval_ms / 1000, args.timeout, first=len(warmup))
+        perf.log(f"  bot ({code}) polling after {ready_s:.2f} s; {len(warmup)} warm-up questions,"
+                 f" then {len(plan)} one at a time, at least {args.interval_ms} ms apart")
+        await ask_all(fake, user_cls, warmup, args.interval_ms / 1000, args.timeout, first=first_user)
+        records = await ask_all(fake, user_cls, plan, args.interval_ms / 1000, args.timeout,
+                                first=first_user + len(warmup))
     finally:
-        fake.end_long_polls()
+        fake.end_long_polls()  # else stopping waits out the poll in flight
         if child.returncode is None:
             child.send_signal(signal.SIGTERM)
         await asyncio.wait_for(child.wait(), 60)
-        await fake.stop()
+        fake.end_long_polls(short=False)
     if child.returncode != 0:
         raise RuntimeError(f"the bot exited with {child.returncode}")
+    parts = {int(k): v for k, v in json.loads(timings_file.read_text(encoding="utf-8")).items()}
+    return {"ready_s": ready_s, "records": records, "parts": parts, "profile": profile_file}
+
+
+async def run_benchmark(db: Path, plan: list[tuple[str, str]], warmup: list[tuple[str, str]],
+                        args: argparse.Namespace, workdir: Path) -> dict[str, dict]:
+    """Each version of the code answers the same questions; with a baseline, the two take turns
+    over `--rounds` slices of the questions, so that both see the same load on the machine."""
+    versions = [("current", REPO, sys.executable)]
+    if args.baseline_code:
+        versions.append(("baseline", args.baseline_code.resolve(), str(args.baseline_python or sys.executable)))
+    rounds = args.rounds if len(versions) > 1 else 1
+    slices = [plan[i::rounds] for i in range(rounds)]
+    stub_cls, user_cls = stub_classes()
+    fake = stub_cls()
+    await fake.start()
+    results: dict[str, dict] = {label: {"ready_s": [], "records": [], "parts": {}, "profiles": []}
+                                for label, _, _ in versions}
+    try:
+        users = 0
+        for r, chunk in enumerate(slices):
+            for label, code, python in (versions if r % 2 == 0 else versions[::-1]):
+                perf.log(f"round {r + 1}/{rounds}: {label}")
+                session = await bot_session(fake, user_cls, code, python, db, chunk, warmup, args, workdir, users)
+                users += len(warmup) + len(chunk)
+                out = results[label]
+                out["ready_s"].append(session["ready_s"])
+                out["records"] += session["records"]
+                out["parts"].update(session["parts"])
+                if session["profile"]:
+                    out["profiles"].append(session["profile"])
+    finally:
+        await fake.stop()
     if fake.errors:
         raise RuntimeError(f"the stand-in server saw bad requests: {fake.errors[:5]}")
-    parts = {int(k): v for k, v in json.loads(timings_file.read_text(encoding="utf-8")).items()}
-    profile = top_functions(profile_file, args.profile_lines) if profile_file else None
-    return {"ready_s": ready_s, "records": records, "parts": parts, "profile": profile}
+    for out in results.values():
+        out["profile"] = top_functions(out.pop("profiles"), args.profile_lines) if args.profile else None
+    return results
 
 
-def top_functions(profile_file: Path, lines: int) -> str:
+def top_functions(profile_files: list[Path], lines: int) -> str:
     out = io.StringIO()
-    stats = pstats.Stats(str(profile_file), stream=out)
+    stats = pstats.Stats(*map(str, profile_files), stream=out)
     stats.sort_stats("tottime").print_stats(lines)
     return out.getvalue()
 
@@ -308,12 +258,19 @@ def pct(values: Sequence[float]) -> dict[str, float]:
             "p99": float(np.percentile(a, 99)), "max": float(a.max())}
 
 
-# Parts of the handler, in the order they happen; "other" is the handler's own time between them.
-PARTS = ("typing action", "engine.search", "question log", "format answer")
+# Parts of the handler that run one after the other.
+SEQUENTIAL = ("engine.search", "question log", "format answer")
+TYPING = "typing action"
 
 
 def breakdown(records: list[dict], parts: dict[int, list]) -> dict[str, dict[str, float]]:
-    """Per question, where its milliseconds went (ms, medians and means over the questions)."""
+    """Per question, where its milliseconds went (ms; medians and means over the questions).
+
+    The rows between "PTB: getUpdates answer → handler starts" and "PTB: reply
+    sent → stand-in receives it" add up to the total. The typing action's round
+    trip is shown on its own: it came before the search in the old code and
+    runs beside it now, so its share of the total is in "handler, other".
+    """
     rows: dict[str, list[float]] = defaultdict(list)
     for r in records:
         spans = parts.get(r["update_id"], [])
@@ -321,44 +278,70 @@ def breakdown(records: list[dict], parts: dict[int, list]) -> dict[str, dict[str
         send = [s for s in spans if s[0] == "send reply"]
         if not handler or not send:
             continue
-        _, h_start, h_end = handler[0]
-        send_start = send[0][1]
+        h_start, send_start = handler[0][1], send[0][1]
         rows["PTB: getUpdates answer → handler starts"].append((h_start - r["delivered"]) * 1000)
         inside = 0.0
-        for part in PARTS:
+        for part in SEQUENTIAL:
             ms = sum(e - s for name, s, e in spans if name == part) * 1000
             rows[part].append(ms)
             inside += ms
-        rows["handler, other"].append((send_start - h_start) * 1000 - inside)
+        rows["handler, other (typing action waited for, if any)"].append((send_start - h_start) * 1000 - inside)
         rows["PTB: reply sent → stand-in receives it"].append((r["replied"] - send_start) * 1000)
         rows["total (stand-in clock)"].append(r["latency_ms"])
-        del h_end
+        rows[f"({TYPING} round trip, before or beside the search)"].append(
+            sum(e - s for name, s, e in spans if name == TYPING) * 1000)
     return {name: {"p50": statistics.median(v), "mean": statistics.fmean(v), "n": len(v)}
             for name, v in rows.items()}
 
 
-def report_text(result: dict, passages: int, args: argparse.Namespace) -> str:
-    records = result["records"]
-    lines = [f"Answer path through the bot at {passages:,} passages ({len(records)} questions,"
-             f" one at a time, ≥ {args.interval_ms} ms apart; load average {os.getloadavg()[0]:.1f}):", "",
-             "| questions | n | answered | p50 ms | p95 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|---:|"]
-    for kind in ("all", "private", "group", "inline"):
-        chosen = [r for r in records if kind == "all" or r["kind"] == kind]
-        if not chosen:
-            continue
-        s = pct([r["latency_ms"] for r in chosen])
-        answered = sum(r["answered"] for r in chosen)
-        label = {"all": "all", "private": "private chat", "group": "group `/ask`", "inline": "inline query"}[kind]
-        lines.append(f"| {label} | {s['n']} | {answered} | {s['p50']:.2f} | {s['p95']:.2f} | {s['p99']:.2f}"
-                     f" | {s['max']:.2f} |")
-    for kind, label in (("private", "private chat and group `/ask`"), ("inline", "inline queries")):
-        chosen = [r for r in records if (r["kind"] == "inline") == (kind == "inline")]
-        b = breakdown(chosen, result["parts"])
-        if not b:
-            continue
-        lines += ["", f"Where the time goes, {label} (ms per question):", "", "| part | median | mean |",
-                  "|---|---:|---:|"]
-        lines += [f"| {name} | {v['p50']:.2f} | {v['mean']:.2f} |" for name, v in b.items()]
+def latency_table(results: dict[str, dict]) -> list[str]:
+    lines = ["| code | questions | n | answered | p50 ms | p95 ms | p99 ms | max ms |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for version, result in results.items():
+        records = result["records"]
+        for kind in ("all", "private", "group", "inline"):
+            chosen = [r for r in records if kind == "all" or r["kind"] == kind]
+            if not chosen:
+                continue
+            s = pct([r["latency_ms"] for r in chosen])
+            answered = sum(r["answered"] for r in chosen)
+            label = {"all": "all", "private": "private chat", "group": "group `/ask`",
+                     "inline": "inline query"}[kind]
+            lines.append(f"| {version} | {label} | {s['n']} | {answered} | {s['p50']:.2f} | {s['p95']:.2f}"
+                         f" | {s['p99']:.2f} | {s['max']:.2f} |")
+    return lines
+
+
+def breakdown_table(results: dict[str, dict], inline: bool) -> list[str]:
+    tables = {v: breakdown([r for r in res["records"] if (r["kind"] == "inline") == inline], res["parts"])
+              for v, res in results.items()}
+    names = list(dict.fromkeys(name for t in tables.values() for name in t))
+    if not names:
+        return []
+    head = " | ".join(f"{v} median | {v} mean" for v in tables)
+    lines = [f"| part | {head} |", "|---|" + "---:|" * (2 * len(tables))]
+    for name in names:
+        cells = " | ".join(f"{t[name]['p50']:.2f} | {t[name]['mean']:.2f}" if name in t else "— | —"
+                           for t in tables.values())
+        lines.append(f"| {name} | {cells} |")
+    return lines
+
+
+def report_text(results: dict[str, dict], passages: int, args: argparse.Namespace) -> str:
+    n = len(next(iter(results.values()))["records"])
+    lines = [f"Answer path through the bot at {passages:,} passages: {n} questions per version of the code,"
+             f" one at a time, ≥ {args.interval_ms:g} ms apart; load average {os.getloadavg()[0]:.1f} at the end."]
+    if len(results) > 1:
+        lines[0] += (f" Baseline `{args.baseline_code}` and current code took turns over {args.rounds} slices"
+                     " of the same questions.")
+    lines += ["", *latency_table(results)]
+    if len(results) > 1:
+        p50 = {v: pct([r["latency_ms"] for r in res["records"]])["p50"] for v, res in results.items()}
+        lines += ["", f"p50 baseline / current: {p50['baseline'] / p50['current']:.2f}×"]
+    for inline, label in ((False, "private chat and group `/ask`"), (True, "inline queries")):
+        table = breakdown_table(results, inline)
+        if table:
+            lines += ["", f"Where the time goes, {label} (ms per question):", "", *table]
     return "\n".join(lines)
 
 
@@ -373,26 +356,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--group", type=int, default=200, help="group /ask questions (default: %(default)s)")
     p.add_argument("--inline", type=int, default=200, help="inline queries (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=20,
-                   help="questions asked first and not counted (default: %(default)s)")
+                   help="questions asked first after each start of the bot, not counted (default: %(default)s)")
     p.add_argument("--interval-ms", type=float, default=75.0,
                    help="least time between two questions: keeps under the production limiter's 30 requests/s"
                         " (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one reply (default: %(default)s)")
+    p.add_argument("--baseline-code", type=Path,
+                   help="another checkout of the project (e.g. `git archive main | tar -x -C DIR`): its bot answers"
+                        " the same questions, taking turns with this one")
+    p.add_argument("--baseline-python", type=Path,
+                   help="the interpreter for the baseline's bot (a venv with the baseline's dependencies;"
+                        " default: this one)")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="with --baseline-code, slices of the questions the two versions take turns over"
+                        " (default: %(default)s)")
     p.add_argument("--cache-dir", type=Path, default=quality_eval.DEFAULT_CACHE)
     p.add_argument("--profile", action="store_true", help="run the bot process under cProfile and print its top"
                    " functions (inflates every figure: for where the time goes, not for the latency)")
     p.add_argument("--profile-lines", type=int, default=30)
-    p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # the child process
-    p.add_argument("--db", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--api-url", help=argparse.SUPPRESS)
-    p.add_argument("--token", help=argparse.SUPPRESS)
-    p.add_argument("--timings-out", type=Path, help=argparse.SUPPRESS)
-    p.add_argument("--profile-out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.serve:
-        return serve_bot(args)
     if not args.corpus.exists():
         p.error(f"corpus not found: {args.corpus} (point --corpus at a JSONL or JSONL.gz of articles)")
+    if args.baseline_code and not (args.baseline_code / "bot" / "app.py").exists():
+        p.error(f"--baseline-code {args.baseline_code} holds no bot/app.py")
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     load_at_start = os.getloadavg()[0]
@@ -407,20 +393,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="newsbot-botpath-") as tmp:
         workdir = Path(tmp)
         db = copy_database(cached, workdir)
-        result = asyncio.run(run_benchmark(db, plan, warmup, args, workdir))
-    text = report_text(result, passages, args)
-    print(text)
-    if result["profile"]:
-        print("\ncProfile of the bot process (tottime; every figure above is inflated by profiling):\n")
-        print(result["profile"])
+        results = asyncio.run(run_benchmark(db, plan, warmup, args, workdir))
+    print(report_text(results, passages, args))
+    for version, result in results.items():
+        if result["profile"]:
+            print(f"\ncProfile of the {version} bot process (tottime; profiling inflates every figure):\n")
+            print(result["profile"])
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"bot-path-{started.replace(':', '').replace('+0000', 'Z')}.json"
     out.write_text(json.dumps({"started": started, "machine": perf.machine(), "passages": passages,
                                "load_average": {"start": load_at_start, "end": os.getloadavg()[0]},
                                "command": "python -m benchmarks.bot_path " + " ".join(
                                    argv if argv is not None else sys.argv[1:]),
-                               "ready_s": result["ready_s"], "records": result["records"]},
-                              ensure_ascii=False, indent=1), encoding="utf-8")
+                               "versions": {v: {"ready_s": r["ready_s"], "records": r["records"]}
+                                            for v, r in results.items()}},
+                              ensure_ascii=False), encoding="utf-8")
     perf.log(f"results written to {out.relative_to(REPO)}")
     return 0
 
