@@ -1,24 +1,27 @@
 """The answer path through the bot: update in → reply out, Telegram's network excluded.
 
-The real bot runs in a child process exactly as `newsbot run` runs it
-(`bot.app.serve(settings)`: `SearchEngine.open`, `build_application`, the
-production rate limiter, long polling), against the stand-in Bot API server of
-`tests/telegram_stub/` on 127.0.0.1 in this process. Questions are fed one at
-a time, each from a new user (the per-user limit is 10 a minute) and at least
-`--interval-ms` apart (the production limiter allows 30 requests a second and a
-question costs two: the typing action and the answer). The stand-in answers a
-waiting long poll as soon as an update is queued.
+The real bot runs in a child process (`benchmarks/bot_serve.py`) exactly as
+`newsbot run` runs it (`bot.app.serve(settings)`: `SearchEngine.open`,
+`build_application`, the production rate limiter, long polling), against the
+stand-in Bot API server of `tests/telegram_stub/` on 127.0.0.1 in this
+process. Questions are fed one at a time, each from a new user (the per-user
+limit is 10 a minute; group questions each in a new group), at least
+`--interval-ms` apart (the production limiter allows 30 requests a second and
+a private question costs two: the typing action and the answer). The
+stand-in answers a waiting long poll as soon as an update is queued.
 
 Per question, the latency is the time from the stand-in handing the update
 out in a getUpdates answer to the stand-in receiving the reply (sendMessage or
 answerInlineQuery), both on the machine's monotonic clock. The bot process
 notes (on the same clock) when each handler starts and ends and how long each
 part of it took, so the path is broken down into: PTB receiving and
-dispatching the update, the typing action, `engine.search`, the question log
-write, formatting, and PTB sending the reply.
+dispatching the update, `engine.search`, the question log write, formatting,
+PTB sending the reply (and the typing action's round trip).
 
     .venv/bin/python -m benchmarks.bot_path                        # 100k passages, 1000+200+200 questions
     .venv/bin/python -m benchmarks.bot_path --profile              # + cProfile of the bot process (slower)
+    git archive main | tar -x -C /tmp/main-code                    # A/B against another checkout:
+    .venv/bin/python -m benchmarks.bot_path --baseline-code /tmp/main-code [--baseline-python VENV/bin/python]
 
 The database (≥ `--passages` passages of `--corpus`, repeated under new ids if
 needed) is built once through the real ingest path and cached in
