@@ -19,6 +19,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator
 from importlib import resources
+from itertools import chain
 
 import Stemmer
 from pyarabic import araby
@@ -239,12 +240,21 @@ def light_stem(token: str) -> str:
 
 # --- chains --------------------------------------------------------------------------
 
-# Token → term caches, one per side. News vocabulary is Zipfian, so after a
-# few thousand passages nearly every token is a dict hit; the caches are
-# cleared when they grow past a bound so memory stays flat on huge ingests.
-_CACHE_LIMIT = 1 << 20
-_index_terms: dict[str, str | None] = {}
-_query_terms: dict[str, str | None] = {}
+# Two caches stand in front of the chain, one pair per side (index, query).
+# News vocabulary is Zipfian, so after a few thousand passages nearly every
+# lookup is a hit: a whitespace-delimited chunk (بالرياض،) → its terms, and a
+# token → its term for the chunks not seen yet. Chunking at whitespace gives
+# the same terms as running the chain on the whole text, because no character
+# filter turns whitespace into a letter or a letter into whitespace, and a
+# token never spans whitespace (tests/test_analysis.py checks it). A cache is
+# cleared when it grows past its bound, so memory stays flat on huge ingests
+# (~200 bytes an entry: the index side may reach ~200 MB during a bulk
+# ingest, which is why the engine empties it when an ingest ends).
+_TOKEN_CACHE_LIMIT = 1 << 20
+_CHUNK_CACHE_LIMIT = 1 << 20  # a year of news has ~350k distinct chunks: fits
+_QUERY_CHUNK_CACHE_LIMIT = 1 << 16
+# Longer chunks are rare (URLs, hostile input) and not worth keeping.
+_MAX_CACHED_CHUNK = 48
 
 
 _snowball = threading.local()  # PyStemmer objects must not be shared between threads
@@ -286,28 +296,68 @@ def _term(token: str, stopwords: frozenset[str]) -> str | None:
 _PRE_STEM_TABLE = {k: v for k, v in _NORMALIZE_TABLE.items() if k != ord("ة")}
 
 
-def _analyze(text: str, cache: dict[str, str | None], stopwords: frozenset[str]) -> list[str]:
+def _chain(text: str, token_terms: dict[str, str | None], stopwords: frozenset[str]) -> list[str]:
+    """normalise → tokenize → stopwords → stem, with a token → term cache."""
     out = []
     for tok in _TOKEN_RE.findall(text.translate(_PRE_STEM_TABLE).lower()):
         try:
-            term = cache[tok]
+            term = token_terms[tok]
         except KeyError:
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            term = cache[tok] = _term(tok, stopwords)
+            if len(token_terms) >= _TOKEN_CACHE_LIMIT:
+                token_terms.clear()
+            term = token_terms[tok] = _term(tok, stopwords)
         if term is not None:
             out.append(term)
     return out
 
 
+class _ChunkTerms(dict[str, tuple[str, ...]]):
+    """Chunk → its terms, running the chain only on a chunk not seen before.
+
+    A dict subclass so that the hit path is `map(dict.__getitem__, chunks)`,
+    a loop in C: that is what takes ingest from the cost of the chain per
+    word to the cost of one lookup per word.
+    """
+
+    def __init__(self, stopwords: frozenset[str], limit: int) -> None:
+        super().__init__()
+        self.stopwords = stopwords
+        self.limit = limit
+        self.token_terms: dict[str, str | None] = {}
+
+    def __missing__(self, chunk: str) -> tuple[str, ...]:
+        terms = tuple(_chain(chunk, self.token_terms, self.stopwords))
+        if len(chunk) <= _MAX_CACHED_CHUNK:
+            if len(self) >= self.limit:
+                self.clear()
+            self[chunk] = terms
+        return terms
+
+    def analyze(self, text: str) -> list[str]:
+        return list(chain.from_iterable(map(self.__getitem__, text.split())))
+
+    def forget(self) -> None:
+        self.clear()
+        self.token_terms.clear()
+
+
+_index_chunks = _ChunkTerms(STOPWORDS, _CHUNK_CACHE_LIMIT)
+_query_chunks = _ChunkTerms(QUERY_STOPWORDS, _QUERY_CHUNK_CACHE_LIMIT)
+
+
+def release_index_caches() -> None:
+    """Give back the indexing side's cache memory (after a bulk ingest)."""
+    _index_chunks.forget()
+
+
 def analyze(text: str) -> list[str]:
     """The indexing chain: normalise → tokenize → stopwords → Snowball stem."""
-    return _analyze(text, _index_terms, STOPWORDS)
+    return _index_chunks.analyze(text)
 
 
 def analyze_query(text: str) -> list[str]:
     """The question chain: as `analyze`, with question words dropped too."""
-    return _analyze(text, _query_terms, QUERY_STOPWORDS)
+    return _query_chunks.analyze(text)
 
 
 def analyze_token(raw_token: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +22,13 @@ class Article:
 
     def content_hash(self) -> str:
         """Fingerprint of every field: equal hash → re-ingest is a no-op."""
-        blob = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
+        # The JSON of the fields in key order, built without `asdict` (which
+        # deep-copies): the same bytes, so hashes of stored articles still match.
+        blob = json.dumps({name: getattr(self, name) for name in _HASHED_FIELDS}, ensure_ascii=False)
         return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+_HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
 
 
 def derive_id(*, source: str, url: str, title: str, body: str) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import aiosqlite
 
 from . import bm25, confidence, indexer, rerank, store
-from .analysis import analyze, analyze_query, edit1_variants
+from .analysis import analyze, analyze_query, edit1_variants, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
 from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, split_passages
@@ -268,33 +268,47 @@ class SearchEngine:
 
     async def _ingest(self, records: Iterator[tuple[Record, str]], report: IngestReport,
                       progress: ProgressCallback | None) -> None:
-        def next_batch() -> list[store.PreparedArticle]:
-            batch = []
+        def next_batch() -> tuple[list[store.PreparedArticle], list[Skipped]]:
+            batch, skipped = [], []
             for record, origin in islice(records, INGEST_BATCH):
                 if isinstance(record, Skipped):
-                    report.skipped.append(record)
-                    log.warning("skipped %s", record)
+                    skipped.append(record)
                 else:
                     batch.append(prepare(record, origin, self.config))
-            return batch
+            return batch, skipped
 
         done = 0
         async with self._write_lock:
-            while True:
-                # Parsing and analysis are CPU work: off the event loop.
-                seen_before = len(report.skipped)
-                batch = await asyncio.to_thread(next_batch)
-                if not batch and len(report.skipped) == seen_before:
-                    break
-                if batch:
-                    counts = await store.write_articles(self._writer, batch)
-                    report.added += counts["added"]
-                    report.updated += counts["updated"]
-                    report.unchanged += counts["unchanged"]
-                    report.passages += sum(len(p.passages) for p in batch)
-                done += len(batch) + len(report.skipped) - seen_before
-                if progress:
-                    progress(report.files, done)
+            # Parsing and analysis are CPU work, off the event loop; the next
+            # batch is prepared while SQLite writes this one (sqlite3 releases
+            # the GIL while it works, so on a multi-core machine the two overlap).
+            upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
+            try:
+                while True:
+                    batch, skipped = await upcoming
+                    if not batch and not skipped:
+                        break
+                    upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
+                    for record in skipped:
+                        log.warning("skipped %s", record)
+                    report.skipped.extend(skipped)
+                    if batch:
+                        counts = await store.write_articles(self._writer, batch)
+                        report.added += counts["added"]
+                        report.updated += counts["updated"]
+                        report.unchanged += counts["unchanged"]
+                        report.passages += sum(len(p.passages) for p in batch)
+                    done += len(batch) + len(skipped)
+                    if progress:
+                        progress(report.files, done)
+            finally:
+                # On an error or cancellation the batch being prepared is never
+                # written; its thread cannot be stopped, so wait for it: the
+                # records iterator must not be in use after this returns.
+                await asyncio.wait([upcoming])
+                if not upcoming.cancelled():
+                    upcoming.exception()  # mark retrieved: only the first error is reported
+                release_index_caches()
 
     async def delete_article(self, article_id: str, *, rebuild: bool = True) -> bool:
         async with self._write_lock:
@@ -325,6 +339,7 @@ class SearchEngine:
                                                [(p.article.id,) for p in batch])
                 await self._writer.execute("COMMIT")
                 await store.write_articles(self._writer, batch)
+            release_index_caches()
             await store.set_meta(self._writer, "pipeline", signature)
 
     # --- index ------------------------------------------------------------------------

@@ -318,6 +318,19 @@ def without_controls(value: str) -> str:
     return _CONTROL_CHAR.sub("", value)
 
 
+# Either kind above: nearly every field has neither, and one scan says so.
+_SUSPECT_CHAR = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def checked_text(value: str, what: str = "the text") -> str:
+    """`value` without control characters; ValueError if it cannot be stored at all."""
+    if _SUSPECT_CHAR.search(value) is None:
+        return value
+    if problem := text_problem(value, what):
+        raise ValueError(problem)
+    return without_controls(value)
+
+
 def has_words(text: str) -> bool:
     """Whether a text has anything to search for: a letter or digit.
 
@@ -334,9 +347,7 @@ def article_from_mapping(obj: object) -> Article:
     body = obj.get("text")
     if not isinstance(body, str) or not body.strip():
         raise ValueError("missing or empty required field 'text'")
-    if problem := text_problem(body, "field 'text'"):
-        raise ValueError(problem)
-    body = without_controls(body)
+    body = checked_text(body, "field 'text'")
     if not has_words(body):
         raise ValueError(f"field 'text' {NO_WORDS}")
     fields: dict[str, str] = {}
@@ -348,9 +359,7 @@ def article_from_mapping(obj: object) -> Article:
             value = str(value)
         elif not isinstance(value, str):
             raise ValueError(f"field '{key}' must be a string, got {type(value).__name__}")
-        if problem := text_problem(value, f"field '{key}'"):
-            raise ValueError(problem)
-        fields[key] = without_controls(value).strip()
+        fields[key] = checked_text(value, f"field '{key}'").strip()
     if len(fields["id"]) > MAX_ID_CHARS:
         raise ValueError(f"field 'id' is longer than {MAX_ID_CHARS} characters")
     article_id = fields["id"] or derive_id(source=fields["source"], url=fields["url"],

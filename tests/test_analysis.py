@@ -1,5 +1,8 @@
 """Each filter of the Arabic chain alone, then the chains."""
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from retrieval import analysis as a
 
 
@@ -99,3 +102,32 @@ def test_edit1_variants_cover_one_letter_insertions():
 def test_overlong_runs_are_cut_into_bounded_tokens():
     tokens = a.tokenize("ك" * 200)
     assert [len(t) for t in tokens] == [a.MAX_TOKEN_CHARS, a.MAX_TOKEN_CHARS, a.MAX_TOKEN_CHARS, 8]
+
+
+# Characters that stress the chunk cache's premise: whitespace of every kind,
+# marks and invisibles the normaliser deletes, ligatures it expands, digits,
+# Latin with case, punctuation that splits tokens.
+_TRICKY = ("ابتةىئؤأإآٱكگ ی٢۵1aZİ\u064b\u0651\u0670\u0640\u200b\u200c\u200d\u200f\ufeff\u00ad\ufefb\ufef7"
+           " \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u1680\u2000\u2028\u3000-_.،'")
+
+
+@given(st.text(alphabet=_TRICKY, max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_chunk_cache_gives_the_terms_of_the_whole_text(text: str):
+    uncached = a._chain(text, {}, a.STOPWORDS)
+    assert a.analyze(text) == uncached
+    assert a.analyze(text) == uncached  # second time from the cache
+
+
+def test_chunk_cache_on_a_news_sentence_and_a_question():
+    text = "وقال وزير الخارجية الإيراني، حسين أمير عبد اللهيان، إن ٢٥٨٥ شخصاً..."
+    assert a.analyze(text) == a._chain(text, {}, a.STOPWORDS)
+    question = "من هو وزير الخارجية الإيراني؟"
+    assert a.analyze_query(question) == a._chain(question, {}, a.QUERY_STOPWORDS)
+    assert len(a.analyze_query(question)) == 3  # question words dropped
+
+
+def test_overlong_chunks_are_analysed_but_not_kept():
+    word = "ك" * 500
+    assert a.analyze(word) == a._chain(word, {}, a.STOPWORDS)
+    assert word not in a._index_chunks
