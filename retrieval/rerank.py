@@ -44,7 +44,7 @@ class ArticleLayout:
         # are written together in reading order; a stable sort by article keeps
         # that order inside each group even if an article's passages are not
         # adjacent (say, an article updated after others were added).
-        order = np.argsort(articles, kind="stable")
+        order = np.argsort(articles, kind="stable").astype(np.int32)
         grouped = articles[order]
         bounds = np.flatnonzero(grouped[1:] != grouped[:-1]) + 1
         starts = np.concatenate(([0], bounds)).astype(np.int64)
@@ -53,7 +53,10 @@ class ArticleLayout:
         if bounds.size:
             group[bounds] = 1
         group = np.cumsum(group)
-        start, end, ordinal = (np.empty(n, dtype=np.int64) for _ in range(3))
+        # int32: 16 bytes a passage for the four arrays (16 MB at a million
+        # passages); built on the first question after an index swap (~70 ms
+        # at a million passages).
+        start, end, ordinal = (np.empty(n, dtype=np.int32) for _ in range(3))
         start[order] = starts[group]
         end[order] = ends[group]
         ordinal[order] = np.arange(n, dtype=np.int64) - starts[group]
