@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from . import bm25, indexer, store
+from . import bm25, confidence, indexer, rerank, store
 from .analysis import analyze, analyze_query, edit1_variants, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
@@ -44,6 +44,8 @@ TITLE_CHARS, TITLE_TERMS = 1000, 64
 # loaded machine a 6,000-passage build in a thread held questions for
 # seconds.
 BUILD_IN_PROCESS_MIN_PASSAGES = 2_000
+# Coverage at which every question word is in the passage (float sums of idf shares).
+FULL_COVERAGE = 1 - 1e-9
 # The index-building child imports this package from where we found it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -65,6 +67,22 @@ class RetrievalConfig:
     # question's idf mass (a question whose rare words are all missing is
     # not answered by a passage matching only its common words).
     min_coverage: float = 0.3
+    # The no-answer model (retrieval/confidence.py): refuse when the
+    # estimated probability that the leading article answers is below this;
+    # 0 turns the model off and leaves only `min_coverage`. 0.17 is the cut
+    # that answers 96% of the ARCD train split's answerable questions
+    # (benchmarks/noanswer_fit.py; test split: 95.7% of answerable questions
+    # answered, 17% of unanswerable ones refused; 98.7% of headlines answered).
+    min_confidence: float = 0.17
+    # Re-ranking of the leading articles (retrieval/rerank.py): how many are
+    # re-ordered; the lead passage's score × (1 + lead_boost), since news
+    # puts the story's gist first; and the share of a question word's
+    # one-occurrence score credited when the article has it outside the
+    # best passage. 0.3 / 0.2 chosen on a separate sample of titles
+    # (docs/retrieval-quality.md, rows 20-22).
+    rerank_depth: int = 30
+    lead_boost: float = 0.3
+    spread_weight: float = 0.2
     # Spelling variants: query words of at least `fuzzy_min_chars` letters
     # also match index terms one edit away, at `fuzzy_weight`.
     fuzzy: bool = True
@@ -467,7 +485,7 @@ class SearchEngine:
         return weights
 
     def rank(self, query: str, k: int, offset: int = 0) -> Ranking:
-        """The CPU part of a search: analysis, scoring, one passage per article."""
+        """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check."""
         index = self._index
         terms = analyze_query(query)
         if not terms:
@@ -479,44 +497,80 @@ class SearchEngine:
             return Ranking(terms, {}, [], False, "unknown_terms")
         weights = {index.vocabulary[t]: w for t, w in expanded.items()}
         wanted = offset + k + 1  # one more than shown tells whether a next page exists
-        picked: list[tuple[int, float]] = []
+        # Every page re-ranks the same leading articles, so paging through
+        # them neither repeats nor skips one.
+        leaders = self._leading_passages(index, weights, max(wanted, self.config.rerank_depth))
+        query_terms = self._query_terms(index, terms, expanded)
+        evidence = rerank.rerank(index, self._layout_of(index), weights, query_terms, leaders,
+                                 rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
+        if offset == 0 and evidence and self._weak(index, terms, query_terms, weights, evidence):
+            return Ranking(terms, expanded, [], False, "weak")
+        picked = [(e.passage, e.score) for e in evidence[:wanted]]
+        return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
+
+    @staticmethod
+    def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
+        """The best passage of each of the top `wanted` articles by passage score."""
         # Several passages of one article may lead: ask the pruned top-k for a
         # few times more passages than articles needed, widening until enough
         # distinct articles are found or every candidate has been seen.
         m = max(wanted * 4, 32)
         while True:
-            passages, scores = bm25.top_k(index, weights, m)
+            passages, _ = bm25.top_k(index, weights, m)
             seen: set[int] = set()
-            picked = []
-            for passage, score in zip(passages.tolist(), scores.tolist(), strict=True):
+            picked: list[int] = []
+            for passage in passages.tolist():
                 article = int(index.article_ids[passage])
                 if article not in seen:
                     seen.add(article)
-                    picked.append((passage, score))
+                    picked.append(passage)
                     if len(picked) == wanted:
-                        break
-            if len(picked) == wanted or passages.size < m:
-                break
+                        return picked
+            if passages.size < m:
+                return picked
             m *= 4
-        if offset == 0 and picked and self._coverage(index, terms, expanded, picked[0][0]) < self.config.min_coverage:
-            return Ranking(terms, expanded, [], False, "weak")
-        return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
 
-    def _coverage(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float], passage: int) -> float:
-        """Share of the question's idf mass present in `passage` (variants count for their word)."""
-        total = matched = 0.0
+    def _layout_of(self, index: bm25.BM25Index) -> rerank.ArticleLayout:
+        """The article layout of `index`, derived once per index (a swapped-in index gets its own)."""
+        cached = getattr(self, "_layout_cache", None)
+        if cached is None or cached[0] is not index:
+            cached = self._layout_cache = (index, rerank.ArticleLayout.of(index))
+        return cached[1]
+
+    def _query_terms(self, index: bm25.BM25Index, terms: list[str],
+                     expanded: dict[str, float]) -> list[rerank.QueryTerm]:
+        """Each distinct question word with the index terms standing for it (its spelling variants at their weight).
+
+        A variant is matched back to its word by an edit-distance check on
+        the few variants `expand` found, not by regenerating every word's
+        hundreds of one-edit neighbours.
+        """
+        variants = [v for v in expanded if v not in terms]
+        out = []
         for term in dict.fromkeys(terms):
-            idf = bm25.idf_of(index, term)
-            total += idf
+            matches = []
             tid = index.vocabulary.get(term)
-            if tid is not None and bm25.contains(index, tid, passage):
-                matched += idf
-            elif self.config.fuzzy and len(term) >= self.config.fuzzy_min_chars:
-                for v in expanded.keys() - set(terms):
-                    if v in edit1_variants(term) and bm25.contains(index, index.vocabulary[v], passage):
-                        matched += idf * self.config.fuzzy_weight
-                        break
-        return matched / total if total > 0 else 0.0
+            if tid is not None:
+                matches.append((tid, 1.0))
+            if self.config.fuzzy and len(term) >= self.config.fuzzy_min_chars:
+                matches += [(index.vocabulary[v], self.config.fuzzy_weight)
+                            for v in variants if rerank.one_edit_apart(term, v)]
+            out.append(rerank.QueryTerm(bm25.idf_of(index, term), tuple(matches)))
+        return out
+
+    def _weak(self, index: bm25.BM25Index, terms: list[str], query_terms: list[rerank.QueryTerm],
+              weights: dict[int, float], evidence: list[rerank.Evidence]) -> bool:
+        """Whether the best answer is too weak to show (the explicit no-answer)."""
+        if evidence[0].passage_coverage < self.config.min_coverage:
+            return True
+        # A passage holding every question word is as good an answer as word
+        # matching can find: the model judges partial matches only. (Without
+        # this it refused one-word news questions such as ترامب, which match
+        # hundreds of articles equally well.)
+        if self.config.min_confidence <= 0 or evidence[0].passage_coverage >= FULL_COVERAGE:
+            return False
+        x = confidence.features(index, terms, query_terms, weights, evidence)
+        return confidence.answerable_probability(x) < self.config.min_confidence
 
     async def search(self, query: str, k: int = 3, offset: int = 0, *, _caught_up: bool = False) -> SearchResult:
         """Best passage of each of the top k articles (after `offset`) for a question."""

@@ -58,13 +58,8 @@ async def fake():
 
     Test modules with other users or chats define their own `fake`.
     """
-    from .telegram_stub.harness import ADMIN, READER
+    from .telegram_stub.harness import ADMIN, READER, started
     from .telegram_stub.server import FakeBotApi
 
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, READER):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(FakeBotApi(), ADMIN, READER) as server:
+        yield server

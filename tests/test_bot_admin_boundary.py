@@ -22,7 +22,7 @@ import pytest
 from bot import formatting as fmt
 
 from .telegram_stub.faults import reply_to
-from .telegram_stub.harness import ADMIN, READER, STRANGER, BotHarness
+from .telegram_stub.harness import ADMIN, READER, STRANGER, BotHarness, started
 from .telegram_stub.server import FakeBotApi, User
 
 GROUP_ID = -100321
@@ -33,14 +33,9 @@ NEW_ARTICLE = {"id": "up9", "title": "زلزال في اليابان", "source":
 
 @pytest.fixture
 async def fake():
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, READER, STRANGER):
-        server.private_chat(user)
-    server.group(GROUP_ID, "نقاش")
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(FakeBotApi(), ADMIN, READER, STRANGER) as server:
+        server.group(GROUP_ID, "نقاش")
+        yield server
 
 
 @pytest.fixture

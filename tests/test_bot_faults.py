@@ -14,7 +14,7 @@ from bot import formatting as fmt
 from bot.delivery import TRANSIENT_RETRIES, PatientRateLimiter
 
 from .telegram_stub.faults import FaultyBotApi, LiftedLimitsHarness
-from .telegram_stub.harness import ADMIN
+from .telegram_stub.harness import ADMIN, started
 from .telegram_stub.server import Call, User
 
 QUESTIONS = ["أسعار النفط", "من هو وزير الخارجية الإيراني؟", "الغاز المسال والفحم", "قرار مجلس الأمن",
@@ -24,13 +24,8 @@ READERS = [User(5000 + n, f"Reader {n}", "ar") for n in range(12)]
 
 @pytest.fixture
 async def fake():
-    server = FaultyBotApi()
-    await server.start()
-    for user in (ADMIN, *READERS):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(FaultyBotApi(), ADMIN, *READERS) as server:
+        yield server
 
 
 @pytest.fixture

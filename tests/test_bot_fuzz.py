@@ -27,7 +27,7 @@ import pytest
 from bot import formatting as fmt
 
 from .telegram_stub.faults import LiftedLimitsHarness, reply_to, unlimited
-from .telegram_stub.harness import ADMIN, READER, fixture_articles
+from .telegram_stub.harness import ADMIN, READER, fixture_articles, started
 from .telegram_stub.hostile import HostileText, callback_data, command_text, inline_offset, inline_query_text
 from .telegram_stub.server import FakeBotApi, User
 
@@ -54,15 +54,10 @@ class Expectations:
 
 @pytest.fixture
 async def fake():
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, READER, *FUZZERS):
-        server.private_chat(user)
-    server.group(GROUP_ID, "<b>group</b> & \u202e")
-    server.group(FORUM_ID, "forum", forum=True)
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(FakeBotApi(), ADMIN, READER, *FUZZERS) as server:
+        server.group(GROUP_ID, "<b>group</b> & \u202e")
+        server.group(FORUM_ID, "forum", forum=True)
+        yield server
 
 
 @pytest.fixture

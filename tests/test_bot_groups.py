@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .telegram_stub.harness import ADMIN, READER, STRANGER, BotHarness
+from .telegram_stub.harness import ADMIN, READER, STRANGER, BotHarness, started
 from .telegram_stub.server import FakeBotApi
 
 GROUP_ID = -100123
@@ -12,14 +12,10 @@ GROUP_ID = -100123
 
 @pytest.fixture
 async def fake():
-    server = FakeBotApi()
-    await server.start()
-    server.private_chat(ADMIN)
-    server.group(GROUP_ID, "نقاش الأخبار")
-    server.group(-100777, "منتدى", forum=True)
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(FakeBotApi(), ADMIN) as server:
+        server.group(GROUP_ID, "نقاش الأخبار")
+        server.group(-100777, "منتدى", forum=True)
+        yield server
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from bot import formatting as fmt
 
 from .telegram_stub.faults import LiftedLimitsHarness, TimedBotApi, reply_to, unlimited
-from .telegram_stub.harness import ADMIN
+from .telegram_stub.harness import ADMIN, started
 from .telegram_stub.server import User
 
 USERS = [User(20_000 + n, f"User {n}", "ar") for n in range(200)]
@@ -40,13 +40,8 @@ def rss_mib() -> float:
 
 @pytest.fixture
 async def fake():
-    server = TimedBotApi()
-    await server.start()
-    for user in (ADMIN, *USERS):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(TimedBotApi(), ADMIN, *USERS) as server:
+        yield server
 
 
 def percentile(values: list[float], q: float) -> float:

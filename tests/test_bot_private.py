@@ -6,19 +6,14 @@ import re
 
 import pytest
 
-from .telegram_stub.harness import ADMIN, ENGLISH_READER, READER, BotHarness
+from .telegram_stub.harness import ADMIN, ENGLISH_READER, READER, BotHarness, started
 from .telegram_stub.server import FakeBotApi
 
 
 @pytest.fixture
 async def fake():
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, READER, ENGLISH_READER):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(FakeBotApi(), ADMIN, READER, ENGLISH_READER) as server:
+        yield server
 
 
 @pytest.fixture

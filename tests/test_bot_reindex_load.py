@@ -21,7 +21,7 @@ import pytest
 from bot import formatting as fmt
 
 from .telegram_stub.faults import LiftedLimitsHarness, reply_to, unlimited
-from .telegram_stub.harness import ADMIN, fixture_articles
+from .telegram_stub.harness import ADMIN, fixture_articles, started
 from .telegram_stub.server import FakeBotApi, User
 
 QUESTIONS = ["أسعار النفط", "سوق النفط والمخزونات الأمريكية", "قرار أوبك خفض الإنتاج", "الغاز المسال",
@@ -39,13 +39,8 @@ NEW_ARTICLES = [
 
 @pytest.fixture
 async def fake():
-    server = FakeBotApi()
-    await server.start()
-    for user in (ADMIN, *ASKERS):
-        server.private_chat(user)
-    yield server
-    await server.stop()
-    assert server.errors == []
+    async with started(FakeBotApi(), ADMIN, *ASKERS) as server:
+        yield server
 
 
 @pytest.fixture

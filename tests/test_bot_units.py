@@ -233,6 +233,16 @@ def test_bad_bot_settings_are_named(overrides, name):
         load_settings(**overrides)
 
 
+def test_retrieval_settings_reach_the_engine(monkeypatch):
+    monkeypatch.setenv("NEWSBOT_MIN_CONFIDENCE", "0")
+    monkeypatch.setenv("NEWSBOT_MIN_COVERAGE", "0.5")
+    config = load_settings().retrieval_config()
+    assert (config.min_confidence, config.min_coverage) == (0.0, 0.5)
+    monkeypatch.setenv("NEWSBOT_MIN_CONFIDENCE", "2")
+    with pytest.raises(SettingsError, match="NEWSBOT_MIN_CONFIDENCE"):
+        load_settings()
+
+
 def test_run_without_a_token_exits_with_a_clear_message(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     assert run_bot(load_settings(db=tmp_path / "x.db", telegram_bot_token=None)) == 2

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.ext import Application
 
@@ -22,6 +24,26 @@ ADMIN = User(1001, "Admin", "ar", "site_admin")
 READER = User(2002, "Reader", "ar", "reader1")
 ENGLISH_READER = User(3003, "Reader EN", "en", "reader_en")
 STRANGER = User(4004, "Stranger", "ar", "stranger")
+
+Api = TypeVar("Api", bound=FakeBotApi)
+
+
+@asynccontextmanager
+async def started(server: Api, *users: User) -> AsyncIterator[Api]:
+    """`server` listening, with a private chat for each of `users`.
+
+    On exit it is stopped, and the test fails if the bot made any call the
+    Bot API would have rejected.
+    """
+    await server.start()
+    try:
+        for user in users:
+            server.private_chat(user)
+        yield server
+    finally:
+        await server.stop()
+    assert server.errors == []
+
 
 TRICKY_TITLE = "أسعار <النفط> & الغاز > التوقعات"
 LONG_PARAGRAPH = ("وتحدث التقرير عن المحيط الهادئ والتيارات البحرية الدافئة وأثرها على المناخ في المنطقة، "

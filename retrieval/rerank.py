@@ -1,0 +1,162 @@
+"""Article-level evidence over the top of a passage ranking.
+
+BM25 ranks passages; the bot shows articles. Summing an article's passage
+scores was tried and failed (docs/retrieval-quality.md, row 10): a long
+article piles up evidence from common words. What is measured here counts
+each question word once per article instead:
+
+* the best passage's score, as before;
+* the lead: news is written as an inverted pyramid, the first passage sums
+  up the story, so its score counts a little more;
+* spread: question words the best passage lacks but the article has
+  elsewhere add what they would have added to the passage at one occurrence
+  (a headline's words are scattered over the story it heads).
+
+Only the top `depth` articles of the passage ranking are re-ordered, so the
+cost is a binary search per query term over the passages of a few dozen
+articles, and an article outside the first `depth` can never be promoted.
+The same pass yields what the no-answer check needs (`Evidence`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import bm25
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleLayout:
+    """Where each article's passages are: derived once per index from `article_ids`."""
+
+    order: np.ndarray  # passage numbers grouped by article, ascending within each article
+    start: np.ndarray  # per passage number: first position of its article's group in `order`
+    end: np.ndarray  # per passage number: one past the last position of its group
+    ordinal: np.ndarray  # per passage number: its place in its article (0 = the lead)
+
+    @classmethod
+    def of(cls, index: bm25.BM25Index) -> ArticleLayout:
+        articles = index.article_ids
+        n = articles.size
+        # Passages are numbered in database id order, and an article's passages
+        # are written together in reading order; a stable sort by article keeps
+        # that order inside each group even if an article's passages are not
+        # adjacent (say, an article updated after others were added).
+        order = np.argsort(articles, kind="stable").astype(np.int32)
+        grouped = articles[order]
+        bounds = np.flatnonzero(grouped[1:] != grouped[:-1]) + 1
+        starts = np.concatenate(([0], bounds)).astype(np.int64)
+        ends = np.concatenate((bounds, [n])).astype(np.int64)
+        group = np.zeros(n, dtype=np.int64)
+        if bounds.size:
+            group[bounds] = 1
+        group = np.cumsum(group)
+        # int32: 16 bytes a passage for the four arrays (16 MB at a million
+        # passages); built on the first question after an index swap (~70 ms
+        # at a million passages).
+        start, end, ordinal = (np.empty(n, dtype=np.int32) for _ in range(3))
+        start[order] = starts[group]
+        end[order] = ends[group]
+        ordinal[order] = np.arange(n, dtype=np.int64) - starts[group]
+        return cls(order=order, start=start, end=end, ordinal=ordinal)
+
+    def passages_of(self, passage: int) -> np.ndarray:
+        """All passage numbers of the article holding `passage`, in reading order."""
+        return self.order[self.start[passage]:self.end[passage]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTerm:
+    """One distinct question word: its idf, and the index terms that stand for it with their credit."""
+
+    idf: float
+    matches: tuple[tuple[int, float], ...]  # (term id, credit: 1 for the word itself, less for a variant)
+
+
+@dataclass(frozen=True, slots=True)
+class RerankWeights:
+    lead_boost: float  # the lead passage's score × (1 + lead_boost)
+    spread_weight: float  # share of a missing word's one-occurrence score credited when elsewhere in the article
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the re-ranking saw for one article."""
+
+    passage: int  # the passage shown for it
+    score: float  # the article's score after re-ranking
+    passage_score: float  # that passage's plain BM25 score
+    passage_coverage: float  # share of the question's idf mass present in that passage
+    article_coverage: float  # share present anywhere in the article
+
+
+def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, float], query: list[QueryTerm],
+           leaders: list[int], rw: RerankWeights) -> list[Evidence]:
+    """Evidence for the articles of `leaders` (each article's best passage), best first."""
+    if not leaders:
+        return []
+    groups = [layout.passages_of(p) for p in leaders]
+    passages = np.concatenate(groups)
+    order = np.argsort(passages, kind="stable")
+    sorted_passages = passages[order]
+    # Every passage of the leading articles, scored exactly as top_k scores them.
+    scores = np.zeros(passages.size, dtype=np.float64)
+    present: dict[int, np.ndarray] = {}
+    for tid in {tid for term in query for tid, _ in term.matches} | weights.keys():
+        docs, impacts = index.postings(tid)
+        pos = np.searchsorted(docs, sorted_passages)
+        np.minimum(pos, docs.size - 1, out=pos)
+        hit_sorted = docs[pos] == sorted_passages
+        hit = np.empty_like(hit_sorted)
+        hit[order] = hit_sorted
+        present[tid] = hit
+        w = weights.get(tid)
+        if w:
+            contribution = np.zeros(passages.size, dtype=np.float64)
+            contribution[order[hit_sorted]] = impacts[pos[hit_sorted]]
+            scores += contribution * (np.float64(w) * index.idf[tid])
+    total_idf = sum(t.idf for t in query) or 1.0
+    # credit[i, j]: how much of query word i passage j holds (its best match).
+    credit = np.zeros((len(query), passages.size), dtype=np.float64)
+    for i, term in enumerate(query):
+        for tid, c in term.matches:
+            np.maximum(credit[i], present[tid] * c, out=credit[i])
+    idfs = np.array([t.idf for t in query], dtype=np.float64)
+    # What each query word adds to a passage at one occurrence in a passage of average length.
+    unit = np.array([max((weights.get(tid, 0.0) * float(index.idf[tid]) for tid, _ in t.matches), default=0.0)
+                     for t in query], dtype=np.float64)
+    lead = layout.ordinal[passages] == 0
+    boosted = np.where(lead, scores * (1.0 + rw.lead_boost), scores)
+    out = []
+    at = 0
+    for g in groups:
+        sl = slice(at, at + g.size)
+        at += g.size
+        best = at - g.size + int(np.argmax(boosted[sl]))
+        in_article = credit[:, sl].max(axis=1)
+        in_passage = credit[:, best]
+        spread = float(unit @ np.maximum(in_article - in_passage, 0.0))
+        out.append(Evidence(passage=int(passages[best]), score=float(boosted[best]) + rw.spread_weight * spread,
+                            passage_score=float(scores[best]),
+                            passage_coverage=float(idfs @ in_passage) / total_idf,
+                            article_coverage=float(idfs @ in_article) / total_idf))
+    # Stable: equal scores keep the passage ranking's order.
+    return sorted(out, key=lambda e: -e.score)
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether b is one insertion, deletion, substitution or swap of adjacent letters away from a."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):  # b has one letter more
+        return a[i:] == b[i + 1:]
+    if a[i + 1:] == b[i + 1:]:  # substitution
+        return True
+    return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]

@@ -1,0 +1,63 @@
+"""The no-answer model (retrieval/confidence.py) as the engine uses it."""
+
+import numpy as np
+
+from retrieval import bm25, confidence, rerank
+from retrieval.analysis import analyze, analyze_query
+from retrieval.engine import RetrievalConfig, SearchEngine
+
+FILLER = "x1 x2 x3 x4"
+
+
+def engine_over(docs: list[str], **config: object) -> SearchEngine:
+    index = bm25.build_index([analyze(d) for d in docs], range(len(docs)), range(len(docs)),
+                             bm25.BM25Params(k1=0.9, b=0.5))
+    engine = SearchEngine(":memory:", RetrievalConfig(**config), None, None)  # type: ignore[arg-type]
+    engine._index = index
+    return engine
+
+
+# Forty articles on the same story, none better than another, and one on something else.
+SAME_STORY = [f"ترامب يزور بغداد خبر{i} {FILLER}" for i in range(40)] + [f"زلزال في اليابان {FILLER}"]
+
+
+def test_one_word_question_matching_many_articles_equally_is_answered():
+    # Many equal matches is what an unanswerable question looks like to the
+    # model, but a passage holding every question word is never refused by it.
+    ranking = engine_over(SAME_STORY).rank("ترامب", 3)
+    assert ranking.no_answer is None and len(ranking.picked) == 3
+
+
+def test_partial_match_is_judged_by_the_model_and_full_match_is_not():
+    strict = engine_over(SAME_STORY, min_confidence=1.0)  # no probability reaches 1: every partial match is refused
+    assert strict.rank("ترامب يزور اليابان", 3).no_answer == "weak"
+    assert strict.rank("ترامب يزور بغداد", 3).no_answer is None
+    off = engine_over(SAME_STORY, min_confidence=0.0)
+    assert off.rank("ترامب يزور اليابان", 3).no_answer is None
+
+
+def test_probability_rises_with_coverage_and_falls_with_many_equal_rivals():
+    base = np.array(confidence.FEATURE_MEAN)
+    at = confidence.FEATURES.index
+    more_covered, more_rivals = base.copy(), base.copy()
+    more_covered[at("passage_coverage")] += 0.2
+    more_rivals[at("depth_ratio")] += 0.2
+    p = confidence.answerable_probability(base)
+    assert confidence.answerable_probability(more_covered) > p > confidence.answerable_probability(more_rivals)
+
+
+def test_features_are_on_index_independent_scales():
+    engine = engine_over(SAME_STORY)
+    index = engine.index
+    terms = analyze_query("ترامب يزور موسكو")
+    expanded = engine.expand(index, terms)
+    weights = {index.vocabulary[t]: w for t, w in expanded.items()}
+    query = engine._query_terms(index, terms, expanded)
+    leaders = engine._leading_passages(index, weights, 30)
+    evidence = rerank.rerank(index, engine._layout_of(index), weights, query, leaders,
+                             rerank.RerankWeights(0.3, 0.2))
+    x = dict(zip(confidence.FEATURES, confidence.features(index, terms, query, weights, evidence), strict=True))
+    assert 0 < x["passage_coverage"] < 1 and x["passage_coverage"] == x["article_coverage"]
+    assert x["depth_ratio"] == 1.0 and x["gap"] == 0.0  # forty equal articles
+    assert x["missing_rarity"] == 1.0  # موسكو is unknown to the index: as rare as can be
+    assert x["unknown_share"] == 1 / 3
