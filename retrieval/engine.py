@@ -22,7 +22,7 @@ from pathlib import Path
 import aiosqlite
 
 from . import bm25, confidence, indexer, rerank, store
-from .analysis import analyze, analyze_query, edit1_variants, release_index_caches
+from .analysis import analyze, analyze_query, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
 from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, split_passages
