@@ -108,11 +108,22 @@ def stub_classes() -> tuple[type, type]:
     from tests.telegram_stub.server import FakeBotApi, User
 
     class ReplyWatchingBotApi(FakeBotApi):
-        """The stand-in, resolving a future when the reply to a question arrives."""
+        """The stand-in, resolving a future when the reply to a question arrives.
 
-        def __init__(self) -> None:
+        With `delay` > 0 it answers every call but getUpdates that much later, as a
+        network round trip to Telegram would (arrival times are still noted on arrival).
+        """
+
+        def __init__(self, delay: float = 0.0) -> None:
             super().__init__(token=TOKEN)
             self.waiting: dict[tuple, asyncio.Future] = {}
+            self.delay = delay
+
+        async def _api(self, request: Any) -> Any:
+            response = await super()._api(request)
+            if self.delay and request.match_info["method"] != "getUpdates":
+                await asyncio.sleep(self.delay)
+            return response
 
         def expect(self, key: tuple) -> asyncio.Future:
             future = asyncio.get_running_loop().create_future()
@@ -220,7 +231,7 @@ async def run_benchmark(db: Path, plan: list[tuple[str, str]], warmup: list[tupl
     rounds = args.rounds if len(versions) > 1 else 1
     slices = [plan[i::rounds] for i in range(rounds)]
     stub_cls, user_cls = stub_classes()
-    fake = stub_cls()
+    fake = stub_cls(args.api_delay_ms / 1000)
     await fake.start()
     results: dict[str, dict] = {label: {"ready_s": [], "records": [], "parts": {}, "profiles": []}
                                 for label, _, _ in versions}
@@ -334,6 +345,8 @@ def report_text(results: dict[str, dict], passages: int, args: argparse.Namespac
     n = len(next(iter(results.values()))["records"])
     lines = [f"Answer path through the bot at {passages:,} passages: {n} questions per version of the code,"
              f" one at a time, ≥ {args.interval_ms:g} ms apart; load average {os.getloadavg()[0]:.1f} at the end."]
+    if args.api_delay_ms:
+        lines[0] += f" The stand-in answered each call {args.api_delay_ms:g} ms late (a simulated network round trip)."
     if len(results) > 1:
         lines[0] += (f" Baseline `{args.baseline_code}` and current code took turns over {args.rounds} slices"
                      " of the same questions.")
@@ -364,6 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="least time between two questions: keeps under the production limiter's 30 requests/s"
                         " (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for one reply (default: %(default)s)")
+    p.add_argument("--api-delay-ms", type=float, default=0.0,
+                   help="the stand-in answers every call but getUpdates this much later, like a network round"
+                        " trip to Telegram: shows what the code waits for (default: %(default)s)")
     p.add_argument("--baseline-code", type=Path,
                    help="another checkout of the project (e.g. `git archive main | tar -x -C DIR`): its bot answers"
                         " the same questions, taking turns with this one")
