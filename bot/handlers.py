@@ -6,6 +6,7 @@ Each handler does one job; text comes from `bot.formatting`, buttons from
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -106,12 +107,18 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     if (problem := problem_with(question, svc.settings.max_question_chars)) is not None:
         await message.reply_text(problem)
         return
-    await show_typing(message)
-    result = await svc.engine.search(question, k=svc.settings.results_per_page)
-    question_id = await log_question(svc, chat.type, user.id if user else None, question, len(result.hits),
-                                     time.perf_counter() - started)
-    await message.reply_text(fmt.answer_text(result),
-                             reply_markup=answer_keyboard(result, question_id, svc.settings.results_per_page))
+    # The typing action's round trip to Telegram overlaps the search instead of preceding it; it is
+    # awaited before the answer goes out, so Telegram still sees "typing" first and the answer last.
+    typing = asyncio.create_task(show_typing(message))
+    try:
+        result = await svc.engine.search(question, k=svc.settings.results_per_page)
+        question_id = await log_question(svc, chat.type, user.id if user else None, question, len(result.hits),
+                                         time.perf_counter() - started)
+        text = fmt.answer_text(result)
+        keyboard = answer_keyboard(result, question_id, svc.settings.results_per_page)
+    finally:
+        await typing
+    await message.reply_text(text, reply_markup=keyboard)
 
 
 async def show_typing(message: Message) -> None:

@@ -22,11 +22,12 @@ from pathlib import Path
 import aiosqlite
 
 from . import bm25, confidence, indexer, rerank, store
-from .analysis import analyze, analyze_query, edit1_variants, release_index_caches
+from .analysis import analyze, analyze_query, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
 from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, split_passages
 from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
+from .variants import known_variants
 
 log = logging.getLogger(__name__)
 
@@ -476,8 +477,7 @@ class SearchEngine:
             tid = index.vocabulary.get(term)
             if tid is not None and index.df(tid) > rare:
                 continue
-            variants = [(index.df(vid), v) for v in edit1_variants(term)
-                        if (vid := index.vocabulary.get(v)) is not None and v not in weights]
+            variants = [(df, v) for df, v in known_variants(index, term) if v not in weights]
             if tid is not None:
                 variants = [(df, v) for df, v in variants if df <= rare]
             for _, v in sorted(variants, reverse=True)[:3]:

@@ -22,10 +22,39 @@ class Excerpt:
     highlights: tuple[tuple[int, int], ...]  # spans in `text` of matched words
 
 
+# Raw token (as written in a passage, diacritics and all) → its term, or None.
+# Highlighting ran the whole analysis chain on every word of every shown
+# passage (half the cost of a search at 100,000 passages); news vocabulary is
+# Zipfian, so nearly every word is a dict hit after a few hundred questions.
+# Cleared when it grows past a bound, so memory stays flat.
+_TERM_OF_RAW: dict[str, str | None] = {}
+_TERM_OF_RAW_LIMIT = 1 << 18
+_MISSING = object()
+
+
+def cached_term(raw_token: str) -> str | None:
+    """`analyze_token(raw_token)`, remembered."""
+    term = _TERM_OF_RAW.get(raw_token, _MISSING)
+    if term is _MISSING:
+        if len(_TERM_OF_RAW) >= _TERM_OF_RAW_LIMIT:
+            _TERM_OF_RAW.clear()
+        term = _TERM_OF_RAW[raw_token] = analyze_token(raw_token)
+    return term  # type: ignore[return-value]
+
+
 def matched_words(text: str, terms: Collection[str],
-                  term_of: Callable[[str], str | None] = analyze_token) -> list[tuple[int, int, str]]:
+                  term_of: Callable[[str], str | None] = cached_term) -> list[tuple[int, int, str]]:
     """(start, end, term) of every word in `text` whose analysed form is in `terms`."""
     out = []
+    if term_of is cached_term:  # the hot path: the cache looked up inline, no call per word
+        cache = _TERM_OF_RAW
+        for word, start, end in tokenize_with_spans(text):
+            term = cache.get(word, _MISSING)
+            if term is _MISSING:
+                term = cached_term(word)
+            if term is not None and term in terms:
+                out.append((start, end, term))
+        return out
     for word, start, end in tokenize_with_spans(text):
         term = term_of(word)
         if term is not None and term in terms:

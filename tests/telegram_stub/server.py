@@ -35,6 +35,7 @@ class Call:
     params: dict[str, Any]
     ok: bool
     result: Any = None
+    arrived: float = 0.0  # time.perf_counter() when the request reached the server, before any parsing
 
 
 @dataclass
@@ -170,6 +171,9 @@ class FakeBotApi:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.commands: dict[tuple[str, str], list[dict]] = {}
         self._updates: list[dict] = []
+        # update_id → time.perf_counter() when a getUpdates answer first handed the update out
+        # (a benchmark measures from there to the reply's `Call.arrived`).
+        self.delivered: dict[int, float] = {}
         self._next_update = itertools.count(1)
         self._next_message: dict[int, itertools.count] = defaultdict(lambda: itertools.count(1))
         self._next_query = itertools.count(1)
@@ -320,6 +324,7 @@ class FakeBotApi:
     # --- the API -----------------------------------------------------------------------
 
     async def _api(self, request: web.Request) -> web.Response:
+        arrived = time.perf_counter()
         method = request.match_info["method"]
         if request.match_info["token"] != self.token:
             return _reply(ApiError(401, "Unauthorized"))
@@ -328,12 +333,12 @@ class FakeBotApi:
         params, problems = self.spec.check_call(method, raw)
         if problems:
             self.errors += problems
-            self._record(Call(method, params or raw, False))
+            self._record(Call(method, params or raw, False, arrived=arrived))
             return _reply(ApiError(404 if params == {} and method not in self.spec.methods else 400,
                                    "Bad Request: " + "; ".join(problems)))
         if self._failures[method]:
             retry_after = self._failures[method].popleft()
-            self._record(Call(method, params, False, {"retry_after": retry_after}))
+            self._record(Call(method, params, False, {"retry_after": retry_after}, arrived))
             return _reply(ApiError(429, f"Too Many Requests: retry after {retry_after}",
                                    {"retry_after": retry_after}))
         try:
@@ -347,9 +352,9 @@ class FakeBotApi:
         except ApiError as exc:
             if exc.code != 400 or "not modified" not in exc.description:
                 self.errors.append(f"{method}: {exc.description}")
-            self._record(Call(method, params, False, exc.description))
+            self._record(Call(method, params, False, exc.description, arrived))
             return _reply(exc)
-        self._record(Call(method, params, True, result))
+        self._record(Call(method, params, True, result, arrived))
         return web.json_response({"ok": True, "result": result})
 
     async def _file(self, request: web.Request) -> web.Response:
@@ -376,7 +381,11 @@ class FakeBotApi:
                 await asyncio.wait_for(self._new_update.wait(), min(float(params["timeout"]), 1.0))
             except TimeoutError:
                 pass
-        return self._updates[: int(params.get("limit", 100))]
+        handed_out = self._updates[: int(params.get("limit", 100))]
+        now = time.perf_counter()
+        for update in handed_out:
+            self.delivered.setdefault(update["update_id"], now)
+        return handed_out
 
     def _do_getMe(self, params: dict[str, Any]) -> dict:
         return self.bot_user

@@ -1,0 +1,118 @@
+"""A/B of `SearchEngine.search` between this checkout and another one, on the same machine load.
+
+Each version answers the same questions in its own fresh process (the
+`PROBE` program below, run with the version's code first on `PYTHONPATH`:
+open the database, ask `--warmup` other questions untimed, then time every
+question once through `engine.search`), pinned to the same core; the
+versions take turns `--rounds` times, alternating which goes first, and the
+medians over the rounds are compared. With `--warmup 0` every cache starts
+empty, as when the bot has just started; a few hundred warm-up questions
+show a bot that has been answering for a while.
+
+    git archive main | tar -x -C /tmp/main-code
+    .venv/bin/python -m benchmarks.search_ab --baseline-code /tmp/main-code
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks import bot_path, perf
+from benchmarks import eval as quality_eval
+from retrieval.engine import RetrievalConfig
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+# Runs under either version's code: only what both have (`SearchEngine.open` / `search`).
+PROBE = """
+import asyncio, json, sys, time
+import numpy as np
+from retrieval.engine import SearchEngine
+
+async def main(db, qfile, k, warmup):
+    questions = [q for q in open(qfile, encoding="utf-8").read().splitlines() if q.strip()]
+    engine = await SearchEngine.open(db)
+    try:
+        for q in questions[:warmup]:
+            await engine.search(q, k=k)
+        seconds = []
+        for q in questions[warmup:]:
+            t = time.perf_counter()
+            await engine.search(q, k=k)
+            seconds.append(time.perf_counter() - t)
+    finally:
+        await engine.close()
+    ms = np.asarray(seconds) * 1000
+    print(json.dumps({f"p{p}_ms": float(np.percentile(ms, p)) for p in (50, 95, 99)}))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+"""
+
+
+def probe(code: Path, db: Path, questions: Path, k: int, warmup: int, core: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(code))
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(db), str(questions), str(k), str(warmup)],
+                          capture_output=True, text=True, cwd=code, env=env,
+                          preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+    if proc.returncode != 0:
+        raise RuntimeError(f"the probe under {code} failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="engine.search: this checkout against another, taking turns.")
+    p.add_argument("--baseline-code", type=Path, required=True, help="the other checkout (e.g. main)")
+    p.add_argument("--corpus", type=Path, default=perf.DEFAULT_CORPUS)
+    p.add_argument("--passages", type=int, default=100_000)
+    p.add_argument("--questions", type=int, default=1000)
+    p.add_argument("-k", type=int, default=3, help="results per question (the bot's page: 3; inline: 10)")
+    p.add_argument("--warmup", type=int, default=0,
+                   help="other questions asked first in each process, untimed (default: %(default)s)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--cache-dir", type=Path, default=quality_eval.DEFAULT_CACHE)
+    args = p.parse_args(argv)
+    if not (args.baseline_code / "retrieval" / "engine.py").exists():
+        p.error(f"--baseline-code {args.baseline_code} holds no retrieval/engine.py")
+
+    cached, passages = bot_path.cached_database(args.corpus, args.passages, args.cache_dir)
+    articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), args.passages, RetrievalConfig())
+    questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
+    del articles
+    core = min(os.sched_getaffinity(0))
+    versions = [("current", REPO), ("baseline", args.baseline_code.resolve())]
+    runs: dict[str, list[dict]] = {name: [] for name, _ in versions}
+    with tempfile.TemporaryDirectory(prefix="newsbot-searchab-") as tmp:
+        workdir = Path(tmp)
+        db = bot_path.copy_database(cached, workdir)
+        qfile = workdir / "questions.txt"
+        qfile.write_text("\n".join(questions) + "\n", encoding="utf-8")
+        for r in range(args.rounds):
+            for name, code in (versions if r % 2 == 0 else versions[::-1]):
+                runs[name].append(probe(code, db, qfile, args.k, args.warmup, core))
+                s = runs[name][-1]
+                perf.log(f"round {r + 1}: {name}: p50 {s['p50_ms']:.3f} ms, p95 {s['p95_ms']:.3f} ms,"
+                         f" p99 {s['p99_ms']:.3f} ms")
+    med = {name: {q: statistics.median(run[q] for run in rs) for q in ("p50_ms", "p95_ms", "p99_ms")}
+           for name, rs in runs.items()}
+    print(f"engine.search, top {args.k}, {passages:,} passages, {args.questions} questions after"
+          f" {args.warmup} warm-up ones, one core,"
+          f" medians of {args.rounds} runs per version (load average {os.getloadavg()[0]:.1f}):\n")
+    print("| code | p50 ms | p95 ms | p99 ms |\n|---|---:|---:|---:|")
+    for name, m in med.items():
+        print(f"| {name} | {m['p50_ms']:.3f} | {m['p95_ms']:.3f} | {m['p99_ms']:.3f} |")
+    ratio = med["baseline"]["p50_ms"] / med["current"]["p50_ms"]
+    print(f"\np50 baseline / current: {ratio:.2f}×")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
