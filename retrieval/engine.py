@@ -193,6 +193,7 @@ class SearchEngine:
         self._index_info: IndexInfo | None = None
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
+        self._layout_cache: tuple[bm25.BM25Index, rerank.ArticleLayout] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -532,7 +533,7 @@ class SearchEngine:
 
     def _layout_of(self, index: bm25.BM25Index) -> rerank.ArticleLayout:
         """The article layout of `index`, derived once per index (a swapped-in index gets its own)."""
-        cached = getattr(self, "_layout_cache", None)
+        cached = self._layout_cache
         if cached is None or cached[0] is not index:
             cached = self._layout_cache = (index, rerank.ArticleLayout.of(index))
         return cached[1]
