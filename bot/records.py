@@ -35,6 +35,16 @@ class QuestionStats:
     median_ms: float | None  # over the retained rows
 
 
+# A TEMP trigger lives in this connection only, not in the database file: nothing in the schema
+# changes, so another version of the program opening the database counts as it always did.
+_COUNT_QUESTIONS = """
+CREATE TEMP TRIGGER IF NOT EXISTS question_log_counts AFTER INSERT ON main.question_log
+BEGIN
+    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'questions_total';
+END
+"""
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
@@ -52,6 +62,7 @@ class QuestionLog:
         try:
             if salt is None:
                 salt = await _stored_salt(db)
+            await db.execute(_COUNT_QUESTIONS)
         except BaseException:
             await db.close()
             raise
@@ -69,18 +80,12 @@ class QuestionLog:
                      latency_seconds: float, now: datetime | None = None) -> int:
         """Log one answered question; returns its row id (paging buttons refer to it)."""
         now = now or datetime.now(UTC)
-        await self._db.execute("BEGIN IMMEDIATE")
-        try:
-            cur = await self._db.execute(
-                "INSERT INTO question_log (asked_at, chat_type, user_hash, question, hits, latency_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (_iso(now), chat_type, self.user_hash(user_id), question, hits, round(latency_seconds * 1000, 2)))
-            await self._db.execute(
-                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'questions_total'")
-            await self._db.execute("COMMIT")
-        except BaseException:
-            await self._db.execute("ROLLBACK")
-            raise
+        # One statement, so one round trip to aiosqlite's thread (this is on every answer's path): the
+        # all-time counter is bumped by the connection's trigger inside the INSERT's own transaction.
+        cur = await self._db.execute(
+            "INSERT INTO question_log (asked_at, chat_type, user_hash, question, hits, latency_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (_iso(now), chat_type, self.user_hash(user_id), question, hits, round(latency_seconds * 1000, 2)))
         row_id = int(cur.lastrowid or 0)
         if time.monotonic() - self._last_purge > PURGE_EVERY_SECONDS:
             await self.purge(now)
