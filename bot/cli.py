@@ -50,6 +50,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Ctrl-C anywhere once newsbot runs (even while settings are still being read) gets the
+    # one-line message: every write is a whole transaction, so there is nothing to clean up.
+    try:
+        return _run_command(argv)
+    except KeyboardInterrupt:
+        print("\nnewsbot: interrupted; every article written so far is complete", file=sys.stderr)
+        return 130
+
+
+def _run_command(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(**({"db": args.db} if args.db else {}))
@@ -70,9 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as exc:  # a damaged file, or locked by another program
         print(f"newsbot: {settings.db}: database error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("\nnewsbot: interrupted; every article written so far is complete", file=sys.stderr)
-        return 130
 
 
 async def _open(settings: Settings, *, load_index: bool = True) -> SearchEngine:

@@ -62,3 +62,15 @@ def test_invalid_setting_is_named(tmp_path: Path):
     out = newsbot("stats", db=tmp_path / "news.db", env={"NEWSBOT_BM25_K1": "fast"})
     assert out.returncode == 2
     assert "NEWSBOT_BM25_K1" in out.stderr
+
+
+def test_ctrl_c_while_reading_settings_gives_the_one_line_message(monkeypatch, capsys):
+    from bot import cli
+
+    def interrupted(**_: object):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_settings", interrupted)
+    assert cli.main(["stats"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
