@@ -111,6 +111,21 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
     return db
 
 
+async def rollback(db: aiosqlite.Connection) -> None:
+    """Roll back after an error, if there is still a transaction to roll back.
+
+    A cancellation (Ctrl-C) can reach the awaiting coroutine while COMMIT is
+    already running in aiosqlite's thread: the COMMIT completes, and a ROLLBACK
+    would fail with "no transaction is active", replacing the cancellation
+    with a misleading database error.
+    """
+    try:
+        await db.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "no transaction is active" not in str(exc):
+            raise
+
+
 async def migrate(db: aiosqlite.Connection) -> int:
     """Apply pending migrations, each atomically; returns the final version."""
     try:
@@ -127,7 +142,7 @@ async def migrate(db: aiosqlite.Connection) -> int:
             await db.execute(f"PRAGMA user_version = {target}")
             await db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            await rollback(db)
             raise
     return SCHEMA_VERSION
 
@@ -208,7 +223,7 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
             await _bump_generation(db)
         await db.execute("COMMIT")
     except BaseException:
-        await db.execute("ROLLBACK")
+        await rollback(db)
         raise
     return counts
 
@@ -234,7 +249,7 @@ async def delete_article(db: aiosqlite.Connection, article_id: str) -> bool:
             await _bump_generation(db)
         await db.execute("COMMIT")
     except BaseException:
-        await db.execute("ROLLBACK")
+        await rollback(db)
         raise
     return deleted
 

@@ -276,13 +276,27 @@ def interrupt_at(args: tuple[str, ...], db: Path, delay: float) -> subprocess.Co
 
 
 def only_module_level_frames(traceback: str) -> bool:
-    """Whether every frame of the project's code in a traceback is a module being imported.
+    """Whether a traceback of the project's code is still in module imports, before `main` runs.
 
-    A class body runs at import too (pydantic builds `Settings` then), so its frame, named after the
-    class, counts as import-time.
+    The outermost project frame, if any, is the command's module being executed; below it there may be other
+    modules being imported and whatever they run at import time (a class body, `_load_stopwords`),
+    but never `main`, which turns Ctrl-C into the one-line message.
     """
     frames = re.findall(r'File "[^"]*/(?:bot|retrieval)/[^"]*", line \d+, in (\S+)', traceback)
-    return all(function == "<module>" or function[:1].isupper() for function in frames)
+    if not frames:  # still in Python's start-up or runpy, before any of ours
+        return True
+    return frames[0] == "<module>" and not {"main", "_run_command"} & set(frames)
+
+
+# Python's own note when Ctrl-C lands inside asyncio's `loop.close()` as `asyncio.run` tears down:
+# the loop is left half closed and its `__del__` complains at exit. Nothing of ours runs there.
+_ASYNCIO_TEARDOWN_NOTE = re.compile(
+    r"Exception ignored in: <function BaseEventLoop\.__del__ at 0x[0-9a-f]+>\n"
+    r"Traceback \(most recent call last\):\n(?:  .*\n)+ValueError: Invalid file descriptor: -1\n?$")
+
+
+def without_asyncio_teardown_note(stderr: str) -> str:
+    return _ASYNCIO_TEARDOWN_NOTE.sub("", stderr)
 
 
 def test_ctrl_c_during_ingest_and_reindex(tmp_path: Path, seed: int):
@@ -307,8 +321,12 @@ def test_ctrl_c_during_ingest_and_reindex(tmp_path: Path, seed: int):
             continue
         where = f"{args[0]} interrupt {attempts} (NEWSBOT_CRASH_SEED={seed})"
         if result.returncode == 130:
-            assert "interrupted" in result.stderr and "Traceback" not in result.stderr, (where, result.stderr)
-            outcomes["stopped with the one-line message (exit 130)"] += 1
+            stderr = without_asyncio_teardown_note(result.stderr)
+            assert "interrupted" in stderr and "Traceback" not in stderr, (where, result.stderr)
+            if stderr == result.stderr:
+                outcomes["stopped with the one-line message (exit 130)"] += 1
+            else:
+                outcomes["stopped with the one-line message, Ctrl-C inside asyncio's loop.close()"] += 1
         elif result.returncode in (0, -signal.SIGINT) and result.stderr == "":
             # the signal came as the run was ending (asyncio already done, or Python shutting down and
             # SIGINT's default action back): the work must then be complete

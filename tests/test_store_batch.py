@@ -70,3 +70,20 @@ def test_content_hash_is_stable_across_versions():
     article = Article(id="n1", body="نص الخبر", title="عنوان", source="بي بي سي", section="عالم",
                       published="2018-05-01", url="https://example.org/1", author="")
     assert article.content_hash() == "719bfda9563e691310d4de6d5cd78d745317295f"
+
+
+async def test_rollback_after_a_completed_commit_is_quiet(tmp_path):
+    # What a Ctrl-C during COMMIT leaves: the commit done, the error path rolling back.
+    from retrieval import store
+
+    db = await store.connect(tmp_path / "news.db")
+    try:
+        await db.execute("BEGIN IMMEDIATE")
+        await db.execute("COMMIT")
+        await store.rollback(db)  # nothing to roll back: no error
+        await db.execute("BEGIN IMMEDIATE")
+        await db.execute("INSERT INTO meta (key, value) VALUES ('x', '1')")
+        await store.rollback(db)
+        assert await store.get_meta(db, "x", "absent") == "absent"
+    finally:
+        await db.close()
