@@ -28,7 +28,7 @@ import numpy as np
 from benchmarks import qa_data
 from benchmarks.eval import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA
 from benchmarks.rerank_lab import cached_dbs, engine_over
-from retrieval import bm25, confidence, rerank
+from retrieval import bm25, confidence
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine
 
@@ -52,11 +52,8 @@ def question_features(engine: SearchEngine, question: str) -> np.ndarray | bool:
     expanded = engine.expand(index, terms)
     if not expanded:
         return False
-    weights = {index.vocabulary[t]: w for t, w in expanded.items()}
-    leaders = engine._leading_passages(index, weights, max(4, engine.config.rerank_depth))
-    query_terms = engine._query_terms(index, terms, expanded)
-    evidence = rerank.rerank(index, engine._layout_of(index), weights, query_terms, leaders,
-                             rerank.RerankWeights(engine.config.lead_boost, engine.config.spread_weight))
+    query_terms, weights, evidence = engine.leading_evidence(index, terms, expanded,
+                                                             max(4, engine.config.rerank_depth))
     if not evidence or evidence[0].passage_coverage < engine.config.min_coverage:
         return False
     if evidence[0].passage_coverage >= FULL_COVERAGE:

@@ -496,18 +496,29 @@ class SearchEngine:
         expanded = self.expand(index, terms)
         if not expanded:
             return Ranking(terms, {}, [], False, "unknown_terms")
-        weights = {index.vocabulary[t]: w for t, w in expanded.items()}
         wanted = offset + k + 1  # one more than shown tells whether a next page exists
         # Every page re-ranks the same leading articles, so paging through
         # them neither repeats nor skips one.
-        leaders = self._leading_passages(index, weights, max(wanted, self.config.rerank_depth))
-        query_terms = self._query_terms(index, terms, expanded)
-        evidence = rerank.rerank(index, self._layout_of(index), weights, query_terms, leaders,
-                                 rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
+        query_terms, weights, evidence = self.leading_evidence(index, terms, expanded,
+                                                               max(wanted, self.config.rerank_depth))
         if offset == 0 and evidence and self._weak(index, terms, query_terms, weights, evidence):
             return Ranking(terms, expanded, [], False, "weak")
         picked = [(e.passage, e.score) for e in evidence[:wanted]]
         return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
+
+    def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float],
+                         depth: int) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
+        """The top `depth` articles re-ranked, with what the no-answer check judges them by.
+
+        Returns the question words with their index terms, the term weights,
+        and each article's evidence, best first (what `rank` pages through).
+        """
+        weights = {index.vocabulary[t]: w for t, w in expanded.items()}
+        leaders = self._leading_passages(index, weights, depth)
+        query_terms = self._query_terms(index, terms, expanded)
+        evidence = rerank.rerank(index, self._layout_of(index), weights, query_terms, leaders,
+                                 rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
+        return query_terms, weights, evidence
 
     @staticmethod
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
