@@ -46,15 +46,6 @@ def matched_words(text: str, terms: Collection[str],
                   term_of: Callable[[str], str | None] = cached_term) -> list[tuple[int, int, str]]:
     """(start, end, term) of every word in `text` whose analysed form is in `terms`."""
     out = []
-    if term_of is cached_term:  # the hot path: the cache looked up inline, no call per word
-        cache = _TERM_OF_RAW
-        for word, start, end in tokenize_with_spans(text):
-            term = cache.get(word, _MISSING)
-            if term is _MISSING:
-                term = cached_term(word)
-            if term is not None and term in terms:
-                out.append((start, end, term))
-        return out
     for word, start, end in tokenize_with_spans(text):
         term = term_of(word)
         if term is not None and term in terms:
