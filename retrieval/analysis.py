@@ -166,12 +166,23 @@ def tokenize_with_spans(text: str) -> Iterator[tuple[str, int, int]]:
     joined only by a deleted mark still form one token because the pattern
     below treats marks as word characters.
     """
-    for match in _RAW_TOKEN_RE.finditer(text):
-        yield match.group(), match.start(), match.end()
+    for match in _RAW_RUN_RE.finditer(text):
+        word = match.group()
+        if "_" not in word:
+            yield word, match.start(), match.end()
+            continue
+        start = match.start()
+        for part in word.split("_"):
+            if part:
+                yield part, start, start + len(part)
+            start += len(part) + 1
 
 
 # Raw text: letters, digits, combining marks and tatweel/ZWJ/ZWNJ inside words.
-_RAW_TOKEN_RE = re.compile(r"(?:[^\W_]|[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d])+")
+# One character class (which must include the underscore of \w, split off
+# above) scans about twice as fast as an alternation per character, and this
+# runs over every word of every passage shown.
+_RAW_RUN_RE = re.compile(r"[\w\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d]+")
 
 
 # --- stopwords -----------------------------------------------------------------

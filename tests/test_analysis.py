@@ -1,5 +1,7 @@
 """Each filter of the Arabic chain alone, then the chains."""
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -131,3 +133,14 @@ def test_overlong_chunks_are_analysed_but_not_kept():
     word = "ك" * 500
     assert a.analyze(word) == a._chain(word, {}, a.STOPWORDS)
     assert word not in a._index_chunks
+
+
+_OLD_RAW_TOKEN = re.compile(r"(?:[^\W_]|[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d])+")
+
+
+@given(st.text(alphabet=_TRICKY + "__", max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_raw_tokens_are_the_runs_of_letters_and_marks_between_everything_else(text: str):
+    # The definition: maximal runs of letters, digits and in-word marks; underscores split.
+    expected = [(m.group(), m.start(), m.end()) for m in _OLD_RAW_TOKEN.finditer(text)]
+    assert list(a.tokenize_with_spans(text)) == expected
