@@ -300,3 +300,15 @@ def test_article_split_keeps_text_in_order_around_an_overlong_word():
     chunks = split_paragraphs([text], 20)
     assert all(len(c) <= 20 for c in chunks)
     assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([*"كتب ال. ؟x😀", "ك" * 30, "😀" * 12]), max_size=25).map("".join),
+                max_size=6),
+       st.integers(2, 40))
+def test_article_chunks_fit_and_keep_every_character_in_order(paragraphs: list[str], limit: int):
+    from bot.formatting import split_paragraphs, utf16_len
+
+    chunks = split_paragraphs(paragraphs, limit)
+    assert all(0 < utf16_len(c) <= limit for c in chunks)
+    assert "".join(chunks).replace(" ", "").replace("\n", "") == "".join(paragraphs).replace(" ", "")
