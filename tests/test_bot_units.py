@@ -194,6 +194,12 @@ def test_group_limit_counts_every_user_and_private_chats_only_the_user():
     assert limits.allow(3, 3, False)
 
 
+def test_follow_ups_are_counted_apart_from_questions():
+    limits = QuestionLimits(per_user=1, per_chat=1, window=60, clock=lambda: 0.0, follow_ups_per_user=2)
+    assert [limits.allow_follow_up(1) for _ in range(3)] == [True, True, False]
+    assert limits.allow(1, 1, False) and limits.allow_follow_up(2)
+
+
 # --- groups: who is the bot addressed? ------------------------------------------------
 
 def group_message(text: str, entities=(), reply_to=None) -> Message:
