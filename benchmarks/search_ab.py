@@ -9,8 +9,18 @@ medians over the rounds are compared. With `--warmup 0` every cache starts
 empty, as when the bot has just started; a few hundred warm-up questions
 show a bot that has been answering for a while.
 
+With `--compare` each version also answers every question three ways
+(top 3, top 10, the second page of 3) in a process of its own, untimed,
+and writes everything a reader sees (ranked articles and passages, scores,
+excerpts, highlight spans, refusals, whether a next page exists); the two
+outputs must be identical, and the first differences are printed if not.
+`--db` and `--questions-file` use an existing database (say, the 1M one
+`benchmarks.perf --keep` leaves) and questions instead of building them.
+
     git archive main | tar -x -C /tmp/main-code
-    .venv/bin/python -m benchmarks.search_ab --baseline-code /tmp/main-code
+    .venv/bin/python -m benchmarks.search_ab --baseline-code /tmp/main-code --compare
+    .venv/bin/python -m benchmarks.search_ab --baseline-code /tmp/main-code --compare \
+        --db /tmp/perf1m/news-1000000.db --questions-file /tmp/perf1m/questions.txt
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -58,6 +69,54 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
 """
 
 
+# Runs under either version's code: every field of a SearchResult a front end shows.
+DUMP = """
+import asyncio, json, sys
+from retrieval.engine import SearchEngine
+
+async def main(db, qfile, out):
+    questions = [q for q in open(qfile, encoding="utf-8").read().splitlines() if q.strip()]
+    engine = await SearchEngine.open(db)
+    try:
+        with open(out, "w", encoding="utf-8") as fh:
+            for q in questions:
+                for k, offset in ((3, 0), (10, 0), (3, 3)):
+                    r = await engine.search(q, k=k, offset=offset)
+                    hits = [[h.article_id, h.passage_id, h.score, h.title, h.passage_ord, h.excerpt,
+                             [list(span) for span in h.highlights]] for h in r.hits]
+                    fh.write(json.dumps([q, k, offset, list(r.terms), r.no_answer, r.has_more, hits],
+                                        ensure_ascii=False) + "\\n")
+    finally:
+        await engine.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
+"""
+
+
+def dump(code: Path, db: Path, questions: Path, out: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(code))
+    proc = subprocess.run([sys.executable, "-c", DUMP, str(db), str(questions), str(out)],
+                          capture_output=True, text=True, cwd=code, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the dump under {code} failed: {proc.stderr.strip()[-2000:]}")
+
+
+def compare_outputs(current: Path, baseline: Path) -> tuple[int, int, int, list[str]]:
+    """(searches, hits, identical searches, a few differences) between two dumps."""
+    ours = current.read_text(encoding="utf-8").splitlines()
+    theirs = baseline.read_text(encoding="utf-8").splitlines()
+    if len(ours) != len(theirs):
+        return len(ours), 0, 0, [f"{len(ours)} searches against {len(theirs)}"]
+    same, hits, shown = 0, 0, []
+    for a, b in zip(ours, theirs, strict=True):
+        hits += len(json.loads(a)[-1])
+        if a == b:
+            same += 1
+        elif len(shown) < 5:
+            shown.append(f"current:  {a[:400]}\nbaseline: {b[:400]}")
+    return len(ours), hits, same, shown
+
+
 def probe(code: Path, db: Path, questions: Path, k: int, warmup: int, core: int) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code))
     proc = subprocess.run([sys.executable, "-c", PROBE, str(db), str(questions), str(k), str(warmup)],
@@ -79,22 +138,44 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="other questions asked first in each process, untimed (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--cache-dir", type=Path, default=quality_eval.DEFAULT_CACHE)
+    p.add_argument("--db", type=Path, help="an existing database (with its .index.npz) to use in place")
+    p.add_argument("--questions-file", type=Path, help="questions to ask, one a line (default: built from --corpus)")
+    p.add_argument("--compare", action="store_true",
+                   help="also check that both versions show identical results (3 searches per question)")
     args = p.parse_args(argv)
     if not (args.baseline_code / "retrieval" / "engine.py").exists():
         p.error(f"--baseline-code {args.baseline_code} holds no retrieval/engine.py")
+    if args.db and not args.db.exists():
+        p.error(f"--db {args.db} does not exist")
 
-    cached, passages = bot_path.cached_database(args.corpus, args.passages, args.cache_dir)
-    articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), args.passages, RetrievalConfig())
-    questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
-    del articles
+    if args.questions_file:
+        lines = args.questions_file.read_text(encoding="utf-8").splitlines()
+        questions = [q for q in lines if q.strip()][:args.warmup + args.questions]
+    else:
+        articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), args.passages, RetrievalConfig())
+        questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
+        del articles
     core = min(os.sched_getaffinity(0))
     versions = [("current", REPO), ("baseline", args.baseline_code.resolve())]
     runs: dict[str, list[dict]] = {name: [] for name, _ in versions}
     with tempfile.TemporaryDirectory(prefix="newsbot-searchab-") as tmp:
         workdir = Path(tmp)
-        db = bot_path.copy_database(cached, workdir)
+        if args.db:
+            db = args.db
+            passages = _passage_count(db)
+        else:
+            cached, passages = bot_path.cached_database(args.corpus, args.passages, args.cache_dir)
+            db = bot_path.copy_database(cached, workdir)
         qfile = workdir / "questions.txt"
         qfile.write_text("\n".join(questions) + "\n", encoding="utf-8")
+        if args.compare:
+            outputs = {name: workdir / f"{name}.jsonl" for name, _ in versions}
+            for name, code in versions:
+                dump(code, db, qfile, outputs[name])
+            searches, hits, same, shown = compare_outputs(outputs["current"], outputs["baseline"])
+            perf.log(f"outputs: {same} of {searches} searches identical ({hits:,} hits shown by this checkout)")
+            for diff in shown:
+                print(diff)
         for r in range(args.rounds):
             for name, code in (versions if r % 2 == 0 else versions[::-1]):
                 runs[name].append(probe(code, db, qfile, args.k, args.warmup, core))
@@ -111,7 +192,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"| {name} | {m['p50_ms']:.3f} | {m['p95_ms']:.3f} | {m['p99_ms']:.3f} |")
     ratio = med["baseline"]["p50_ms"] / med["current"]["p50_ms"]
     print(f"\np50 baseline / current: {ratio:.2f}×")
+    if args.compare:
+        print(f"\nSame output: {same} of {searches} searches identical ({len(questions)} questions × top 3, top 10,"
+              f" second page of 3; {hits:,} hits with their excerpts and highlights)")
+        return 0 if same == searches else 1
     return 0
+
+
+def _passage_count(db: Path) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+    finally:
+        con.close()
 
 
 if __name__ == "__main__":
