@@ -364,8 +364,9 @@ _SHRINK_MIN = 512
 _LOOKUP_COST = 4
 # The k-th best score is estimated from the lists of the rarest words, up to
 # this many postings (more than the first list only if it is shorter).
-_PROBE_POSTINGS = 16384
-_CHECK_BEFORE = 1
+_PROBE_POSTINGS = 8192
+# A check is made only before a list at least this many times the probe's length.
+_CHECK_BEFORE = 4
 
 
 def top_k(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -429,10 +430,10 @@ def _top(index: BM25Index, weights: dict[int, float], k: int,
                 lists, size = _probe_size(index, terms, j)
                 if lists != probed:  # a grown probe: its k-th best is not bounded by the last one's
                     ceiling, probed = math.inf, lists
-                # Only when what pruning would save outweighs the check: many
-                # postings to come, and the next list not much shorter than the
-                # probe (a short list costs little to add, and informs the next check).
-                if _reach(left[j]) < ceiling and rest[j] >= 2 * size and docs.size * _CHECK_BEFORE >= size:
+                # Only when what pruning would save outweighs the check: before
+                # a list several times longer than the probe (a shorter one costs
+                # little to add, and makes the next check likelier to succeed).
+                if _reach(left[j]) < ceiling and docs.size >= _CHECK_BEFORE * size:
                     probe = _probe(index, terms, lists)
                     kth = _kth(probe, buf[probe], k, lists, groups)
                     if kth is not None and _reach(left[j]) < kth:
