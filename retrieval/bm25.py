@@ -22,6 +22,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain, islice
 from pathlib import Path
 
@@ -75,6 +76,18 @@ class BM25Index:
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
         return self.doc_ids[lo:hi], self.impacts[lo:hi]
+
+    @cached_property
+    def article_numbers(self) -> np.ndarray:
+        """Per passage, its article numbered 0, 1, ... (int32): grouping by article, derived on first use."""
+        order = np.argsort(self.article_ids)
+        ordered = self.article_ids[order]
+        new = np.empty(ordered.size, dtype=np.bool_)
+        new[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        numbers = np.empty(ordered.size, dtype=np.int32)
+        numbers[order] = np.cumsum(new) - 1
+        return numbers
 
     def scratch(self) -> tuple[np.ndarray, np.ndarray]:
         """Zeroed per-thread buffers: scores and seen-marks (callers re-zero what they touch)."""
@@ -389,7 +402,7 @@ def top_articles(index: BM25Index, weights: dict[int, float], k: int) -> tuple[n
     passages of a few articles crowd the top (and asking `top_k` for
     several passages per article needed lowers its bound further).
     """
-    return _top(index, weights, k, index.article_ids)
+    return _top(index, weights, k, index.article_numbers)
 
 
 def _top(index: BM25Index, weights: dict[int, float], k: int,
@@ -606,18 +619,14 @@ def _distinct(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _first_of_each(values: np.ndarray) -> np.ndarray:
-    """Positions of the first occurrence of each distinct value (non-negative integers), ascending."""
+    """Positions of the first occurrence of each distinct value, ascending (values: non-negative, below 2**31)."""
     n = values.size
-    if n == 0:
-        return np.empty(0, dtype=np.intp)
-    if int(values.min()) < 0 or int(values.max()) >= np.iinfo(np.int64).max // n - 1:
-        return np.sort(np.unique(values, return_index=True)[1])
     # One sort of value × n + position: each value's run starts at its first position.
     key = values.astype(np.int64) * n + np.arange(n)
     key.sort()
     value = key // n
     keep = np.empty(n, dtype=np.bool_)
-    keep[0] = True
+    keep[:1] = True
     np.not_equal(value[1:], value[:-1], out=keep[1:])
     return np.sort(key[keep] - value[keep] * n)
 
