@@ -436,11 +436,16 @@ def _top(index: BM25Index, weights: dict[int, float], k: int,
     # The probe's k-th best cannot exceed `ceiling` (its value at the last
     # check plus what the terms added since can add): no check while that is too low.
     ceiling, probed = math.inf, 0
+    # The probe: the first lists (the rarest words), up to _PROBE_POSTINGS postings, at least one list.
+    probe_lists = 1
+    while probe_lists < len(terms) and rest[0] - rest[probe_lists + 1] <= _PROBE_POSTINGS:
+        probe_lists += 1
     try:
         for j, (tid, f) in enumerate(terms):
             docs, imp = index.postings(tid)
             if j and rest[j] >= _PRUNE_MIN_POSTINGS:
-                lists, size = _probe_size(index, terms, j)
+                lists = min(j, probe_lists)
+                size = rest[0] - rest[lists]
                 if lists != probed:  # a grown probe: its k-th best is not bounded by the last one's
                     ceiling, probed = math.inf, lists
                 # Only when what pruning would save outweighs the check: before
@@ -462,15 +467,6 @@ def _top(index: BM25Index, weights: dict[int, float], k: int,
     finally:
         _clear(buf, added)
     return _best(cand, totals, k, len(terms), groups)
-
-
-def _probe_size(index: BM25Index, terms: Factors, j: int) -> tuple[int, int]:
-    """How many of terms[:j] the probe takes (the first ones, up to `_PROBE_POSTINGS` postings), and its size."""
-    lists, size = 1, index.df(terms[0][0])
-    while lists < j and size + index.df(terms[lists][0]) <= _PROBE_POSTINGS:
-        size += index.df(terms[lists][0])
-        lists += 1
-    return lists, size
 
 
 def _probe(index: BM25Index, terms: Factors, lists: int) -> np.ndarray:
