@@ -14,6 +14,10 @@ With `--compare` each version also answers every question three ways
 and writes everything a reader sees (ranked articles and passages, scores,
 excerpts, highlight spans, refusals, whether a next page exists); the two
 outputs must be identical, and the first differences are printed if not.
+With `--paired` the two versions instead answer side by side: both
+processes stay up, pinned to the same core, and take every question in
+turn (alternating which goes first), so that both see the same moment of a
+shared machine's load; the median of the per-question ratios is the figure.
 `--db` and `--questions-file` use an existing database (say, the 1M one
 `benchmarks.perf --keep` leaves) and questions instead of building them.
 
@@ -35,6 +39,8 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks import bot_path, perf
 from benchmarks import eval as quality_eval
@@ -98,6 +104,73 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
 """
 
 
+# Runs under either version's code: answers question number i for each line i read, untimed ones first.
+SERVE = """
+import asyncio, json, sys, time
+from retrieval.engine import SearchEngine
+
+async def main(db, qfile, k):
+    questions = [q for q in open(qfile, encoding="utf-8").read().splitlines() if q.strip()]
+    engine = await SearchEngine.open(db)
+    try:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            q = questions[int(line)]
+            t, c = time.perf_counter(), time.process_time()
+            await engine.search(q, k=k)
+            print(json.dumps([time.perf_counter() - t, time.process_time() - c]), flush=True)
+    finally:
+        await engine.close()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+def paired(versions: list[tuple[str, Path]], db: Path, questions: Path, count: int, k: int, warmup: int,
+           core: int) -> dict[str, np.ndarray]:
+    """Per version, (wall, CPU) seconds of each question after the warm-up ones, both versions taking turns."""
+    procs = {}
+    for name, code in versions:
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-c", SERVE, str(db), str(questions), str(k)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, cwd=code, env=dict(os.environ, PYTHONPATH=str(code)),
+            preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+    try:
+        for name, proc in procs.items():
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"the {name} version did not start (exit {proc.wait()})")
+        times: dict[str, list] = {name: [] for name in procs}
+        for i in range(warmup + count):
+            for name in (list(procs) if i % 2 == 0 else list(procs)[::-1]):
+                procs[name].stdin.write(f"{i}\n")
+                procs[name].stdin.flush()
+                answer = procs[name].stdout.readline()
+                if not answer:
+                    raise RuntimeError(f"the {name} version stopped (exit {procs[name].wait()})")
+                if i >= warmup:
+                    times[name].append(json.loads(answer))
+    finally:
+        for proc in procs.values():
+            proc.stdin.close()
+            proc.wait()
+    return {name: np.asarray(t) for name, t in times.items()}
+
+
+def report_paired(times: dict[str, np.ndarray], k: int, passages: int, count: int, warmup: int) -> None:
+    print(f"engine.search, top {k}, {passages:,} passages, {count} questions after {warmup} warm-up ones,"
+          f" both versions answering each question in turn on one core (load average {os.getloadavg()[0]:.1f}):\n")
+    print("| code | p50 ms | p95 ms | p99 ms | CPU p50 ms | CPU p95 ms |\n|---|---:|---:|---:|---:|---:|")
+    for name, t in times.items():
+        wall, cpu = t[:, 0] * 1000, t[:, 1] * 1000
+        print(f"| {name} | {np.percentile(wall, 50):.3f} | {np.percentile(wall, 95):.3f} |"
+              f" {np.percentile(wall, 99):.3f} | {np.percentile(cpu, 50):.3f} | {np.percentile(cpu, 95):.3f} |")
+    cur, base = times["current"], times["baseline"]
+    per_question = np.median(base / np.maximum(cur, 1e-9), axis=0)
+    of_p50s = np.median(base, axis=0) / np.median(cur, axis=0)
+    print(f"\nbaseline / current, median of the per-question ratios: wall {per_question[0]:.2f}×,"
+          f" CPU {per_question[1]:.2f}×; ratio of the p50s: wall {of_p50s[0]:.2f}×, CPU {of_p50s[1]:.2f}×")
+
+
 def dump(code: Path, db: Path, questions: Path, out: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(code))
     proc = subprocess.run([sys.executable, "-c", DUMP, str(db), str(questions), str(out)],
@@ -145,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cache-dir", type=Path, default=quality_eval.DEFAULT_CACHE)
     p.add_argument("--db", type=Path, help="an existing database (with its .index.npz) to use in place")
     p.add_argument("--questions-file", type=Path, help="questions to ask, one a line (default: built from --corpus)")
+    p.add_argument("--paired", action="store_true",
+                   help="both versions up at once, answering each question in turn (instead of --rounds runs)")
     p.add_argument("--compare", action="store_true",
                    help="also check that both versions show identical results (3 searches per question)")
     args = p.parse_args(argv)
@@ -181,6 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             perf.log(f"outputs: {same} of {searches} searches identical ({hits:,} hits shown by this checkout)")
             for diff in shown:
                 print(diff)
+        if args.paired:
+            report_paired(paired(versions, db, qfile, args.questions, args.k, args.warmup, core), args.k,
+                          passages, args.questions, args.warmup)
+            if args.compare:
+                print(f"\nSame output: {same} of {searches} searches identical ({len(questions)} questions × top 3,"
+                      f" top 10, second page of 3; {hits:,} hits with their excerpts and highlights)")
+                return 0 if same == searches else 1
+            return 0
         for r in range(args.rounds):
             for name, code in (versions if r % 2 == 0 else versions[::-1]):
                 runs[name].append(probe(code, db, qfile, args.k, args.warmup, core))
