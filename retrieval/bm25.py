@@ -367,8 +367,8 @@ def rank(cand: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
 _PRUNE_MIN_POSTINGS = 4096
 # Slack on the bounds so float rounding of a sum can never beat them.
 _BOUND_SLACK = 1e-9
-# After pruning, the surviving candidates are re-filtered after each looked-up
-# term while there are at least this many (below, the filter costs more than
+# After pruning, the candidates still in the race are re-filtered after each
+# list while there are at least this many (below, the filter costs more than
 # the lookups it saves).
 _SHRINK_MIN = 512
 # Looking a candidate up in a list by binary search costs about as much as
@@ -410,12 +410,14 @@ def _top(index: BM25Index, weights: dict[int, float], k: int,
     """Top k passages, or with `groups` (the group of each passage) the best passage of each of the top k groups.
 
     Terms are added from the highest possible contribution down: rare words
-    first, their lists short. Once the k-th best partial score (of a passage,
-    or of a group's best passage) beats everything the remaining terms could
-    add together, no passage outside the candidates can reach the top k,
-    and only candidates that could still reach it are kept; the remaining
-    long (common-word) lists are then looked up for those few passages by
-    binary search instead of being scanned.
+    first, their lists short (MaxScore, vectorised). Once the k-th best
+    partial score (of a passage, or of a group's best passage) beats
+    everything the remaining terms could add together, no passage outside
+    the candidates can reach the top k: the remaining long (common-word)
+    lists only complete the scores of candidates still in the race
+    (`_prune`). The k-th best is estimated from the lists of the rarest
+    words alone (`_probe`): any subset gives a lower bound, and this one
+    nearly always holds the leaders.
     """
     if k <= 0 or not weights:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
@@ -625,15 +627,6 @@ def _first_of_each(values: np.ndarray) -> np.ndarray:
     keep[:1] = True
     np.not_equal(value[1:], value[:-1], out=keep[1:])
     return np.sort(key[keep] - value[keep] * n)
-
-
-def _add_looked_up(index: BM25Index, tid: int, f: np.float64, passages: np.ndarray, scores: np.ndarray) -> None:
-    """Add a term's contribution to the given (sorted, distinct) passages by binary search in its list."""
-    docs, imp = index.postings(tid)
-    pos = np.searchsorted(docs, passages)
-    np.minimum(pos, docs.size - 1, out=pos)
-    hit = docs[pos] == passages
-    scores[hit] += imp[pos[hit]] * f
 
 
 def _clear(buf: np.ndarray, touched: list[np.ndarray]) -> None:
