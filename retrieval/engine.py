@@ -517,24 +517,7 @@ class SearchEngine:
     @staticmethod
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
         """The best passage of each of the top `wanted` articles by passage score."""
-        # Several passages of one article may lead: ask the pruned top-k for a
-        # few times more passages than articles needed, widening until enough
-        # distinct articles are found or every candidate has been seen.
-        m = max(wanted * 4, 32)
-        while True:
-            passages, _ = bm25.top_k(index, weights, m)
-            seen: set[int] = set()
-            picked: list[int] = []
-            for passage in passages.tolist():
-                article = int(index.article_ids[passage])
-                if article not in seen:
-                    seen.add(article)
-                    picked.append(passage)
-                    if len(picked) == wanted:
-                        return picked
-            if passages.size < m:
-                return picked
-            m *= 4
+        return bm25.top_articles(index, weights, wanted)[0].tolist()
 
     def _layout_of(self, index: bm25.BM25Index) -> rerank.ArticleLayout:
         """The article layout of `index`, derived once per index (a swapped-in index gets its own)."""
