@@ -20,15 +20,18 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import chain, islice
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 VARIANTS = ("okapi", "l", "plus")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ class BM25Index:
     max_impact: np.ndarray  # float32, per term: its largest impact (bounds what the term can add)
     params: BM25Params = field(default_factory=BM25Params)
     _scratch: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_passages(self) -> int:
@@ -88,6 +92,19 @@ class BM25Index:
         numbers = np.empty(ordered.size, dtype=np.int32)
         numbers[order] = np.cumsum(new) - 1
         return numbers
+
+    def derived(self, name: str, build: Callable[[BM25Index], T]) -> T:
+        """`build(self)`, made on first use and kept as long as this index is.
+
+        For what other modules derive from the index alone (the article layout
+        re-ranking reads, the spelling variants found so far): a rebuilt index
+        is a new object, so nothing derived from an older one can be served.
+        """
+        try:
+            return self._derived[name]
+        except KeyError:
+            value = self._derived[name] = build(self)
+            return value
 
     def scratch(self) -> tuple[np.ndarray, np.ndarray]:
         """Zeroed per-thread buffers: scores and seen-marks (callers re-zero what they touch)."""

@@ -193,7 +193,6 @@ class SearchEngine:
         self._index_info: IndexInfo | None = None
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
-        self._layout_cache: tuple[bm25.BM25Index, rerank.ArticleLayout] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -510,7 +509,7 @@ class SearchEngine:
         weights = {index.vocabulary[t]: w for t, w in expanded.items()}
         leaders = self._leading_passages(index, weights, depth)
         query_terms = self._query_terms(index, terms, expanded)
-        evidence = rerank.rerank(index, self._layout_of(index), weights, query_terms, leaders,
+        evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
                                  rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
         return query_terms, weights, evidence
 
@@ -518,13 +517,6 @@ class SearchEngine:
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
         """The best passage of each of the top `wanted` articles by passage score."""
         return bm25.top_articles(index, weights, wanted)[0].tolist()
-
-    def _layout_of(self, index: bm25.BM25Index) -> rerank.ArticleLayout:
-        """The article layout of `index`, derived once per index (a swapped-in index gets its own)."""
-        cached = self._layout_cache
-        if cached is None or cached[0] is not index:
-            cached = self._layout_cache = (index, rerank.ArticleLayout.of(index))
-        return cached[1]
 
     def _query_terms(self, index: bm25.BM25Index, terms: list[str],
                      expanded: dict[str, float]) -> list[rerank.QueryTerm]:

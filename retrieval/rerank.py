@@ -67,6 +67,11 @@ class ArticleLayout:
         return self.order[self.start[passage]:self.end[passage]]
 
 
+def article_layout(index: bm25.BM25Index) -> ArticleLayout:
+    """The layout of `index`, derived on its first question and kept with it."""
+    return index.derived("article_layout", ArticleLayout.of)
+
+
 @dataclass(frozen=True, slots=True)
 class QueryTerm:
     """One distinct question word: its idf, and the index terms that stand for it with their credit."""
