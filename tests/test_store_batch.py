@@ -87,3 +87,21 @@ async def test_rollback_after_a_completed_commit_is_quiet(tmp_path):
         assert await store.get_meta(db, "x", "absent") == "absent"
     finally:
         await db.close()
+
+
+async def test_new_databases_get_16k_pages_and_older_ones_keep_theirs(tmp_path: Path):
+    fresh = tmp_path / "new.db"
+    db = await store.connect(fresh)
+    await store.write_articles(db, [prepared("a", "نص " * 4000)])  # a body larger than a 4 KiB page
+    await db.close()
+    assert table(fresh, "PRAGMA page_size") == [(store.PAGE_SIZE,)]
+
+    older = tmp_path / "old.db"
+    with sqlite3.connect(older) as con:  # as a version before 16 KiB pages created it
+        con.execute("PRAGMA page_size=4096")
+        con.execute("PRAGMA journal_mode=WAL")
+    db = await store.connect(older)
+    await store.write_articles(db, [prepared("a", "one"), prepared("b", "نص " * 4000)])
+    await db.close()
+    assert table(older, "PRAGMA page_size") == [(4096,)]
+    assert table(older, "SELECT id, length(body) FROM articles ORDER BY id") == [("a", 3), ("b", 12000)]
