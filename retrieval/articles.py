@@ -20,8 +20,19 @@ class Article:
     url: str = ""
     author: str = ""
 
+    def fingerprint(self) -> str:
+        """What ingest stores as the content hash: equal fingerprint → re-ingest is a no-op.
+
+        SHA-1 over every field, each as its length and its characters, in
+        one UTF-8 string: half the cost of `content_hash` (no JSON escaping),
+        which databases written before it still hold (`store.same_content`
+        compares in whichever scheme a stored hash was made).
+        """
+        text = "\x00".join([f"{len(value)}\x00{value}" for value in map(self.__getattribute__, _HASHED_FIELDS)])
+        return FINGERPRINT_PREFIX + hashlib.sha1(text.encode("utf-8")).hexdigest()
+
     def content_hash(self) -> str:
-        """Fingerprint of every field: equal hash → re-ingest is a no-op."""
+        """The first content hash (before `fingerprint`): every field's JSON, SHA-1."""
         # The JSON of the fields in key order, built without `asdict` (which
         # deep-copies): the same bytes, so hashes of stored articles still match.
         blob = json.dumps({name: getattr(self, name) for name in _HASHED_FIELDS}, ensure_ascii=False)
@@ -29,6 +40,8 @@ class Article:
 
 
 _HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
+# Marks a fingerprint; a `content_hash` is 40 hex digits (or '' when a pipeline change cleared it).
+FINGERPRINT_PREFIX = "2:"
 
 
 def derive_id(*, source: str, url: str, title: str, body: str) -> str:

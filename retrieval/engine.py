@@ -185,7 +185,7 @@ def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.Pre
         # " ".join(passage terms + title terms): no term is empty, so joining the joined halves is the same.
         rows.append((ord_, start, end, text, f"{terms} {title_terms}" if terms and title_terms
                      else terms or title_terms))
-    return store.PreparedArticle(article, article.content_hash(), origin, rows)
+    return store.PreparedArticle(article, article.fingerprint(), origin, rows)
 
 
 class SearchEngine:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from .articles import Article
+from .articles import FINGERPRINT_PREFIX, Article
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 → 1: articles, passages and their analysed terms.
@@ -172,7 +172,7 @@ class PreparedArticle:
     """An article with its passages already split and analysed (CPU work done)."""
 
     article: Article
-    content_hash: str
+    content_hash: str  # article.fingerprint() (or its older content_hash(): see same_content)
     origin: str
     passages: Sequence[tuple[int, int, int, str, str]]  # ord, start, end, text, terms
 
@@ -203,7 +203,7 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
         for item in items:
             a = item.article
             current = final[a.id].content_hash if a.id in final else stored.get(a.id)
-            if current == item.content_hash:
+            if current is not None and same_content(current, item):
                 counts["unchanged"] += 1
                 continue
             counts["updated" if current is not None else "added"] += 1
@@ -233,6 +233,23 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
         await rollback(db)
         raise
     return counts
+
+
+def same_content(stored_hash: str, item: PreparedArticle) -> bool:
+    """Whether a stored content hash is that of `item`'s article, in whichever scheme it was made.
+
+    Databases written before fingerprints hold `Article.content_hash` values
+    (and '' where a pipeline change cleared them); those are compared by
+    computing that older hash, so re-ingesting an unchanged article there
+    still leaves it alone.
+    """
+    if stored_hash == item.content_hash:
+        return True
+    stored_is_fingerprint = stored_hash.startswith(FINGERPRINT_PREFIX)
+    if stored_is_fingerprint == item.content_hash.startswith(FINGERPRINT_PREFIX):
+        return False
+    article = item.article
+    return stored_hash == (article.fingerprint() if stored_is_fingerprint else article.content_hash())
 
 
 async def _stored_hashes(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, str]:

@@ -105,3 +105,42 @@ async def test_new_databases_get_16k_pages_and_older_ones_keep_theirs(tmp_path: 
     await db.close()
     assert table(older, "PRAGMA page_size") == [(4096,)]
     assert table(older, "SELECT id, length(body) FROM articles ORDER BY id") == [("a", 3), ("b", 12000)]
+
+
+def test_fingerprint_is_stable_and_tells_fields_apart():
+    article = Article(id="a1", body="نص المقال", title="عنوان", source="المصدر", section="سياسة",
+                      published="2021-11-22", url="https://example.com/a1", author="كاتب")
+    assert article.fingerprint() == "2:a26a10c0a2bc5290e86dbf749bc3b4afe5876e05"
+    # Text moved from one field to the next is another article.
+    assert Article(id="a", body="bc").fingerprint() != Article(id="ab", body="c").fingerprint()
+    assert Article(id="a", body="b", title="").fingerprint() != Article(id="a", body="", title="b").fingerprint()
+
+
+def legacy(aid: str, body: str) -> store.PreparedArticle:
+    """An article as a version before fingerprints stored it: with its `content_hash`."""
+    return prepared(aid, body)
+
+
+def current(aid: str, body: str) -> store.PreparedArticle:
+    item = prepared(aid, body)
+    return store.PreparedArticle(item.article, item.article.fingerprint(), item.origin, item.passages)
+
+
+async def test_articles_stored_with_the_older_hash_are_still_recognised(tmp_path: Path):
+    path = tmp_path / "news.db"
+    db = await store.connect(path)
+    try:
+        await store.write_articles(db, [legacy("a", "one"), legacy("b", "two"), legacy("c", "three")])
+        counts = await store.write_articles(db, [current("a", "one"), current("b", "two v2")])
+        assert counts == {"added": 0, "updated": 1, "unchanged": 1}
+        hashes = dict(table(path, "SELECT id, content_hash FROM articles"))
+        assert hashes["a"] == prepared("a", "one").content_hash  # left alone: unchanged
+        assert hashes["b"] == prepared("b", "two v2").article.fingerprint()
+        # And the other way round: a caller still passing the older hash.
+        assert await store.write_articles(db, [legacy("b", "two v2"), legacy("c", "three")]) == \
+            {"added": 0, "updated": 0, "unchanged": 2}
+        # A hash cleared by a pipeline change never matches.
+        await db.execute("UPDATE articles SET content_hash = '' WHERE id = 'c'")
+        assert await store.write_articles(db, [current("c", "three")]) == {"added": 0, "updated": 1, "unchanged": 0}
+    finally:
+        await db.close()
