@@ -414,14 +414,14 @@ def _jsonl_record(line: str, where: str) -> Record:
 # UTF-8): the only ways a string parsed from a valid JSON line can hold a character
 # `checked_text` removes or refuses (JSON forbids raw control characters in strings, and the
 # parser refuses them, and invalid UTF-8, which is where surrogates would come from).
+_ESCAPE_BYTES = re.compile(rb"\\[ub]")
 _C1_BYTES = re.compile(rb"\xc2[\x80-\x9f]")
 
 
 def _clean_line(line: bytes) -> bool:
-    # Substring tests (fast byte searches) rather than one regex alternation, which
-    # tries every position: half the time on a news line. « and » start with \xc2 too.
-    return not (b"\\u" in line or b"\\b" in line or b"\x7f" in line
-                or (b"\xc2" in line and _C1_BYTES.search(line)))
+    # Three scans that each start from one literal byte (a fast loop in the regex
+    # engine) rather than one alternation, which tries every position: 4x slower.
+    return not (b"\x7f" in line or _ESCAPE_BYTES.search(line) or _C1_BYTES.search(line))
 
 
 def parse_jsonl_utf8(raw: bytes, location: str) -> list[Record] | None:
