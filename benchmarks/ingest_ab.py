@@ -15,6 +15,7 @@ script says whether they did.
     git archive 99d138b | tar -x -C /tmp/main-code
     .venv/bin/python -m benchmarks.ingest_ab --baseline-code /tmp/main-code          # 3 rounds, ~3 min
     .venv/bin/python -m benchmarks.ingest_ab --baseline-code /tmp/main-code --rounds 5 --passages 20000
+    .venv/bin/python -m benchmarks.ingest_ab --baseline-code /tmp/main-code --search-check 1000   # + same answers?
 """
 
 from __future__ import annotations
@@ -106,8 +107,48 @@ def corpus_jsonl(corpus: Path, passages: int, workdir: Path) -> Path:
     return path
 
 
-def run_one(code: Path, jsonl: Path, workdir: Path) -> dict:
-    db = workdir / "ab.db"
+# Runs under either version's code: only what both have (`SearchEngine.open` / `search`).
+SEARCH_PROBE = """
+import asyncio, json, sys
+from retrieval.engine import SearchEngine
+
+async def main(db, qfile, out):
+    questions = [q for q in open(qfile, encoding="utf-8").read().splitlines() if q.strip()]
+    async with await SearchEngine.open(db) as engine:
+        with open(out, "w", encoding="utf-8") as fh:
+            for q in questions:
+                r = await engine.search(q, k=10)
+                hits = [[h.article_id, h.passage_id, h.score, h.excerpt, h.highlights] for h in r.hits]
+                fh.write(json.dumps([q, r.no_answer, hits], ensure_ascii=False) + "\\n")
+
+asyncio.run(main(*sys.argv[1:4]))
+"""
+
+
+def search_check(versions: dict[str, Path], jsonl: Path, workdir: Path, n: int) -> None:
+    """Each version's own database answers the same questions: are the top 10s the same?"""
+    from benchmarks.perf import load_articles, make_questions
+
+    qfile = workdir / "ingest-ab-questions.txt"
+    qfile.write_text("\n".join(make_questions(load_articles(jsonl), n)) + "\n", encoding="utf-8")
+    answers = {}
+    for name, code in versions.items():
+        out = workdir / f"ingest-ab-answers-{name}.jsonl"
+        proc = subprocess.run([sys.executable, "-c", SEARCH_PROBE, str(workdir / f"ab-{name}.db"), str(qfile),
+                               str(out)], capture_output=True, text=True, cwd=code,
+                              env={**os.environ, "PYTHONPATH": str(code)})
+        if proc.returncode != 0:
+            raise SystemExit(f"search check of {code} failed:\n{proc.stderr}")
+        answers[name] = out.read_text(encoding="utf-8").split("\n")[:-1]  # not splitlines: excerpts may hold U+2028
+    base, this = answers["baseline"], answers["this"]
+    same = sum(a == b for a, b in zip(base, this, strict=True))
+    hits = sum(len(json.loads(line)[2]) for line in this)
+    print(f"search check: {same}/{len(this)} questions with the same top 10 (article, passage, score, excerpt,"
+          f" highlights) from each version's own database; {hits:,} hits")
+
+
+def run_one(code: Path, jsonl: Path, workdir: Path, name: str) -> dict:
+    db = workdir / f"ab-{name}.db"
     for suffix in ("", "-wal", "-shm", ".index.npz"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONPATH": str(code)}
@@ -125,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSONL(.gz) articles (default: %(default)s)")
     p.add_argument("--passages", type=int, default=100_000, help="passages per ingest (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=3, help="runs of each version, alternating (default: %(default)s)")
+    p.add_argument("--search-check", type=int, default=0, metavar="N",
+                   help="then ask N questions of each version's database and compare the top 10s")
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "newsbot-ingest-ab",
                    help="where the JSONL and databases go (default: %(default)s)")
     args = p.parse_args(argv)
@@ -144,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in range(args.rounds):
         order = list(versions) if r % 2 == 0 else list(reversed(versions))
         for name in order:
-            out = run_one(versions[name], jsonl, args.workdir)
+            out = run_one(versions[name], jsonl, args.workdir, name)
             results[name].append(out)
             log(f"round {r + 1} {name:8s}: {out['passages_per_cpu_s']:7,.0f} passages per CPU-second"
                 f" ({out['cpu_seconds']:.2f} CPU s, {out['seconds']:.2f} s wall, load {os.getloadavg()[0]:.1f})")
@@ -158,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ratio this / baseline: {medians['this'] / medians['baseline']:.2f}x")
         same = {x["fingerprint"] for runs in results.values() for x in runs}
         print("stored data identical across versions: " + ("yes" if len(same) == 1 else f"NO ({len(same)} digests)"))
+        if args.search_check:
+            search_check(versions, jsonl, args.workdir, args.search_check)
     return 0
 
 

@@ -579,8 +579,29 @@ static PyTypeObject ChainType = {
     .tp_methods = Chain_methods,
 };
 
+/* `s.encode("utf-8")`, through the UTF-8 copy CPython keeps inside the str once asked for it
+ * (PyUnicode_AsUTF8AndSize): sqlite3 binds a str parameter through that same copy, so an
+ * article body hashed this way is encoded once for the fingerprint and the INSERT together. */
+static PyObject *utf8(PyObject *module, PyObject *s) {
+    if (!PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "expected str, not %.100s", Py_TYPE(s)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n;
+    const char *data = PyUnicode_AsUTF8AndSize(s, &n);
+    if (!data)
+        return NULL;
+    return PyBytes_FromStringAndSize(data, n);
+}
+
+static PyMethodDef module_methods[] = {
+    {"utf8", (PyCFunction)utf8, METH_O, "s.encode('utf-8'), keeping the UTF-8 in s for later encoders (sqlite3)."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, .m_name = "_chain", .m_doc = "The analysis chain's hot loop in C.", .m_size = -1,
+    .m_methods = module_methods,
 };
 
 PyMODINIT_FUNC PyInit__chain(void) {

@@ -6,6 +6,12 @@ import hashlib
 import json
 from dataclasses import dataclass, fields
 
+try:
+    from ._chain import utf8
+except ImportError:  # built without a C compiler (analysis.py warns): the same bytes, encoded twice
+    def utf8(text: str) -> bytes:
+        return text.encode("utf-8")
+
 
 @dataclass(frozen=True, slots=True)
 class Article:
@@ -28,8 +34,21 @@ class Article:
         which databases written before it still hold (`store.same_content`
         compares in whichever scheme a stored hash was made).
         """
-        text = "\x00".join([f"{len(value)}\x00{value}" for value in map(self.__getattribute__, _HASHED_FIELDS)])
-        return FINGERPRINT_PREFIX + hashlib.sha1(text.encode("utf-8")).hexdigest()
+        # The bytes of "\x00".join(f"{len(value)}\x00{value}" for each field), streamed: a long
+        # field (the body) goes in through `utf8`, which leaves its UTF-8 in the str for
+        # sqlite3 to bind, so the body is encoded once for the hash and the INSERT together.
+        sha1 = hashlib.sha1()
+        pending = ""
+        for i, value in enumerate(map(self.__getattribute__, _HASHED_FIELDS)):
+            pending += f"\x00{len(value)}\x00" if i else f"{len(value)}\x00"
+            if len(value) < _STREAMED_CHARS:
+                pending += value
+            else:
+                sha1.update(pending.encode("utf-8"))
+                sha1.update(utf8(value))
+                pending = ""
+        sha1.update(pending.encode("utf-8"))
+        return FINGERPRINT_PREFIX + sha1.hexdigest()
 
     def content_hash(self) -> str:
         """The first content hash (before `fingerprint`): every field's JSON, SHA-1."""
@@ -40,6 +59,7 @@ class Article:
 
 
 _HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
+_STREAMED_CHARS = 256
 # Marks a fingerprint; a `content_hash` is 40 hex digits (or '' when a pipeline change cleared it).
 FINGERPRINT_PREFIX = "2:"
 

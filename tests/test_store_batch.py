@@ -144,3 +144,14 @@ async def test_articles_stored_with_the_older_hash_are_still_recognised(tmp_path
         assert await store.write_articles(db, [current("c", "three")]) == {"added": 0, "updated": 1, "unchanged": 0}
     finally:
         await db.close()
+
+
+def test_fingerprint_streams_long_fields_as_the_joined_definition():
+    import hashlib
+
+    from retrieval.articles import _HASHED_FIELDS
+
+    for body in ("قصير", "نص طويل " * 100, "x" * 255, "y" * 256, "😀" * 300):
+        article = Article(id="a" * 300, body=body, title="عنوان " * 60, url="")
+        joined = "\x00".join(f"{len(v)}\x00{v}" for v in (getattr(article, n) for n in _HASHED_FIELDS))
+        assert article.fingerprint() == "2:" + hashlib.sha1(joined.encode("utf-8")).hexdigest()
