@@ -34,20 +34,16 @@ class Article:
         which databases written before it still hold (`store.same_content`
         compares in whichever scheme a stored hash was made).
         """
-        # The bytes of "\x00".join(f"{len(value)}\x00{value}" for each field), streamed: a long
-        # field (the body) goes in through `utf8`, which leaves its UTF-8 in the str for
-        # sqlite3 to bind, so the body is encoded once for the hash and the INSERT together.
-        sha1 = hashlib.sha1()
-        pending = ""
-        for i, value in enumerate(map(self.__getattribute__, _HASHED_FIELDS)):
-            pending += f"\x00{len(value)}\x00" if i else f"{len(value)}\x00"
-            if len(value) < _STREAMED_CHARS:
-                pending += value
-            else:
-                sha1.update(pending.encode("utf-8"))
-                sha1.update(utf8(value))
-                pending = ""
-        sha1.update(pending.encode("utf-8"))
+        # The bytes of "\x00".join(f"{len(value)}\x00{value}" for each field), in three
+        # pieces: the body goes in through `utf8`, which leaves its UTF-8 in the str for
+        # sqlite3 to bind, so it is encoded once for the hash and the INSERT together.
+        values = list(map(self.__getattribute__, _HASHED_FIELDS))
+        body = values[_BODY]
+        head = "\x00".join([*(f"{len(v)}\x00{v}" for v in values[:_BODY]), f"{len(body)}\x00"])
+        tail = "".join([f"\x00{len(v)}\x00{v}" for v in values[_BODY + 1:]])
+        sha1 = hashlib.sha1(head.encode("utf-8"))
+        sha1.update(utf8(body))
+        sha1.update(tail.encode("utf-8"))
         return FINGERPRINT_PREFIX + sha1.hexdigest()
 
     def content_hash(self) -> str:
@@ -59,7 +55,7 @@ class Article:
 
 
 _HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
-_STREAMED_CHARS = 256
+_BODY = _HASHED_FIELDS.index("body")
 # Marks a fingerprint; a `content_hash` is 40 hex digits (or '' when a pipeline change cleared it).
 FINGERPRINT_PREFIX = "2:"
 
