@@ -56,7 +56,7 @@ class Article:
 
 _HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
 _BODY = _HASHED_FIELDS.index("body")
-# Marks a fingerprint; a `content_hash` is 40 hex digits (or '' when a pipeline change cleared it).
+# Marks a fingerprint; a `content_hash` is 40 hex digits.
 FINGERPRINT_PREFIX = "2:"
 
 

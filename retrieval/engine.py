@@ -340,13 +340,7 @@ class SearchEngine:
                 chunk = rows[start:start + INGEST_BATCH]
                 batch = await asyncio.to_thread(
                     lambda c=chunk: [prepare(Article(*r[:8]), r[8], self.config) for r in c])
-                # A changed pipeline must rewrite passages even though content
-                # hashes are equal: clear the hash first, inside the same batch.
-                await self._writer.execute("BEGIN IMMEDIATE")
-                await self._writer.executemany("UPDATE articles SET content_hash = '' WHERE id = ?",
-                                               [(p.article.id,) for p in batch])
-                await self._writer.execute("COMMIT")
-                await store.write_articles(self._writer, batch)
+                await store.write_articles(self._writer, batch, rewrite_unchanged=True)
             release_index_caches()
             await store.set_meta(self._writer, "pipeline", signature)
 

@@ -181,11 +181,14 @@ class PreparedArticle:
 _LOOKUP_CHUNK = 900
 
 
-async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle]) -> dict[str, int]:
+async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle],
+                         *, rewrite_unchanged: bool = False) -> dict[str, int]:
     """Insert or replace a batch of articles in one transaction.
 
     Returns counts of added / updated / unchanged. An article whose content
-    hash is unchanged is left alone, so re-ingesting is cheap and idempotent.
+    hash is unchanged is left alone, so re-ingesting is cheap and idempotent;
+    `rewrite_unchanged` replaces it anyway (its passages and terms were made
+    by an older analysis pipeline).
     The batch costs a handful of statements whatever its size (one lookup of
     the stored hashes, then one `executemany` per kind of write): each
     statement is a round trip to aiosqlite's thread, and per-article round
@@ -203,7 +206,7 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
         for item in items:
             a = item.article
             current = final[a.id].content_hash if a.id in final else stored.get(a.id)
-            if current is not None and same_content(current, item):
+            if current is not None and not rewrite_unchanged and same_content(current, item):
                 counts["unchanged"] += 1
                 continue
             counts["updated" if current is not None else "added"] += 1
@@ -238,10 +241,10 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
 def same_content(stored_hash: str, item: PreparedArticle) -> bool:
     """Whether a stored content hash is that of `item`'s article, in whichever scheme it was made.
 
-    Databases written before fingerprints hold `Article.content_hash` values
-    (and '' where a pipeline change cleared them); those are compared by
-    computing that older hash, so re-ingesting an unchanged article there
-    still leaves it alone.
+    Databases written before fingerprints hold `Article.content_hash` values;
+    those are compared by computing that older hash, so re-ingesting an
+    unchanged article there still leaves it alone (a pipeline change, which
+    rewrites every article, stores fingerprints).
     """
     if stored_hash == item.content_hash:
         return True
