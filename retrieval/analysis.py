@@ -19,6 +19,7 @@ import re
 import threading
 from array import array
 from collections.abc import Iterable, Iterator
+from functools import partial
 from importlib import resources
 from itertools import chain
 
@@ -413,8 +414,7 @@ def _native_chain(stopwords: frozenset[str], cache_limit: int, tables: tuple[lis
             token_terms.clear()
         return _chain(chunk, token_terms, stopwords)
 
-    return Chain(tables[0], tables[1], lambda token: _term(token, stopwords), fallback, MAX_TOKEN_CHARS,
-                 cache_limit)
+    return Chain(tables[0], tables[1], partial(_term, stopwords=stopwords), fallback, MAX_TOKEN_CHARS, cache_limit)
 
 
 try:
