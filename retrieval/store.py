@@ -13,6 +13,8 @@ passages; the search index records the generation it was built from.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -99,7 +101,7 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
     path = Path(path)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
-    db = await aiosqlite.connect(path, isolation_level=None)
+    db = await _open_connection(path)
     try:
         # 16 KiB pages for a new database (an existing one keeps its size: the
         # pragma only acts before the first write, hence before WAL mode): an
@@ -116,6 +118,25 @@ async def connect(path: str | Path) -> aiosqlite.Connection:
         await db.close()
         raise
     return db
+
+
+async def _open_connection(path: Path) -> aiosqlite.Connection:
+    """`aiosqlite.connect`, seen through even if the caller is cancelled meanwhile.
+
+    The file is opened in aiosqlite's own thread, which then reports to this
+    event loop. A Ctrl-C arriving meanwhile cancels the caller at once, so
+    `asyncio.run` could close the loop before the thread reports, and the
+    thread would print "Event loop is closed" (seen in tests/test_crash.py).
+    On cancellation the opening is waited for, the connection closed, and the
+    cancellation goes on.
+    """
+    opening = asyncio.ensure_future(aiosqlite.connect(path, isolation_level=None))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await (await opening).close()
+        raise
 
 
 async def rollback(db: aiosqlite.Connection) -> None:

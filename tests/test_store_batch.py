@@ -155,3 +155,34 @@ def test_fingerprint_streams_long_fields_as_the_joined_definition():
         article = Article(id="a" * 300, body=body, title="عنوان " * 60, url="")
         joined = "\x00".join(f"{len(v)}\x00{v}" for v in (getattr(article, n) for n in _HASHED_FIELDS))
         assert article.fingerprint() == "2:" + hashlib.sha1(joined.encode("utf-8")).hexdigest()
+
+
+def test_a_cancelled_connect_leaves_no_thread_reporting_to_a_closed_loop(tmp_path: Path, monkeypatch):
+    import asyncio
+    import threading
+    import time
+
+    real_connect = sqlite3.connect
+
+    def slow_connect(*args, **kwargs):  # the file takes a while to open (a loaded machine)
+        time.sleep(0.3)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", slow_connect)
+    errors: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+
+    async def ctrl_c_while_opening() -> None:
+        opening = asyncio.ensure_future(store.connect(tmp_path / "news.db"))
+        await asyncio.sleep(0.05)
+        opening.cancel()
+        try:
+            await opening
+        except asyncio.CancelledError:
+            return
+        raise AssertionError("connect was not cancelled")
+
+    asyncio.run(ctrl_c_while_opening())  # closes the loop right after
+    time.sleep(0.5)
+    assert errors == []
+    assert not [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
