@@ -10,7 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# setup.py builds the C analysis loop (retrieval/_chain.c): a change to it reinstalls.
+$(VENV)/.installed: pyproject.toml setup.py retrieval/_chain.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 

@@ -24,6 +24,7 @@ ids (the output says how many times). Figures are medians over `--runs` runs.
 
     .venv/bin/python -m benchmarks.perf                       # 10k and 100k passages
     .venv/bin/python -m benchmarks.perf --sizes 10000,100000,1000000 --write-docs
+    .venv/bin/python -m benchmarks.perf --sizes 100000 --ingest-only      # the ingest figure alone
 """
 
 from __future__ import annotations
@@ -359,6 +360,26 @@ def compare_core(docs: list[list[str]], queries: list[list[str]], runs: int, ran
 
 # --- one size ----------------------------------------------------------------------------
 
+def ingest_only(size: int, articles: list[Article], args: argparse.Namespace, workdir: Path) -> dict:
+    """`--ingest-only`: the ingest figure alone (a couple of minutes at 100k passages)."""
+    chosen, n_passages, passes = sized_corpus(articles, size, RetrievalConfig())
+    log(f"size {size:,}: {len(chosen):,} articles, {n_passages:,} passages"
+        f" ({passes} pass{'es' if passes > 1 else ''} over the corpus)")
+    jsonl = workdir / f"corpus-{size}.jsonl"
+    write_jsonl(chosen, jsonl)
+    db = workdir / f"news-{size}.db"
+    runs = []
+    for _ in range(args.runs):
+        remove_db(db)
+        runs.append(asyncio.run(ingest(db, jsonl)))
+        log(f"  ingest: {runs[-1]['passages_per_s']:,.0f} passages/s,"
+            f" {runs[-1]['passages_per_cpu_s']:,.0f} per CPU-second")
+    remove_db(db)
+    jsonl.unlink()
+    return {"size": size, "articles": len(chosen), "passages": n_passages, "corpus_passes": passes,
+            "ingest": median_of(runs), "ingest_runs": len(runs)}
+
+
 def run_size(size: int, articles: list[Article], questions: list[str], args: argparse.Namespace,
              workdir: Path) -> dict:
     config = RetrievalConfig()
@@ -524,6 +545,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workdir", type=Path, help="where databases are built (default: a temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the databases in --workdir")
     p.add_argument("--write-docs", action="store_true", help=f"rewrite the generated table in {DOCS.name}")
+    p.add_argument("--ingest-only", action="store_true",
+                   help="measure only ingest (passages per second and per CPU-second), nothing written")
     args = p.parse_args(argv)
     try:
         sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -543,6 +566,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="newsbot-perf-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
+        if args.ingest_only:
+            for size in sizes:
+                r = ingest_only(size, articles, args, workdir)["ingest"]
+                print(f"{size:,} passages: ingest {r['passages_per_s']:,.0f} passages/s"
+                      f" ({r['articles_per_s']:,.0f} articles/s), {r['passages_per_cpu_s']:,.0f} passages per"
+                      f" CPU-second (median of {args.runs}); load average {os.getloadavg()[0]:.1f}")
+            return 0
         results = [run_size(size, articles, questions, args, workdir) for size in sizes]
     finally:
         if not args.workdir:

@@ -6,6 +6,12 @@ import hashlib
 import json
 from dataclasses import dataclass, fields
 
+try:
+    from ._chain import utf8
+except ImportError:  # built without a C compiler (analysis.py warns): the same bytes, encoded twice
+    def utf8(text: str) -> bytes:
+        return text.encode("utf-8")
+
 
 @dataclass(frozen=True, slots=True)
 class Article:
@@ -20,8 +26,28 @@ class Article:
     url: str = ""
     author: str = ""
 
+    def fingerprint(self) -> str:
+        """What ingest stores as the content hash: equal fingerprint → re-ingest is a no-op.
+
+        SHA-1 over every field, each as its length and its characters, in
+        one UTF-8 string: half the cost of `content_hash` (no JSON escaping),
+        which databases written before it still hold (`store.same_content`
+        compares in whichever scheme a stored hash was made).
+        """
+        # The bytes of "\x00".join(f"{len(value)}\x00{value}" for each field), in three
+        # pieces: the body goes in through `utf8`, which leaves its UTF-8 in the str for
+        # sqlite3 to bind, so it is encoded once for the hash and the INSERT together.
+        values = list(map(self.__getattribute__, _HASHED_FIELDS))
+        body = values[_BODY]
+        head = "\x00".join([*(f"{len(v)}\x00{v}" for v in values[:_BODY]), f"{len(body)}\x00"])
+        tail = "".join([f"\x00{len(v)}\x00{v}" for v in values[_BODY + 1:]])
+        sha1 = hashlib.sha1(head.encode("utf-8"))
+        sha1.update(utf8(body))
+        sha1.update(tail.encode("utf-8"))
+        return FINGERPRINT_PREFIX + sha1.hexdigest()
+
     def content_hash(self) -> str:
-        """Fingerprint of every field: equal hash → re-ingest is a no-op."""
+        """The first content hash (before `fingerprint`): every field's JSON, SHA-1."""
         # The JSON of the fields in key order, built without `asdict` (which
         # deep-copies): the same bytes, so hashes of stored articles still match.
         blob = json.dumps({name: getattr(self, name) for name in _HASHED_FIELDS}, ensure_ascii=False)
@@ -29,6 +55,9 @@ class Article:
 
 
 _HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
+_BODY = _HASHED_FIELDS.index("body")
+# Marks a fingerprint; a `content_hash` is 40 hex digits.
+FINGERPRINT_PREFIX = "2:"
 
 
 def derive_id(*, source: str, url: str, title: str, body: str) -> str:

@@ -22,10 +22,10 @@ from pathlib import Path
 import aiosqlite
 
 from . import bm25, confidence, indexer, rerank, store
-from .analysis import analyze, analyze_query, release_index_caches
+from .analysis import analyze, analyze_joined, analyze_query, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
-from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, split_passages
+from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, passage_spans
 from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
 from .variants import known_variants
 
@@ -173,13 +173,19 @@ ProgressCallback = Callable[[int, int], None]  # (files done, records done)
 
 def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.PreparedArticle:
     """Split and analyse an article: all the CPU work of ingesting it."""
-    passages = split_passages(article.body, target_chars=config.passage_target_chars,
-                              max_chars=config.passage_max_chars)
+    body = article.body
+    spans = passage_spans(body, target_chars=config.passage_target_chars, max_chars=config.passage_max_chars)
     # Capped: a real headline is a few dozen words; a hostile megabyte title
     # must not be copied into every passage.
-    title_terms = analyze(article.title[:TITLE_CHARS])[:TITLE_TERMS] * config.title_weight
-    rows = [(p.ord, p.start, p.end, p.text, " ".join(analyze(p.text) + title_terms)) for p in passages]
-    return store.PreparedArticle(article, article.content_hash(), origin, rows)
+    title_terms = " ".join(analyze(article.title[:TITLE_CHARS])[:TITLE_TERMS] * config.title_weight)
+    rows = []
+    for ord_, (start, end) in enumerate(spans):
+        text = body[start:end]
+        terms = analyze_joined(text)
+        # " ".join(passage terms + title terms): no term is empty, so joining the joined halves is the same.
+        rows.append((ord_, start, end, text, f"{terms} {title_terms}" if terms and title_terms
+                     else terms or title_terms))
+    return store.PreparedArticle(article, article.fingerprint(), origin, rows)
 
 
 class SearchEngine:

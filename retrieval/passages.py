@@ -33,22 +33,19 @@ class Passage:
     text: str
 
 
+# A paragraph: from the first to the last non-space character of a line. The
+# same spans as stripping each `[^\n]+` run with str.isspace (`\s` is that
+# very test), found by one regex scan instead of a Python loop per line.
+_PARAGRAPH_SPAN = re.compile(r"\S(?:[^\n]*\S)?")
+
+
 def paragraph_spans(body: str) -> list[tuple[int, int]]:
     """Spans of paragraphs: runs of non-empty lines separated by blank lines.
 
     Single newlines also separate paragraphs when lines look like whole
     paragraphs (the news corpus puts one paragraph per line).
     """
-    spans = []
-    for match in re.finditer(r"[^\n]+", body):
-        start, end = match.span()
-        while start < end and body[start].isspace():
-            start += 1
-        while end > start and body[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
+    return [m.span() for m in _PARAGRAPH_SPAN.finditer(body)]
 
 
 def _split_at(body: str, start: int, end: int, pattern: re.Pattern[str], max_chars: int) -> list[tuple[int, int]]:
@@ -84,22 +81,25 @@ def _rstrip(body: str, start: int, end: int) -> int:
     return end
 
 
+def passage_spans(body: str, *, target_chars: int = DEFAULT_TARGET_CHARS,
+                  max_chars: int = DEFAULT_MAX_CHARS) -> list[tuple[int, int]]:
+    """The (start, end) spans of `split_passages`, without building `Passage` objects."""
+    merged: list[tuple[int, int]] = []
+    quarter = target_chars // 4
+    for start, end in paragraph_spans(body):
+        pieces = _split_long(body, start, end, max_chars) if end - start > max_chars else ((start, end),)
+        for start, end in pieces:
+            if merged:
+                first, last = merged[-1]
+                if end - first <= target_chars or (last - first < quarter and end - first <= max_chars):
+                    merged[-1] = (first, end)
+                    continue
+            merged.append((start, end))
+    return merged
+
+
 def split_passages(body: str, *, target_chars: int = DEFAULT_TARGET_CHARS,
                    max_chars: int = DEFAULT_MAX_CHARS) -> list[Passage]:
     """Passages of `body`: paragraphs merged up to `target_chars`, split above `max_chars`."""
-    pieces: list[tuple[int, int]] = []
-    for start, end in paragraph_spans(body):
-        if end - start > max_chars:
-            pieces.extend(_split_long(body, start, end, max_chars))
-        else:
-            pieces.append((start, end))
-
-    merged: list[tuple[int, int]] = []
-    for start, end in pieces:
-        if merged and (end - merged[-1][0] <= target_chars
-                       or (merged[-1][1] - merged[-1][0] < target_chars // 4
-                           and end - merged[-1][0] <= max_chars)):
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-    return [Passage(ord=i, start=s, end=e, text=body[s:e]) for i, (s, e) in enumerate(merged)]
+    spans = passage_spans(body, target_chars=target_chars, max_chars=max_chars)
+    return [Passage(ord=i, start=s, end=e, text=body[s:e]) for i, (s, e) in enumerate(spans)]

@@ -255,3 +255,20 @@ async def test_index_file_from_an_older_build_is_not_served(tmp_path: Path):
     async with await SearchEngine.open(db) as engine:
         assert (await engine.search("قرار المنتجين خفض الإنتاج")).hits[0].article_id == "n1"
         assert (await engine.search("أوبك")).hits == ()
+
+
+async def test_database_with_the_older_content_hashes_re_ingests_as_unchanged(tmp_path: Path):
+    db = tmp_path / "db.sqlite"
+    src = write_jsonl(tmp_path / "a.jsonl", NEWS)
+    async with await SearchEngine.open(db) as engine:
+        await engine.ingest_paths([src])
+    # As a version before fingerprints stored them: Article.content_hash() of each article.
+    with sqlite3.connect(db) as con:
+        for row in con.execute(f"SELECT {store._ARTICLE_COLS} FROM articles a").fetchall():
+            con.execute("UPDATE articles SET content_hash = ? WHERE id = ?",
+                        (store._article(row).content_hash(), row[0]))
+    snapshot = rows(db, "SELECT id, content_hash, updated_at FROM articles ORDER BY id")
+    async with await SearchEngine.open(db) as engine:
+        report = await engine.ingest_paths([src])
+    assert (report.added, report.updated, report.unchanged) == (0, 0, len(NEWS))
+    assert rows(db, "SELECT id, content_hash, updated_at FROM articles ORDER BY id") == snapshot

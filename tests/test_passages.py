@@ -1,4 +1,9 @@
-from retrieval.passages import paragraph_spans, split_passages
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval.passages import _split_long, paragraph_spans, passage_spans, split_passages
 
 from .conftest import SAMPLE
 
@@ -39,3 +44,58 @@ def test_sample_article_passages_cover_its_paragraphs():
     assert len(paragraph_spans(text)) > 5
     passages = split_passages(text)
     assert "2585" in "".join(p.text for p in passages)
+
+
+# --- the regex paragraph scan against the per-line loop it replaced --------------------------
+
+def _paragraph_spans_by_lines(body: str) -> list[tuple[int, int]]:
+    """The first implementation: each `[^\\n]+` run stripped with str.isspace."""
+    spans = []
+    for match in re.finditer(r"[^\n]+", body):
+        start, end = match.span()
+        while start < end and body[start].isspace():
+            start += 1
+        while end > start and body[end - 1].isspace():
+            end -= 1
+        if end > start:
+            spans.append((start, end))
+    return spans
+
+
+_SPACES = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000\u200b"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_SPACES + "ab. سلام،؟") | st.characters(), max_size=300))
+def test_paragraph_spans_equal_the_stripped_lines(body):
+    assert paragraph_spans(body) == _paragraph_spans_by_lines(body)
+
+
+def _merged_spans_first_version(body: str, target_chars: int, max_chars: int) -> list[tuple[int, int]]:
+    """split_passages as first written: all pieces first, then one merging pass."""
+    pieces: list[tuple[int, int]] = []
+    for start, end in _paragraph_spans_by_lines(body):
+        if end - start > max_chars:
+            pieces.extend(_split_long(body, start, end, max_chars))
+        else:
+            pieces.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in pieces:
+        if merged and (end - merged[-1][0] <= target_chars
+                       or (merged[-1][1] - merged[-1][0] < target_chars // 4
+                           and end - merged[-1][0] <= max_chars)):
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(_SPACES[:6] + "كلمة جديدة. وأخرى، ثم!"), max_size=400), max_size=12))
+def test_passage_spans_equal_the_first_version(paragraphs):
+    body = "\n".join(paragraphs)
+    expected = _merged_spans_first_version(body, 120, 200)
+    assert passage_spans(body, target_chars=120, max_chars=200) == expected
+    passages = split_passages(body, target_chars=120, max_chars=200)
+    assert [(p.start, p.end) for p in passages] == expected
+    assert all(p.text == body[p.start:p.end] for p in passages)

@@ -87,3 +87,102 @@ async def test_rollback_after_a_completed_commit_is_quiet(tmp_path):
         assert await store.get_meta(db, "x", "absent") == "absent"
     finally:
         await db.close()
+
+
+async def test_new_databases_get_16k_pages_and_older_ones_keep_theirs(tmp_path: Path):
+    fresh = tmp_path / "new.db"
+    db = await store.connect(fresh)
+    await store.write_articles(db, [prepared("a", "نص " * 4000)])  # a body larger than a 4 KiB page
+    await db.close()
+    assert table(fresh, "PRAGMA page_size") == [(store.PAGE_SIZE,)]
+
+    older = tmp_path / "old.db"
+    with sqlite3.connect(older) as con:  # as a version before 16 KiB pages created it
+        con.execute("PRAGMA page_size=4096")
+        con.execute("PRAGMA journal_mode=WAL")
+    db = await store.connect(older)
+    await store.write_articles(db, [prepared("a", "one"), prepared("b", "نص " * 4000)])
+    await db.close()
+    assert table(older, "PRAGMA page_size") == [(4096,)]
+    assert table(older, "SELECT id, length(body) FROM articles ORDER BY id") == [("a", 3), ("b", 12000)]
+
+
+def test_fingerprint_is_stable_and_tells_fields_apart():
+    article = Article(id="a1", body="نص المقال", title="عنوان", source="المصدر", section="سياسة",
+                      published="2021-11-22", url="https://example.com/a1", author="كاتب")
+    assert article.fingerprint() == "2:a26a10c0a2bc5290e86dbf749bc3b4afe5876e05"
+    # Text moved from one field to the next is another article.
+    assert Article(id="a", body="bc").fingerprint() != Article(id="ab", body="c").fingerprint()
+    assert Article(id="a", body="b", title="").fingerprint() != Article(id="a", body="", title="b").fingerprint()
+
+
+def legacy(aid: str, body: str) -> store.PreparedArticle:
+    """An article as a version before fingerprints stored it: with its `content_hash`."""
+    return prepared(aid, body)
+
+
+def current(aid: str, body: str) -> store.PreparedArticle:
+    item = prepared(aid, body)
+    return store.PreparedArticle(item.article, item.article.fingerprint(), item.origin, item.passages)
+
+
+async def test_articles_stored_with_the_older_hash_are_still_recognised(tmp_path: Path):
+    path = tmp_path / "news.db"
+    db = await store.connect(path)
+    try:
+        await store.write_articles(db, [legacy("a", "one"), legacy("b", "two"), legacy("c", "three")])
+        counts = await store.write_articles(db, [current("a", "one"), current("b", "two v2")])
+        assert counts == {"added": 0, "updated": 1, "unchanged": 1}
+        hashes = dict(table(path, "SELECT id, content_hash FROM articles"))
+        assert hashes["a"] == prepared("a", "one").content_hash  # left alone: unchanged
+        assert hashes["b"] == prepared("b", "two v2").article.fingerprint()
+        # And the other way round: a caller still passing the older hash.
+        assert await store.write_articles(db, [legacy("b", "two v2"), legacy("c", "three")]) == \
+            {"added": 0, "updated": 0, "unchanged": 2}
+        # A hash cleared by a pipeline change never matches.
+        await db.execute("UPDATE articles SET content_hash = '' WHERE id = 'c'")
+        assert await store.write_articles(db, [current("c", "three")]) == {"added": 0, "updated": 1, "unchanged": 0}
+    finally:
+        await db.close()
+
+
+def test_fingerprint_streams_long_fields_as_the_joined_definition():
+    import hashlib
+
+    from retrieval.articles import _HASHED_FIELDS
+
+    for body in ("قصير", "نص طويل " * 100, "x" * 255, "y" * 256, "😀" * 300):
+        article = Article(id="a" * 300, body=body, title="عنوان " * 60, url="")
+        joined = "\x00".join(f"{len(v)}\x00{v}" for v in (getattr(article, n) for n in _HASHED_FIELDS))
+        assert article.fingerprint() == "2:" + hashlib.sha1(joined.encode("utf-8")).hexdigest()
+
+
+def test_a_cancelled_connect_leaves_no_thread_reporting_to_a_closed_loop(tmp_path: Path, monkeypatch):
+    import asyncio
+    import threading
+    import time
+
+    real_connect = sqlite3.connect
+
+    def slow_connect(*args, **kwargs):  # the file takes a while to open (a loaded machine)
+        time.sleep(0.3)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", slow_connect)
+    errors: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+
+    async def ctrl_c_while_opening() -> None:
+        opening = asyncio.ensure_future(store.connect(tmp_path / "news.db"))
+        await asyncio.sleep(0.05)
+        opening.cancel()
+        try:
+            await opening
+        except asyncio.CancelledError:
+            return
+        raise AssertionError("connect was not cancelled")
+
+    asyncio.run(ctrl_c_while_opening())  # closes the loop right after
+    time.sleep(0.5)
+    assert errors == []
+    assert not [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
