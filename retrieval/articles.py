@@ -34,16 +34,18 @@ class Article:
         which databases written before it still hold (`store.same_content`
         compares in whichever scheme a stored hash was made).
         """
-        # The bytes of "\x00".join(f"{len(value)}\x00{value}" for each field), in three
-        # pieces: the body goes in through `utf8`, which leaves its UTF-8 in the str for
-        # sqlite3 to bind, so it is encoded once for the hash and the INSERT together.
-        values = list(map(self.__getattribute__, _HASHED_FIELDS))
-        body = values[_BODY]
-        head = "\x00".join([*(f"{len(v)}\x00{v}" for v in values[:_BODY]), f"{len(body)}\x00"])
-        tail = "".join([f"\x00{len(v)}\x00{v}" for v in values[_BODY + 1:]])
-        sha1 = hashlib.sha1(head.encode("utf-8"))
+        # The bytes of "\x00".join(f"{len(value)}\x00{value}" for each field in _HASHED_FIELDS
+        # order), in three pieces: the body goes in through `utf8`, which leaves its UTF-8 in
+        # the str for sqlite3 to bind, so it is encoded once for the hash and the INSERT
+        # together. The fields are spelled out (the order is checked below the class): two
+        # f-strings cost a third of the generic join over `_HASHED_FIELDS` (~1.2 µs a passage
+        # of ingest).
+        author, body, id_, published, section, source, title, url = (
+            self.author, self.body, self.id, self.published, self.section, self.source, self.title, self.url)
+        sha1 = hashlib.sha1(f"{len(author)}\x00{author}\x00{len(body)}\x00".encode())
         sha1.update(utf8(body))
-        sha1.update(tail.encode("utf-8"))
+        sha1.update(f"\x00{len(id_)}\x00{id_}\x00{len(published)}\x00{published}\x00{len(section)}\x00{section}"
+                    f"\x00{len(source)}\x00{source}\x00{len(title)}\x00{title}\x00{len(url)}\x00{url}".encode())
         return FINGERPRINT_PREFIX + sha1.hexdigest()
 
     def content_hash(self) -> str:
@@ -55,7 +57,8 @@ class Article:
 
 
 _HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
-_BODY = _HASHED_FIELDS.index("body")
+# The order `fingerprint` spells its fields out in: a new field must be added there too.
+assert _HASHED_FIELDS == ("author", "body", "id", "published", "section", "source", "title", "url")
 # Marks a fingerprint; a `content_hash` is 40 hex digits.
 FINGERPRINT_PREFIX = "2:"
 

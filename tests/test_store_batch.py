@@ -155,6 +155,11 @@ def test_fingerprint_streams_long_fields_as_the_joined_definition():
         article = Article(id="a" * 300, body=body, title="عنوان " * 60, url="")
         joined = "\x00".join(f"{len(v)}\x00{v}" for v in (getattr(article, n) for n in _HASHED_FIELDS))
         assert article.fingerprint() == "2:" + hashlib.sha1(joined.encode("utf-8")).hexdigest()
+    # Every field non-empty and distinct, so a field spelled out of its place would show.
+    values = {name: f"{name} قيمة {i}" * (i + 1) for i, name in enumerate(_HASHED_FIELDS)}
+    article = Article(**values)
+    joined = "\x00".join(f"{len(v)}\x00{v}" for v in (values[n] for n in _HASHED_FIELDS))
+    assert article.fingerprint() == "2:" + hashlib.sha1(joined.encode("utf-8")).hexdigest()
 
 
 def test_a_cancelled_connect_leaves_no_thread_reporting_to_a_closed_loop(tmp_path: Path, monkeypatch):
