@@ -100,3 +100,12 @@ def test_skip_messages_are_the_reference_ones():
         "f.jsonl:3: field 'text' contains U+0000, a NUL character, at character 1",
         "f.jsonl:4: invalid JSON (Expecting value at column 1)",
     ]
+
+
+def test_has_words_is_any_alphanumeric_but_tatweel_for_every_character():
+    # has_words scans with a regex class; its definition is str.isalnum() minus tatweel.
+    from retrieval.readers import has_words
+
+    every = [chr(c) for c in range(0x110000)]
+    assert [c for c in every if has_words(c)] == [c for c in every if c.isalnum() and c != "\u0640"]
+    assert not has_words("ـــ ،؛ _ \u064b") and has_words("ـ_ب")
