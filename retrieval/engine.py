@@ -63,16 +63,21 @@ class RetrievalConfig:
     # passage of the article. A passage often names its subject only by a
     # pronoun ("he was born in ..."); the title says who or what it is about.
     title_weight: int = 2
-    # No-answer rule: the best passage must hold at least this share of the
-    # question's idf mass (a question whose rare words are all missing is
-    # not answered by a passage matching only its common words).
+    # No-answer rule: the leading article must hold at least this share of
+    # the question's idf mass (a question whose rare words are all missing is
+    # not answered by an article matching only its common words). The
+    # article, not only its best passage: a headline's words are spread over
+    # the story it heads, and judged on one passage 2-3% of real headlines
+    # were refused on a corpus of 5,000 articles (fewer on a larger one, where
+    # a near-duplicate story happens to lead); docs/retrieval-quality.md, row 34.
     min_coverage: float = 0.3
     # The no-answer model (retrieval/confidence.py): refuse when the
     # estimated probability that the leading article answers is below this;
     # 0 turns the model off and leaves only `min_coverage`. 0.17 is the cut
-    # that answers 96% of the ARCD train split's answerable questions
-    # (benchmarks/noanswer_fit.py; test split: 95.7% of answerable questions
-    # answered, 17% of unanswerable ones refused; 98.7% of headlines answered).
+    # (0.168, rounded) that answers 96% of the ARCD train split's answerable
+    # questions (benchmarks/noanswer_fit.py; test split: 95.9% of answerable
+    # questions answered, 14.8% of unanswerable ones refused; 98.8% of
+    # headlines answered).
     min_confidence: float = 0.17
     # Re-ranking of the leading articles (retrieval/rerank.py): how many are
     # re-ordered; the lead passage's score × (1 + lead_boost), since news
@@ -573,7 +578,7 @@ class SearchEngine:
     def _weak(self, index: bm25.BM25Index, terms: list[str], query_terms: list[rerank.QueryTerm],
               weights: dict[int, float], evidence: list[rerank.Evidence]) -> bool:
         """Whether the best answer is too weak to show (the explicit no-answer)."""
-        if evidence[0].passage_coverage < self.config.min_coverage:
+        if evidence[0].article_coverage < self.config.min_coverage:
             return True
         # A passage holding every question word is as good an answer as word
         # matching can find: the model judges partial matches only. (Without
