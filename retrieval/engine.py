@@ -69,7 +69,7 @@ class RetrievalConfig:
     # article, not only its best passage: a headline's words are spread over
     # the story it heads, and judged on one passage 2-3% of real headlines
     # were refused on a corpus of 5,000 articles (fewer on a larger one, where
-    # a near-duplicate story happens to lead); docs/retrieval-quality.md, row 34.
+    # a near-duplicate story happens to lead); docs/retrieval-quality.md, row 35.
     min_coverage: float = 0.3
     # The no-answer model (retrieval/confidence.py): refuse when the
     # estimated probability that the leading article answers is below this;
