@@ -95,8 +95,12 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
 # --- cached databases ------------------------------------------------------------------
 
 def file_identity(path: Path) -> str:
-    st = path.stat()
-    return f"{path.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+    """What the input is, by content: a copy elsewhere or a re-stamped file keeps its caches."""
+    digest = hashlib.sha1()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def source_hash(*modules: str) -> str:

@@ -109,7 +109,7 @@ def question_row(engine: SearchEngine, source: PassageSource, question: str,
     # The held-out article (its paragraph "left out"): its siblings stay.
     leaders = [p for p in leaders if int(index.article_ids[p]) != held_out][:depth]
     query_terms = engine._query_terms(index, terms, expanded)
-    evidence = rerank.rerank(index, engine._layout_of(index), weights, query_terms, leaders,
+    evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
                              rerank.RerankWeights(engine.config.lead_boost, engine.config.spread_weight))
     if not evidence or evidence[0].passage_coverage < engine.config.min_coverage:
         return False

@@ -106,7 +106,8 @@ def build_application(settings: Settings, engine: SearchEngine, *,
            .rate_limiter(rate_limiter or PatientRateLimiter(max_retries=RATE_LIMIT_RETRIES)).build())
     app.bot_data["services"] = h.Services(
         settings=settings, engine=engine,
-        limits=QuestionLimits(settings.user_rate_limit, settings.chat_rate_limit, settings.rate_window_seconds))
+        limits=QuestionLimits(settings.user_rate_limit, settings.chat_rate_limit, settings.rate_window_seconds,
+                              follow_ups_per_user=settings.follow_up_rate_limit))
     add_handlers(app)
     return app
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from retrieval.articles import Article
 from retrieval.engine import Hit, IngestReport, SearchResult, Stats
@@ -201,19 +201,8 @@ def fit_lines(lines: Sequence[str]) -> str:
 def split_paragraphs(paragraphs: Sequence[str], limit: int) -> list[str]:
     """Paragraphs packed into chunks of at most `limit` UTF-16 units; a paragraph is split
     only when it alone is too long (at sentence ends, then words)."""
-    chunks: list[str] = []
-    current = ""
-    for paragraph in paragraphs:
-        for piece in _split_long(paragraph, limit):
-            joined = f"{current}\n\n{piece}" if current else piece
-            if utf16_len(joined) <= limit:
-                current = joined
-            else:
-                chunks.append(current)
-                current = piece
-    if current:
-        chunks.append(current)
-    return chunks
+    pieces = (piece for paragraph in paragraphs for piece in _split_long(paragraph, limit))
+    return _pack(((piece, False) for piece in pieces), "\n\n", limit)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?؟؛…])\s+")
@@ -222,26 +211,44 @@ _SENTENCE_END = re.compile(r"(?<=[.!?؟؛…])\s+")
 def _split_long(paragraph: str, limit: int) -> list[str]:
     if utf16_len(paragraph) <= limit:
         return [paragraph]
-    pieces: list[str] = []
-    current = ""
-    for unit in _SENTENCE_END.split(paragraph):
-        words = [unit] if utf16_len(unit) <= limit else unit.split(" ")
-        for word in words:
-            while utf16_len(word) > limit:  # one "word" longer than a message: hard cut
-                if current:  # what came before the word goes first
-                    pieces.append(current)
-                    current = ""
-                pieces.append(word[:limit // 2])
+    return [piece for piece in _pack(_word_units(paragraph, limit), " ", limit) if piece]
+
+
+def _word_units(paragraph: str, limit: int) -> Iterator[tuple[str, bool]]:
+    """Sentences of `paragraph` (words of a sentence too long for a message), each with
+    whether it must stand alone: a piece of a word longer than a message, hard cut."""
+    for sentence in _SENTENCE_END.split(paragraph):
+        for word in [sentence] if utf16_len(sentence) <= limit else sentence.split(" "):
+            while utf16_len(word) > limit:
+                yield word[:limit // 2], True
                 word = word[limit // 2:]
-            joined = f"{current} {word}" if current else word
-            if utf16_len(joined) <= limit:
-                current = joined
-            else:
-                pieces.append(current)
-                current = word
+            yield word, False
+
+
+def _pack(units: Iterable[tuple[str, bool]], separator: str, limit: int) -> list[str]:
+    """Units joined greedily with `separator` while the chunk fits in `limit` UTF-16 units.
+
+    A unit marked as standing alone is never joined to its neighbours (a hard-cut
+    piece of an over-long word is already as long as it may be).
+    """
+    chunks: list[str] = []
+    current = ""
+    for unit, alone in units:
+        if alone:
+            if current:  # what came before it goes first: the text stays in order
+                chunks.append(current)
+                current = ""
+            chunks.append(unit)
+            continue
+        joined = f"{current}{separator}{unit}" if current else unit
+        if utf16_len(joined) <= limit:
+            current = joined
+        else:
+            chunks.append(current)
+            current = unit
     if current:
-        pieces.append(current)
-    return [p for p in pieces if p]
+        chunks.append(current)
+    return chunks
 
 
 def article_messages(article: Article) -> list[str]:

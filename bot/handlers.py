@@ -197,6 +197,9 @@ async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
+    if not services(context).limits.allow_follow_up(query.from_user.id):
+        await query.answer(fmt.RATE_LIMITED)
+        return
     pressed = callbacks.decode(query.data)
     if isinstance(pressed, callbacks.PageButton):
         await show_page(update, context, pressed)
@@ -279,6 +282,10 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.inline_query
     offset = callbacks.parse_offset(query.offset)
     text = query.query.strip()
+    if not svc.limits.allow_follow_up(query.from_user.id):
+        # Nothing to show, and nothing cached: the same query a minute later gets its results.
+        await query.answer([], cache_time=0, is_personal=True)
+        return
     if not text:
         articles = await svc.engine.latest(INLINE_PAGE + 1, offset)
         results = [article_result(a) for a in articles[:INLINE_PAGE]]

@@ -47,9 +47,12 @@ class SlidingWindow:
 
 class QuestionLimits:
     def __init__(self, per_user: int, per_chat: int, window: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, follow_ups_per_user: int = 60) -> None:
         self.users = SlidingWindow(per_user, window, clock)
         self.chats = SlidingWindow(per_chat, window, clock)
+        # Page turns, full-article buttons and inline queries: cheaper for a user to send than
+        # a question (one tap, one keystroke), so they get their own, larger allowance.
+        self.follow_ups = SlidingWindow(follow_ups_per_user, window, clock)
 
     def allow(self, user_id: int | None, chat_id: int, is_group: bool) -> bool:
         """Count a question if both its user and (in groups) its chat are under their limits."""
@@ -58,6 +61,13 @@ class QuestionLimits:
         self.users.hit(user_id)
         if is_group:
             self.chats.hit(chat_id)
+        return True
+
+    def allow_follow_up(self, user_id: int | None) -> bool:
+        """Count a button press or inline query if its user is under the follow-up limit."""
+        if not self.follow_ups.would_allow(user_id):
+            return False
+        self.follow_ups.hit(user_id)
         return True
 
     def warn(self, user_id: int | None, chat_id: int) -> bool:

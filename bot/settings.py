@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=400, ge=10, le=4000)
     user_rate_limit: int = Field(default=10, ge=1)  # questions per user per rate window
     chat_rate_limit: int = Field(default=20, ge=1)  # questions per group chat per rate window
+    # Page turns, full-article buttons and inline queries per user per rate window
+    # (an inline query comes with every keystroke the user pauses on).
+    follow_up_rate_limit: int = Field(default=60, ge=1)
     rate_window_seconds: float = Field(default=60.0, gt=0)
     upload_max_bytes: int = Field(default=20 * 1024**2, gt=0)  # Bot API downloads stop at 20 MB
     question_log_days: int = Field(default=90, ge=1)  # question texts older than this are deleted

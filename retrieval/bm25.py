@@ -20,14 +20,18 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import chain, islice
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 VARIANTS = ("okapi", "l", "plus")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class BM25Index:
     max_impact: np.ndarray  # float32, per term: its largest impact (bounds what the term can add)
     params: BM25Params = field(default_factory=BM25Params)
     _scratch: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_passages(self) -> int:
@@ -75,6 +80,31 @@ class BM25Index:
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
         return self.doc_ids[lo:hi], self.impacts[lo:hi]
+
+    @cached_property
+    def article_numbers(self) -> np.ndarray:
+        """Per passage, its article numbered 0, 1, ... (int32): grouping by article, derived on first use."""
+        order = np.argsort(self.article_ids)
+        ordered = self.article_ids[order]
+        new = np.empty(ordered.size, dtype=np.bool_)
+        new[:1] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+        numbers = np.empty(ordered.size, dtype=np.int32)
+        numbers[order] = np.cumsum(new) - 1
+        return numbers
+
+    def derived(self, name: str, build: Callable[[BM25Index], T]) -> T:
+        """`build(self)`, made on first use and kept as long as this index is.
+
+        For what other modules derive from the index alone (the article layout
+        re-ranking reads, the spelling variants found so far): a rebuilt index
+        is a new object, so nothing derived from an older one can be served.
+        """
+        try:
+            return self._derived[name]
+        except KeyError:
+            value = self._derived[name] = build(self)
+            return value
 
     def scratch(self) -> tuple[np.ndarray, np.ndarray]:
         """Zeroed per-thread buffers: scores and seen-marks (callers re-zero what they touch)."""
@@ -354,19 +384,57 @@ def rank(cand: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
 _PRUNE_MIN_POSTINGS = 4096
 # Slack on the bounds so float rounding of a sum can never beat them.
 _BOUND_SLACK = 1e-9
+# After pruning, the candidates still in the race are re-filtered after each
+# list while there are at least this many (below, the filter costs more than
+# the lookups it saves).
+_SHRINK_MIN = 512
+# Looking a candidate up in a list by binary search costs about as much as
+# scanning this many of the list's postings (adding, reading back, clearing):
+# candidates are looked up only when they are fewer than a list's length over this.
+_LOOKUP_COST = 4
+# The k-th best score is estimated from the lists of the rarest words, up to
+# this many postings (more than the first list only if it is shorter).
+_PROBE_POSTINGS = 8192
+# A check is made only before a list at least this many times the probe's length.
+_CHECK_BEFORE = 4
 
 
 def top_k(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact top k as (passage numbers, scores), best first, ties by passage number.
 
     The same passages and order as `rank(*score(...), k)`, touching fewer
-    postings (MaxScore, vectorised). Terms are added from the highest
-    possible contribution down: rare words first, their lists short. Once
-    the k-th best partial score beats everything the remaining terms could
-    add together, no passage outside the candidates can reach the top k, and
-    only candidates that could still reach it are kept; the remaining long
-    (common-word) lists are then looked up for those few passages by binary
-    search instead of being scanned.
+    postings (MaxScore, vectorised): see `_top`.
+    """
+    return _top(index, weights, k, None)
+
+
+def top_articles(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best passage of each of the top k articles, as (passage numbers, scores), best first.
+
+    An article ranks by its best passage (the highest score, ties to the
+    lowest passage number), articles by that score, ties again by passage
+    number: the same as walking a long enough `top_k` and keeping each
+    article's first passage. Pruning here is bounded by the k-th best
+    article rather than by the k-th best passage, which is higher when the
+    passages of a few articles crowd the top (and asking `top_k` for
+    several passages per article needed lowers its bound further).
+    """
+    return _top(index, weights, k, index.article_numbers)
+
+
+def _top(index: BM25Index, weights: dict[int, float], k: int,
+         groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top k passages, or with `groups` (the group of each passage) the best passage of each of the top k groups.
+
+    Terms are added from the highest possible contribution down: rare words
+    first, their lists short (MaxScore, vectorised). Once the k-th best
+    partial score (of a passage, or of a group's best passage) beats
+    everything the remaining terms could add together, no passage outside
+    the candidates can reach the top k: the remaining long (common-word)
+    lists only complete the scores of candidates still in the race
+    (`_prune`). The k-th best is estimated from the lists of the rarest
+    words alone (`_probe`): any subset gives a lower bound, and this one
+    nearly always holds the leaders.
     """
     if k <= 0 or not weights:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
@@ -375,89 +443,207 @@ def top_k(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarr
     factors = [(tid, np.float64(w) * index.idf[tid]) for tid, w in weights.items()]
     if len(factors) == 1 or any(f <= 0 for _, f in factors):
         cand, scores = score(index, weights)
-        best = rank(cand, scores, k)
-        return cand[best], scores[best]
+        return _best(cand, scores, k, 1, groups)
     bounds = [f * np.float64(index.max_impact[tid]) for tid, f in factors]
     order = sorted(range(len(factors)), key=lambda i: (-bounds[i], factors[i][0]))
     terms = [factors[i] for i in order]
-    left = [*np.cumsum([bounds[i] for i in order][::-1])[::-1].tolist(), 0.0]  # left[j]: most terms j.. add
+    bound = [float(bounds[i]) for i in order]
+    left = [*np.cumsum(bound[::-1])[::-1].tolist(), 0.0]  # left[j]: the most terms j.. can add
     rest = [*np.cumsum([index.df(tid) for tid, _ in terms][::-1])[::-1].tolist(), 0]
     buf, _ = index.scratch()
     added: list[np.ndarray] = []
-    processed = 0
+    # The probe's k-th best cannot exceed `ceiling` (its value at the last
+    # check plus what the terms added since can add): no check while that is too low.
+    ceiling, probed = math.inf, 0
+    # The probe: the first lists (the rarest words), up to _PROBE_POSTINGS postings, at least one list.
+    probe_lists = 1
+    while probe_lists < len(terms) and rest[0] - rest[probe_lists + 1] <= _PROBE_POSTINGS:
+        probe_lists += 1
     try:
         for j, (tid, f) in enumerate(terms):
             docs, imp = index.postings(tid)
-            # Check only when the lists to come are long and the next one
-            # alone outweighs all seen so far: then the check costs less
-            # than what it may save.
-            if j and rest[j] >= _PRUNE_MIN_POSTINGS and docs.size >= 2 * processed:
-                found = _prune(index, terms, j, left[j], buf, added, k)
-                if found is not None:
-                    return found
-                added = [np.concatenate(added)]
+            if j and rest[j] >= _PRUNE_MIN_POSTINGS:
+                lists = min(j, probe_lists)
+                size = rest[0] - rest[lists]
+                if lists != probed:  # a grown probe: its k-th best is not bounded by the last one's
+                    ceiling, probed = math.inf, lists
+                # Only when what pruning would save outweighs the check: before
+                # a list several times longer than the probe (a shorter one costs
+                # little to add, and makes the next check likelier to succeed).
+                if _reach(left[j]) < ceiling and docs.size >= _CHECK_BEFORE * size:
+                    probe = _probe(index, terms, lists)
+                    kth = _kth(probe, buf[probe], k, lists, groups)
+                    if kth is not None and _reach(left[j]) < kth:
+                        return _prune(index, terms, left, j, buf, kth, k, groups, (probe, lists))
+                    ceiling = math.inf if kth is None else kth
             # add.at adds in element order and terms come in a fixed order,
             # so equal passages get bit-identical sums.
             np.add.at(buf, docs, imp * f)
             added.append(docs)
-            processed += docs.size
+            ceiling += bound[j]
         cand = np.concatenate(added)
         totals = buf[cand]
     finally:
         _clear(buf, added)
-    m = k * len(terms)
-    if totals.size > m:
-        mth = np.partition(totals, totals.size - m)[totals.size - m]
-        sel = np.flatnonzero(totals >= mth)
-        cand, totals = cand[sel], totals[sel]
-    cand, first = np.unique(cand, return_index=True)
-    scores = totals[first]
-    best = rank(cand, scores, k)
-    return cand[best], scores[best]
+    return _best(cand, totals, k, len(terms), groups)
 
 
-def _prune(index: BM25Index, terms: Factors, j: int, left: float, buf: np.ndarray, added: list[np.ndarray],
-           k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Top k from terms[:j] already in `buf` if terms[j:] cannot bring in a new passage, else None."""
-    cand = np.concatenate(added)
-    totals = buf[cand]
-    reach = left * (1 + _BOUND_SLACK)
-    kth = _kth_distinct(cand, totals, k, j)
-    if kth is None or reach >= kth:
+def _probe(index: BM25Index, terms: Factors, lists: int) -> np.ndarray:
+    """The postings of the first `lists` terms: those of the rarest words.
+
+    A passage that ranks high nearly always holds one of the rarest words
+    of the question, so the k-th best among these few passages is close to
+    the k-th best among all candidates, at a fraction of the cost.
+    """
+    if lists == 1:
+        return index.postings(terms[0][0])[0]
+    return np.concatenate([index.postings(tid)[0] for tid, _ in terms[:lists]])
+
+
+def _prune(index: BM25Index, terms: Factors, left: list[float], j: int, buf: np.ndarray, kth: float, k: int,
+           groups: np.ndarray | None, probe: tuple[np.ndarray, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The result once terms[j:] cannot bring in a new passage: terms[:j] are in `buf`, and `kth` is a k-th best.
+
+    From here on only candidates that can still reach `kth` (a partial score
+    plus what the remaining terms can add) get the remaining terms added,
+    in `buf` as before: a long list is read at every posting against the
+    partial scores in `buf` (nothing is added for the rest, and no new
+    passage enters), or, once the candidates still in the race are few
+    against it, each of them is looked up in it by binary search.
+    """
+    alive: np.ndarray | None = None  # the candidates still in the race, once gathered
+    for i in range(j, len(terms)):
+        tid, f = terms[i]
+        docs, imp = index.postings(tid)
+        reach = _reach(left[i])
+        if alive is None:
+            # A passage outside the first q lists has at most left[q] from
+            # terms[q:] in all: below kth, the top k lies within those lists.
+            q = _lists_holding_top(left, j, kth)
+            if sum(index.df(t) for t, _ in terms[:q]) <= docs.size:  # gathering them costs less than a scan
+                alive = _in_race(index, terms, q, buf, reach, kth)
+        if alive is not None and alive.size * _LOOKUP_COST <= docs.size:
+            pos = np.searchsorted(docs, alive)
+            np.minimum(pos, docs.size - 1, out=pos)
+            hit = np.flatnonzero(docs[pos] == alive)
+            buf[alive[hit]] += imp[pos[hit]] * f  # the same single addition as add.at's
+        else:
+            got = buf[docs]
+            # Not a candidate (0) or out of the race: nothing to add.
+            hit = np.flatnonzero(got + reach >= kth)
+            buf[docs[hit]] = got[hit] + imp[hit] * f
+        if i + 1 < len(terms):
+            # Scores are more complete now: a higher k-th best, fewer in the race.
+            if alive is None:
+                kth = max(kth, _kth(probe[0], buf[probe[0]], k, probe[1], groups) or kth)
+            elif alive.size >= _SHRINK_MIN:
+                vals = buf[alive]
+                kth = max(kth, _kth(alive, vals, k, 1, groups) or kth)
+                alive = alive[vals + _reach(left[i + 1]) >= kth]
+    if alive is None:
+        q = _lists_holding_top(left, j, kth)
+        cand = np.concatenate([index.postings(t)[0] for t, _ in terms[:q]])
+        return _best(cand, buf[cand], k, q, groups)
+    return _best(alive, buf[alive], k, 1, groups)
+
+
+def _lists_holding_top(left: list[float], j: int, kth: float) -> int:
+    """The fewest first lists (at most j) that hold every passage able to score kth: left[q] < kth."""
+    q = j
+    while q > 1 and _reach(left[q - 1]) < kth:
+        q -= 1
+    return q
+
+
+def _in_race(index: BM25Index, terms: Factors, q: int, buf: np.ndarray, reach: float, kth: float) -> np.ndarray:
+    """Distinct passages of the first q lists whose partial score in `buf` plus `reach` makes `kth`, ascending."""
+    cand = np.concatenate([index.postings(t)[0] for t, _ in terms[:q]]) if q > 1 else index.postings(terms[0][0])[0]
+    return _distinct(cand[buf[cand] + reach >= kth])[0]
+
+
+def _reach(bound: float) -> float:
+    """A bound on what terms can add, raised so that float rounding of a sum can never beat it."""
+    return bound * (1 + _BOUND_SLACK)
+
+
+def _score_prefix(totals: np.ndarray, m: int) -> np.ndarray | None:
+    """Positions of the entries scoring at least the m-th best (every entry tied with it included), or None for all."""
+    if totals.size <= m:
         return None
-    # Passages not yet seen top out at `reach`; seen ones at their partial
-    # score plus `reach`: only those that can still make the top k stay.
-    keep = totals + reach >= kth
-    alive, first = np.unique(cand[keep], return_index=True)
-    scores = totals[keep][first]
-    for tid, f in terms[j:]:
-        _add_looked_up(index, tid, f, alive, scores)
-    best = rank(alive, scores, k)
-    return alive[best], scores[best]
+    mth = np.partition(totals, totals.size - m)[totals.size - m]
+    return np.flatnonzero(totals >= mth)
 
 
-def _kth_distinct(docs: np.ndarray, totals: np.ndarray, k: int, lists: int) -> float | None:
-    """The k-th best score among distinct passages of `docs` (each appears at most `lists` times)."""
+def _kth(cand: np.ndarray, totals: np.ndarray, k: int, lists: int, groups: np.ndarray | None) -> float | None:
+    """The k-th best score among distinct passages (or groups' best passages) of `cand`, None if fewer.
+
+    `cand` holds each passage at most `lists` times, each time with the same total.
+    """
     m = k * lists
-    if totals.size > m:
-        # The best m postings hold at least k distinct passages, hence the k best.
-        mth = np.partition(totals, totals.size - m)[totals.size - m]
-        sel = np.flatnonzero(totals >= mth)
-        docs, totals = docs[sel], totals[sel]
-    _, first = np.unique(docs, return_index=True)
-    if first.size < k:
-        return None
-    distinct = totals[first]
-    return float(np.partition(distinct, distinct.size - k)[distinct.size - k])
+    while True:
+        sel = _score_prefix(totals, m)
+        docs, vals = (cand, totals) if sel is None else (cand[sel], totals[sel])
+        if groups is None:
+            # The best m entries hold at least k distinct passages, hence the k best.
+            distinct = vals[_distinct(docs)[1]]
+        else:
+            by_score = np.argsort(-vals)
+            distinct = vals[by_score[_first_of_each(groups[docs[by_score]])]]  # each group's best entry
+        if distinct.size >= k:
+            return float(np.partition(distinct, distinct.size - k)[distinct.size - k])
+        if sel is None:
+            return None
+        m *= 4  # a few groups filled the prefix: widen it
 
 
-def _add_looked_up(index: BM25Index, tid: int, f: np.float64, passages: np.ndarray, scores: np.ndarray) -> None:
-    """Add a term's contribution to the given (sorted, distinct) passages by binary search in its list."""
-    docs, imp = index.postings(tid)
-    pos = np.searchsorted(docs, passages)
-    np.minimum(pos, docs.size - 1, out=pos)
-    hit = docs[pos] == passages
-    scores[hit] += imp[pos[hit]] * f
+def _best(cand: np.ndarray, totals: np.ndarray, k: int, lists: int,
+          groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top k distinct passages of `cand` (or each top group's best passage), best first, ties by passage number."""
+    m = k * lists
+    while True:
+        sel = _score_prefix(totals, m)
+        docs, vals = (cand, totals) if sel is None else (cand[sel], totals[sel])
+        docs, first = _distinct(docs)
+        vals = vals[first]
+        if groups is None:
+            best = rank(docs, vals, k)
+            return docs[best], vals[best]
+        ranked = np.lexsort((docs, -vals))
+        docs, vals = docs[ranked], vals[ranked]
+        # The prefix holds every passage scoring at least its last one, so the
+        # first passage of each group in ranked order is that group's best.
+        heads = _first_of_each(groups[docs])
+        if heads.size >= k or sel is None:
+            heads = heads[:k]
+            return docs[heads], vals[heads]
+        m *= 4
+
+
+def _distinct(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of `a`, ascending, and a position of each in `a`.
+
+    np.unique does the same 5-10x slower on this NumPy (a hash table without
+    return_index, a stable sort with it): a plain sort and a mask.
+    """
+    order = np.argsort(a)
+    ordered = a[order]
+    keep = np.empty(ordered.size, dtype=np.bool_)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep], order[keep]
+
+
+def _first_of_each(values: np.ndarray) -> np.ndarray:
+    """Positions of the first occurrence of each distinct value, ascending (values: non-negative, below 2**31)."""
+    n = values.size
+    # One sort of value × n + position: each value's run starts at its first position.
+    key = values.astype(np.int64) * n + np.arange(n)
+    key.sort()
+    value = key // n
+    keep = np.empty(n, dtype=np.bool_)
+    keep[:1] = True
+    np.not_equal(value[1:], value[:-1], out=keep[1:])
+    return np.sort(key[keep] - value[keep] * n)
 
 
 def _clear(buf: np.ndarray, touched: list[np.ndarray]) -> None:

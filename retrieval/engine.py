@@ -69,7 +69,7 @@ class RetrievalConfig:
     # article, not only its best passage: a headline's words are spread over
     # the story it heads, and judged on one passage 2-3% of real headlines
     # were refused on a corpus of 5,000 articles (fewer on a larger one, where
-    # a near-duplicate story happens to lead); docs/retrieval-quality.md, row 35.
+    # a near-duplicate story happens to lead); docs/retrieval-quality.md, row 38.
     min_coverage: float = 0.3
     # The no-answer model (retrieval/confidence.py): refuse when the
     # estimated probability that the leading article answers is below this;
@@ -197,7 +197,6 @@ class SearchEngine:
         self._index_info: IndexInfo | None = None
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
-        self._layout_cache: tuple[bm25.BM25Index, rerank.ArticleLayout] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -338,13 +337,7 @@ class SearchEngine:
                 chunk = rows[start:start + INGEST_BATCH]
                 batch = await asyncio.to_thread(
                     lambda c=chunk: [prepare(Article(*r[:8]), r[8], self.config) for r in c])
-                # A changed pipeline must rewrite passages even though content
-                # hashes are equal: clear the hash first, inside the same batch.
-                await self._writer.execute("BEGIN IMMEDIATE")
-                await self._writer.executemany("UPDATE articles SET content_hash = '' WHERE id = ?",
-                                               [(p.article.id,) for p in batch])
-                await self._writer.execute("COMMIT")
-                await store.write_articles(self._writer, batch)
+                await store.write_articles(self._writer, batch, rewrite_unchanged=True)
             release_index_caches()
             await store.set_meta(self._writer, "pipeline", signature)
 
@@ -520,38 +513,14 @@ class SearchEngine:
         weights = {index.vocabulary[t]: w for t, w in expanded.items()}
         leaders = self._leading_passages(index, weights, depth)
         query_terms = self._query_terms(index, terms, expanded)
-        evidence = rerank.rerank(index, self._layout_of(index), weights, query_terms, leaders,
+        evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
                                  rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
         return query_terms, weights, evidence
 
     @staticmethod
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
         """The best passage of each of the top `wanted` articles by passage score."""
-        # Several passages of one article may lead: ask the pruned top-k for a
-        # few times more passages than articles needed, widening until enough
-        # distinct articles are found or every candidate has been seen.
-        m = max(wanted * 4, 32)
-        while True:
-            passages, _ = bm25.top_k(index, weights, m)
-            seen: set[int] = set()
-            picked: list[int] = []
-            for passage in passages.tolist():
-                article = int(index.article_ids[passage])
-                if article not in seen:
-                    seen.add(article)
-                    picked.append(passage)
-                    if len(picked) == wanted:
-                        return picked
-            if passages.size < m:
-                return picked
-            m *= 4
-
-    def _layout_of(self, index: bm25.BM25Index) -> rerank.ArticleLayout:
-        """The article layout of `index`, derived once per index (a swapped-in index gets its own)."""
-        cached = self._layout_cache
-        if cached is None or cached[0] is not index:
-            cached = self._layout_cache = (index, rerank.ArticleLayout.of(index))
-        return cached[1]
+        return bm25.top_articles(index, weights, wanted)[0].tolist()
 
     def _query_terms(self, index: bm25.BM25Index, terms: list[str],
                      expanded: dict[str, float]) -> list[rerank.QueryTerm]:

@@ -67,6 +67,11 @@ class ArticleLayout:
         return self.order[self.start[passage]:self.end[passage]]
 
 
+def article_layout(index: bm25.BM25Index) -> ArticleLayout:
+    """The layout of `index`, derived on its first question and kept with it."""
+    return index.derived("article_layout", ArticleLayout.of)
+
+
 @dataclass(frozen=True, slots=True)
 class QueryTerm:
     """One distinct question word: its idf, and the index terms that stand for it with their credit."""
@@ -97,51 +102,58 @@ def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, floa
     """Evidence for the articles of `leaders` (each article's best passage), best first."""
     if not leaders:
         return []
-    groups = [layout.passages_of(p) for p in leaders]
-    passages = np.concatenate(groups)
+    # The passages of each leading article in turn: its group of layout.order.
+    first, sizes = layout.start[leaders], layout.end[leaders] - layout.start[leaders]
+    starts = np.zeros(sizes.size, dtype=np.intp)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    passages = layout.order[np.arange(int(sizes.sum())) + np.repeat(first - starts, sizes)]
     order = np.argsort(passages, kind="stable")
     sorted_passages = passages[order]
-    # Every passage of the leading articles, scored exactly as top_k scores them.
-    scores = np.zeros(passages.size, dtype=np.float64)
+    # Every passage of the leading articles, scored exactly as top_k scores
+    # them, in ascending passage order (what the binary searches need), put
+    # back in article order once at the end.
+    sorted_scores = np.zeros(passages.size, dtype=np.float64)
     present: dict[int, np.ndarray] = {}
     for tid in {tid for term in query for tid, _ in term.matches} | weights.keys():
         docs, impacts = index.postings(tid)
         pos = np.searchsorted(docs, sorted_passages)
         np.minimum(pos, docs.size - 1, out=pos)
-        hit_sorted = docs[pos] == sorted_passages
-        hit = np.empty_like(hit_sorted)
-        hit[order] = hit_sorted
+        hit = docs[pos] == sorted_passages
         present[tid] = hit
         w = weights.get(tid)
         if w:
-            contribution = np.zeros(passages.size, dtype=np.float64)
-            contribution[order[hit_sorted]] = impacts[pos[hit_sorted]]
-            scores += contribution * (np.float64(w) * index.idf[tid])
+            # float32 impacts times a float64 factor: the products top_k adds (0 where absent).
+            sorted_scores += np.where(hit, impacts[pos], np.float32(0)) * (np.float64(w) * index.idf[tid])
+    scores = np.empty_like(sorted_scores)
+    scores[order] = sorted_scores
     total_idf = sum(t.idf for t in query) or 1.0
     # credit[i, j]: how much of query word i passage j holds (its best match).
-    credit = np.zeros((len(query), passages.size), dtype=np.float64)
+    sorted_credit = np.zeros((len(query), passages.size), dtype=np.float64)
     for i, term in enumerate(query):
         for tid, c in term.matches:
-            np.maximum(credit[i], present[tid] * c, out=credit[i])
+            np.maximum(sorted_credit[i], present[tid] * c, out=sorted_credit[i])
+    credit = np.empty_like(sorted_credit)
+    credit[:, order] = sorted_credit
     idfs = np.array([t.idf for t in query], dtype=np.float64)
     # What each query word adds to a passage at one occurrence in a passage of average length.
     unit = np.array([max((weights.get(tid, 0.0) * float(index.idf[tid]) for tid, _ in t.matches), default=0.0)
                      for t in query], dtype=np.float64)
     lead = layout.ordinal[passages] == 0
     boosted = np.where(lead, scores * (1.0 + rw.lead_boost), scores)
+    # Each article's best passage: the first of its group holding the group's highest boosted score.
+    tops = np.flatnonzero(boosted == np.repeat(np.maximum.reduceat(boosted, starts), sizes))
+    best = tops[np.searchsorted(tops, starts)]
+    # One row per article (contiguous, as the dot products below were always given them).
+    in_article = np.maximum.reduceat(credit, starts, axis=1).T.copy()
+    missing = np.ascontiguousarray(np.maximum(in_article - credit[:, best].T, 0.0))
     out = []
-    at = 0
-    for g in groups:
-        sl = slice(at, at + g.size)
-        at += g.size
-        best = at - g.size + int(np.argmax(boosted[sl]))
-        in_article = credit[:, sl].max(axis=1)
-        in_passage = credit[:, best]
-        spread = float(unit @ np.maximum(in_article - in_passage, 0.0))
-        out.append(Evidence(passage=int(passages[best]), score=float(boosted[best]) + rw.spread_weight * spread,
-                            passage_score=float(scores[best]),
-                            passage_coverage=float(idfs @ in_passage) / total_idf,
-                            article_coverage=float(idfs @ in_article) / total_idf))
+    for g, (b, passage, boost, score) in enumerate(zip(best.tolist(), passages[best].tolist(), boosted[best].tolist(),
+                                                       scores[best].tolist(), strict=True)):
+        spread = float(unit @ missing[g])
+        out.append(Evidence(passage=passage, score=boost + rw.spread_weight * spread, passage_score=score,
+                            # credit[:, b] a column view, as always: BLAS sums a strided vector in another order.
+                            passage_coverage=float(idfs @ credit[:, b]) / total_idf,
+                            article_coverage=float(idfs @ in_article[g]) / total_idf))
     # Stable: equal scores keep the passage ranking's order.
     return sorted(out, key=lambda e: -e.score)
 

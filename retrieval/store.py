@@ -174,11 +174,14 @@ class PreparedArticle:
 _LOOKUP_CHUNK = 900
 
 
-async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle]) -> dict[str, int]:
+async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle],
+                         *, rewrite_unchanged: bool = False) -> dict[str, int]:
     """Insert or replace a batch of articles in one transaction.
 
     Returns counts of added / updated / unchanged. An article whose content
-    hash is unchanged is left alone, so re-ingesting is cheap and idempotent.
+    hash is unchanged is left alone, so re-ingesting is cheap and idempotent;
+    `rewrite_unchanged` replaces it anyway (its passages and terms were made
+    by an older analysis pipeline).
     The batch costs a handful of statements whatever its size (one lookup of
     the stored hashes, then one `executemany` per kind of write): each
     statement is a round trip to aiosqlite's thread, and per-article round
@@ -196,7 +199,7 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
         for item in items:
             a = item.article
             current = final[a.id].content_hash if a.id in final else stored.get(a.id)
-            if current == item.content_hash:
+            if current == item.content_hash and not rewrite_unchanged:
                 counts["unchanged"] += 1
                 continue
             counts["updated" if current is not None else "added"] += 1

@@ -99,3 +99,79 @@ def test_max_impact_is_each_terms_largest_impact_and_survives_save(tmp_path):
         assert index.max_impact[tid] == imp.max()
     bm25.save_index(index, tmp_path / "i.npz")
     assert np.array_equal(bm25.load_index(tmp_path / "i.npz").max_impact, index.max_impact)
+
+
+def walked_top_articles(index: bm25.BM25Index, weights: dict[int, float], k: int) -> list[int]:
+    """Every candidate ranked exhaustively, each article's first passage kept: what top_articles must return."""
+    cand, scores = bm25.score(index, weights)
+    picked, seen = [], set()
+    for p in cand[bm25.rank(cand, scores, cand.size)].tolist():
+        if int(index.article_ids[p]) not in seen:
+            seen.add(int(index.article_ids[p]))
+            picked.append(p)
+    return picked[:k]
+
+
+def articled_index(n_docs: int, seed: int, variant: str) -> bm25.BM25Index:
+    """Passages grouped into articles of 1-8 passages, every third article a copy of an earlier one (ties)."""
+    rng = random.Random(seed)
+    docs = zipf_corpus(n_docs, seed=seed, dup_every=0)
+    articles, article = [], 0
+    while len(articles) < n_docs:
+        size = rng.randint(1, 8)
+        articles += [article * 7 + 3] * size  # any non-negative ids, not 0..n
+        article += 1
+    for start in range(0, n_docs - 40, 60):  # a run of passages repeated under other articles
+        docs[start + 20:start + 40] = [list(d) for d in docs[start:start + 20]]
+    return bm25.build_index(docs, range(n_docs), articles[:n_docs], bm25.BM25Params(variant=variant))
+
+
+@pytest.mark.parametrize("lookup_cost", [0, 4, 10**9])  # always binary search / as shipped / always scan
+@pytest.mark.parametrize("variant", ["okapi", "plus"])
+def test_top_articles_equals_walking_the_full_ranking(variant, lookup_cost, monkeypatch):
+    monkeypatch.setattr(bm25, "_PRUNE_MIN_POSTINGS", 64)  # prune on this small corpus too
+    monkeypatch.setattr(bm25, "_PROBE_POSTINGS", 60)
+    monkeypatch.setattr(bm25, "_LOOKUP_COST", lookup_cost)
+    monkeypatch.setattr(bm25, "_SHRINK_MIN", 8)
+    pruned = []
+    prune = bm25._prune
+    monkeypatch.setattr(bm25, "_prune", lambda *a: pruned.append(1) or prune(*a))
+    index = articled_index(3000, seed=21, variant=variant)
+    rng = random.Random(6)
+    for _ in range(150):
+        weights = random_weights(index, rng)
+        k = rng.choice([1, 3, 10, 30])
+        passages, scores = bm25.top_articles(index, weights, k)
+        assert passages.tolist() == walked_top_articles(index, weights, k), (weights, k)
+        cand, all_scores = bm25.score(index, weights)
+        by_passage = dict(zip(cand.tolist(), all_scores.tolist(), strict=True))
+        assert np.allclose(scores, [by_passage[p] for p in passages.tolist()], rtol=1e-12, atol=0)
+        buf, seen = index.scratch()
+        assert not buf.any() and not seen.any()
+    assert len(pruned) > 20, "the pruned path was rarely taken"
+
+
+def test_top_articles_of_one_passage_articles_is_top_k(monkeypatch):
+    monkeypatch.setattr(bm25, "_PRUNE_MIN_POSTINGS", 64)
+    docs = zipf_corpus(2000, seed=13, dup_every=4)
+    index = bm25.build_index(docs, range(2000), range(2000), bm25.BM25Params(variant="okapi"))
+    rng = random.Random(2)
+    for _ in range(60):
+        weights = random_weights(index, rng)
+        k = rng.choice([1, 5, 30])
+        ours, theirs = bm25.top_articles(index, weights, k), bm25.top_k(index, weights, k)
+        assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+
+
+def test_distinct_and_first_of_each_agree_with_np_unique():
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 7, 300, 5000):
+        a = rng.integers(0, 50, size).astype(np.int32)
+        values, where = bm25._distinct(a)
+        assert np.array_equal(values, np.unique(a)) and np.array_equal(a[where], values)
+        assert np.array_equal(bm25._first_of_each(a), np.sort(np.unique(a, return_index=True)[1]))
+
+
+def test_article_numbers_number_each_article_once():
+    index = bm25.build_index([["a"], ["b"], ["c"], ["d"], ["e"]], range(5), [907, 12, 907, 5, 12])
+    assert index.article_numbers.tolist() == [2, 1, 2, 0, 1]

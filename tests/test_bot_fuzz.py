@@ -63,7 +63,7 @@ async def fake():
 @pytest.fixture
 async def bot(tmp_path, fake):
     harness = LiftedLimitsHarness(tmp_path, fake, rate_limiter=unlimited(), user_rate_limit=100_000,
-                                  chat_rate_limit=100_000)
+                                  chat_rate_limit=100_000, follow_up_rate_limit=100_000)
     await harness.start()
     yield harness
     await harness.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot import formatting as fmt
+
 from .telegram_stub.harness import ADMIN, READER, STRANGER, BotHarness, started
 from .telegram_stub.server import FakeBotApi
 
@@ -127,3 +129,39 @@ async def test_inline_query_pages_with_next_offset_and_empty_query_lists_latest(
     [latest] = await fake.wait_for("answerInlineQuery", since=mark)
     assert [r["title"] for r in latest.params["results"][:2]] == ["الغاز 11", "الغاز 10"]
     assert latest.params["next_offset"] == "10"
+
+
+async def test_page_buttons_and_inline_queries_have_their_own_per_user_limit(tmp_path, fake):
+    harness = BotHarness(tmp_path, fake, follow_up_rate_limit=3)
+    await harness.start()
+    try:
+        chat = fake.chats[ADMIN.id]
+        fake.send(chat, ADMIN, "أسعار النفط")
+        [answer] = await fake.wait_for("sendMessage", chat_id=ADMIN.id)
+        message = fake.message(answer)
+        next_page = next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"] for b in row
+                         if "التالي" in b["text"])
+        mark = fake.mark()
+        for _ in range(2):
+            fake.press(ADMIN, message, next_page)
+        fake.inline(ADMIN, "النفط")
+        fake.press(ADMIN, message, next_page)  # the fourth within the window
+        await fake.drained()
+        notices = await fake.wait_for("answerCallbackQuery", since=mark, count=3)
+        texts = [n.params.get("text") for n in notices]
+        assert fmt.RATE_LIMITED not in texts[:2] and texts[2] == fmt.RATE_LIMITED
+        [listed] = fake.sent("answerInlineQuery", since=mark)
+        assert listed.params["results"]
+
+        fake.inline(ADMIN, "النفط")  # over the limit: answered, empty, not cached
+        [*_, limited] = await fake.wait_for("answerInlineQuery", since=mark, count=2)
+        assert limited.params["results"] == [] and limited.params["cache_time"] == 0
+        # Another user is not affected, and questions have their own limit.
+        fake.inline(READER, "النفط")
+        [*_, other] = await fake.wait_for("answerInlineQuery", since=mark, count=3)
+        assert other.params["results"]
+        fake.send(chat, ADMIN, "أسعار الغاز")
+        [*_, reply] = await fake.wait_for("sendMessage", chat_id=ADMIN.id, count=2)
+        assert "الغاز" in fake.message(reply)["text"]
+    finally:
+        await harness.stop()

@@ -194,6 +194,12 @@ def test_group_limit_counts_every_user_and_private_chats_only_the_user():
     assert limits.allow(3, 3, False)
 
 
+def test_follow_ups_are_counted_apart_from_questions():
+    limits = QuestionLimits(per_user=1, per_chat=1, window=60, clock=lambda: 0.0, follow_ups_per_user=2)
+    assert [limits.allow_follow_up(1) for _ in range(3)] == [True, True, False]
+    assert limits.allow(1, 1, False) and limits.allow_follow_up(2)
+
+
 # --- groups: who is the bot addressed? ------------------------------------------------
 
 def group_message(text: str, entities=(), reply_to=None) -> Message:
@@ -300,3 +306,15 @@ def test_article_split_keeps_text_in_order_around_an_overlong_word():
     chunks = split_paragraphs([text], 20)
     assert all(len(c) <= 20 for c in chunks)
     assert "".join(chunks).replace(" ", "") == text.replace(" ", "")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([*"كتب ال. ؟x😀", "ك" * 30, "😀" * 12]), max_size=25).map("".join),
+                max_size=6),
+       st.integers(2, 40))
+def test_article_chunks_fit_and_keep_every_character_in_order(paragraphs: list[str], limit: int):
+    from bot.formatting import split_paragraphs, utf16_len
+
+    chunks = split_paragraphs(paragraphs, limit)
+    assert all(0 < utf16_len(c) <= limit for c in chunks)
+    assert "".join(chunks).replace(" ", "").replace("\n", "") == "".join(paragraphs).replace(" ", "")

@@ -54,7 +54,7 @@ def test_features_are_on_index_independent_scales():
     weights = {index.vocabulary[t]: w for t, w in expanded.items()}
     query = engine._query_terms(index, terms, expanded)
     leaders = engine._leading_passages(index, weights, 30)
-    evidence = rerank.rerank(index, engine._layout_of(index), weights, query, leaders,
+    evidence = rerank.rerank(index, rerank.article_layout(index), weights, query, leaders,
                              rerank.RerankWeights(0.3, 0.2))
     x = dict(zip(confidence.FEATURES, confidence.features(index, terms, query, weights, evidence), strict=True))
     assert 0 < x["passage_coverage"] < 1 and x["passage_coverage"] == x["article_coverage"]

@@ -185,6 +185,20 @@ async def test_stale_index_is_rebuilt_on_open(tmp_path: Path):
         assert (await engine.search("مباراة المنتخب")).hits[0].article_id == "n2"
 
 
+async def test_changed_analysis_settings_rederive_every_article_on_open(tmp_path: Path):
+    db = tmp_path / "db.sqlite"
+    async with await SearchEngine.open(db) as engine:
+        await engine.ingest_paths([SAMPLE])
+    hashes = rows(db, "SELECT id, content_hash FROM articles")
+    smaller = RetrievalConfig(passage_target_chars=200, passage_max_chars=300, title_weight=1)
+    async with await SearchEngine.open(db, smaller) as engine:
+        assert max(len(t) for (t,) in rows(db, "SELECT text FROM passages")) <= 300
+        # The content is the same: hashes unchanged, a re-ingest is still a no-op.
+        assert rows(db, "SELECT id, content_hash FROM articles") == hashes
+        assert (await engine.ingest_paths([SAMPLE])).unchanged == 1
+        assert "2585" in (await engine.search("ما رقم قرار مجلس الأمن بشأن المساعدة الإنسانية؟")).hits[0].excerpt
+
+
 async def test_delete_removes_article_and_its_passages(tmp_path: Path):
     db = tmp_path / "db.sqlite"
     async with await SearchEngine.open(db) as engine:
