@@ -336,13 +336,15 @@ class SearchEngine:
             return
         log.info("analysis pipeline changed: re-analysing stored articles")
         async with self._write_lock:
-            async with self._writer.execute("SELECT id, body, title, source, section, published, url, author,"
-                                            " origin FROM articles") as cur:
-                rows = await cur.fetchall()
-            for start in range(0, len(rows), INGEST_BATCH):
-                chunk = rows[start:start + INGEST_BATCH]
+            after = -1
+            # A batch at a time, by rowid (which rewriting an article keeps): a million
+            # passages' bodies held at once took gigabytes.
+            while rows := await self._writer.execute_fetchall(
+                    "SELECT rowid, id, body, title, source, section, published, url, author, origin"
+                    " FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, INGEST_BATCH)):
+                after = rows[-1][0]
                 batch = await asyncio.to_thread(
-                    lambda c=chunk: [prepare(Article(*r[:8]), r[8], self.config) for r in c])
+                    lambda c=rows: [prepare(Article(*r[1:9]), r[9], self.config) for r in c])
                 await store.write_articles(self._writer, batch, rewrite_unchanged=True)
             release_index_caches()
             await store.set_meta(self._writer, "pipeline", signature)
