@@ -84,13 +84,17 @@ static inline int str_ready(PyObject *s) {
 
 /* --- the token → term cache ----------------------------------------------------------------- */
 
+/* The token's hash: CPython's own str/bytes hash (SipHash-1-3 keyed per process by
+ * PYTHONHASHSEED), not an unkeyed hash such as FNV. Tokens come from uploaded files and from
+ * anyone who writes to the bot, and with a hash known in advance an attacker can make thousands of
+ * tokens that land in one run of slots: each lookup then walks the whole run (up to the cache
+ * limit), and the event loop, which analyses questions, stalls on it. */
 static inline uint64_t hash_chars(const Py_UCS2 *s, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        h ^= (uint64_t)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 31);
+#if PY_VERSION_HEX >= 0x030E0000
+    return (uint64_t)Py_HashBuffer(s, n * (Py_ssize_t)sizeof(Py_UCS2));
+#else
+    return (uint64_t)_Py_HashBytes(s, n * (Py_ssize_t)sizeof(Py_UCS2));
+#endif
 }
 
 static inline const Py_UCS2 *entry_chars(const Entry *e) {
