@@ -61,6 +61,7 @@ K = 10
 SYSTEMS = ("naive", "lucene", "project")
 TASKS = ("arcd", "known", "noanswer")
 RANK_BM25_DEFAULTS = bm25.BM25Params(variant="okapi", k1=1.5, b=0.75, epsilon=0.25)
+TITLE_SOURCE = "?"  # outlet shown for an article the corpus gives none
 
 
 # --- outcomes and metrics ------------------------------------------------------------
@@ -288,6 +289,14 @@ def parse_overrides(pairs: Sequence[str]) -> RetrievalConfig:
     return dataclasses.replace(config, **changes)
 
 
+def by_outlet(outcomes: Sequence[Outcome], source_of: dict[str, str]) -> dict[str, list[Outcome]]:
+    """Known-item outcomes grouped by the outlet of their gold article (headline styles differ by outlet)."""
+    groups: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault(source_of.get(o.gold) or TITLE_SOURCE, []).append(o)
+    return dict(sorted(groups.items()))
+
+
 def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     cols = ("n", "hit@1", "hit@3", "hit@10", "mrr@10", "no_answer", "p50_ms", "p95_ms")
     lines = []
@@ -310,6 +319,7 @@ def summary(results: dict[str, dict[str, dict[str, float]]]) -> dict[str, float]
         r = results.get(task, {})
         if "project" in r and "lucene" in r:
             out[f"{task}_mrr_gain_over_lucene"] = r["project"]["mrr@10"] - r["lucene"]["mrr@10"]
+            out[f"{task}_hit3_gain_over_lucene"] = r["project"]["hit@3"] - r["lucene"]["hit@3"]
     if "project" in results.get("arcd", {}):
         out["answerable_answered"] = 1 - results["arcd"]["project"]["no_answer"]
     if "project" in results.get("noanswer", {}):
@@ -356,7 +366,9 @@ async def run(args: argparse.Namespace) -> dict:
         f.unlink()
 
     asked = {"arcd": questions, "known": known, "noanswer": questions}
+    source_of = {a["id"]: str(a.get("source") or "") for a in news}
     results: dict[str, dict[str, dict[str, float]]] = {}
+    known_by_outlet: dict[str, dict[str, dict[str, float]]] = {}
     notes: list[str] = []
     for task in tasks:
         results[task] = {}
@@ -374,6 +386,9 @@ async def run(args: argparse.Namespace) -> dict:
                 if args.verify and task == "arcd":
                     notes.append(f"{system}: " + verify_against_rank_bm25(bl, dbs[task], asked[task][:args.verify]))
             results[task][system] = metrics(outcomes)
+            if task == "known":
+                for outlet, group in by_outlet(outcomes, source_of).items():
+                    known_by_outlet.setdefault(f"known:{outlet}", {})[system] = metrics(group)
     return {
         "label": args.label,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -385,6 +400,7 @@ async def run(args: argparse.Namespace) -> dict:
         "baseline_scoring": "retrieval.bm25 okapi k1=1.5 b=0.75 epsilon=0.25 = rank_bm25.BM25Okapi defaults, "
                             "identical scores for identical tokens",
         "results": results,
+        "known_by_outlet": known_by_outlet,
         "summary": summary(results),
         "notes": notes,
     }
@@ -416,6 +432,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     report = asyncio.run(run(args))
     print(format_table(report["results"]))
+    if report["known_by_outlet"]:
+        print("\nknown-item task by outlet of the gold article:", end="")
+        print(format_table(report["known_by_outlet"]))
     print()
     for key, value in report["summary"].items():
         print(f"  {key}: {value:+.3f}" if "gain" in key else f"  {key}: {value:.3f}")

@@ -54,7 +54,7 @@ def question_features(engine: SearchEngine, question: str) -> np.ndarray | bool:
         return False
     query_terms, weights, evidence = engine.leading_evidence(index, terms, expanded,
                                                              max(4, engine.config.rerank_depth))
-    if not evidence or evidence[0].passage_coverage < engine.config.min_coverage:
+    if not evidence or evidence[0].article_coverage < engine.config.min_coverage:
         return False
     if evidence[0].passage_coverage >= FULL_COVERAGE:
         return True

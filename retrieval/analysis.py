@@ -301,15 +301,48 @@ def snowball_stem(token: str) -> str:
     return stemmer.stemWord(token).replace("ة", "ه")
 
 
+# Hamza-seated and madda alef: folded to bare alef by `normalize`, but kept
+# until the conjunction check below has seen them.
+_HAMZA_ALEFS = "أإآ"
+# Folds what the chain's normaliser left for later (taa marbuta, hamza alefs).
+_POST_TABLE = _table({"ة": "ه"}, {a: "ا" for a in _HAMZA_ALEFS})
+# A word of at least this many letters starting with و/ف + ال is read as the
+# conjunction on a definite noun (والحكومة); shorter ones are often words of
+# their own (والد, والي, فالح).
+CONJUNCTION_ARTICLE_MIN_CHARS = 6
+
+
+def strip_conjunction(token: str) -> str:
+    """Remove the conjunction و/ف where Snowball cannot tell it from a root letter.
+
+    Snowball strips a leading و/ف only when no alef follows, since وافق or
+    واشنطن begin with a root و; so it leaves و+ال (والحكومة, by far the most
+    frequent case) and و+hamza (وأمطار, once the hamza is folded) whole:
+    each a second, rarer term for the same word (والحكوم beside حكوم), which
+    a question or headline using the bare form never meets. A hamza after
+    و/ف always starts a new word (no Arabic root has و then hamza-alef as its
+    first letters in common use), and ال after it is the article in all but
+    short words.
+    """
+    if len(token) > 3 and token[0] in "وف":
+        if token[1] in _HAMZA_ALEFS or (token.startswith("ال", 1) and len(token) >= CONJUNCTION_ARTICLE_MIN_CHARS):
+            return token[1:]
+    return token
+
+
 def _term(token: str, stopwords: frozenset[str]) -> str | None:
-    if token.replace("ة", "ه") in stopwords:
+    if token.translate(_POST_TABLE) in stopwords:
         return None
-    return snowball_stem(token) or None
+    bare = strip_conjunction(token)
+    if bare is not token and bare.translate(_POST_TABLE) in stopwords:
+        return None
+    return snowball_stem(bare.translate(_ALEF_TABLE)) or None
 
 
 # The chain's normaliser: everything `normalize` does except folding taa
-# marbuta, which the stemmer needs to see (see `snowball_stem`).
-_PRE_STEM_TABLE = {k: v for k, v in _NORMALIZE_TABLE.items() if k != ord("ة")}
+# marbuta, which the stemmer needs to see (see `snowball_stem`), and the
+# hamza alefs, which tell the conjunction و from a root و (`strip_conjunction`).
+_PRE_STEM_TABLE = {k: v for k, v in _NORMALIZE_TABLE.items() if chr(k) not in "ة" + _HAMZA_ALEFS}
 
 
 def _chain(text: str, token_terms: dict[str, str | None], stopwords: frozenset[str]) -> list[str]:

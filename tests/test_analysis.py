@@ -95,6 +95,27 @@ def test_chain_matches_alef_and_digit_variants():
     assert a.analyze("إيران ٢٥٨٥") == a.analyze("ايران 2585")
 
 
+def test_conjunction_before_article_or_hamza_is_stripped():
+    # Snowball keeps و/ف before an alef (it may be a root letter): the chain
+    # strips it where the alef is the article's or carries a hamza.
+    assert a.analyze("والحكومة فالحكومة") == a.analyze("الحكومة") * 2
+    assert a.analyze("والمعارضة والانتخابات") == a.analyze("المعارضة الانتخابات")
+    assert a.analyze("وأمطار وإسرائيل") == a.analyze("أمطار إسرائيل")
+    assert a.analyze("وإيران") == a.analyze("ايران")
+
+
+def test_root_waw_and_short_words_keep_their_first_letter():
+    assert a.strip_conjunction("والد") == "والد"  # father, not و + ال + د
+    assert a.strip_conjunction("والي") == "والي"
+    assert a.strip_conjunction("واشنطن") == "واشنطن"
+    assert a.strip_conjunction("وافق") == "وافق"
+    assert a.analyze("واشنطن") != a.analyze("اشنطن")
+
+
+def test_conjunction_on_a_stopword_is_a_stopword():
+    assert a.analyze("وإلى فإن وأن") == []
+
+
 def test_edit1_variants_cover_one_letter_insertions():
     assert "لافرنتييف" in a.edit1_variants("لافرينتييف")
     assert "لافرينتييف" in a.edit1_variants("لافرنتييف")

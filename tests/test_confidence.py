@@ -61,3 +61,22 @@ def test_features_are_on_index_independent_scales():
     assert x["depth_ratio"] == 1.0 and x["gap"] == 0.0  # forty equal articles
     assert x["missing_rarity"] == 1.0  # موسكو is unknown to the index: as rare as can be
     assert x["unknown_share"] == 1 / 3
+
+
+def test_coverage_rule_counts_the_words_of_the_whole_article():
+    # A headline's rare words are spread over its story: no single passage
+    # holds enough of them, the article does. Unrelated filler articles give
+    # the words their rarity.
+    docs = ["بركان ايسلندا يثور", "رحلات الطيران تلغى", *[f"خبر{i} {FILLER}" for i in range(30)]]
+    index = bm25.build_index([analyze(d) for d in docs], range(len(docs)), [0, 0, *range(1, 31)],
+                             bm25.BM25Params(k1=0.9, b=0.5))
+    question = "بركان يلغي رحلات الطيران"
+    for min_coverage, refused in ((0.5, False), (0.9, True)):
+        engine = SearchEngine(":memory:", RetrievalConfig(min_coverage=min_coverage, min_confidence=0.0),
+                              None, None)  # type: ignore[arg-type]
+        engine._index = index
+        ranking = engine.rank(question, 3)
+        assert (ranking.no_answer == "weak") is refused
+    terms = analyze_query(question)
+    _, _, evidence = engine.leading_evidence(index, terms, engine.expand(index, terms), 3)
+    assert evidence[0].passage_coverage < 0.5 <= evidence[0].article_coverage

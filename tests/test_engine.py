@@ -185,17 +185,23 @@ async def test_stale_index_is_rebuilt_on_open(tmp_path: Path):
         assert (await engine.search("مباراة المنتخب")).hits[0].article_id == "n2"
 
 
-async def test_changed_analysis_settings_rederive_every_article_on_open(tmp_path: Path):
+async def test_changed_analysis_settings_rederive_every_article_on_open(tmp_path: Path, monkeypatch):
     db = tmp_path / "db.sqlite"
+    news = write_jsonl(tmp_path / "a.jsonl", NEWS)
     async with await SearchEngine.open(db) as engine:
-        await engine.ingest_paths([SAMPLE])
+        await engine.ingest_paths([SAMPLE, news])
     hashes = rows(db, "SELECT id, content_hash FROM articles")
+    before = rows(db, "SELECT article_id, terms FROM passages ORDER BY article_id, ord")
+    monkeypatch.setattr("retrieval.engine.INGEST_BATCH", 2)  # several batches: every article is reached
     smaller = RetrievalConfig(passage_target_chars=200, passage_max_chars=300, title_weight=1)
     async with await SearchEngine.open(db, smaller) as engine:
         assert max(len(t) for (t,) in rows(db, "SELECT text FROM passages")) <= 300
+        after = rows(db, "SELECT article_id, terms FROM passages ORDER BY article_id, ord")
+        rederived = {aid for aid, _ in after} - {aid for aid, _ in set(after) & set(before)}
+        assert rederived == {aid for aid, _ in hashes}  # one title copy instead of two, in every article
         # The content is the same: hashes unchanged, a re-ingest is still a no-op.
         assert rows(db, "SELECT id, content_hash FROM articles") == hashes
-        assert (await engine.ingest_paths([SAMPLE])).unchanged == 1
+        assert (await engine.ingest_paths([SAMPLE, news])).unchanged == 4
         assert "2585" in (await engine.search("ما رقم قرار مجلس الأمن بشأن المساعدة الإنسانية؟")).hits[0].excerpt
 
 
