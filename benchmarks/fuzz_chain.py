@@ -14,6 +14,8 @@ What it does, each part printing what it tried:
              clearing the cache, at random points: the error must surface and the next call on
              the same chain must give the right terms;
   threads    four threads sharing a small-cache chain while a fifth clears it;
+  flood      tokens crafted to collide under an unkeyed hash (FNV-1a, what the cache once used)
+             must cost what random tokens cost;
   leaks      100k calls: tracemalloc's traced memory, the process RSS and the reference count
              of a term must stay flat.
 
@@ -226,6 +228,41 @@ def part_threads(rng: random.Random, seconds: float) -> None:
     print(f"threads: {calls[0]:,} calls from 4 threads with a clearer: {'MISMATCH' if bad else 'ok'}")
 
 
+def _fnv1a(token: str) -> int:
+    """The hash the token cache used before it was keyed (what an attacker could precompute)."""
+    h = 1469598103934665603
+    for ch in map(ord, token):
+        h = ((h ^ ch) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h ^ (h >> 31)
+
+
+def part_flood(rng: random.Random) -> None:
+    # 31,000 tokens whose unkeyed hash lands in the first 1,024 of 65,536 slots (the size a cache of
+    # 30,000 tokens has): cached, they form one long run of slots that every later lookup of such a
+    # token walks. With the keyed hash they are tokens like any other.
+    crafted: list[str] = []
+    plain: list[str] = []
+    while len(crafted) < 31_000:
+        token = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=7))
+        if _fnv1a(token) & 0xFFFF < 1024:
+            crafted.append(token)
+        elif len(plain) < 31_000:
+            plain.append(token)
+    timings = {}
+    for name, tokens in (("crafted", crafted), ("random", plain)):
+        chain = Chain(_TABLES[0], _TABLES[1], str, lambda c: [], a.MAX_TOKEN_CHARS, 1 << 16)
+        chain.analyze(" ".join(tokens[:30_000]))
+        question = " ".join(tokens[30_000:30_800])
+        start = time.perf_counter()
+        chain.analyze(question)
+        timings[name] = time.perf_counter() - start
+    slow = timings["crafted"] > 20 * timings["random"] + 0.005
+    if slow:
+        _failures.append("flood")
+    print(f"flood: 800 new tokens after 30,000 cached: FNV-colliding {timings['crafted'] * 1e3:.1f} ms, "
+          f"random {timings['random'] * 1e3:.1f} ms: {'SLOW' if slow else 'ok'}")
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -285,6 +322,7 @@ def main() -> int:
         "bytes": lambda: part_bytes(rng, args.examples),
         "errors": lambda: part_errors(rng, args.examples),
         "threads": lambda: part_threads(rng, 5.0),
+        "flood": lambda: part_flood(rng),
         "huge": part_huge,
         "leaks": lambda: part_leaks(100_000),
     }
