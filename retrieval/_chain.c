@@ -69,15 +69,32 @@ typedef struct {
     size_t used;
 } Chain;
 
+/* Python 3.11 still has "legacy" str objects (made by the deprecated wchar_t API, e.g. by an old
+ * C extension) whose kind, data and length are not filled in until PyUnicode_READY: read
+ * directly they look empty, and the chain silently dropped their terms. Every str the chain reads
+ * (the text, the callbacks' terms, the tables) goes through this first; it is free on 3.12+. */
+static inline int str_ready(PyObject *s) {
+#if PY_VERSION_HEX < 0x030C0000
+    return PyUnicode_READY(s);
+#else
+    (void)s;
+    return 0;
+#endif
+}
+
 /* --- the token → term cache ----------------------------------------------------------------- */
 
+/* The token's hash: CPython's own str/bytes hash (SipHash-1-3 keyed per process by
+ * PYTHONHASHSEED), not an unkeyed hash such as FNV. Tokens come from uploaded files and from
+ * anyone who writes to the bot, and with a hash known in advance an attacker can make thousands of
+ * tokens that land in one run of slots: each lookup then walks the whole run (up to the cache
+ * limit), and the event loop, which analyses questions, stalls on it. */
 static inline uint64_t hash_chars(const Py_UCS2 *s, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        h ^= (uint64_t)s[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 31);
+#if PY_VERSION_HEX >= 0x030E0000
+    return (uint64_t)Py_HashBuffer(s, n * (Py_ssize_t)sizeof(Py_UCS2));
+#else
+    return (uint64_t)_Py_HashBytes(s, n * (Py_ssize_t)sizeof(Py_UCS2));
+#endif
 }
 
 static inline const Py_UCS2 *entry_chars(const Entry *e) {
@@ -209,6 +226,10 @@ static Entry *term_entry(Chain *self, const Py_UCS2 *key, Py_ssize_t n) {
         Py_DECREF(term);
         return NULL;
     }
+    if (term != Py_None && str_ready(term) < 0) {
+        Py_DECREF(term);
+        return NULL;
+    }
     /* term_of ran Python code: the cache may have changed meanwhile (another thread, a clear). */
     int rc = 0;
     if ((Py_ssize_t)self->used >= self->cache_limit)
@@ -243,6 +264,12 @@ typedef struct {
 static int out_reserve(Out *o, Py_ssize_t n) {
     if (o->len + n + 1 <= o->cap)
         return 0;
+    /* Sizes stay far below these bounds in practice; checked so that no doubling can wrap. */
+    const Py_ssize_t max_cap = PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Py_UCS4) / 2;
+    if (n > max_cap - o->len - 1) {
+        PyErr_NoMemory();
+        return -1;
+    }
     Py_ssize_t cap = (o->cap ? o->cap * 2 : 1024);
     while (cap < o->len + n + 1)
         cap *= 2;
@@ -326,6 +353,10 @@ static int run_fallback(Chain *self, PyObject *text, Py_ssize_t start, Py_ssize_
             Py_DECREF(seq);
             return -1;
         }
+        if (str_ready(term) < 0) {
+            Py_DECREF(seq);
+            return -1;
+        }
         if (out_object(o, term) < 0) {
             Py_DECREF(seq);
             return -1;
@@ -345,7 +376,9 @@ static inline int emit_token(Chain *self, const Py_UCS2 *tok, Py_ssize_t n, Out 
 /* One pass over the text: characters are normalised and tokens looked up as they come; a chunk
  * that turns out to hold an unsafe character has its output rolled back and goes to the fallback. */
 static int run(Chain *self, PyObject *text, Out *o) {
-    if (!self->table) {
+    /* term_of and fallback are NULL before __init__ and after the garbage collector's tp_clear
+     * (a finaliser in a reference cycle may still call the chain then). */
+    if (!self->table || !self->term_of || !self->fallback) {
         PyErr_SetString(PyExc_RuntimeError, "Chain not initialised");
         return -1;
     }
@@ -353,6 +386,8 @@ static int run(Chain *self, PyObject *text, Out *o) {
         PyErr_Format(PyExc_TypeError, "expected str, not %.100s", Py_TYPE(text)->tp_name);
         return -1;
     }
+    if (str_ready(text) < 0)
+        return -1;
     Py_INCREF(text); /* term_of and fallback run Python code */
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -495,6 +530,8 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
             PyErr_SetString(PyExc_TypeError, "mapped entries must be str or None");
             goto done;
         }
+        if (str_ready(m) < 0)
+            goto done;
         Py_ssize_t n = PyUnicode_GET_LENGTH(m);
         if (n > MAX_OUT)
             continue; /* left to the fallback */
@@ -514,6 +551,12 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
             info[c].n = (uint8_t)n;
             info[c].tokmask = tokmask;
         }
+    }
+    /* Checked again: `mapped` may be any sequence, and iterating it ran Python code that could
+     * have initialised this Chain meanwhile (its table, info and callbacks would then leak). */
+    if (self->table) {
+        PyErr_SetString(PyExc_RuntimeError, "Chain is already initialised");
+        goto done;
     }
     if (cache_reset(self, 1024) < 0)
         goto done;

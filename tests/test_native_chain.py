@@ -2,6 +2,7 @@
 
 import os
 import re
+import sys
 import threading
 
 import pytest
@@ -131,3 +132,66 @@ def test_errors_of_the_callbacks_and_of_the_input_surface():
         wrong_type.analyze_joined("كلمة")
     with pytest.raises(ValueError):
         Chain(mapped[:10], token_chars, broken, broken, a.MAX_TOKEN_CHARS, 10)
+
+
+def test_legacy_strings_are_read_not_taken_as_empty():
+    # Python 3.11 can still hold str objects made by the old wchar_t API, whose kind, data and
+    # length exist only after PyUnicode_READY: the chain read them as empty and dropped their terms.
+    legacy = getattr(pytest.importorskip("_testcapi"), "unicode_legacy_string", None)
+    if legacy is None:
+        pytest.skip("this Python has no legacy str objects")
+    text = "كلمة word 😀x"
+    with pytest.warns(DeprecationWarning):
+        legacy_text = legacy(text)
+    assert a.analyze(legacy_text) == a.reference_analyze(text)
+    mapped, token_chars = a.native_tables()
+    from retrieval._chain import Chain
+
+    with pytest.warns(DeprecationWarning):
+        chain = Chain(mapped, token_chars, lambda t: legacy(t + "ي"), lambda c: [legacy("fallback")],
+                      a.MAX_TOKEN_CHARS, 10)
+        assert chain.analyze_joined(text) == "كلمةي wordي fallback"
+
+
+def test_a_chain_initialised_while_reading_its_tables_refuses_the_second_init():
+    # `mapped` may be any sequence; iterating it runs Python code that can initialise the same
+    # Chain: the outer __init__ then overwrote the inner one's table and callbacks, leaking them.
+    mapped, token_chars = a.native_tables()
+    from retrieval._chain import Chain
+
+    chains = [Chain.__new__(Chain)]
+
+    def inner_term_of(token):
+        return token
+
+    def mapped_that_initialises_the_chain():
+        chains[0].__init__(mapped, token_chars, inner_term_of, lambda c: [], a.MAX_TOKEN_CHARS, 10)
+        yield from mapped
+
+    refs = sys.getrefcount(inner_term_of)
+    with pytest.raises(RuntimeError, match="already initialised"):
+        chains[0].__init__(mapped_that_initialises_the_chain(), token_chars, len, len, a.MAX_TOKEN_CHARS, 10)
+    assert chains[0].analyze("word") == ["word"]  # the inner init is the one in force
+    chains.clear()  # the chain goes, and with it its one reference to the callback
+    assert sys.getrefcount(inner_term_of) == refs
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, MemoryError])
+def test_an_interrupt_inside_the_callback_surfaces_and_leaves_the_cache_whole(error):
+    mapped, token_chars = a.native_tables()
+    from retrieval._chain import Chain
+
+    fail_on = {"بلد"}
+
+    def term_of(token):
+        if token in fail_on:
+            raise error
+        return a._term(token, a.STOPWORDS)
+
+    chain = Chain(mapped, token_chars, term_of, lambda c: a._chain(c, {}, a.STOPWORDS), a.MAX_TOKEN_CHARS, 100)
+    with pytest.raises(error):
+        chain.analyze_joined("كلمة وزير بلد")
+    assert chain.cached() == 2  # the tokens before the failing one, nothing half-filled
+    fail_on.clear()
+    text = "كلمة وزير بلد"
+    assert chain.analyze(text) == chain.analyze_joined(text).split() == a.reference_analyze(text)
