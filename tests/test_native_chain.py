@@ -27,6 +27,7 @@ TRICKY = (
     "snake_case _x_ __ a_b_c",                           # underscores split tokens
     "ا" * 150 + " " + "b" * 64 + " " + "c" * 65,        # runs cut at 64 characters
     "في من على إلى عن ما ماذا هل كيف لماذا",             # stopwords and question words
+    "والحكومة فالرئيس وأمطار فإن والد فالح والي وفي",      # the conjunction before ال / a hamza alef
     "سو\u200fريا\u200b \u200c\u200d \u061c \ufeff \u00ad",  # invisible marks
     "قال:«الرئيس»، (حول) سوريا-روسيا! ...؟ ؛ …",        # punctuation
     "a\u00a0b\u2003c\u3000d\x85e\u2028f\u2029g\x1c\x1dh\x1e\x1fi\tj\nk\rl\x0bm\x0cn",  # whitespace kinds
