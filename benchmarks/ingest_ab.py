@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -159,6 +159,25 @@ def run_one(code: Path, jsonl: Path, workdir: Path, name: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def versions_to_compare(p: argparse.ArgumentParser, baseline_code: Path | None) -> dict[str, Path]:
+    """This checkout, and the baseline's if given; the process pinned to one core for every run."""
+    versions = {"this": REPO}
+    if baseline_code:
+        if not (baseline_code / "retrieval" / "engine.py").exists():
+            p.error(f"{baseline_code} is not a checkout of this project (no retrieval/engine.py)")
+        versions = {"baseline": baseline_code.resolve(), "this": REPO}
+    # One core for every run: the figures are per core, and both versions get the same one.
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    return versions
+
+
+def alternating(versions: dict[str, Path], rounds: int) -> Iterator[tuple[int, str]]:
+    """(round, version) in turn, the order reversed every other round: both see the same load."""
+    for r in range(rounds):
+        for name in list(versions) if r % 2 == 0 else list(reversed(versions)):
+            yield r, name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Ingest passages per CPU-second: this checkout vs another.")
     p.add_argument("--worker", nargs=3, metavar=("CODE", "DB", "JSONL"), help=argparse.SUPPRESS)
@@ -174,23 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.worker:
         worker(*(Path(x) for x in args.worker))
         return 0
-    versions = {"this": REPO}
-    if args.baseline_code:
-        if not (args.baseline_code / "retrieval" / "engine.py").exists():
-            p.error(f"{args.baseline_code} is not a checkout of this project (no retrieval/engine.py)")
-        versions = {"baseline": args.baseline_code.resolve(), "this": REPO}
-    # One core for every run: the figure is per core, and both versions get the same one.
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    versions = versions_to_compare(p, args.baseline_code)
     args.workdir.mkdir(parents=True, exist_ok=True)
     jsonl = corpus_jsonl(args.corpus, args.passages, args.workdir)
     results: dict[str, list[dict]] = {name: [] for name in versions}
-    for r in range(args.rounds):
-        order = list(versions) if r % 2 == 0 else list(reversed(versions))
-        for name in order:
-            out = run_one(versions[name], jsonl, args.workdir, name)
-            results[name].append(out)
-            log(f"round {r + 1} {name:8s}: {out['passages_per_cpu_s']:7,.0f} passages per CPU-second"
-                f" ({out['cpu_seconds']:.2f} CPU s, {out['seconds']:.2f} s wall, load {os.getloadavg()[0]:.1f})")
+    for r, name in alternating(versions, args.rounds):
+        out = run_one(versions[name], jsonl, args.workdir, name)
+        results[name].append(out)
+        log(f"round {r + 1} {name:8s}: {out['passages_per_cpu_s']:7,.0f} passages per CPU-second"
+            f" ({out['cpu_seconds']:.2f} CPU s, {out['seconds']:.2f} s wall, load {os.getloadavg()[0]:.1f})")
     print(f"{'version':10s} {'passages':>9s} {'per CPU-s (median)':>19s} {'runs':>30s}")
     medians = {}
     for name, runs in results.items():

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks.ingest_ab import DEFAULT_CORPUS, REPO, corpus_jsonl, log
+from benchmarks.ingest_ab import DEFAULT_CORPUS, REPO, alternating, corpus_jsonl, log, versions_to_compare
 
 STAGES = ("read", "fingerprint", "analysis_first_pass")
 
@@ -85,17 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.environ.get("PYTHONPATH", str(REPO)))
         worker(args.worker)
         return 0
-    versions = {"this": REPO}
-    if args.baseline_code:
-        versions = {"baseline": args.baseline_code.resolve(), "this": REPO}
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    versions = versions_to_compare(p, args.baseline_code)
     args.workdir.mkdir(parents=True, exist_ok=True)
     jsonl = corpus_jsonl(args.corpus, args.passages, args.workdir)
     results: dict[str, list[dict]] = {name: [] for name in versions}
-    for r in range(args.rounds):
-        for name in (list(versions) if r % 2 == 0 else list(reversed(versions))):
-            results[name].append(run_one(versions[name], jsonl))
-            log(f"round {r + 1} {name}: " + ", ".join(f"{s} {results[name][-1][s]:.2f}" for s in STAGES))
+    for r, name in alternating(versions, args.rounds):
+        results[name].append(run_one(versions[name], jsonl))
+        log(f"round {r + 1} {name}: " + ", ".join(f"{s} {results[name][-1][s]:.2f}" for s in STAGES))
     print(f"µs per passage, median of {args.rounds} runs ({results['this'][0]['passages']:,} passages)")
     print(f"{'stage':22s}" + "".join(f"{name:>10s}" for name in versions))
     for stage in STAGES:
