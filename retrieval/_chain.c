@@ -1,7 +1,7 @@
 /* The analysis chain's per-character loop in C (retrieval/analysis.py is the specification).
  *
- * `Chain(mapped, token_chars, term_of, fallback, cache_limit)` analyses a text the way
- * `analysis._chain` does, chunk by whitespace-delimited chunk:
+ * `Chain(mapped, token_chars, stopwords, new_stemmer, fallback, max_token, max_stem, cache_limit)`
+ * analyses a text the way `analysis._chain` does, chunk by whitespace-delimited chunk:
  *
  *   - every BMP character goes through `mapped`, a table that analysis.py computes from its own
  *     normaliser (`ch.translate(table).lower()` for each character: 0-3 characters out), or is
@@ -10,14 +10,16 @@
  *   - `token_chars` says which normalised characters are token characters (the tokenizer's
  *     character class, also computed by analysis.py); runs of them are tokens, cut every
  *     `max_token` characters, as the tokenizer's regex does;
- *   - each token's term comes from a cache filled by calling `term_of(token)` (str or None);
+ *   - each token's term comes from a cache; a token not in it gets the term `analysis._term` gives
+ *     it, computed here (stopwords, the conjunction, the alef folds) but for Snowball itself, which
+ *     is this thread's stem callable made by `new_stemmer()` (PyStemmer's `stemWord`);
  *   - a chunk holding any unsafe or non-BMP character is handed whole to `fallback(chunk)`,
  *     the Python chain, whose terms are taken as they are.
  *
  * Chunking at whitespace gives the same terms as the whole text (analysis.py explains why and
  * tests it), so the result equals the Python chain's; tests/test_native_chain.py checks it on
  * generated and tricky text. No pointer into the cache is held across a call back into Python
- * (term_of, fallback), since another thread may use or clear the same Chain meanwhile.
+ * (the stemmer, fallback), since another thread may use or clear the same Chain meanwhile.
  *
  * Speed: each raw character costs one lookup in an 8-byte-per-character table, and each token
  * one probe of an open-addressing table whose 64-byte entries hold the token and its term inline,
@@ -28,6 +30,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define BMP 0x10000
 #define MAX_OUT 3
@@ -60,9 +66,11 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     CharInfo *info;     /* one per BMP character */
-    PyObject *term_of;
+    PyObject *stopwords;    /* a set or frozenset of str */
+    PyObject *new_stemmer;  /* () -> a stem callable, made once per thread */
     PyObject *fallback;
     Py_ssize_t max_token;
+    Py_ssize_t max_stem;
     Py_ssize_t cache_limit;
     Entry *table;
     size_t capacity;    /* a power of two */
@@ -101,6 +109,37 @@ static inline const Py_UCS2 *entry_chars(const Entry *e) {
     return (e->flags & HEAP) ? e->u.heap : e->u.chars;
 }
 
+
+/* Tables of 2 MiB and more are allocated 2 MiB-aligned and offered to the kernel for transparent
+ * huge pages: a probe lands anywhere in tens of MB, and with 4 KiB pages nearly every one also
+ * missed the TLB (first pass over 100k passages: ~19 → ~17.5 µs a passage for the analysis). */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static Entry *table_alloc(size_t capacity) {
+    size_t bytes = capacity * sizeof(Entry);
+#if defined(MADV_HUGEPAGE)
+    if (bytes >= HUGE_PAGE) {
+        void *p = NULL;
+        if (posix_memalign(&p, HUGE_PAGE, bytes) != 0)
+            return NULL;
+        madvise(p, bytes, MADV_HUGEPAGE); /* advice: refused or unsupported, the table still works */
+        memset(p, 0, bytes);
+        return p;
+    }
+#endif
+    return PyMem_RawCalloc(capacity, sizeof(Entry));
+}
+
+static void table_free(Entry *table, size_t capacity) {
+#if defined(MADV_HUGEPAGE)
+    if (capacity * sizeof(Entry) >= HUGE_PAGE) {
+        free(table);
+        return;
+    }
+#endif
+    PyMem_RawFree(table);
+}
+
 static void free_entries(Entry *table, size_t capacity) {
     for (size_t i = 0; i < capacity; i++) {
         if (table[i].key_len) {
@@ -112,7 +151,7 @@ static void free_entries(Entry *table, size_t capacity) {
 }
 
 static int cache_reset(Chain *self, size_t capacity) {
-    Entry *fresh = PyMem_RawCalloc(capacity, sizeof(Entry));
+    Entry *fresh = table_alloc(capacity);
     if (!fresh) {
         PyErr_NoMemory();
         return -1;
@@ -124,7 +163,7 @@ static int cache_reset(Chain *self, size_t capacity) {
     self->used = 0;
     if (old) {
         free_entries(old, old_capacity);
-        PyMem_RawFree(old);
+        table_free(old, old_capacity);
     }
     return 0;
 }
@@ -143,7 +182,7 @@ static inline Entry *cache_find(Chain *self, const Py_UCS2 *key, Py_ssize_t n, u
 
 static int cache_grow(Chain *self) {
     size_t capacity = self->capacity * 2;
-    Entry *fresh = PyMem_RawCalloc(capacity, sizeof(Entry));
+    Entry *fresh = table_alloc(capacity);
     if (!fresh) {
         PyErr_NoMemory();
         return -1;
@@ -157,13 +196,13 @@ static int cache_grow(Chain *self) {
             j = (j + 1) & (capacity - 1);
         fresh[j] = *e;
     }
-    PyMem_RawFree(self->table);
+    table_free(self->table, self->capacity);
     self->table = fresh;
     self->capacity = capacity;
     return 0;
 }
 
-/* Fill an empty slot with a token and the term term_of gave for it (a new reference, or None). */
+/* Fill an empty slot with a token and its term (a new reference to a str, or None). */
 static int entry_fill(Entry *e, const Py_UCS2 *key, Py_ssize_t n, uint64_t h, PyObject *term) {
     Py_ssize_t term_len = 0;
     uint8_t flags = 0;
@@ -207,30 +246,144 @@ static int entry_fill(Entry *e, const Py_UCS2 *key, Py_ssize_t n, uint64_t h, Py
     return 0;
 }
 
-/* The entry of a token, calling term_of on a miss; NULL with an exception set on error.
+/* --- a new token's term: analysis._term ------------------------------------------------------- */
+
+/* The letters analysis._term folds and looks at (analysis.py asserts its _POST_TABLE and
+ * _ALEF_TABLE against these letters, and tests/test_native_chain.py compares Chain.term with
+ * _term on generated tokens). */
+#define TAA_MARBUTA 0x0629
+#define HEH 0x0647
+#define ALEF 0x0627
+#define LAM 0x0644
+#define WAW 0x0648
+#define FEH 0x0641
+#define CONJUNCTION_ARTICLE_MIN_CHARS 6 /* analysis.CONJUNCTION_ARTICLE_MIN_CHARS */
+
+static PyObject *taa_marbuta_str, *heh_str; /* "ة" and "ه", made at import */
+
+static inline int is_hamza_alef(Py_UCS2 c) { return c == 0x0623 || c == 0x0625 || c == 0x0622; } /* أ إ آ */
+
+/* _POST_TABLE: taa marbuta → heh, hamza alefs → alef (how stopwords are spelled). */
+static inline Py_UCS2 post_fold(Py_UCS2 c) { return c == TAA_MARBUTA ? HEH : is_hamza_alef(c) ? ALEF : c; }
+
+/* _ALEF_TABLE: every alef form → alef (what the stemmer sees). */
+static inline Py_UCS2 alef_fold(Py_UCS2 c) {
+    return (is_hamza_alef(c) || c == 0x0671 || c == 0x0672 || c == 0x0673) ? ALEF : c; /* ٱ ٲ ٳ */
+}
+
+/* 1 if the token, folded as stopwords are, is one; 0 if not; -1 with an exception set. */
+static int is_stopword(Chain *self, const Py_UCS2 *tok, Py_ssize_t n) {
+    Py_UCS2 folded[MAX_TOKEN];
+    for (Py_ssize_t i = 0; i < n; i++)
+        folded[i] = post_fold(tok[i]);
+    PyObject *word = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, folded, n);
+    if (!word)
+        return -1;
+    int found = PySet_Contains(self->stopwords, word);
+    Py_DECREF(word);
+    return found;
+}
+
+/* This thread's stem callable (a new reference): made by new_stemmer on a thread's first use and
+ * kept in the thread's state dict, so no stemmer is ever used by two threads (PyStemmer's objects
+ * must not be), and one goes with its thread. */
+static PyObject *thread_stemmer(Chain *self) {
+    PyObject *per_thread = PyThreadState_GetDict();
+    if (!per_thread) {
+        PyErr_SetString(PyExc_RuntimeError, "no thread state to keep a stemmer in");
+        return NULL;
+    }
+    PyObject *stemmer = PyDict_GetItemWithError(per_thread, self->new_stemmer);
+    if (stemmer)
+        return Py_NewRef(stemmer);
+    if (PyErr_Occurred())
+        return NULL;
+    stemmer = PyObject_CallNoArgs(self->new_stemmer);
+    if (stemmer && PyDict_SetItem(per_thread, self->new_stemmer, stemmer) < 0)
+        Py_CLEAR(stemmer);
+    return stemmer;
+}
+
+/* snowball_stem of an alef-folded token that starts with an Arabic letter: the stemmer's output with
+ * taa marbuta folded to heh, or None when that is empty (a new reference; NULL on error). */
+static PyObject *stem(Chain *self, const Py_UCS2 *word_chars, Py_ssize_t n) {
+    PyObject *word = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, word_chars, n);
+    if (!word)
+        return NULL;
+    PyObject *stemmer = thread_stemmer(self);
+    if (!stemmer) {
+        Py_DECREF(word);
+        return NULL;
+    }
+    PyObject *stemmed = PyObject_CallOneArg(stemmer, word);
+    Py_DECREF(stemmer);
+    Py_DECREF(word);
+    if (!stemmed)
+        return NULL;
+    if (!PyUnicode_Check(stemmed)) {
+        PyErr_Format(PyExc_TypeError, "the stemmer must return str, not %.100s", Py_TYPE(stemmed)->tp_name);
+        Py_DECREF(stemmed);
+        return NULL;
+    }
+    if (str_ready(stemmed) < 0) {
+        Py_DECREF(stemmed);
+        return NULL;
+    }
+    Py_ssize_t len = PyUnicode_GET_LENGTH(stemmed);
+    if (len == 0) {
+        Py_DECREF(stemmed);
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t taa = PyUnicode_FindChar(stemmed, TAA_MARBUTA, 0, len, 1);
+    if (taa == -1)
+        return stemmed;
+    PyObject *folded = taa < 0 ? NULL : PyUnicode_Replace(stemmed, taa_marbuta_str, heh_str, -1);
+    Py_DECREF(stemmed);
+    return folded;
+}
+
+/* analysis._term of a normalised token: None for a stopword (with or without its conjunction), else
+ * its Snowball stem after the conjunction is stripped and the alefs folded (a new reference; NULL
+ * with an exception set on error). Only the stemmer runs Python code. */
+static PyObject *compute_term(Chain *self, const Py_UCS2 *tok, Py_ssize_t n) {
+    int found = is_stopword(self, tok, n);
+    if (found)
+        return found < 0 ? NULL : Py_NewRef(Py_None);
+    /* strip_conjunction: و/ف before a hamza alef, or before ال in a word of 6+ letters. */
+    if (n > 3 && (tok[0] == WAW || tok[0] == FEH) &&
+        (is_hamza_alef(tok[1]) || (tok[1] == ALEF && tok[2] == LAM && n >= CONJUNCTION_ARTICLE_MIN_CHARS))) {
+        tok++;
+        n--;
+        if ((found = is_stopword(self, tok, n)))
+            return found < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    Py_UCS2 word[MAX_TOKEN];
+    for (Py_ssize_t i = 0; i < n; i++)
+        word[i] = alef_fold(tok[i]);
+    /* snowball_stem passes digits, Latin words and overlong tokens through as they are. */
+    if (n == 0 || word[0] < 0x0621 || word[0] > 0x064A || n > self->max_stem) {
+        if (n == 0)
+            Py_RETURN_NONE;
+        return PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, word, n);
+    }
+    return stem(self, word, n);
+}
+
+/* The entry of a token, computing its term on a miss; NULL with an exception set on error.
  * The entry is valid only until the next call into Python. */
 static Entry *term_entry(Chain *self, const Py_UCS2 *key, Py_ssize_t n) {
     uint64_t h = hash_chars(key, n);
     Entry *e = cache_find(self, key, n, h);
     if (e->key_len)
         return e;
-    PyObject *token = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, key, n);
-    if (!token)
-        return NULL;
-    PyObject *term = PyObject_CallOneArg(self->term_of, token);
-    Py_DECREF(token);
+    PyObject *term = compute_term(self, key, n);
     if (!term)
         return NULL;
-    if (term != Py_None && !PyUnicode_Check(term)) {
-        PyErr_Format(PyExc_TypeError, "term_of must return str or None, not %.100s", Py_TYPE(term)->tp_name);
-        Py_DECREF(term);
-        return NULL;
-    }
     if (term != Py_None && str_ready(term) < 0) {
         Py_DECREF(term);
         return NULL;
     }
-    /* term_of ran Python code: the cache may have changed meanwhile (another thread, a clear). */
+    /* The stemmer ran Python code: the cache may have changed meanwhile (another thread, a clear). */
     int rc = 0;
     if ((Py_ssize_t)self->used >= self->cache_limit)
         rc = cache_reset(self, 1024);
@@ -376,9 +529,9 @@ static inline int emit_token(Chain *self, const Py_UCS2 *tok, Py_ssize_t n, Out 
 /* One pass over the text: characters are normalised and tokens looked up as they come; a chunk
  * that turns out to hold an unsafe character has its output rolled back and goes to the fallback. */
 static int run(Chain *self, PyObject *text, Out *o) {
-    /* term_of and fallback are NULL before __init__ and after the garbage collector's tp_clear
+    /* The callbacks are NULL before __init__ and after the garbage collector's tp_clear
      * (a finaliser in a reference cycle may still call the chain then). */
-    if (!self->table || !self->term_of || !self->fallback) {
+    if (!self->table || !self->stopwords || !self->new_stemmer || !self->fallback) {
         PyErr_SetString(PyExc_RuntimeError, "Chain not initialised");
         return -1;
     }
@@ -388,7 +541,7 @@ static int run(Chain *self, PyObject *text, Out *o) {
     }
     if (str_ready(text) < 0)
         return -1;
-    Py_INCREF(text); /* term_of and fallback run Python code */
+    Py_INCREF(text); /* the stemmer and the fallback run Python code */
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
@@ -475,6 +628,29 @@ static PyObject *Chain_clear(Chain *self, PyObject *Py_UNUSED(ignored)) {
     Py_RETURN_NONE;
 }
 
+/* The term of one normalised token, computed as for a token the cache has not seen (for tests). */
+static PyObject *Chain_term(Chain *self, PyObject *token) {
+    if (!self->table || !self->stopwords || !self->new_stemmer) {
+        PyErr_SetString(PyExc_RuntimeError, "Chain not initialised");
+        return NULL;
+    }
+    if (!PyUnicode_Check(token)) {
+        PyErr_Format(PyExc_TypeError, "expected str, not %.100s", Py_TYPE(token)->tp_name);
+        return NULL;
+    }
+    if (str_ready(token) < 0)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(token);
+    if (n < 1 || n >= MAX_TOKEN || PyUnicode_KIND(token) == PyUnicode_4BYTE_KIND) {
+        PyErr_SetString(PyExc_ValueError, "a token has 1..255 BMP characters");
+        return NULL;
+    }
+    Py_UCS2 chars[MAX_TOKEN];
+    for (Py_ssize_t i = 0; i < n; i++)
+        chars[i] = (Py_UCS2)PyUnicode_READ_CHAR(token, i);
+    return compute_term(self, chars, n);
+}
+
 static PyObject *Chain_cached(Chain *self, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromSize_t(self->used);
 }
@@ -482,16 +658,17 @@ static PyObject *Chain_cached(Chain *self, PyObject *Py_UNUSED(ignored)) {
 /* --- construction ------------------------------------------------------------------------------ */
 
 static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"mapped", "token_chars", "term_of", "fallback", "max_token", "cache_limit", NULL};
-    PyObject *mapped, *term_of, *fallback;
+    static char *kwlist[] = {"mapped", "token_chars", "stopwords", "new_stemmer", "fallback", "max_token", "max_stem",
+                             "cache_limit", NULL};
+    PyObject *mapped, *stopwords, *new_stemmer, *fallback;
     Py_buffer token_chars;
-    Py_ssize_t max_token, cache_limit;
+    Py_ssize_t max_token, max_stem, cache_limit;
     if (self->table) {
         PyErr_SetString(PyExc_RuntimeError, "Chain is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oy*OOnn", kwlist, &mapped, &token_chars, &term_of, &fallback,
-                                     &max_token, &cache_limit))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oy*OOOnnn", kwlist, &mapped, &token_chars, &stopwords,
+                                     &new_stemmer, &fallback, &max_token, &max_stem, &cache_limit))
         return -1;
     int rc = -1;
     PyObject *seq = NULL;
@@ -501,8 +678,16 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "token_chars must have one byte per BMP character");
         goto done;
     }
-    if (max_token < 1 || max_token >= MAX_TOKEN || cache_limit < 1) {
-        PyErr_SetString(PyExc_ValueError, "max_token must be in 1..255 and cache_limit positive");
+    if (max_token < 1 || max_token >= MAX_TOKEN || cache_limit < 1 || max_stem < 0) {
+        PyErr_SetString(PyExc_ValueError, "max_token must be in 1..255, cache_limit positive, max_stem not negative");
+        goto done;
+    }
+    if (!PyAnySet_Check(stopwords)) {
+        PyErr_Format(PyExc_TypeError, "stopwords must be a set or frozenset, not %.100s", Py_TYPE(stopwords)->tp_name);
+        goto done;
+    }
+    if (!PyCallable_Check(new_stemmer) || !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "new_stemmer and fallback must be callable");
         goto done;
     }
     seq = PySequence_Fast(mapped, "mapped must be a sequence");
@@ -562,8 +747,9 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
         goto done;
     self->info = info;
     info = NULL;
-    Py_INCREF(term_of);
-    self->term_of = term_of;
+    self->stopwords = Py_NewRef(stopwords);
+    self->new_stemmer = Py_NewRef(new_stemmer);
+    self->max_stem = max_stem;
     Py_INCREF(fallback);
     self->fallback = fallback;
     self->max_token = max_token;
@@ -580,22 +766,25 @@ static void Chain_dealloc(Chain *self) {
     PyObject_GC_UnTrack(self);
     if (self->table) {
         free_entries(self->table, self->capacity);
-        PyMem_RawFree(self->table);
+        table_free(self->table, self->capacity);
     }
     PyMem_RawFree(self->info);
-    Py_XDECREF(self->term_of);
+    Py_XDECREF(self->stopwords);
+    Py_XDECREF(self->new_stemmer);
     Py_XDECREF(self->fallback);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int Chain_traverse(Chain *self, visitproc visit, void *arg) {
-    Py_VISIT(self->term_of);
+    Py_VISIT(self->stopwords);
+    Py_VISIT(self->new_stemmer);
     Py_VISIT(self->fallback);
     return 0;
 }
 
 static int Chain_clear_refs(Chain *self) {
-    Py_CLEAR(self->term_of);
+    Py_CLEAR(self->stopwords);
+    Py_CLEAR(self->new_stemmer);
     Py_CLEAR(self->fallback);
     return 0;
 }
@@ -604,6 +793,7 @@ static PyMethodDef Chain_methods[] = {
     {"analyze", (PyCFunction)Chain_analyze, METH_O, "The terms of a text, as a list."},
     {"analyze_joined", (PyCFunction)Chain_analyze_joined, METH_O, "The terms of a text joined by single spaces."},
     {"clear", (PyCFunction)Chain_clear, METH_NOARGS, "Empty the token cache."},
+    {"term", (PyCFunction)Chain_term, METH_O, "The term of one normalised token (str or None), as analysis._term."},
     {"cached", (PyCFunction)Chain_cached, METH_NOARGS, "How many tokens the cache holds."},
     {NULL, NULL, 0, NULL},
 };
@@ -650,6 +840,16 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__chain(void) {
     if (PyType_Ready(&ChainType) < 0)
         return NULL;
+    if (!taa_marbuta_str) {
+        Py_UCS2 taa = TAA_MARBUTA, heh = HEH;
+        taa_marbuta_str = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, &taa, 1);
+        heh_str = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, &heh, 1);
+        if (!taa_marbuta_str || !heh_str) {
+            Py_CLEAR(taa_marbuta_str);
+            Py_CLEAR(heh_str);
+            return NULL;
+        }
+    }
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;

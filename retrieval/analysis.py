@@ -338,44 +338,23 @@ def _term(token: str, stopwords: frozenset[str]) -> str | None:
     return snowball_stem(bare.translate(_ALEF_TABLE)) or None
 
 
-def term_function(stopwords: frozenset[str]) -> Callable[[str], str | None]:
-    """`_term` with its stopwords bound: what the C chain calls for each token it has not seen.
+def new_stemmer() -> Callable[[str], str]:
+    """A Snowball stem callable of its own, for the C chain (which keeps one per thread).
 
-    The same terms as `_term` (`tests/test_analysis.py` compares them), in one
-    Python frame fewer than `partial` → `_term` → `snowball_stem` (and no keyword argument):
-    ingest calls it ~190,000 times per 100,000 passages, and with three
-    `translate` calls a token they cost ~8 µs a passage beyond the stemming.
+    PyStemmer's cache is off, as in `snowball_stem`. The C chain does the rest
+    of `_term` itself (stopwords, `strip_conjunction`, the alef and taa marbuta
+    folds, the pass-through of non-Arabic and overlong tokens) and calls this
+    only for a new token that reaches Snowball.
     """
-    local = _snowball
-
-    # `translate` with _POST_TABLE and _ALEF_TABLE, as `str.replace` calls (checked below
-    # against the tables): each letter maps to one that no other maps from, so one after
-    # another is the same as all at once, and a replace of an absent letter is one fast scan,
-    # where `translate` looks up every character in a dict (~0.8 µs a token for the three).
-    def term_of(token: str) -> str | None:
-        if token.replace("ة", "ه").replace("أ", "ا").replace("إ", "ا").replace("آ", "ا") in stopwords:
-            return None
-        bare = strip_conjunction(token)
-        if bare is not token and (bare.replace("ة", "ه").replace("أ", "ا").replace("إ", "ا").replace("آ", "ا")
-                                  in stopwords):
-            return None
-        token = (bare.replace("أ", "ا").replace("إ", "ا").replace("آ", "ا").replace("ٱ", "ا").replace("ٲ", "ا")
-                 .replace("ٳ", "ا"))
-        # snowball_stem, inline:
-        if not token or not ("\u0621" <= token[0] <= "\u064a") or len(token) > MAX_STEM_CHARS:
-            return token or None
-        try:
-            stemmer = local.stemmer
-        except AttributeError:
-            stemmer = local.stemmer = Stemmer.Stemmer("arabic", 0)
-        return stemmer.stemWord(token).replace("ة", "ه") or None
-
-    return term_of
+    return Stemmer.Stemmer("arabic", 0).stemWord
 
 
-# What term_function spells out as replaces: a change to either table must change it too.
+# What retrieval/_chain.c spells out as letters (`post_fold`, `alef_fold`, the conjunction test):
+# a change to either table or to `strip_conjunction` must change it too (tests/test_native_chain.py
+# compares `Chain.term` with `_term` on generated tokens).
 assert _POST_TABLE == {ord(k): v for k, v in {"ة": "ه", "أ": "ا", "إ": "ا", "آ": "ا"}.items()}
 assert _ALEF_TABLE == {ord(k): "ا" for k in "أإآٱٲٳ"}
+assert _HAMZA_ALEFS == "أإآ" and CONJUNCTION_ARTICLE_MIN_CHARS == 6
 
 
 # The chain's normaliser: everything `normalize` does except folding taa
@@ -440,9 +419,10 @@ _query_chunks = _ChunkTerms(QUERY_STOPWORDS, _QUERY_CHUNK_CACHE_LIMIT)
 # definitions above, character by character: what the normaliser makes of each BMP character
 # (`translate` then `lower`, both per character except for the capital sigma's context-
 # dependent lower case, which like surrogates is left to the Python chain), and which
-# normalised characters the tokenizer's class accepts. A token's term comes from `_term` (as `term_function`), and a
-# chunk with a character outside the table goes through `_chain` whole, so the C chain yields
-# the Python chain's terms (tests/test_native_chain.py). The C loop takes analysis from ~45 µs
+# normalised characters the tokenizer's class accepts. A new token's term is `_term`'s, computed
+# in C but for the Snowball call (`new_stemmer`), and a chunk with a character outside the table
+# goes through `_chain` whole, so the C chain yields the Python chain's terms
+# (tests/test_native_chain.py). The C loop takes analysis from ~45 µs
 # a passage (warm chunk cache; ~80 µs on a first pass) to a few µs.
 _BMP = 0x10000
 
@@ -486,7 +466,7 @@ def _native_chain(stopwords: frozenset[str], cache_limit: int, tables: tuple[lis
             token_terms.clear()
         return _chain(chunk, token_terms, stopwords)
 
-    return Chain(tables[0], tables[1], term_function(stopwords), fallback, MAX_TOKEN_CHARS, cache_limit)
+    return Chain(tables[0], tables[1], stopwords, new_stemmer, fallback, MAX_TOKEN_CHARS, MAX_STEM_CHARS, cache_limit)
 
 
 try:

@@ -165,17 +165,3 @@ def test_raw_tokens_are_the_runs_of_letters_and_marks_between_everything_else(te
     # The definition: maximal runs of letters, digits and in-word marks; underscores split.
     expected = [(m.group(), m.start(), m.end()) for m in _OLD_RAW_TOKEN.finditer(text)]
     assert list(a.tokenize_with_spans(text)) == expected
-
-
-_TERM_CASES = ["", "ال", "الذي", "في", "مدينة", "والمدينة", "حكومته", "يكتبون", "ايران", "الايراني", "2024",
-               "covid", "ة", "ه" * 70, "ب" * 64, "ب" * 65, "فيه", "ـ", "\u0621", "\u064a\u064a", "\u0620ب",
-               "\u064bب", "Ωμέγα", "_x", "والحكومة", "وأمطار", "فإن", "والد", "والي", "فالح", "وآخر", "أن", "إلى",
-               "وإلى", "فالمدينة", "والذي", "أحمد", "آمال"]
-
-
-@settings(max_examples=300)
-@given(st.one_of(st.sampled_from(_TERM_CASES), st.text(alphabet="ابتةهيىوؤئءأإآٱٲٳلفي٠1aZ_ـ\u064b", max_size=70)))
-def test_term_function_gives_the_terms_of_term(token: str):
-    # The C chain calls term_function's closure; _term (with snowball_stem) stays the specification.
-    for stopwords in (a.STOPWORDS, a.QUERY_STOPWORDS):
-        assert a.term_function(stopwords)(token) == a._term(token, stopwords)

@@ -28,6 +28,8 @@ TRICKY = (
     "ا" * 150 + " " + "b" * 64 + " " + "c" * 65,        # runs cut at 64 characters
     "في من على إلى عن ما ماذا هل كيف لماذا",             # stopwords and question words
     "والحكومة فالرئيس وأمطار فإن والد فالح والي وفي",      # the conjunction before ال / a hamza alef
+    "وإلى فإلى والذي فالتي وأن فأنا وآخر فآمال وإذا وأيضا",  # the conjunction on a stopword, and on آ / إ
+    "الة ألة إلى إلي علة هذة هذه وهذة فهذه الأمم ٱلة",     # stopwords spelled with taa marbuta / hamza alef
     "سو\u200fريا\u200b \u200c\u200d \u061c \ufeff \u00ad",  # invisible marks
     "قال:«الرئيس»، (حول) سوريا-روسيا! ...؟ ؛ …",        # punctuation
     "a\u00a0b\u2003c\u3000d\x85e\u2028f\u2029g\x1c\x1dh\x1e\x1fi\tj\nk\rl\x0bm\x0cn",  # whitespace kinds
@@ -79,12 +81,46 @@ def test_the_tables_are_the_normaliser_and_tokenizer_per_character():
         assert token_chars[code] == (token_char.fullmatch(ch) is not None), hex(code)
 
 
-def _small_chain(stopwords=a.STOPWORDS, cache_limit=3):
+def _chain_of(new_stemmer, fallback=lambda c: [], stopwords=a.STOPWORDS, cache_limit=10):
     mapped, token_chars = a.native_tables()
     from retrieval._chain import Chain
 
-    return Chain(mapped, token_chars, lambda t: a._term(t, stopwords), lambda c: a._chain(c, {}, stopwords),
-                 a.MAX_TOKEN_CHARS, cache_limit)
+    return Chain(mapped, token_chars, stopwords, new_stemmer, fallback, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS,
+                 cache_limit)
+
+
+def _small_chain(stopwords=a.STOPWORDS, cache_limit=3):
+    return _chain_of(a.new_stemmer, lambda c: a._chain(c, {}, stopwords), stopwords, cache_limit)
+
+
+_TERM_CASES = ["ال", "الذي", "في", "مدينة", "والمدينة", "حكومته", "يكتبون", "ايران", "الايراني", "2024",
+               "covid", "ة", "ه" * 70, "ب" * 64, "ب" * 65, "فيه", "ـ", "\u0621", "\u064a\u064a", "\u0620ب",
+               "\u064bب", "Ωμέγα", "_x", "والحكومة", "وأمطار", "فإن", "والد", "والي", "فالح", "وآخر", "أن", "إلى",
+               "وإلى", "فالمدينة", "والذي", "أحمد", "آمال", "وألة", "فإلى", "والة", "هذة", "ٱلة", "وٱلحكومة", "واال",
+               "فال", "وال", "فاله", "والاا", "ﻻ", "a" * 255]
+
+
+_TERM_CHAINS = {stopwords: _small_chain(stopwords) for stopwords in (a.STOPWORDS, a.QUERY_STOPWORDS)} \
+    if a.NATIVE_CHAIN else {}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.sampled_from(_TERM_CASES),
+                 st.text(alphabet="ابتةهيىوؤئءأإآٱٲٳلفي٠1aZ_ـ\u064b", min_size=1, max_size=70),
+                 st.text(alphabet=st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)), min_size=1,
+                         max_size=12)))
+def test_the_term_of_a_new_token_is_the_specifications(token: str):
+    # The C chain computes a new token's term itself but for the Snowball call: _term (with
+    # strip_conjunction and snowball_stem) stays the specification, stopwords of both sides included.
+    for stopwords, chain in _TERM_CHAINS.items():
+        assert chain.term(token) == a._term(token, stopwords)
+
+
+def test_every_stopword_and_its_conjunction_forms_are_dropped_as_the_specification_drops_them():
+    chain = _small_chain()
+    for word in sorted(a.QUERY_STOPWORDS):
+        for token in (word, "و" + word, "ف" + word, "وال" + word, word.replace("ا", "أ"), word.replace("ه", "ة")):
+            assert chain.term(token) == a._term(token, a.STOPWORDS), token
 
 
 def test_a_cache_cleared_when_full_gives_the_same_terms():
@@ -121,18 +157,44 @@ def test_errors_of_the_callbacks_and_of_the_input_surface():
     from retrieval._chain import Chain
 
     def broken(token):
-        raise LookupError(f"no term for {token}")
+        raise LookupError(f"no stem for {token}")
 
-    chain = Chain(mapped, token_chars, broken, lambda c: [], a.MAX_TOKEN_CHARS, 10)
-    with pytest.raises(LookupError, match="no term for"):
+    chain = _chain_of(lambda: broken)
+    with pytest.raises(LookupError, match="no stem for"):
         chain.analyze("كلمة")
+    assert chain.analyze("word في") == ["word"]  # no Snowball for a Latin word, none for a stopword
     with pytest.raises(TypeError):
         chain.analyze(b"bytes")
-    wrong_type = Chain(mapped, token_chars, lambda t: 42, lambda c: [], a.MAX_TOKEN_CHARS, 10)
-    with pytest.raises(TypeError, match="str or None"):
-        wrong_type.analyze_joined("كلمة")
+    with pytest.raises(TypeError, match="must return str"):
+        _chain_of(lambda: lambda t: 42).analyze_joined("كلمة")
+
+    def no_stemmer():
+        raise OSError("no stemmer here")
+
+    with pytest.raises(OSError, match="no stemmer here"):
+        _chain_of(no_stemmer).analyze("كلمة")
+    with pytest.raises(ValueError, match="BMP"):
+        chain.term("😀")
     with pytest.raises(ValueError):
-        Chain(mapped[:10], token_chars, broken, broken, a.MAX_TOKEN_CHARS, 10)
+        Chain(mapped[:10], token_chars, a.STOPWORDS, broken, broken, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+    with pytest.raises(TypeError, match="set or frozenset"):
+        Chain(mapped, token_chars, list(a.STOPWORDS), broken, broken, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+
+
+def test_each_thread_stems_with_a_stemmer_of_its_own():
+    made = []
+
+    def new_stemmer():
+        made.append(threading.get_ident())
+        return lambda t: t
+
+    chain = _chain_of(new_stemmer, cache_limit=1000)
+    chain.analyze("كلمة اولى")
+    chain.analyze("كلمة ثانية")
+    worker = threading.Thread(target=chain.analyze, args=("كلمة ثالثة",))
+    worker.start()
+    worker.join()
+    assert made == [threading.get_ident(), worker.ident]
 
 
 def test_legacy_strings_are_read_not_taken_as_empty():
@@ -149,9 +211,9 @@ def test_legacy_strings_are_read_not_taken_as_empty():
     from retrieval._chain import Chain
 
     with pytest.warns(DeprecationWarning):
-        chain = Chain(mapped, token_chars, lambda t: legacy(t + "ي"), lambda c: [legacy("fallback")],
-                      a.MAX_TOKEN_CHARS, 10)
-        assert chain.analyze_joined(text) == "كلمةي wordي fallback"
+        chain = Chain(mapped, token_chars, frozenset({legacy("ذلك")}), lambda: lambda t: legacy(t + "ة"),
+                      lambda c: [legacy("fallback")], a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+        assert chain.analyze_joined(text + " ذلك") == "كلمهه word fallback"
 
 
 def test_a_chain_initialised_while_reading_its_tables_refuses_the_second_init():
@@ -162,34 +224,36 @@ def test_a_chain_initialised_while_reading_its_tables_refuses_the_second_init():
 
     chains = [Chain.__new__(Chain)]
 
-    def inner_term_of(token):
-        return token
+    def inner_stemmer():
+        return str
 
     def mapped_that_initialises_the_chain():
-        chains[0].__init__(mapped, token_chars, inner_term_of, lambda c: [], a.MAX_TOKEN_CHARS, 10)
+        chains[0].__init__(mapped, token_chars, frozenset(), inner_stemmer, len, a.MAX_TOKEN_CHARS,
+                           a.MAX_STEM_CHARS, 10)
         yield from mapped
 
-    refs = sys.getrefcount(inner_term_of)
+    refs = sys.getrefcount(inner_stemmer)
     with pytest.raises(RuntimeError, match="already initialised"):
-        chains[0].__init__(mapped_that_initialises_the_chain(), token_chars, len, len, a.MAX_TOKEN_CHARS, 10)
-    assert chains[0].analyze("word") == ["word"]  # the inner init is the one in force
+        chains[0].__init__(mapped_that_initialises_the_chain(), token_chars, a.STOPWORDS, len, len,
+                           a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+    # The inner init is the one in force (its stopwords: none; a Latin word never reaches the stemmer,
+    # which each thread would keep).
+    assert chains[0].analyze("word 2024") == ["word", "2024"]
     chains.clear()  # the chain goes, and with it its one reference to the callback
-    assert sys.getrefcount(inner_term_of) == refs
+    assert sys.getrefcount(inner_stemmer) == refs
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, MemoryError])
 def test_an_interrupt_inside_the_callback_surfaces_and_leaves_the_cache_whole(error):
-    mapped, token_chars = a.native_tables()
-    from retrieval._chain import Chain
-
     fail_on = {"بلد"}
+    stem_word = a.new_stemmer()
 
-    def term_of(token):
+    def stem(token):
         if token in fail_on:
             raise error
-        return a._term(token, a.STOPWORDS)
+        return stem_word(token)
 
-    chain = Chain(mapped, token_chars, term_of, lambda c: a._chain(c, {}, a.STOPWORDS), a.MAX_TOKEN_CHARS, 100)
+    chain = _chain_of(lambda: stem, lambda c: a._chain(c, {}, a.STOPWORDS), cache_limit=100)
     with pytest.raises(error):
         chain.analyze_joined("كلمة وزير بلد")
     assert chain.cached() == 2  # the tokens before the failing one, nothing half-filled
