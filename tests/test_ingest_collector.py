@@ -1,0 +1,78 @@
+"""The garbage collector is paused during an ingest and restored on every way out of it."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from pathlib import Path
+
+import pytest
+
+from retrieval import engine as engine_module
+from retrieval.engine import SearchEngine, _CollectorPause
+
+from .conftest import NEWS, write_jsonl
+
+
+@pytest.fixture(autouse=True)
+def collector_on():
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    (gc.enable if was else gc.disable)()
+
+
+async def test_off_during_an_ingest_and_on_after(tmp_path: Path):
+    seen = []
+    async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
+        report = await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)],
+                                           lambda files, done: seen.append(gc.isenabled()))
+    assert report.added == 3
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+async def test_on_again_after_an_ingest_that_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("analysis failed")
+
+    monkeypatch.setattr(engine_module, "prepare", broken)
+    async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
+        with pytest.raises(RuntimeError, match="analysis failed"):
+            await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)])
+    assert gc.isenabled()
+
+
+async def test_on_again_after_an_ingest_that_is_cancelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    started = asyncio.Event()
+    real_write = engine_module.store.write_articles
+
+    async def slow_write(*args, **kwargs):
+        started.set()
+        await asyncio.sleep(30)
+        return await real_write(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module.store, "write_articles", slow_write)
+    async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
+        task = asyncio.ensure_future(engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)]))
+        await started.wait()
+        assert not gc.isenabled()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert gc.isenabled()
+
+
+def test_left_off_if_it_was_off_and_restored_once_by_the_last_of_overlapping_pauses():
+    pause = _CollectorPause()
+    gc.disable()
+    with pause:
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the application had it off: it stays off
+    gc.enable()
+    pause.__enter__()
+    pause.__enter__()  # a second ingest begins while the first runs
+    pause.__exit__(None, None, None)
+    assert not gc.isenabled()  # one is still running
+    pause.__exit__(None, None, None)
+    assert gc.isenabled()
