@@ -406,14 +406,17 @@ static Entry *term_entry(Chain *self, const Py_UCS2 *key, Py_ssize_t n) {
     return e;
 }
 
-/* --- output: a list of terms, or one string of space-joined terms ----------------------------- */
+/* --- output: a list of terms, or the terms joined by single spaces (as str or as UTF-8) ---------- */
 
 typedef struct {
-    PyObject *list;  /* list mode */
-    Py_UCS4 *buf;    /* joined mode */
+    PyObject *list;       /* list mode */
+    int utf8;             /* joined mode: UTF-8 bytes in b8, or else code points in buf */
+    Py_UCS4 *buf;
+    unsigned char *b8;
     Py_ssize_t len, cap, count;
 } Out;
 
+/* Room for n more units (code points, or bytes in UTF-8 mode) and a separator. */
 static int out_reserve(Out *o, Py_ssize_t n) {
     if (o->len + n + 1 <= o->cap)
         return 0;
@@ -426,13 +429,46 @@ static int out_reserve(Out *o, Py_ssize_t n) {
     Py_ssize_t cap = (o->cap ? o->cap * 2 : 1024);
     while (cap < o->len + n + 1)
         cap *= 2;
-    Py_UCS4 *grown = PyMem_RawRealloc(o->buf, cap * sizeof(Py_UCS4));
+    void *grown = PyMem_RawRealloc(o->utf8 ? (void *)o->b8 : (void *)o->buf,
+                                   cap * (o->utf8 ? sizeof(unsigned char) : sizeof(Py_UCS4)));
     if (!grown) {
         PyErr_NoMemory();
         return -1;
     }
-    o->buf = grown;
+    if (o->utf8)
+        o->b8 = grown;
+    else
+        o->buf = grown;
     o->cap = cap;
+    return 0;
+}
+
+/* One code point as UTF-8 (room reserved by the caller); a surrogate has no UTF-8, as for str.encode. */
+static inline int put_utf8(Out *o, Py_UCS4 ch) {
+    unsigned char *d = o->b8 + o->len;
+    if (ch < 0x80) {
+        d[0] = (unsigned char)ch;
+        o->len += 1;
+    } else if (ch < 0x800) {
+        d[0] = (unsigned char)(0xC0 | (ch >> 6));
+        d[1] = (unsigned char)(0x80 | (ch & 0x3F));
+        o->len += 2;
+    } else if (ch < 0x10000) {
+        if (ch >= 0xD800 && ch < 0xE000) {
+            PyErr_SetString(PyExc_UnicodeError, "a term holds a surrogate, which has no UTF-8");
+            return -1;
+        }
+        d[0] = (unsigned char)(0xE0 | (ch >> 12));
+        d[1] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
+        d[2] = (unsigned char)(0x80 | (ch & 0x3F));
+        o->len += 3;
+    } else {
+        d[0] = (unsigned char)(0xF0 | (ch >> 18));
+        d[1] = (unsigned char)(0x80 | ((ch >> 12) & 0x3F));
+        d[2] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
+        d[3] = (unsigned char)(0x80 | (ch & 0x3F));
+        o->len += 4;
+    }
     return 0;
 }
 
@@ -440,12 +476,24 @@ static int out_object(Out *o, PyObject *term) {
     if (o->list)
         return PyList_Append(o->list, term); /* increfs the term before anything else can run */
     Py_ssize_t n = PyUnicode_GET_LENGTH(term);
-    if (out_reserve(o, n) < 0)
+    if (n > PY_SSIZE_T_MAX / 8) {
+        PyErr_NoMemory();
         return -1;
-    if (o->count++)
-        o->buf[o->len++] = ' ';
+    }
+    if (out_reserve(o, o->utf8 ? 4 * n : n) < 0)
+        return -1;
     int kind = PyUnicode_KIND(term);
     const void *data = PyUnicode_DATA(term);
+    if (o->utf8) {
+        if (o->count++)
+            o->b8[o->len++] = ' ';
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (put_utf8(o, PyUnicode_READ(kind, data, i)) < 0)
+                return -1;
+        return 0;
+    }
+    if (o->count++)
+        o->buf[o->len++] = ' ';
     for (Py_ssize_t i = 0; i < n; i++)
         o->buf[o->len++] = PyUnicode_READ(kind, data, i);
     return 0;
@@ -457,11 +505,21 @@ static inline int out_entry(Out *o, const Entry *e) {
     if (o->list || (e->flags & WIDE_TERM))
         return out_object(o, e->term);
     Py_ssize_t n = e->term_len;
+    const Py_UCS2 *t = entry_chars(e) + e->key_len;
+    if (o->utf8) {
+        if (out_reserve(o, 3 * n) < 0)
+            return -1;
+        if (o->count++)
+            o->b8[o->len++] = ' ';
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (put_utf8(o, t[i]) < 0)
+                return -1;
+        return 0;
+    }
     if (out_reserve(o, n) < 0)
         return -1;
     if (o->count++)
         o->buf[o->len++] = ' ';
-    const Py_UCS2 *t = entry_chars(e) + e->key_len;
     for (Py_ssize_t i = 0; i < n; i++)
         o->buf[o->len++] = t[i];
     return 0;
@@ -528,7 +586,7 @@ static inline int emit_token(Chain *self, const Py_UCS2 *tok, Py_ssize_t n, Out 
 
 /* One pass over the text: characters are normalised and tokens looked up as they come; a chunk
  * that turns out to hold an unsafe character has its output rolled back and goes to the fallback. */
-static int run(Chain *self, PyObject *text, Out *o) {
+static int run(Chain *self, PyObject *text, Py_ssize_t start, Py_ssize_t stop, Out *o) {
     /* The callbacks are NULL before __init__ and after the garbage collector's tp_clear
      * (a finaliser in a reference cycle may still call the chain then). */
     if (!self->table || !self->stopwords || !self->new_stemmer || !self->fallback) {
@@ -544,14 +602,14 @@ static int run(Chain *self, PyObject *text, Out *o) {
     Py_INCREF(text); /* the stemmer and the fallback run Python code */
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    const Py_ssize_t len = PyUnicode_GET_LENGTH(text);
+    const Py_ssize_t len = stop < 0 ? PyUnicode_GET_LENGTH(text) : stop;
     const Py_ssize_t max_token = self->max_token;
     const CharInfo *info = self->info;
     Py_UCS2 tok[MAX_TOKEN];
-    Py_ssize_t n = 0, chunk_start = 0;
+    Py_ssize_t n = 0, chunk_start = start;
     Mark mark = out_mark(o);
     int rc = 0;
-    for (Py_ssize_t i = 0; i < len; i++) {
+    for (Py_ssize_t i = start; i < len; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         CharInfo ci;
         if (c < BMP) {
@@ -604,7 +662,7 @@ static PyObject *Chain_analyze(Chain *self, PyObject *text) {
     o.list = PyList_New(0);
     if (!o.list)
         return NULL;
-    if (run(self, text, &o) < 0) {
+    if (run(self, text, 0, -1, &o) < 0) {
         Py_DECREF(o.list);
         return NULL;
     }
@@ -613,12 +671,47 @@ static PyObject *Chain_analyze(Chain *self, PyObject *text) {
 
 static PyObject *Chain_analyze_joined(Chain *self, PyObject *text) {
     Out o = {0};
-    if (run(self, text, &o) < 0) {
+    if (run(self, text, 0, -1, &o) < 0) {
         PyMem_RawFree(o.buf);
         return NULL;
     }
     PyObject *joined = o.len ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, o.buf, o.len) : PyUnicode_New(0, 0);
     PyMem_RawFree(o.buf);
+    return joined;
+}
+
+/* analyze_utf8(text, start, stop, suffix): the terms of text[start:stop], joined by single spaces,
+ * then a space and `suffix` (already-joined UTF-8 terms) if both are non-empty, as UTF-8 bytes: what
+ * a passage stores, without slicing the body, building a str, or encoding it for SQLite. */
+static PyObject *Chain_analyze_utf8(Chain *self, PyObject *args) {
+    PyObject *text;
+    Py_ssize_t start, stop;
+    Py_buffer suffix;
+    if (!PyArg_ParseTuple(args, "Unny*", &text, &start, &stop, &suffix))
+        return NULL;
+    PyObject *joined = NULL;
+    Out o = {0};
+    o.utf8 = 1;
+    if (str_ready(text) < 0)
+        goto done;
+    if (start < 0 || start > stop || stop > PyUnicode_GET_LENGTH(text)) {
+        PyErr_SetString(PyExc_ValueError, "need 0 <= start <= stop <= len(text)");
+        goto done;
+    }
+    if (run(self, text, start, stop, &o) < 0)
+        goto done;
+    if (suffix.len) {
+        if (out_reserve(&o, suffix.len) < 0)
+            goto done;
+        if (o.count)
+            o.b8[o.len++] = ' ';
+        memcpy(o.b8 + o.len, suffix.buf, suffix.len);
+        o.len += suffix.len;
+    }
+    joined = PyBytes_FromStringAndSize((const char *)o.b8, o.len);
+done:
+    PyMem_RawFree(o.b8);
+    PyBuffer_Release(&suffix);
     return joined;
 }
 
@@ -792,6 +885,9 @@ static int Chain_clear_refs(Chain *self) {
 static PyMethodDef Chain_methods[] = {
     {"analyze", (PyCFunction)Chain_analyze, METH_O, "The terms of a text, as a list."},
     {"analyze_joined", (PyCFunction)Chain_analyze_joined, METH_O, "The terms of a text joined by single spaces."},
+    {"analyze_utf8", (PyCFunction)Chain_analyze_utf8, METH_VARARGS,
+     "analyze_utf8(text, start, stop, suffix): the UTF-8 of the terms of text[start:stop] joined by spaces,"
+     " with the joined terms `suffix` after them."},
     {"clear", (PyCFunction)Chain_clear, METH_NOARGS, "Empty the token cache."},
     {"term", (PyCFunction)Chain_term, METH_O, "The term of one normalised token (str or None), as analysis._term."},
     {"cached", (PyCFunction)Chain_cached, METH_NOARGS, "How many tokens the cache holds."},
@@ -827,8 +923,69 @@ static PyObject *utf8(PyObject *module, PyObject *s) {
     return PyBytes_FromStringAndSize(data, n);
 }
 
+/* UTF-8 bytes of a code point at index i of a str of the given kind. */
+static inline Py_ssize_t utf8_width(int kind, const void *data, Py_ssize_t i) {
+    Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+    return ch < 0x80 ? 1 : ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4;
+}
+
+/* utf8_slices(s, spans): [s[a:b].encode("utf-8") for a, b in spans], cut from the UTF-8 that s keeps
+ * (see `utf8`): a passage's text goes to SQLite as a slice of its article body's UTF-8, which the
+ * fingerprint made, instead of being encoded again. Spans in increasing order cost one pass over s. */
+static PyObject *utf8_slices(PyObject *module, PyObject *args) {
+    PyObject *s, *spans;
+    if (!PyArg_ParseTuple(args, "UO", &s, &spans))
+        return NULL;
+    if (str_ready(s) < 0)
+        return NULL;
+    Py_ssize_t size;
+    const char *u8 = PyUnicode_AsUTF8AndSize(s, &size);
+    if (!u8)
+        return NULL;
+    PyObject *seq = PySequence_Fast(spans, "spans must be a sequence of (start, stop) pairs");
+    if (!seq)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), len = PyUnicode_GET_LENGTH(s);
+    PyObject *out = PyList_New(count);
+    if (!out) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    const int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t at = 0, at_byte = 0; /* a character index and its byte offset */
+    for (Py_ssize_t k = 0; k < count; k++) {
+        Py_ssize_t a, b;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, k), "nn;a span is a (start, stop) pair", &a, &b))
+            goto fail;
+        if (a < 0 || a > b || b > len) {
+            PyErr_SetString(PyExc_ValueError, "a span needs 0 <= start <= stop <= len(s)");
+            goto fail;
+        }
+        if (a < at)
+            at = at_byte = 0;
+        for (; at < a; at++)
+            at_byte += utf8_width(kind, data, at);
+        Py_ssize_t start_byte = at_byte;
+        for (; at < b; at++)
+            at_byte += utf8_width(kind, data, at);
+        PyObject *piece = PyBytes_FromStringAndSize(u8 + start_byte, at_byte - start_byte);
+        if (!piece)
+            goto fail;
+        PyList_SET_ITEM(out, k, piece);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
     {"utf8", (PyCFunction)utf8, METH_O, "s.encode('utf-8'), keeping the UTF-8 in s for later encoders (sqlite3)."},
+    {"utf8_slices", (PyCFunction)utf8_slices, METH_VARARGS,
+     "utf8_slices(s, spans): [s[a:b].encode('utf-8') for a, b in spans], cut from the UTF-8 s keeps."},
     {NULL, NULL, 0, NULL},
 };
 

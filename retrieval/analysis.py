@@ -515,6 +515,20 @@ def analyze_joined(text: str) -> str:
     return " ".join(_index_chunks.analyze(text))
 
 
+def passage_terms_utf8(text: str, start: int, stop: int, suffix: bytes = b"") -> bytes:
+    """The UTF-8 of `analyze_joined(text[start:stop])`, then a space and `suffix` if both are non-empty.
+
+    What a passage stores as its terms (`suffix`: its article's title terms, joined and encoded
+    once per article), made by the C chain as bytes straight from its cache: no slice of the body,
+    no str of the terms to build and for SQLite to encode again (`store.write_articles` binds them
+    as UTF-8 text).
+    """
+    if _index_native is not None:
+        return _index_native.analyze_utf8(text, start, stop, suffix)
+    terms = " ".join(_index_chunks.analyze(text[start:stop])).encode()
+    return terms + b" " + suffix if terms and suffix else terms or suffix
+
+
 def analyze_query(text: str) -> list[str]:
     """The question chain: as `analyze`, with question words dropped too."""
     if _query_native is not None:

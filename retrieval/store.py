@@ -195,7 +195,8 @@ class PreparedArticle:
     article: Article
     content_hash: str  # article.fingerprint() (or its older content_hash(): see same_content)
     origin: str
-    passages: Sequence[tuple[int, int, int, str, str]]  # ord, start, end, text, terms
+    # ord, start, end, text, terms; text and terms as str or as their UTF-8 (what ingest makes)
+    passages: Sequence[tuple[int, int, int, str | bytes, str | bytes]]
 
 
 # Ids per `IN (...)` lookup: well under SQLite's limit on bound variables.
@@ -248,8 +249,12 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
                 [(a.id, a.title, a.body, a.source, a.section, a.published, a.url, a.author, i.content_hash,
                   i.origin, stamp, stamp) for i in inserts for a in (i.article,)])
         if final:
+            # Text and terms bound as UTF-8 bytes are stored as TEXT, byte for byte what binding the
+            # str would store (SQLite's CAST of a blob to text takes its bytes as UTF-8): ingest
+            # hands them over encoded, cut from the body's UTF-8 and written by the C chain.
             await db.executemany(
-                'INSERT INTO passages (article_id, ord, start, "end", text, terms) VALUES (?,?,?,?,?,?)',
+                'INSERT INTO passages (article_id, ord, start, "end", text, terms)'
+                " VALUES (?,?,?,?,CAST(? AS TEXT),CAST(? AS TEXT))",
                 [(aid, *p) for aid, item in final.items() for p in item.passages])
             await _bump_generation(db)
         await db.execute("COMMIT")

@@ -260,3 +260,49 @@ def test_an_interrupt_inside_the_callback_surfaces_and_leaves_the_cache_whole(er
     fail_on.clear()
     text = "كلمة وزير بلد"
     assert chain.analyze(text) == chain.analyze_joined(text).split() == a.reference_analyze(text)
+
+
+def _passage_terms_reference(text, start, stop, suffix):
+    terms = " ".join(a.reference_analyze(text[start:stop])).encode()
+    return terms + b" " + suffix if terms and suffix else terms or suffix
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=200), st.data())
+def test_passage_terms_as_utf8_are_the_joined_terms_of_the_span(text, data):
+    start = data.draw(st.integers(0, len(text)))
+    stop = data.draw(st.integers(start, len(text)))
+    suffix = data.draw(st.sampled_from(["", "عنوان خبر", "x 😀"])).encode()
+    assert a.passage_terms_utf8(text, start, stop, suffix) == _passage_terms_reference(text, start, stop, suffix)
+
+
+def test_passage_terms_of_tricky_text_and_bad_spans():
+    text = " ".join(TRICKY)
+    for start, stop in ((0, len(text)), (3, 40), (len(text), len(text)), (10, 10)):
+        assert a.passage_terms_utf8(text, start, stop, b"t") == _passage_terms_reference(text, start, stop, b"t")
+    for start, stop in ((-1, 3), (5, 4), (0, len(text) + 1)):
+        with pytest.raises(ValueError):
+            a.passage_terms_utf8(text, start, stop, b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=60),
+       st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=6))
+def test_utf8_slices_are_the_encoded_slices(text, pairs):
+    from retrieval._chain import utf8_slices
+
+    spans = [(min(x, y, len(text)), min(max(x, y), len(text))) for x, y in pairs]  # any order, overlaps
+    assert utf8_slices(text, spans) == [text[s:e].encode() for s, e in spans]
+
+
+def test_utf8_slices_refuse_what_slicing_would_not_give():
+    from retrieval._chain import utf8_slices
+
+    with pytest.raises(ValueError):
+        utf8_slices("abc", [(2, 1)])
+    with pytest.raises(ValueError):
+        utf8_slices("abc", [(0, 4)])
+    with pytest.raises(TypeError):
+        utf8_slices("abc", [(0,)])
+    with pytest.raises(UnicodeEncodeError):
+        utf8_slices("a\ud800", [(0, 1)])

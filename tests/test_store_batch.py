@@ -191,3 +191,24 @@ def test_a_cancelled_connect_leaves_no_thread_reporting_to_a_closed_loop(tmp_pat
     time.sleep(0.5)
     assert errors == []
     assert not [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+
+
+async def test_text_and_terms_given_as_utf8_are_stored_as_the_same_text(tmp_path: Path):
+    # Ingest hands passages over as UTF-8 bytes (cut from the body's, written by the C chain);
+    # SQLite must store exactly what binding the str stores: TEXT, the same bytes, NUL included.
+    body = "أحمد\x00 é 😀 \u2028x ١٢"
+    as_str = prepared("s", body)
+    as_utf8 = store.PreparedArticle(Article(id="u", body=body, title="t-u"), "h", "test",
+                                    [(o, s, e, text.encode(), terms.encode()) for o, s, e, text, terms in
+                                     as_str.passages])
+    path = tmp_path / "news.db"
+    db = await store.connect(path)
+    try:
+        await store.write_articles(db, [as_str, as_utf8])
+    finally:
+        await db.close()
+    rows = table(path, "SELECT typeof(text), typeof(terms), text, terms, hex(text), hex(terms)"
+                       " FROM passages ORDER BY article_id")
+    assert rows[0] == rows[1]
+    assert rows[0] == ("text", "text", body, body.lower(), body.encode().hex().upper(),
+                       body.lower().encode().hex().upper())
