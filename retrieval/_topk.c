@@ -4,31 +4,29 @@
  * out_scores, *, prune_min=PRUNE_MIN_POSTINGS, stats=None)` returns how many results it wrote to
  * out_docs/out_scores: the top k passages by score (ties to the lower passage number) or, with
  * `groups` (the group of each passage), the best passage of each of the top k groups, ordered the
- * same way. It gives what the numpy version gives,
- * bit for bit:
+ * same way. It gives what the numpy version gives, bit for bit:
  *
  *   - a term's factor is `weight * idf[tid]` and its bound `factor * max_impact[tid]`, in double,
  *     as numpy's `np.float64(w) * idf[tid]` and `f * np.float64(max_impact[tid])`;
  *   - terms are added in the numpy version's order (by descending bound, then term id; in the
- *     caller's order when some factor is not positive or there is one term) and every passage's
- *     sum is formed the same way: `buf[d] = buf[d] + (double)impact * factor` from 0.0, one term
- *     after the other (numpy's add.at of `imp * f`). The module is compiled with
- *     -ffp-contract=off so that the compiler never fuses that into one rounding (an FMA);
+ *     caller's order when some factor is <= 0 or there is one term) and every passage's sum is
+ *     formed the same way: `sum + (double)impact * factor` from 0.0, one term after the other
+ *     (numpy's add.at of `imp * f`). The module is compiled with -ffp-contract=off so that the
+ *     compiler never fuses that into one rounding (an FMA);
  *   - with a single term the score is the product itself (numpy's `imp * f`, which keeps the
- *     sign of a zero that 0.0 + x would drop).
+ *     sign of a zero that 0.0 + x would drop);
+ *   - results are ranked by the total order (score descending, passage ascending), as numpy's
+ *     lexsort ranks them; a group ranks by its best passage in that order.
  *
- * Pruning (MaxScore, as in the numpy version): whole lists are added while the postings still to
- * come are few. Before a long list, once the k-th best partial score (of passages, or of groups'
- * best passages) beats everything the remaining terms can add (`left[j]`, raised by the same
- * 1e-9 slack against rounding), no passage outside the candidates can reach the top k: only the
- * candidates still able to reach the k-th best are completed, each looked up in the remaining
- * (sorted) lists by galloping search, and re-filtered after each list with a fresh k-th best. With
- * a factor that is not safely positive no bound holds (a sum can fall), so everything is added.
- *
- * The k-th best and the final top k come from a heap over the candidates under the total order
- * (score descending, passage ascending), so ties are settled as numpy's lexsort settles them; for
- * groups, the best m passages are walked in that order keeping each group's first (its best),
- * widening m until k groups are found.
+ * Pruning (MaxScore, as in the numpy version, but term-at-a-time only up to the switch): lists are
+ * added whole, rarest words first, each passage offered to a top-k heap whenever its sum grows,
+ * so the k-th best partial score (of passages, or of groups' best passages) is known at every
+ * moment. Before a list, once it beats everything the remaining terms can add (`left[j]`, raised
+ * by the same 1e-9 slack against rounding), no passage outside the candidates can reach the top
+ * k: the candidates still able to reach the k-th best are then completed one by one, looked up in
+ * the remaining (sorted) lists by galloping search and dropped as soon as they fall out of the
+ * race. With a factor that is not safely positive no bound holds (a sum can fall), so everything
+ * is added and ranked at the end.
  *
  * `scratch` (float64, one slot per passage, all 0.0) is the caller's per-thread buffer; it is
  * left all 0.0 on return, also on error. Nothing from the index is trusted: term ids, offsets and
@@ -45,17 +43,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A check for pruning is only made when the postings still to come are at least this many:
- * below, adding them costs less than the check (measured at 100k and 1M passages). */
+/* The switch to completing candidates is only made when the postings still to come are at least
+ * this many: below, adding them whole costs about as much as the switch (copying the candidates
+ * out). Measured at 1M passages: 0, 4096 and 32768 within 5% of each other (docs/performance.md). */
 #define PRUNE_MIN_POSTINGS 4096
-/* ... and only before a list when the postings still to come are at least this many times the
- * candidates so far: a check costs about one heap step per candidate, and a failed one is lost. */
-#define CHECK_RATIO 4
 /* Bounds are raised by this fraction so that float rounding of a sum can never beat them
  * (the numpy version's _BOUND_SLACK). */
 #define BOUND_SLACK 1e-9
-/* The first widening of the groups' walk: this many passages per group wanted. */
-#define GROUP_WIDTH 4
 /* The GIL is released while scoring when the query's postings are at least this many (~50 µs of
  * work). Releasing is safe: the buffers stay exported (numpy refuses to resize or free an array
  * while they are held), the index arrays are never written, and the scratch buffer and the output
@@ -152,121 +146,165 @@ static int by_rank(const void *a, const void *b) {
     return better(x, y) ? -1 : better(y, x) ? 1 : 0;
 }
 
-static int by_doc(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
+/* The best k seen so far: a heap whose root is the worst kept, of passages or, with groups, of
+ * groups, each by its best passage offered so far. Entries are keyed (by the passage's group, or
+ * by the passage itself without groups) through a small hash map (key → heap position), so a
+ * passage offered again with a higher score, or a better passage of a kept group, updates its
+ * entry instead of taking a second one. A candidate no better than the root changes nothing (if
+ * its key is kept, that entry is already better); a better one improves its key's entry, or
+ * enters in place of the root's key. A key evicted and offered again enters with that passage,
+ * which beats the root of the time of the eviction and so whatever the key had then.
+ *
+ * Scores only grow while terms are added (every factor positive), so offering each passage every
+ * time its sum grows keeps the heap's root a lower bound on the k-th best at every moment, for
+ * free, and the heap itself exactly the top k once all terms are in. */
+typedef struct {
+    size_t k, n;
+    Cand *heap;
+    const int32_t *groups; /* NULL: passages, not groups */
+    size_t *slot_of;       /* per heap entry: its key's slot */
+    uint64_t *keys;        /* per slot: key + 1, 0 if empty */
+    size_t *pos;           /* per slot: the heap entry */
+    size_t mask;
+} Topk;
+
+static int topk_init(Topk *t, size_t k, const int32_t *groups) {
+    memset(t, 0, sizeof(*t));
+    t->k = k;
+    t->groups = groups;
+    size_t slots = 16;
+    while (slots < 2 * k)
+        slots *= 2;
+    t->mask = slots - 1;
+    t->heap = malloc((k ? k : 1) * sizeof(Cand));
+    t->slot_of = malloc((k ? k : 1) * sizeof(size_t));
+    t->keys = calloc(slots, sizeof(uint64_t));
+    t->pos = malloc(slots * sizeof(size_t));
+    return t->heap && t->slot_of && t->keys && t->pos ? 0 : -1;
 }
 
-/* A heap whose root is the worst of the kept candidates. */
-static void sift_up(Cand *h, size_t i) {
-    Cand x = h[i];
+static void topk_free(Topk *t) {
+    free(t->heap);
+    free(t->slot_of);
+    free(t->keys);
+    free(t->pos);
+}
+
+static void topk_reset(Topk *t) {
+    t->n = 0;
+    memset(t->keys, 0, (t->mask + 1) * sizeof(uint64_t));
+}
+
+static inline void topk_put(Topk *t, size_t i, Cand c, size_t slot) {
+    t->heap[i] = c;
+    t->slot_of[i] = slot;
+    t->pos[slot] = i;
+}
+
+static void topk_sift_up(Topk *t, size_t i) {
+    Cand x = t->heap[i];
+    size_t xs = t->slot_of[i];
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!better(&h[p], &x))
+        if (!better(&t->heap[p], &x))
             break;
-        h[i] = h[p];
+        topk_put(t, i, t->heap[p], t->slot_of[p]);
         i = p;
     }
-    h[i] = x;
+    topk_put(t, i, x, xs);
 }
 
-static void sift_down(Cand *h, size_t n, size_t i) {
-    Cand x = h[i];
+static void topk_sift_down(Topk *t, size_t i) {
+    Cand x = t->heap[i];
+    size_t xs = t->slot_of[i];
     for (;;) {
         size_t c = 2 * i + 1;
-        if (c >= n)
+        if (c >= t->n)
             break;
-        if (c + 1 < n && better(&h[c], &h[c + 1]))
+        if (c + 1 < t->n && better(&t->heap[c], &t->heap[c + 1]))
             c++;
-        if (!better(&x, &h[c]))
+        if (!better(&x, &t->heap[c]))
             break;
-        h[i] = h[c];
+        topk_put(t, i, t->heap[c], t->slot_of[c]);
         i = c;
     }
-    h[i] = x;
+    topk_put(t, i, x, xs);
 }
 
-/* The best m of the candidates (their scores in buf), best first; returns how many (≤ m). */
-static size_t best_of(const int32_t *cand, size_t count, const double *buf, size_t m, Cand *heap) {
-    size_t n = 0;
-    for (size_t i = 0; i < count; i++) {
-        Cand c = {buf[cand[i]], cand[i]};
-        if (n < m) {
-            heap[n] = c;
-            sift_up(heap, n++);
-        } else if (better(&c, &heap[0])) {
-            heap[0] = c;
-            sift_down(heap, n, 0);
-        }
-    }
-    qsort(heap, n, sizeof(Cand), by_rank);
-    return n;
+static inline size_t home_slot(const Topk *t, uint64_t key) {
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & t->mask;
 }
 
-/* The top k of the candidates into res (best first): passages, or with groups the first (best)
- * passage of each of the top k groups. Returns how many (≤ k), or -1 when out of memory. */
-static Py_ssize_t ranked(const int32_t *cand, size_t count, const double *buf, const int32_t *groups, size_t k,
-                         Cand *res) {
-    if (k == 0 || count == 0)
-        return 0;
-    if (groups == NULL) {
-        size_t m = k < count ? k : count;
-        Cand *heap = malloc(m * sizeof(Cand));
-        if (!heap)
-            return -1;
-        size_t n = best_of(cand, count, buf, m, heap);
-        memcpy(res, heap, n * sizeof(Cand));
-        free(heap);
-        return (Py_ssize_t)n;
-    }
-    size_t m = k <= count / GROUP_WIDTH ? k * GROUP_WIDTH : count;
+/* Empties a slot, shifting back the entries after it that would no longer be found (linear probing). */
+static void topk_unslot(Topk *t, size_t s) {
+    size_t hole = s, j = s;
+    t->keys[hole] = 0;
     for (;;) {
-        size_t slots = 16;
-        while (slots < 2 * m)
-            slots *= 2;
-        Cand *heap = malloc(m * sizeof(Cand));
-        uint64_t *seen = calloc(slots, sizeof(uint64_t)); /* group + 1 per used slot, 0 if empty */
-        if (!heap || !seen) {
-            free(heap);
-            free(seen);
-            return -1;
+        j = (j + 1) & t->mask;
+        if (!t->keys[j])
+            return;
+        size_t home = home_slot(t, t->keys[j]);
+        /* the entry at j stays if its home lies cyclically in (hole, j] */
+        int stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!stays) {
+            t->keys[hole] = t->keys[j];
+            t->pos[hole] = t->pos[j];
+            t->slot_of[t->pos[hole]] = hole;
+            t->keys[j] = 0;
+            hole = j;
         }
-        size_t n = best_of(cand, count, buf, m, heap), found = 0;
-        for (size_t i = 0; i < n && found < k; i++) {
-            uint64_t key = (uint64_t)(uint32_t)groups[heap[i].doc] + 1;
-            size_t s = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (slots - 1);
-            while (seen[s] && seen[s] != key)
-                s = (s + 1) & (slots - 1);
-            if (!seen[s]) {
-                seen[s] = key;
-                res[found++] = heap[i];
-            }
-        }
-        free(heap);
-        free(seen);
-        /* The best m passages hold each group's best ahead of any other of its passages, so k
-         * groups found among them are the top k; fewer, and only all candidates settle it. */
-        if (found == k || m == count)
-            return (Py_ssize_t)found;
-        m = m <= count / 4 ? m * 4 : count;
     }
 }
 
-/* The k-th best (of passages or groups) among the candidates, into *kth: 1 if there are k, 0 if
- * fewer, -1 when out of memory. */
-static int kth_best(const int32_t *cand, size_t count, const double *buf, const int32_t *groups, size_t k,
-                    double *kth) {
-    if (k == 0 || count < k)
+static void topk_enter(Topk *t, Cand c) {
+    uint64_t key = (uint64_t)(uint32_t)(t->groups ? t->groups[c.doc] : c.doc) + 1;
+    size_t s = home_slot(t, key);
+    while (t->keys[s] && t->keys[s] != key)
+        s = (s + 1) & t->mask;
+    if (t->keys[s]) { /* the key is kept: c may be its better passage, or its passage grown */
+        size_t i = t->pos[s];
+        if (better(&c, &t->heap[i])) {
+            t->heap[i] = c;
+            topk_sift_down(t, i);
+        }
+        return;
+    }
+    if (t->n < t->k) {
+        t->keys[s] = key;
+        topk_put(t, t->n, c, s);
+        topk_sift_up(t, t->n++);
+        return;
+    }
+    /* c's key takes the root's place; the root's key leaves the map first (which may move
+     * entries, so c's slot is looked up again after). */
+    topk_unslot(t, t->slot_of[0]);
+    s = home_slot(t, key);
+    while (t->keys[s])
+        s = (s + 1) & t->mask;
+    t->keys[s] = key;
+    topk_put(t, 0, c, s);
+    topk_sift_down(t, 0);
+}
+
+/* Offers a candidate: nearly always turned away by one comparison with the root. */
+static inline void topk_add(Topk *t, Cand c) {
+    if (t->n < t->k || better(&c, &t->heap[0]))
+        topk_enter(t, c);
+}
+
+/* The k-th best so far (1) or none yet (0). */
+static inline int topk_kth(const Topk *t, double *kth) {
+    if (t->n < t->k || t->k == 0)
         return 0;
-    Cand *res = malloc(k * sizeof(Cand));
-    if (!res)
-        return -1;
-    Py_ssize_t n = ranked(cand, count, buf, groups, k, res);
-    int found = n == (Py_ssize_t)k;
-    if (found)
-        *kth = res[k - 1].score;
-    free(res);
-    return n < 0 ? -1 : found;
+    *kth = t->heap[0].score;
+    return 1;
+}
+
+/* The kept candidates, best first, into res; returns how many. */
+static size_t topk_sorted(Topk *t, Cand *res) {
+    memcpy(res, t->heap, t->n * sizeof(Cand));
+    qsort(res, t->n, sizeof(Cand), by_rank);
+    return t->n;
 }
 
 static inline double reach(double bound) {
@@ -315,115 +353,169 @@ typedef struct {
     Py_ssize_t bad_term;
 } Job;
 
-/* Terms j.. onto the candidates still able to reach kth; the top k into job->res. The candidates
- * (touched) are left as they are: the caller clears their slots. */
-static int complete(Job *job, const int32_t *touched, size_t count, Py_ssize_t j, const double *left, double kth) {
+/* Terms j.. onto the candidates still able to reach kth; the top k into job->res.
+ *
+ * The candidates are copied out with their partial scores and their slots in buf cleared (on
+ * failure the caller clears them). touched holds one ascending run per list added so far (the
+ * passages that list brought in): each run's candidates are completed in turn, passage by passage
+ * (one cursor per remaining list, galloping forward: about a merge when candidates are dense, a
+ * binary search each when sparse), their terms added in the same order as ever (so the same
+ * sums), each dropped as soon as what is left to add cannot lift it to the k-th best. The k-th
+ * best rises as completed candidates fill the top k, so later candidates drop sooner. */
+static int complete(Job *job, Topk *top, const int32_t *touched, const size_t *run_start, Py_ssize_t j,
+                    const double *left, double kth) {
     double *buf = job->buf;
+    size_t cap = 1024, n = 0;
+    Cand *alive = malloc(cap * sizeof(Cand));
+    Py_ssize_t *cursor = malloc((size_t)job->n_terms * sizeof(Py_ssize_t));
+    double *reach_after = malloc((size_t)job->n_terms * sizeof(double));
+    size_t *bounds = malloc(((size_t)j + 1) * sizeof(size_t));
+    int status = OK;
+    if (!alive || !cursor || !reach_after || !bounds) {
+        status = NO_MEMORY;
+        goto out;
+    }
+    for (Py_ssize_t i = j; i < job->n_terms; i++)
+        reach_after[i] = reach(left[i + 1]);
     double r = reach(left[j]);
-    int32_t *alive = malloc((count ? count : 1) * sizeof(int32_t));
-    if (!alive)
-        return NO_MEMORY;
-    size_t n_alive = 0;
-    for (size_t i = 0; i < count; i++)
-        if (buf[touched[i]] + r >= kth)
-            alive[n_alive++] = touched[i];
-    job->pruned_at = j;
-    job->completed = (Py_ssize_t)n_alive;
-    qsort(alive, n_alive, sizeof(int32_t), by_doc);
-    for (Py_ssize_t i = j; i < job->n_terms; i++) {
-        const Term *t = &job->terms[i];
-        Py_ssize_t pos = 0;
-        for (size_t a = 0; a < n_alive && pos < t->len; a++) {
-            int32_t d = alive[a];
-            pos = gallop(t->docs, pos, t->len, d);
-            if (pos < t->len && t->docs[pos] == d)
-                buf[d] = buf[d] + (double)t->imps[pos] * t->factor;
-        }
-        if (i + 1 < job->n_terms) {
-            /* Scores are more complete now: a higher k-th best, fewer still in the race. */
-            double now;
-            int got = kth_best(alive, n_alive, buf, job->groups, job->k, &now);
-            if (got < 0) {
-                free(alive);
-                return NO_MEMORY;
+    for (Py_ssize_t run = 0; run < j; run++) {
+        bounds[run] = n;
+        for (size_t i = run_start[run]; i < run_start[run + 1]; i++) {
+            /* the last read of each slot: cleared in the same pass */
+            int32_t d = touched[i];
+            double s = buf[d];
+            buf[d] = 0.0;
+            if (s + r < kth)
+                continue;
+            if (n == cap) {
+                Cand *more = realloc(alive, 2 * cap * sizeof(Cand));
+                if (!more) { /* the caller clears the slots not cleared yet */
+                    status = NO_MEMORY;
+                    goto out;
+                }
+                alive = more;
+                cap *= 2;
             }
-            if (got && now > kth)
-                kth = now;
-            r = reach(left[i + 1]);
-            size_t kept = 0;
-            for (size_t a = 0; a < n_alive; a++)
-                if (buf[alive[a]] + r >= kth)
-                    alive[kept++] = alive[a];
-            n_alive = kept;
+            alive[n].score = s;
+            alive[n++].doc = d;
         }
     }
-    job->found = ranked(alive, n_alive, buf, job->groups, job->k, job->res);
+    bounds[j] = n;
+    job->pruned_at = j;
+    job->completed = (Py_ssize_t)n;
+    topk_reset(top);
+    for (Py_ssize_t run = 0; run < j; run++) {
+        for (Py_ssize_t i = j; i < job->n_terms; i++)
+            cursor[i] = 0;
+        for (size_t a = bounds[run]; a < bounds[run + 1]; a++) {
+            double s = alive[a].score;
+            int32_t d = alive[a].doc;
+            if (s + r < kth)
+                continue;
+            Py_ssize_t i = j;
+            for (; i < job->n_terms; i++) {
+                const Term *t = &job->terms[i];
+                Py_ssize_t pos = cursor[i] = gallop(t->docs, cursor[i], t->len, d);
+                if (pos < t->len && t->docs[pos] == d)
+                    s = s + (double)t->imps[pos] * t->factor;
+                if (s + reach_after[i] < kth)
+                    break; /* out of the race: below the k-th best whatever the rest adds */
+            }
+            if (i == job->n_terms) {
+                Cand c = {s, d};
+                topk_add(top, c);
+                double now;
+                if (topk_kth(top, &now) && now > kth)
+                    kth = now;
+            }
+        }
+    }
+    job->found = (Py_ssize_t)topk_sorted(top, job->res);
+out:
     free(alive);
-    return job->found < 0 ? NO_MEMORY : OK;
+    free(cursor);
+    free(reach_after);
+    free(bounds);
+    return status;
 }
 
-/* Adds terms into buf (collecting each passage once into touched), pruning when it can. The
- * passages touched are in touched[0:*count] for the caller to clear, whatever happens. */
-static int score_terms(Job *job, int32_t *touched, size_t *count, uint8_t *marks, const double *left,
-                       const Py_ssize_t *rest) {
+/* Adds terms into buf (collecting each passage once into touched), pruning when it can. On
+ * success the slots are clear again (*count is 0); on error the passages whose slots are not are
+ * in touched[0:*count], for the caller to clear. */
+static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start, size_t *count, uint8_t *marks,
+                       const double *left, const Py_ssize_t *rest) {
     double *buf = job->buf;
     uint32_t n = (uint32_t)job->n_passages;
-    double ceiling = Py_HUGE_VAL; /* the k-th best can be no higher: last check's + bounds added since */
     size_t c = 0;
-    int status = OK;
+    topk_reset(top);
     for (Py_ssize_t j = 0; j < job->n_terms; j++) {
         const Term *t = &job->terms[j];
-        if (job->prune && j > 0 && rest[j] >= job->prune_min && (size_t)rest[j] >= CHECK_RATIO * c
-            && reach(left[j]) < ceiling) {
-            double kth;
-            int got = kth_best(touched, c, buf, job->groups, job->k, &kth);
-            if (got < 0) {
-                status = NO_MEMORY;
-                goto done;
-            }
-            if (got && reach(left[j]) < kth) {
-                *count = c;
-                return complete(job, touched, c, j, left, kth);
-            }
-            ceiling = got ? kth : Py_HUGE_VAL;
+        run_start[j] = c;
+        double kth;
+        if (job->prune && j > 0 && rest[j] >= job->prune_min && topk_kth(top, &kth) && reach(left[j]) < kth) {
+            *count = c;
+            int status = complete(job, top, touched, run_start, j, left, kth);
+            *count = status == OK ? 0 : c; /* complete cleared the slots, or the caller does */
+            return status;
         }
+        /* One loop per mode rather than the mode tested per posting. */
         const int32_t *docs = t->docs;
         const float *imps = t->imps;
         double f = t->factor;
-        for (Py_ssize_t p = 0; p < t->len; p++) {
-            int32_t d = docs[p];
-            if ((uint32_t)d >= n) {
-                job->bad_doc = d;
-                job->bad_term = t->tid;
-                status = BAD_DOC;
-                goto done;
-            }
-            if (job->n_terms == 1) {
-                /* numpy's `imp * f` itself, not 0.0 + it (which would turn -0.0 into 0.0) */
-                touched[c++] = d;
-                buf[d] = (double)imps[p] * f;
-            } else if (marks) {
-                if (!marks[d]) {
-                    marks[d] = 1;
-                    touched[c++] = d;
-                }
-                buf[d] = buf[d] + (double)imps[p] * f;
-            } else {
+        Py_ssize_t p = 0;
+        if (job->prune) {
+            for (; p < t->len && (uint32_t)docs[p] < n; p++) {
                 /* Every product is positive here: a slot still at 0.0 is a new candidate. */
+                int32_t d = docs[p];
                 double v = buf[d];
                 if (v == 0.0)
                     touched[c++] = d;
-                buf[d] = v + (double)imps[p] * f;
+                Cand grown = {v + (double)imps[p] * f, d};
+                buf[d] = grown.score;
+                topk_add(top, grown);
+            }
+        } else if (job->n_terms == 1) {
+            for (; p < t->len && (uint32_t)docs[p] < n; p++) {
+                /* numpy's `imp * f` itself, not 0.0 + it (which would turn -0.0 into 0.0) */
+                touched[c++] = docs[p];
+                buf[docs[p]] = (double)imps[p] * f;
+            }
+        } else {
+            for (; p < t->len && (uint32_t)docs[p] < n; p++) {
+                int32_t d = docs[p];
+                if (marks ? !marks[d] : buf[d] == 0.0) {
+                    if (marks)
+                        marks[d] = 1;
+                    touched[c++] = d;
+                }
+                buf[d] = buf[d] + (double)imps[p] * f;
             }
         }
-        ceiling += t->bound;
+        if (p < t->len) {
+            job->bad_doc = docs[p];
+            job->bad_term = t->tid;
+            *count = c;
+            return BAD_DOC;
+        }
     }
-    *count = c;
-    job->found = ranked(touched, c, buf, job->groups, job->k, job->res);
-    return job->found < 0 ? NO_MEMORY : OK;
-done:
-    *count = c;
-    return status;
+    run_start[job->n_terms] = c;
+    if (!job->prune) {
+        /* Sums may fall (factors <= 0) or were not offered: one pass, the last read of each slot,
+         * clearing it as it goes. */
+        for (size_t i = 0; i < c; i++) {
+            Cand cand = {buf[touched[i]], touched[i]};
+            buf[touched[i]] = 0.0;
+            topk_add(top, cand);
+        }
+    } else if (c * 4 > n) {
+        memset(buf, 0, (size_t)n * sizeof(double));
+    } else {
+        for (size_t i = 0; i < c; i++)
+            buf[touched[i]] = 0.0;
+    }
+    job->found = (Py_ssize_t)topk_sorted(top, job->res);
+    *count = 0;
+    return OK;
 }
 
 /* Runs the job; buf is all 0.0 again afterwards. Needs no GIL. */
@@ -435,9 +527,11 @@ static int run(Job *job) {
     double *left = malloc((nt + 1) * sizeof(double));
     Py_ssize_t *rest = malloc((nt + 1) * sizeof(Py_ssize_t));
     int32_t *touched = malloc((total ? total : 1) * sizeof(int32_t));
+    size_t *run_start = malloc(((size_t)nt + 1) * sizeof(size_t));
     uint8_t *marks = NULL;
+    Topk top;
     int status = OK;
-    if (!left || !rest || !touched) {
+    if (topk_init(&top, job->k, job->groups) < 0 || !left || !rest || !touched || !run_start) {
         status = NO_MEMORY;
         goto out;
     }
@@ -456,16 +550,18 @@ static int run(Job *job) {
         rest[j] = rest[j + 1] + job->terms[j].len;
     }
     size_t count = 0;
-    status = score_terms(job, touched, &count, marks, left, rest);
+    status = score_terms(job, &top, touched, run_start, &count, marks, left, rest);
     if (count * 4 > (size_t)job->n_passages)
         memset(job->buf, 0, (size_t)job->n_passages * sizeof(double));
     else
         for (size_t i = 0; i < count; i++)
             job->buf[touched[i]] = 0.0;
 out:
+    topk_free(&top);
     free(left);
     free(rest);
     free(touched);
+    free(run_start);
     free(marks);
     return status;
 }
