@@ -50,15 +50,15 @@
 /* Bounds are raised by this fraction so that float rounding of a sum can never beat them
  * (the numpy version's _BOUND_SLACK). */
 #define BOUND_SLACK 1e-9
-/* The GIL is released while scoring when the query's postings are at least this many (~50 µs of
+/* The GIL is released while scoring when the query's postings are at least this many (~0.1 ms of
  * work). Releasing is safe: the buffers stay exported (numpy refuses to resize or free an array
  * while they are held), the index arrays are never written, and the scratch buffer and the output
  * arrays belong to the calling thread. It is not free, though: getting the GIL back waits for
  * the thread that took it to reach its switch interval, so small queries keep it. */
 #define GIL_RELEASE_POSTINGS 32768
-/* A factor below this is not "safely positive": impact × factor could underflow to 0, and a
- * zero sum would not mark its passage as a candidate (the numpy version treats it the same way,
- * through the slower path that marks candidates separately). */
+/* A factor below this is not "safely positive": impact × factor could underflow to 0, and a zero
+ * sum would not mark its passage as a candidate (the fast path takes a slot still at 0.0 for a new
+ * one). Such factors take the path that marks candidates in a byte array instead, with no pruning. */
 #define SAFE_FACTOR 1e-250
 
 typedef struct {
@@ -483,9 +483,8 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
         } else {
             for (; p < t->len && (uint32_t)docs[p] < n; p++) {
                 int32_t d = docs[p];
-                if (marks ? !marks[d] : buf[d] == 0.0) {
-                    if (marks)
-                        marks[d] = 1;
+                if (!marks[d]) { /* sums may pass through 0.0 here: marks say what is collected */
+                    marks[d] = 1;
                     touched[c++] = d;
                 }
                 buf[d] = buf[d] + (double)imps[p] * f;
