@@ -1,6 +1,7 @@
 """The C top-k kernel (retrieval/_topk.c) against the numpy `_top`, its specification: same passages, same order,
 bit-identical scores."""
 
+import json
 import os
 import random
 import subprocess
@@ -136,6 +137,24 @@ def test_environment_variable_forces_the_numpy_version():
     env = {**os.environ, "NEWSBOT_NUMPY_TOPK": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "False"]
+
+
+def test_without_the_extension_the_numpy_version_answers_with_a_warning():
+    code = """
+import json, logging, sys
+logging.basicConfig()
+sys.modules["retrieval._topk"] = None  # as if it had not been built
+from retrieval import bm25
+index = bm25.build_index([["a", "b"], ["b"], ["a", "c"]], range(3), range(3))
+weights = bm25.query_weights(index, ["a", "b"])
+cand, scores = bm25.score(index, weights)
+print(json.dumps([bm25.NATIVE_TOPK, bm25.top_k(index, weights, 2)[0].tolist(),
+                  cand[bm25.rank(cand, scores, 2)].tolist()]))
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    native, ours, exhaustive = json.loads(run.stdout)
+    assert native is False and ours == exhaustive and len(ours) == 2
+    assert "native top-k kernel unavailable" in run.stderr
 
 
 def test_threads_share_an_index():
