@@ -93,8 +93,10 @@ async def question_weights(db: Path, questions: list[str]) -> tuple[bm25.BM25Ind
 
 
 def same(a: object, b: object) -> bool:
+    """Equal results; arrays of scores bit for bit (0.0 and -0.0 differ)."""
     if isinstance(a, tuple):
-        return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+        return all(np.array_equal(*(z.view(np.int64) if z.dtype == np.float64 else z for z in (x, y)))
+                   for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
     return a == b
 
 
