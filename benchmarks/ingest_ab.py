@@ -47,10 +47,9 @@ def log(msg: str) -> None:
 def fingerprint(db: Path) -> str:
     """SHA-1 over everything an ingest stores but its timestamps and content hashes.
 
-    The content hash's scheme changed (`Article.fingerprint` replaced
-    `Article.content_hash`, and older databases keep theirs: see
-    `store.same_content` and its tests), so the versions compared here may
-    store different hashes for the same articles.
+    The content hash's scheme changed (`Article.fingerprint` replaced a
+    SHA-1 of the fields' JSON), so the versions compared here may store
+    different hashes for the same articles.
     """
     con = sqlite3.connect(db)
     try:

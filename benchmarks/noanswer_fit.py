@@ -136,16 +136,21 @@ def tradeoff(data: Data, scorer: Callable[[np.ndarray], np.ndarray],
     return rows, cut_for(answer) or 0.0
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def fit_arguments(description: str, headlines: int) -> argparse.ArgumentParser:
+    """The arguments every no-answer fit takes (this script's and the labs' that extend it)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--answer", type=float, default=0.96, help="share of answerable train questions to answer")
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--known-items", type=int, default=1000)
     p.add_argument("--l2", type=float, default=1e-2)
-    p.add_argument("--headlines", type=int, default=0,
+    p.add_argument("--headlines", type=int, default=headlines,
                    help="also fit on this many news titles (another sample than eval's) as answerable questions")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = fit_arguments(__doc__.split("\n\n")[0], headlines=0).parse_args(argv)
 
     config = RetrievalConfig()
     dbs = cached_dbs(args.cache_dir, args.corpus, DEFAULT_QA, config)

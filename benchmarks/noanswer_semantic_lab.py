@@ -68,8 +68,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import qa_data
-from benchmarks.eval import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA, K, Outcome, metrics
-from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, auc, fit_logistic, tradeoff
+from benchmarks.eval import DEFAULT_QA, K, Outcome, metrics
+from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, auc, fit_arguments, fit_logistic, tradeoff
 from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
 from retrieval import bm25, confidence
 from retrieval.analysis import analyze_query
@@ -396,13 +396,7 @@ def encoder_cost(args: argparse.Namespace, n: int = 50) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
-    p.add_argument("--known-items", type=int, default=1000)
-    p.add_argument("--headlines", type=int, default=300)
-    p.add_argument("--answer", type=float, default=0.96)
-    p.add_argument("--l2", type=float, default=1e-2)
+    p = fit_arguments(__doc__.split("\n\n")[0], headlines=300)
     p.add_argument("--rerank-top", type=int, default=5, help="articles re-ordered by the cosine (0: skip)")
     p.add_argument("--alphas", type=float, nargs="*", default=[0.1, 0.2, 0.3, 0.5, 1.0])
     p.add_argument("--threads", type=int, default=1, help="BLAS threads of the encoder")

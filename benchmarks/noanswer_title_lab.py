@@ -33,7 +33,6 @@ row 32 (the features did not help; nothing of this is in `retrieval/`).
 
 from __future__ import annotations
 
-import argparse
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,8 +40,17 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import qa_data
-from benchmarks.eval import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA
-from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, answered_share, auc, fit_logistic, tradeoff
+from benchmarks.eval import DEFAULT_QA
+from benchmarks.noanswer_fit import (
+    SPLITS,
+    Data,
+    QuestionSet,
+    answered_share,
+    auc,
+    fit_arguments,
+    fit_logistic,
+    tradeoff,
+)
 from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
 from retrieval import bm25, confidence, rerank
 from retrieval.analysis import analyze, analyze_query
@@ -130,13 +138,7 @@ def rows(engine: SearchEngine, source: PassageSource, questions: Sequence[str], 
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
-    p.add_argument("--known-items", type=int, default=1000)
-    p.add_argument("--headlines", type=int, default=300)
-    p.add_argument("--answer", type=float, default=0.96)
-    p.add_argument("--l2", type=float, default=1e-2)
+    p = fit_arguments(__doc__.split("\n\n")[0], headlines=300)
     p.add_argument("--full-gate", choices=("passage", "body"), default="passage",
                    help="coverage that lets a question through without the model: the passage's or its body's")
     p.add_argument("--fit-unanswerable", choices=("unanswerable", "heldout"), default="unanswerable",

@@ -12,6 +12,13 @@ time slices). Results must be identical; the first differences are printed.
     git archive main | tar -x -C /tmp/main-code
     .venv/bin/python -m benchmarks.rank_ab --baseline-code /tmp/main-code \\
         --db /tmp/perf1m/news-1000000.db --questions-file /tmp/perf1m/questions.txt
+
+With `--numpy-baseline` instead of `--baseline-code`, the baseline is this
+checkout's own numpy `_top` (the specification) and "current" its C kernel
+(`retrieval/_topk.c`), both called directly:
+
+    taskset -c 0 .venv/bin/python -m benchmarks.rank_ab --numpy-baseline \\
+        --db /tmp/perf100k/news-100000.db --questions-file /tmp/perf100k/questions.txt
 """
 
 from __future__ import annotations
@@ -86,8 +93,10 @@ async def question_weights(db: Path, questions: list[str]) -> tuple[bm25.BM25Ind
 
 
 def same(a: object, b: object) -> bool:
+    """Equal results; arrays of scores bit for bit (0.0 and -0.0 differ)."""
     if isinstance(a, tuple):
-        return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
+        return all(np.array_equal(*(z.view(np.int64) if z.dtype == np.float64 else z for z in (x, y)))
+                   for x, y in zip(a, b, strict=True))  # type: ignore[arg-type]
     return a == b
 
 
@@ -119,14 +128,18 @@ def compare(name: str, ours: Ranker, theirs: Ranker, index: bm25.BM25Index, all_
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--baseline-code", type=Path, required=True, help="the other checkout (e.g. main)")
+    baseline = p.add_mutually_exclusive_group(required=True)
+    baseline.add_argument("--baseline-code", type=Path, help="the other checkout (e.g. main)")
+    baseline.add_argument("--numpy-baseline", action="store_true",
+                          help="compare this checkout's C kernel with its numpy `_top` instead")
     p.add_argument("--db", type=Path, required=True, help="a database with its .index.npz")
     p.add_argument("--questions-file", type=Path, required=True, help="one question a line")
     p.add_argument("--questions", type=int, default=1000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--depth", type=int, default=RetrievalConfig().rerank_depth, help="leading articles wanted")
     args = p.parse_args(argv)
-    other = load_module(args.baseline_code / "retrieval" / "bm25.py", "baseline_bm25")
+    if args.numpy_baseline and not bm25.NATIVE_TOPK:
+        raise SystemExit("retrieval._topk is not built: run `pip install -e .` with a C compiler")
     lines = args.questions_file.read_text(encoding="utf-8").splitlines()
     questions = [q for q in lines if q.strip()][:args.questions]
     index, all_weights = asyncio.run(question_weights(args.db, questions))
@@ -134,6 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
           f" and question:\n")
     print("| what | identical | baseline p50 / p95 ms | current p50 / p95 ms | p50 ratio | per-question ratio |")
     print("|---|---:|---:|---:|---:|---:|")
+    if args.numpy_baseline:
+        for name, k, groups in ((f"leading {args.depth} articles (`top_articles`)", args.depth, index.article_numbers),
+                                ("top 10 passages (`top_k`)", 10, None)):
+            compare(name, lambda i, w, k, g=groups: bm25._top_native(i, w, k, g),
+                    lambda i, w, k, g=groups: bm25._top_numpy(i, w, k, g), index, all_weights, k, args.repeat)
+        return 0
+    other = load_module(args.baseline_code / "retrieval" / "bm25.py", "baseline_bm25")
     compare(f"leading {args.depth} articles", lambda i, w, k: bm25.top_articles(i, w, k)[0].tolist(),
             walked_leaders(other), index, all_weights, args.depth, args.repeat)
     compare("top 10 passages (`top_k`)", bm25.top_k, other.top_k, index, all_weights, 10, args.repeat)

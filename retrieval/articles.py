@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
@@ -34,9 +33,10 @@ class Article:
         """What ingest stores as the content hash: equal fingerprint → re-ingest is a no-op.
 
         SHA-1 over every field, each as its length and its characters, in
-        one UTF-8 string: half the cost of `content_hash` (no JSON escaping),
-        which databases written before it still hold (`store.same_content`
-        compares in whichever scheme a stored hash was made).
+        one UTF-8 string (half the cost of hashing the fields' JSON, the
+        scheme before it: databases that still held those hashes were at an
+        older analysis pipeline, and re-deriving them on open stored
+        fingerprints).
         """
         # The bytes of "\x00".join(f"{len(value)}\x00{value}" for each field in _HASHED_FIELDS
         # order), in three pieces: the body goes in through `utf8`, which leaves its UTF-8 in
@@ -52,18 +52,11 @@ class Article:
                     f"\x00{len(source)}\x00{source}\x00{len(title)}\x00{title}\x00{len(url)}\x00{url}".encode())
         return FINGERPRINT_PREFIX + sha1.hexdigest()
 
-    def content_hash(self) -> str:
-        """The first content hash (before `fingerprint`): every field's JSON, SHA-1."""
-        # The JSON of the fields in key order, built without `asdict` (which
-        # deep-copies): the same bytes, so hashes of stored articles still match.
-        blob = json.dumps({name: getattr(self, name) for name in _HASHED_FIELDS}, ensure_ascii=False)
-        return hashlib.sha1(blob.encode("utf-8")).hexdigest()
-
 
 _HASHED_FIELDS = tuple(sorted(f.name for f in fields(Article)))
 # The order `fingerprint` spells its fields out in: a new field must be added there too.
 assert _HASHED_FIELDS == ("author", "body", "id", "published", "section", "source", "title", "url")
-# Marks a fingerprint; a `content_hash` is 40 hex digits.
+# Marks a fingerprint (the hashes before it were 40 bare hex digits).
 FINGERPRINT_PREFIX = "2:"
 
 

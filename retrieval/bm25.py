@@ -17,6 +17,7 @@ matching `impacts`. A passage number is the row of the passage in the index;
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -424,6 +425,69 @@ def top_articles(index: BM25Index, weights: dict[int, float], k: int) -> tuple[n
 
 def _top(index: BM25Index, weights: dict[int, float], k: int,
          groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Top k passages, or with `groups` (the group of each passage) the best passage of each of the top k groups.
+
+    The C kernel when it is built (and the index has the array types it
+    reads), else the numpy version, its specification: the same passages,
+    order and bit-identical scores (tests/test_native_topk.py).
+    """
+    if k <= 0 or not weights:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+    if USE_NATIVE_TOPK and index.derived("native_topk", _native_layout):
+        return _top_native(index, weights, k, groups)
+    return _top_numpy(index, weights, k, groups)
+
+
+# --- the same top k in C ---------------------------------------------------------------
+
+# retrieval/_topk.c runs `_top_numpy` below in C: the same term order, the same additions in
+# the same order (so bit-identical sums), MaxScore pruning with a top-k heap that knows the
+# k-th best at every step, instead of ~10 numpy calls of Python overhead each. It takes the top
+# 10 at 100k passages from ~0.6 ms to ~0.14 ms p50, the 30 leading articles at 1M from ~2.6 to
+# ~0.8 ms (docs/performance.md, "Scoring kernel in C").
+try:
+    from . import _topk as _native_topk
+except ImportError as exc:  # built without a C compiler: correct, only slower
+    logging.getLogger(__name__).warning(
+        "native top-k kernel unavailable (%s): ranking uses the numpy version, several times slower", exc)
+    _native_topk = None
+
+NATIVE_TOPK: bool = _native_topk is not None
+# NEWSBOT_NUMPY_TOPK=1 makes `_top` use the numpy version although the kernel is built: for
+# A/B measurements of whole processes (benchmarks/serve_probe.py run with and without it).
+USE_NATIVE_TOPK: bool = NATIVE_TOPK and os.environ.get("NEWSBOT_NUMPY_TOPK") != "1"
+
+
+def _native_layout(index: BM25Index) -> bool:
+    """Whether the index arrays have the types and layout the kernel reads (build_index's and load_index's do)."""
+    wanted = (("offsets", np.int64), ("doc_ids", np.int32), ("impacts", np.float32), ("idf", np.float64),
+              ("max_impact", np.float32))
+    return all(getattr(index, name).dtype == dtype and getattr(index, name).flags.c_contiguous
+               for name, dtype in wanted)
+
+
+def _top_native(index: BM25Index, weights: dict[int, float], k: int, groups: np.ndarray | None,
+                **test_options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """`_top_numpy`'s result from the C kernel (which must be built).
+
+    `test_options` go to the kernel as they are: `prune_min` (prune on small indexes too) and
+    `stats` (a list that gets where pruning started and how many candidates it completed).
+    """
+    if _native_topk is None:
+        raise RuntimeError("retrieval._topk is not built: run `pip install -e .` with a C compiler")
+    size = max(min(k, index.n_passages), 0)
+    docs = np.empty(size, dtype=np.int32)
+    scores = np.empty(size, dtype=np.float64)
+    found = _native_topk.top(index.offsets, index.doc_ids, index.impacts, index.idf, index.max_impact,
+                             list(weights), list(weights.values()), size, groups, index.scratch()[0], docs, scores,
+                             **test_options)
+    return docs[:found], scores[:found]
+
+
+# --- the numpy version -----------------------------------------------------------------
+
+def _top_numpy(index: BM25Index, weights: dict[int, float], k: int,
+               groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Top k passages, or with `groups` (the group of each passage) the best passage of each of the top k groups.
 
     Terms are added from the highest possible contribution down: rare words

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from .articles import FINGERPRINT_PREFIX, Article
+from .articles import Article
 
 MIGRATIONS: tuple[str, ...] = (
     # 0 → 1: articles, passages and their analysed terms.
@@ -193,7 +193,7 @@ class PreparedArticle:
     """An article with its passages already split and analysed (CPU work done)."""
 
     article: Article
-    content_hash: str  # article.fingerprint() (or its older content_hash(): see same_content)
+    content_hash: str  # article.fingerprint()
     origin: str
     # ord, start, end, text, terms; text and terms as str or as their UTF-8 (what ingest makes)
     passages: Sequence[tuple[int, int, int, str | bytes, str | bytes]]
@@ -228,7 +228,7 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
         for item in items:
             a = item.article
             current = final[a.id].content_hash if a.id in final else stored.get(a.id)
-            if current is not None and not rewrite_unchanged and same_content(current, item):
+            if current is not None and not rewrite_unchanged and current == item.content_hash:
                 counts["unchanged"] += 1
                 continue
             counts["updated" if current is not None else "added"] += 1
@@ -262,23 +262,6 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
         await rollback(db)
         raise
     return counts
-
-
-def same_content(stored_hash: str, item: PreparedArticle) -> bool:
-    """Whether a stored content hash is that of `item`'s article, in whichever scheme it was made.
-
-    Databases written before fingerprints hold `Article.content_hash` values;
-    those are compared by computing that older hash, so re-ingesting an
-    unchanged article there still leaves it alone (a pipeline change, which
-    rewrites every article, stores fingerprints).
-    """
-    if stored_hash == item.content_hash:
-        return True
-    stored_is_fingerprint = stored_hash.startswith(FINGERPRINT_PREFIX)
-    if stored_is_fingerprint == item.content_hash.startswith(FINGERPRINT_PREFIX):
-        return False
-    article = item.article
-    return stored_hash == (article.fingerprint() if stored_is_fingerprint else article.content_hash())
 
 
 async def _stored_hashes(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, str]:

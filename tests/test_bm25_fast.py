@@ -52,6 +52,7 @@ def test_top_k_equals_exhaustive_scoring(variant, dup_every, monkeypatch):
 
 
 def test_top_k_prunes_yet_matches_rank_bm25(monkeypatch):
+    monkeypatch.setattr(bm25, "USE_NATIVE_TOPK", False)  # the numpy version's pruning (C: test_native_topk)
     calls = []
     prune = bm25._prune
     monkeypatch.setattr(bm25, "_PRUNE_MIN_POSTINGS", 64)
@@ -129,6 +130,7 @@ def articled_index(n_docs: int, seed: int, variant: str) -> bm25.BM25Index:
 @pytest.mark.parametrize("lookup_cost", [0, 4, 10**9])  # always binary search / as shipped / always scan
 @pytest.mark.parametrize("variant", ["okapi", "plus"])
 def test_top_articles_equals_walking_the_full_ranking(variant, lookup_cost, monkeypatch):
+    monkeypatch.setattr(bm25, "USE_NATIVE_TOPK", False)  # the numpy version's pruning (C: test_native_topk)
     monkeypatch.setattr(bm25, "_PRUNE_MIN_POSTINGS", 64)  # prune on this small corpus too
     monkeypatch.setattr(bm25, "_PROBE_POSTINGS", 60)
     monkeypatch.setattr(bm25, "_LOOKUP_COST", lookup_cost)

@@ -263,16 +263,21 @@ async def test_index_file_from_an_older_build_is_not_served(tmp_path: Path):
         assert (await engine.search("أوبك")).hits == ()
 
 
-async def test_database_with_the_older_content_hashes_re_ingests_as_unchanged(tmp_path: Path):
+async def test_a_database_from_before_fingerprints_re_ingests_as_unchanged_after_opening(tmp_path: Path):
     db = tmp_path / "db.sqlite"
     src = write_jsonl(tmp_path / "a.jsonl", NEWS)
     async with await SearchEngine.open(db) as engine:
         await engine.ingest_paths([src])
-    # As a version before fingerprints stored them: Article.content_hash() of each article.
+        signature = engine.config.pipeline_signature
+    # As a version before fingerprints left it: an older pipeline, and hashes
+    # in the older scheme (40 bare hex digits of SHA-1 over the fields' JSON).
+    older_pipeline = "5" + signature[signature.index(":"):]
     with sqlite3.connect(db) as con:
-        for row in con.execute(f"SELECT {store._ARTICLE_COLS} FROM articles a").fetchall():
-            con.execute("UPDATE articles SET content_hash = ? WHERE id = ?",
-                        (store._article(row).content_hash(), row[0]))
+        con.execute("UPDATE meta SET value = ? WHERE key = 'pipeline'", (older_pipeline,))
+        con.execute("UPDATE articles SET content_hash = substr(hex(randomblob(20)), 1, 40)")
+    async with await SearchEngine.open(db) as engine:  # re-derives every article
+        assert (await engine.search("أوبك")).hits
+    assert all(h.startswith("2:") for (h,) in rows(db, "SELECT content_hash FROM articles"))
     snapshot = rows(db, "SELECT id, content_hash, updated_at FROM articles ORDER BY id")
     async with await SearchEngine.open(db) as engine:
         report = await engine.ingest_paths([src])

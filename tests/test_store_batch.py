@@ -9,7 +9,7 @@ from retrieval.articles import Article
 
 def prepared(aid: str, body: str) -> store.PreparedArticle:
     article = Article(id=aid, body=body, title=f"t-{aid}")
-    return store.PreparedArticle(article, article.content_hash(), "test",
+    return store.PreparedArticle(article, article.fingerprint(), "test",
                                  [(0, 0, len(body), body, body.lower())])
 
 
@@ -63,15 +63,6 @@ async def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path):
     assert table(path, "SELECT COUNT(*) FROM passages") == [(0,)]
 
 
-def test_content_hash_is_stable_across_versions():
-    # Stored databases hold hashes made by earlier versions: a change to how
-    # the hash is computed would make every re-ingest rewrite every article.
-    from retrieval.articles import Article
-    article = Article(id="n1", body="نص الخبر", title="عنوان", source="بي بي سي", section="عالم",
-                      published="2018-05-01", url="https://example.org/1", author="")
-    assert article.content_hash() == "719bfda9563e691310d4de6d5cd78d745317295f"
-
-
 async def test_rollback_after_a_completed_commit_is_quiet(tmp_path):
     # What a Ctrl-C during COMMIT leaves: the commit done, the error path rolling back.
     from retrieval import store
@@ -116,32 +107,19 @@ def test_fingerprint_is_stable_and_tells_fields_apart():
     assert Article(id="a", body="b", title="").fingerprint() != Article(id="a", body="", title="b").fingerprint()
 
 
-def legacy(aid: str, body: str) -> store.PreparedArticle:
-    """An article as a version before fingerprints stored it: with its `content_hash`."""
-    return prepared(aid, body)
-
-
-def current(aid: str, body: str) -> store.PreparedArticle:
-    item = prepared(aid, body)
-    return store.PreparedArticle(item.article, item.article.fingerprint(), item.origin, item.passages)
-
-
-async def test_articles_stored_with_the_older_hash_are_still_recognised(tmp_path: Path):
+async def test_only_a_changed_or_cleared_hash_rewrites_an_article(tmp_path: Path):
     path = tmp_path / "news.db"
     db = await store.connect(path)
     try:
-        await store.write_articles(db, [legacy("a", "one"), legacy("b", "two"), legacy("c", "three")])
-        counts = await store.write_articles(db, [current("a", "one"), current("b", "two v2")])
+        await store.write_articles(db, [prepared("a", "one"), prepared("b", "two"), prepared("c", "three")])
+        before = dict(table(path, "SELECT id, updated_at FROM articles"))
+        counts = await store.write_articles(db, [prepared("a", "one"), prepared("b", "two v2")])
         assert counts == {"added": 0, "updated": 1, "unchanged": 1}
-        hashes = dict(table(path, "SELECT id, content_hash FROM articles"))
-        assert hashes["a"] == prepared("a", "one").content_hash  # left alone: unchanged
-        assert hashes["b"] == prepared("b", "two v2").article.fingerprint()
-        # And the other way round: a caller still passing the older hash.
-        assert await store.write_articles(db, [legacy("b", "two v2"), legacy("c", "three")]) == \
-            {"added": 0, "updated": 0, "unchanged": 2}
+        assert table(path, "SELECT body FROM articles WHERE id = 'b'") == [("two v2",)]
+        assert dict(table(path, "SELECT id, updated_at FROM articles"))["a"] == before["a"]
         # A hash cleared by a pipeline change never matches.
         await db.execute("UPDATE articles SET content_hash = '' WHERE id = 'c'")
-        assert await store.write_articles(db, [current("c", "three")]) == {"added": 0, "updated": 1, "unchanged": 0}
+        assert await store.write_articles(db, [prepared("c", "three")]) == {"added": 0, "updated": 1, "unchanged": 0}
     finally:
         await db.close()
 
