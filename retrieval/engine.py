@@ -202,7 +202,9 @@ class _CollectorPause:
     thread to thread pile into the older generations, whose collections walk the whole heap:
     measured 5-8% of a bulk ingest's CPU. The collector is process-wide, so the pause is counted:
     overlapping ingests restore it once, when the last one ends (on every exit path: error,
-    cancellation), and only if it was on before the first began.
+    cancellation), and only if it was on before the first began. Meanwhile the rest of the
+    process (the bot answering during an upload) keeps any cyclic garbage it makes until then:
+    reference counting still frees everything else at once.
     """
 
     def __init__(self) -> None:
