@@ -229,6 +229,14 @@ class _CollectorPause:
 _COLLECTOR_PAUSE = _CollectorPause()
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS tells it, else all of them)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 class SearchEngine:
     def __init__(self, db_path: str | Path, config: RetrievalConfig, writer: aiosqlite.Connection,
                  reader: aiosqlite.Connection) -> None:
@@ -328,16 +336,20 @@ class SearchEngine:
         done = 0
         async with self._write_lock:
             with _COLLECTOR_PAUSE:  # see _CollectorPause
-                # Parsing and analysis are CPU work, off the event loop; the next
-                # batch is prepared while SQLite writes this one (sqlite3 releases
-                # the GIL while it works, so on a multi-core machine the two overlap).
+                # Parsing and analysis are CPU work, off the event loop. With more than one core
+                # the next batch is prepared while SQLite writes this one (sqlite3 releases the
+                # GIL while it works, so the two overlap); on one core they cannot, and taking
+                # turns on it only cost time (the two threads evicting each other's caches
+                # and trading the GIL): there each batch is prepared after the last is written.
+                overlap = _usable_cores() > 1
                 upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
                 try:
                     while True:
                         batch, skipped = await upcoming
                         if not batch and not skipped:
                             break
-                        upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
+                        if overlap:
+                            upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
                         for record in skipped:
                             log.warning("skipped %s", record)
                         report.skipped.extend(skipped)
@@ -350,6 +362,8 @@ class SearchEngine:
                         done += len(batch) + len(skipped)
                         if progress:
                             progress(report.files, done)
+                        if not overlap:
+                            upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
                 finally:
                     # On an error or cancellation the batch being prepared is never
                     # written; its thread cannot be stopped, so wait for it: the
