@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,15 @@ from retrieval.engine import RetrievalConfig, SearchEngine
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO / "data" / "articles"
 SAMPLE = next(SAMPLE_DIR.glob("*.txt"))
+
+
+def run_in_threads(work: Callable[[], None], threads: int = 4) -> None:
+    """`work` in several threads at once, until all have finished (for code that must be thread-safe)."""
+    started = [threading.Thread(target=work) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
 
 
 def write_jsonl(path: Path, articles: list[dict]) -> Path:

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from retrieval import analysis as a
 
+from .conftest import run_in_threads
+
 pytestmark = pytest.mark.skipif(not a.NATIVE_CHAIN and os.environ.get("NEWSBOT_ALLOW_PURE_PYTHON") == "1",
                                 reason="native chain not built, allowed by NEWSBOT_ALLOW_PURE_PYTHON=1")
 
@@ -144,11 +146,7 @@ def test_threads_sharing_a_chain_get_the_same_terms():
             if [chain.analyze(t) for t in texts] != expected:
                 failures.append(1)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work)
     assert not failures
 
 

@@ -6,7 +6,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 
 import numpy as np
 import pytest
@@ -14,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval import bm25
+
+from .conftest import run_in_threads
 
 pytestmark = pytest.mark.skipif(not bm25.NATIVE_TOPK and os.environ.get("NEWSBOT_ALLOW_PURE_PYTHON") == "1",
                                 reason="native top-k kernel not built, allowed by NEWSBOT_ALLOW_PURE_PYTHON=1")
@@ -171,11 +172,7 @@ def test_threads_share_an_index():
                 failures.append(i)
         assert_clean(index)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work)
     assert not failures
 
 
