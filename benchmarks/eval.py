@@ -48,7 +48,7 @@ import numpy as np
 
 from benchmarks import qa_data
 from benchmarks.qa_data import Question
-from retrieval import bm25, lucene
+from retrieval import bm25, lucene, store
 from retrieval.engine import PIPELINE_VERSION, RetrievalConfig, SearchEngine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,7 +176,8 @@ BASELINE_TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
 def read_passages(db: Path) -> tuple[list[str], list[str]]:
     """(passage text, article id) for every passage, in passage-id order."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        rows = con.execute("SELECT p.text, p.article_id FROM passages p ORDER BY p.id").fetchall()
+        rows = con.execute(f"SELECT {store.PASSAGE_TEXT_SQL}, p.article_id FROM passages p"
+                           " JOIN articles a ON a.id = p.article_id ORDER BY p.id").fetchall()
     return [r[0] for r in rows], [r[1] for r in rows]
 
 

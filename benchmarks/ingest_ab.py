@@ -57,10 +57,10 @@ def fingerprint(db: Path) -> str:
         for row in con.execute("SELECT id, title, body, source, section, published, url, author,"
                                " origin FROM articles ORDER BY id"):
             h.update(json.dumps(row, ensure_ascii=False).encode())
-        columns = {r[1] for r in con.execute("PRAGMA table_info(passages)")}
-        # A passage's text is its span of the article body, stored or not.
-        text = "p.text" if "text" in columns else 'substr(a.body, p.start + 1, p."end" - p.start)'
-        for row in con.execute(f'SELECT p.article_id, p.ord, p.start, p."end", {text}, p.terms FROM passages p'
+        # A passage's text is its span of the article body (versions before schema 3 also stored
+        # it). Spelled out rather than store.PASSAGE_TEXT_SQL: the other version's code may lack it.
+        for row in con.execute('SELECT p.article_id, p.ord, p.start, p."end",'
+                               ' substr(a.body, p.start + 1, p."end" - p.start), p.terms FROM passages p'
                                " JOIN articles a ON a.id = p.article_id ORDER BY p.article_id, p.ord"):
             h.update(json.dumps(row, ensure_ascii=False).encode())
         return h.hexdigest()

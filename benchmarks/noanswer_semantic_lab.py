@@ -71,7 +71,7 @@ from benchmarks import qa_data
 from benchmarks.eval import DEFAULT_QA, K, Outcome, metrics
 from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, auc, fit_arguments, fit_logistic, tradeoff
 from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
-from retrieval import bm25, confidence
+from retrieval import bm25, confidence, store
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine
 
@@ -158,8 +158,8 @@ class PassageTexts:
 
     def text_and_title(self, passage: int) -> tuple[str, str]:
         pid = int(self._index.passage_ids[passage])
-        return self._con.execute("SELECT p.text, a.title FROM passages p JOIN articles a ON a.id = p.article_id "
-                                 "WHERE p.id = ?", (pid,)).fetchone()
+        return self._con.execute(f"SELECT {store.PASSAGE_TEXT_SQL}, a.title FROM passages p"
+                                 " JOIN articles a ON a.id = p.article_id WHERE p.id = ?", (pid,)).fetchone()
 
 
 def ask(engine: SearchEngine, texts: PassageTexts, question: str, gold: str | None, keep: int) -> Asked:
@@ -379,7 +379,8 @@ def encoder_cost(args: argparse.Namespace, n: int = 50) -> None:
     print(f"encoder loaded in {loaded:.1f} s, peak RSS +{grown:.0f} MB")
     db = cached_dbs(args.cache_dir, args.corpus, DEFAULT_QA, RetrievalConfig())["arcd"]
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        passages = [r[0] for r in con.execute("SELECT text FROM passages ORDER BY random() LIMIT ?", (5 * n,))]
+        passages = [r[0] for r in con.execute(f"SELECT {store.PASSAGE_TEXT_SQL} FROM passages p JOIN articles a"
+                                              " ON a.id = p.article_id ORDER BY random() LIMIT ?", (5 * n,))]
     questions = [q.text for q in qa_data.load_squad(DEFAULT_QA)[1][:n]]
     for label, extra in (("question alone", 0), ("+ lead passage", 1), ("+ 3 passages", 3), ("+ 5 passages", 5)):
         times = []

@@ -923,87 +923,8 @@ static PyObject *utf8(PyObject *module, PyObject *s) {
     return PyBytes_FromStringAndSize(data, n);
 }
 
-/* The UTF-8 length of s[from:to], for a str of the given kind (branch-free per character, a loop
- * per kind: the compiler vectorises it; read through PyUnicode_READ it cost 2% of an ingest). */
-static Py_ssize_t utf8_length(int kind, const void *data, Py_ssize_t from, Py_ssize_t to) {
-    Py_ssize_t bytes = to - from;
-    if (kind == PyUnicode_1BYTE_KIND) {
-        const Py_UCS1 *p = data;
-        for (Py_ssize_t i = from; i < to; i++)
-            bytes += p[i] >= 0x80;
-    } else if (kind == PyUnicode_2BYTE_KIND) {
-        const Py_UCS2 *p = data;
-        for (Py_ssize_t i = from; i < to; i++)
-            bytes += (p[i] >= 0x80) + (p[i] >= 0x800);
-    } else {
-        const Py_UCS4 *p = data;
-        for (Py_ssize_t i = from; i < to; i++)
-            bytes += (p[i] >= 0x80) + (p[i] >= 0x800) + (p[i] >= 0x10000);
-    }
-    return bytes;
-}
-
-/* utf8_slices(s, spans): [s[a:b].encode("utf-8") for a, b in spans], cut from the UTF-8 that s keeps
- * (see `utf8`): a passage's text goes to SQLite as a slice of its article body's UTF-8, which the
- * fingerprint made, instead of being encoded again. Spans in increasing order cost one pass over s. */
-static PyObject *utf8_slices(PyObject *module, PyObject *args) {
-    PyObject *s, *spans;
-    if (!PyArg_ParseTuple(args, "UO", &s, &spans))
-        return NULL;
-    if (str_ready(s) < 0)
-        return NULL;
-    Py_ssize_t size;
-    const char *u8 = PyUnicode_AsUTF8AndSize(s, &size);
-    if (!u8)
-        return NULL;
-    PyObject *seq = PySequence_Fast(spans, "spans must be a sequence of (start, stop) pairs");
-    if (!seq)
-        return NULL;
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq), len = PyUnicode_GET_LENGTH(s);
-    PyObject *out = PyList_New(count);
-    if (!out) {
-        Py_DECREF(seq);
-        return NULL;
-    }
-    const int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    Py_ssize_t at = 0, at_byte = 0; /* a character index and its byte offset */
-    for (Py_ssize_t k = 0; k < count; k++) {
-        PyObject *span = PySequence_Fast_GET_ITEM(seq, k);
-        if (!PyTuple_Check(span) || PyTuple_GET_SIZE(span) != 2) {
-            PyErr_SetString(PyExc_TypeError, "a span is a (start, stop) tuple");
-            goto fail;
-        }
-        Py_ssize_t a = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
-        Py_ssize_t b = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
-        if ((a == -1 || b == -1) && PyErr_Occurred())
-            goto fail;
-        if (a < 0 || a > b || b > len) {
-            PyErr_SetString(PyExc_ValueError, "a span needs 0 <= start <= stop <= len(s)");
-            goto fail;
-        }
-        if (a < at)
-            at = at_byte = 0;
-        Py_ssize_t start_byte = at_byte + utf8_length(kind, data, at, a);
-        at_byte = start_byte + utf8_length(kind, data, a, b);
-        at = b;
-        PyObject *piece = PyBytes_FromStringAndSize(u8 + start_byte, at_byte - start_byte);
-        if (!piece)
-            goto fail;
-        PyList_SET_ITEM(out, k, piece);
-    }
-    Py_DECREF(seq);
-    return out;
-fail:
-    Py_DECREF(seq);
-    Py_DECREF(out);
-    return NULL;
-}
-
 static PyMethodDef module_methods[] = {
     {"utf8", (PyCFunction)utf8, METH_O, "s.encode('utf-8'), keeping the UTF-8 in s for later encoders (sqlite3)."},
-    {"utf8_slices", (PyCFunction)utf8_slices, METH_VARARGS,
-     "utf8_slices(s, spans): [s[a:b].encode('utf-8') for a, b in spans], cut from the UTF-8 s keeps."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 try:
-    from ._chain import utf8, utf8_slices
+    from ._chain import utf8
 except ImportError:  # built without a C compiler (analysis.py warns): the same bytes, encoded twice
     def utf8(text: str) -> bytes:
         return text.encode("utf-8")
-
-    def utf8_slices(text: str, spans: Sequence[tuple[int, int]]) -> list[bytes]:
-        return [text[start:stop].encode("utf-8") for start, stop in spans]
 
 
 @dataclass(frozen=True, slots=True)

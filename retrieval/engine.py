@@ -25,7 +25,7 @@ import aiosqlite
 
 from . import bm25, confidence, indexer, rerank, store
 from .analysis import analyze, analyze_query, passage_terms_utf8, release_index_caches
-from .articles import Article, utf8_slices
+from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
 from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, passage_spans
 from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
@@ -184,14 +184,11 @@ def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.Pre
     # Capped: a real headline is a few dozen words; a hostile megabyte title
     # must not be copied into every passage.
     title_terms = " ".join(analyze(article.title[:TITLE_CHARS])[:TITLE_TERMS] * config.title_weight).encode()
-    fingerprint = article.fingerprint()
-    # A passage's text and terms go to SQLite as UTF-8 (`store.write_articles` binds them as text):
-    # the text cut from the body's UTF-8, which the fingerprint left in the str, and the terms
-    # written as UTF-8 by the C chain, instead of two more str objects SQLite would encode.
-    texts = utf8_slices(body, spans)
-    rows = [(ord_, start, end, texts[ord_], passage_terms_utf8(body, start, end, title_terms))
+    # A passage's terms go to SQLite as the UTF-8 the C chain writes (`store.write_articles` binds
+    # them as text) instead of one more str object SQLite would encode.
+    rows = [(ord_, start, end, passage_terms_utf8(body, start, end, title_terms))
             for ord_, (start, end) in enumerate(spans)]
-    return store.PreparedArticle(article, fingerprint, origin, rows)
+    return store.PreparedArticle(article, article.fingerprint(), origin, rows)
 
 
 class _CollectorPause:

@@ -71,6 +71,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX question_log_asked_at ON question_log (asked_at);
     INSERT INTO meta (key, value) VALUES ('questions_total', '0');
     """,
+    # 2 → 3: a passage's text is its article's body[start:end], which every answer reads anyway;
+    # storing it again made a third of the file and ~2 µs of every passage's ingest.
+    """
+    ALTER TABLE passages DROP COLUMN text;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -195,8 +200,8 @@ class PreparedArticle:
     article: Article
     content_hash: str  # article.fingerprint()
     origin: str
-    # ord, start, end, text, terms; text and terms as str or as their UTF-8 (what ingest makes)
-    passages: Sequence[tuple[int, int, int, str | bytes, str | bytes]]
+    # ord, start, end, terms; terms as str or as their UTF-8 (what ingest makes)
+    passages: Sequence[tuple[int, int, int, str | bytes]]
 
 
 # Ids per `IN (...)` lookup: well under SQLite's limit on bound variables.
@@ -249,12 +254,11 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
                 [(a.id, a.title, a.body, a.source, a.section, a.published, a.url, a.author, i.content_hash,
                   i.origin, stamp, stamp) for i in inserts for a in (i.article,)])
         if final:
-            # Text and terms bound as UTF-8 bytes are stored as TEXT, byte for byte what binding the
-            # str would store (SQLite's CAST of a blob to text takes its bytes as UTF-8): ingest
-            # hands them over encoded, cut from the body's UTF-8 and written by the C chain.
+            # Terms bound as UTF-8 bytes are stored as TEXT, byte for byte what binding the str
+            # would store (SQLite's CAST of a blob to text takes its bytes as UTF-8): ingest hands
+            # them over as the C chain wrote them.
             await db.executemany(
-                'INSERT INTO passages (article_id, ord, start, "end", text, terms)'
-                " VALUES (?,?,?,?,CAST(? AS TEXT),CAST(? AS TEXT))",
+                'INSERT INTO passages (article_id, ord, start, "end", terms) VALUES (?,?,?,?,CAST(? AS TEXT))',
                 [(aid, *p) for aid, item in final.items() for p in item.passages])
             await _bump_generation(db)
         await db.execute("COMMIT")
@@ -307,6 +311,9 @@ async def get_meta(db: aiosqlite.Connection, key: str, default: str = "") -> str
 # --- reads -----------------------------------------------------------------------------
 
 _ARTICLE_COLS = "a.id, a.body, a.title, a.source, a.section, a.published, a.url, a.author"
+# A passage's text in SQL, for readers of the file (passages p joined to their articles a): its
+# span of the body (SQLite's substr counts characters, as Python's offsets do, from 1).
+PASSAGE_TEXT_SQL = 'substr(a.body, p.start + 1, p."end" - p.start)'
 
 
 def _article(row: Sequence) -> Article:
@@ -335,9 +342,13 @@ async def passages_by_id(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[i
     # fetchall): this runs on every answer, and a hop to an idle thread costs
     # ~0.25 ms (docs/performance.md, answer path).
     rows = await db.execute_fetchall(
-        f'SELECT p.id, a.rowid, p.ord, p.start, p."end", p.text, {_ARTICLE_COLS} '
+        f'SELECT p.id, a.rowid, p.ord, p.start, p."end", {_ARTICLE_COLS} '
         f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})", tuple(ids))
-    return {r[0]: StoredPassage(r[0], r[1], r[2], r[3], r[4], r[5], _article(r[6:])) for r in rows}
+    out = {}
+    for r in rows:
+        article = _article(r[5:])
+        out[r[0]] = StoredPassage(r[0], r[1], r[2], r[3], r[4], article.body[r[3]:r[4]], article)
+    return out
 
 
 async def get_article(db: aiosqlite.Connection, article_id: str) -> Article | None:

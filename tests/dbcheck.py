@@ -18,7 +18,7 @@ from retrieval.passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, split_pa
 @dataclass(frozen=True)
 class Snapshot:
     articles: list[tuple]  # (id, content_hash)
-    passages: list[tuple]  # (id, article_id, ord, start, end, text, terms)
+    passages: list[tuple]  # (id, article_id, ord, start, end, terms)
     generation: str
 
 
@@ -32,7 +32,7 @@ def snapshot(db: Path) -> Snapshot:
     with closing(connect(db)) as con:
         articles = con.execute("SELECT id, content_hash FROM articles ORDER BY id").fetchall()
         passages = con.execute(
-            'SELECT id, article_id, ord, start, "end", text, terms FROM passages ORDER BY id').fetchall()
+            'SELECT id, article_id, ord, start, "end", terms FROM passages ORDER BY id').fetchall()
         row = con.execute("SELECT value FROM meta WHERE key = 'content_generation'").fetchone()
     return Snapshot(articles, passages, row[0] if row else "")
 
@@ -51,19 +51,19 @@ def partial_articles(db: Path, *, target_chars: int = DEFAULT_TARGET_CHARS,
     """Articles that are not whole: passages missing, extra, out of order or not from the body.
 
     Each stored article must have exactly the passages that splitting its
-    stored body gives, with ords 0..n-1 and the same spans and text.
+    stored body gives, with ords 0..n-1 and the same spans.
     """
     problems = []
     with closing(connect(db)) as con:
         bodies = dict(con.execute("SELECT id, body FROM articles"))
         stored: dict[str, list[tuple]] = {}
-        for article_id, ord_, start, end, text in con.execute(
-                'SELECT article_id, ord, start, "end", text FROM passages ORDER BY article_id, ord'):
-            stored.setdefault(article_id, []).append((ord_, start, end, text))
+        for article_id, ord_, start, end in con.execute(
+                'SELECT article_id, ord, start, "end" FROM passages ORDER BY article_id, ord'):
+            stored.setdefault(article_id, []).append((ord_, start, end))
     for article_id in stored.keys() - bodies.keys():
         problems.append(f"{article_id}: passages without an article")
     for article_id, body in bodies.items():
-        expected = [(p.ord, p.start, p.end, p.text)
+        expected = [(p.ord, p.start, p.end)
                     for p in split_passages(body, target_chars=target_chars, max_chars=max_chars)]
         got = stored.get(article_id, [])
         if got != expected:

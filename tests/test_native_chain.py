@@ -281,26 +281,3 @@ def test_passage_terms_of_tricky_text_and_bad_spans():
     for start, stop in ((-1, 3), (5, 4), (0, len(text) + 1)):
         with pytest.raises(ValueError):
             a.passage_terms_utf8(text, start, stop, b"")
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=60),
-       st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=6))
-def test_utf8_slices_are_the_encoded_slices(text, pairs):
-    from retrieval._chain import utf8_slices
-
-    spans = [(min(x, y, len(text)), min(max(x, y), len(text))) for x, y in pairs]  # any order, overlaps
-    assert utf8_slices(text, spans) == [text[s:e].encode() for s, e in spans]
-
-
-def test_utf8_slices_refuse_what_slicing_would_not_give():
-    from retrieval._chain import utf8_slices
-
-    with pytest.raises(ValueError):
-        utf8_slices("abc", [(2, 1)])
-    with pytest.raises(ValueError):
-        utf8_slices("abc", [(0, 4)])
-    with pytest.raises(TypeError):
-        utf8_slices("abc", [(0,)])
-    with pytest.raises(UnicodeEncodeError):
-        utf8_slices("a\ud800", [(0, 1)])

@@ -10,7 +10,7 @@ from retrieval.articles import Article
 def prepared(aid: str, body: str) -> store.PreparedArticle:
     article = Article(id=aid, body=body, title=f"t-{aid}")
     return store.PreparedArticle(article, article.fingerprint(), "test",
-                                 [(0, 0, len(body), body, body.lower())])
+                                 [(0, 0, len(body), body.lower())])
 
 
 def table(db: Path, sql: str) -> list[tuple]:
@@ -40,8 +40,8 @@ async def test_batch_with_new_unchanged_updated_and_repeated_ids(tmp_path: Path)
         await db.close()
     final = [("a", "one"), ("b", "two v2"), ("c", "three v2")]
     assert table(path, "SELECT id, body FROM articles ORDER BY id") == final
-    assert table(path, "SELECT article_id, text FROM passages ORDER BY article_id") == \
-        final
+    assert table(path, 'SELECT a.id, substr(a.body, p.start + 1, p."end" - p.start) FROM passages p'
+                       " JOIN articles a ON a.id = p.article_id ORDER BY a.id") == final
 
 
 async def test_a_failing_batch_leaves_nothing_behind(tmp_path: Path):
@@ -171,22 +171,42 @@ def test_a_cancelled_connect_leaves_no_thread_reporting_to_a_closed_loop(tmp_pat
     assert not [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
 
 
-async def test_text_and_terms_given_as_utf8_are_stored_as_the_same_text(tmp_path: Path):
-    # Ingest hands passages over as UTF-8 bytes (cut from the body's, written by the C chain);
-    # SQLite must store exactly what binding the str stores: TEXT, the same bytes, NUL included.
+async def test_terms_given_as_utf8_are_stored_as_the_same_text(tmp_path: Path):
+    # Ingest hands a passage's terms over as UTF-8 bytes (written by the C chain); SQLite must
+    # store exactly what binding the str stores: TEXT, the same bytes, NUL included.
     body = "أحمد\x00 é 😀 \u2028x ١٢"
     as_str = prepared("s", body)
     as_utf8 = store.PreparedArticle(Article(id="u", body=body, title="t-u"), "h", "test",
-                                    [(o, s, e, text.encode(), terms.encode()) for o, s, e, text, terms in
-                                     as_str.passages])
+                                    [(o, s, e, terms.encode()) for o, s, e, terms in as_str.passages])
     path = tmp_path / "news.db"
     db = await store.connect(path)
     try:
         await store.write_articles(db, [as_str, as_utf8])
     finally:
         await db.close()
-    rows = table(path, "SELECT typeof(text), typeof(terms), text, terms, hex(text), hex(terms)"
-                       " FROM passages ORDER BY article_id")
+    rows = table(path, "SELECT typeof(terms), terms, hex(terms) FROM passages ORDER BY article_id")
     assert rows[0] == rows[1]
-    assert rows[0] == ("text", "text", body, body.lower(), body.encode().hex().upper(),
-                       body.lower().encode().hex().upper())
+    assert rows[0] == ("text", body.lower(), body.lower().encode().hex().upper())
+
+
+async def test_a_database_that_stored_passage_texts_drops_them_and_keeps_its_passages(tmp_path: Path):
+    path = tmp_path / "old.db"
+    body = "الفقرة الأولى\n\nالفقرة الثانية"
+    with sqlite3.connect(path) as con:  # as schema version 2 left it: each passage's text stored too
+        for script in store.MIGRATIONS[:2]:
+            con.executescript(script)
+        con.execute("PRAGMA user_version = 2")
+        con.execute("INSERT INTO articles (id, body, content_hash, ingested_at, updated_at)"
+                    " VALUES ('a', ?, 'h', 't', 't')", (body,))
+        con.executemany('INSERT INTO passages (article_id, ord, start, "end", text, terms) VALUES (?,?,?,?,?,?)',
+                        [("a", 0, 0, 13, body[0:13], "فقر اول"), ("a", 1, 15, 29, body[15:29], "فقر ثان")])
+    db = await store.connect(path)
+    try:
+        got = await store.passages_by_id(db, [1, 2])
+    finally:
+        await db.close()
+    assert [got[i].text for i in (1, 2)] == ["الفقرة الأولى", "الفقرة الثانية"]
+    assert table(path, "PRAGMA user_version") == [(store.SCHEMA_VERSION,)]
+    assert "text" not in [c[1] for c in table(path, "PRAGMA table_info(passages)")]
+    assert table(path, 'SELECT article_id, ord, start, "end", terms FROM passages ORDER BY id') == \
+        [("a", 0, 0, 13, "فقر اول"), ("a", 1, 15, 29, "فقر ثان")]
