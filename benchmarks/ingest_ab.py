@@ -158,12 +158,25 @@ def run_one(code: Path, jsonl: Path, workdir: Path, name: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def check_checkout(p: argparse.ArgumentParser, code: Path) -> None:
+    """Refuse a baseline that is not a checkout, or whose C extensions are not built.
+
+    Without its extensions a version runs its pure-Python fallbacks, and the
+    comparison would measure those (a `git archive` holds the C sources only).
+    """
+    if not (code / "retrieval" / "engine.py").exists():
+        p.error(f"{code} is not a checkout of this project (no retrieval/engine.py)")
+    unbuilt = [c.name for c in sorted((code / "retrieval").glob("*.c")) if not any(c.parent.glob(f"{c.stem}.*.so"))]
+    if unbuilt:
+        p.error(f"{code}: {', '.join(unbuilt)} not built, so its pure-Python fallback would be measured;"
+                f" build it first: (cd {code} && {sys.executable} setup.py -q build_ext --inplace)")
+
+
 def versions_to_compare(p: argparse.ArgumentParser, baseline_code: Path | None) -> dict[str, Path]:
     """This checkout, and the baseline's if given; the process pinned to one core for every run."""
     versions = {"this": REPO}
     if baseline_code:
-        if not (baseline_code / "retrieval" / "engine.py").exists():
-            p.error(f"{baseline_code} is not a checkout of this project (no retrieval/engine.py)")
+        check_checkout(p, baseline_code)
         versions = {"baseline": baseline_code.resolve(), "this": REPO}
     # One core for every run: the figures are per core, and both versions get the same one.
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

@@ -44,6 +44,7 @@ import numpy as np
 
 from benchmarks import bot_path, perf
 from benchmarks import eval as quality_eval
+from benchmarks.ingest_ab import check_checkout
 from retrieval.engine import RetrievalConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -223,8 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--compare", action="store_true",
                    help="also check that both versions show identical results (3 searches per question)")
     args = p.parse_args(argv)
-    if not (args.baseline_code / "retrieval" / "engine.py").exists():
-        p.error(f"--baseline-code {args.baseline_code} holds no retrieval/engine.py")
+    check_checkout(p, args.baseline_code)
     if args.db and not args.db.exists():
         p.error(f"--db {args.db} does not exist")
 
