@@ -86,6 +86,31 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, steps: int = 50
     return w[:-1], float(w[-1])
 
 
+
+@dataclass(frozen=True)
+class StandardisedModel:
+    """A logistic model over standardised feature columns: `model(rows)` is P(answerable) of each row."""
+
+    cols: list[int] | slice  # the feature columns it reads
+    mean: np.ndarray
+    scale: np.ndarray
+    w: np.ndarray
+    b: float
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(((rows[:, self.cols] - self.mean) / self.scale) @ self.w + self.b)))
+
+
+def fit_standardised(answerable: Sequence[np.ndarray], unanswerable: np.ndarray, l2: float,
+                     cols: list[int] | slice = slice(None)) -> StandardisedModel:
+    """`fit_logistic` on the columns `cols` of the rows given, each column scaled to mean 0 and deviation 1."""
+    x = np.vstack([*answerable, unanswerable])[:, cols]
+    y = np.concatenate([np.ones(sum(len(a) for a in answerable)), np.zeros(len(unanswerable))])
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    w, b = fit_logistic((x - mean) / scale, y, l2)
+    return StandardisedModel(cols, mean, scale, w, b)
+
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """Probability that a random positive scores above a random negative (ties count half)."""
     both = np.concatenate([pos, neg])
@@ -183,15 +208,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for i, name in enumerate(confidence.FEATURES):
         print(f"  {name:<18} {auc(xa[:, i], xu[:, i]):.3f}")
 
-    xh = data["headlines", "answerable"].x
-    x = np.vstack([xa, xh, xu])
-    y = np.concatenate([np.ones(len(xa) + len(xh)), np.zeros(len(xu))])
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale == 0] = 1.0
-    w, b = fit_logistic((x - mean) / scale, y, args.l2)
-
-    def prob(rows: np.ndarray) -> np.ndarray:
-        return 1 / (1 + np.exp(-(((rows - mean) / scale) @ w + b)))
+    prob = fit_standardised([xa, data["headlines", "answerable"].x], xu, args.l2)
 
     pa, pu = prob(xa), prob(xu)
     print(f"model AUC on train: {auc(pa, pu):.3f}; on test: "
@@ -214,10 +231,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                                   for i, (v, w) in enumerate(zip(row, (14, 7, 19, 13, 18, 14), strict=True))))
 
     print("\n# constants for retrieval/confidence.py (fitted by benchmarks/noanswer_fit.py on arcd-train.json)")
-    print(f"FEATURE_MEAN = ({', '.join(f'{v:.6g}' for v in mean)})")
-    print(f"FEATURE_SCALE = ({', '.join(f'{v:.6g}' for v in scale)})")
-    print(f"COEFFICIENTS = ({', '.join(f'{v:.6g}' for v in w)})")
-    print(f"INTERCEPT = {b:.6g}")
+    print(f"FEATURE_MEAN = ({', '.join(f'{v:.6g}' for v in prob.mean)})")
+    print(f"FEATURE_SCALE = ({', '.join(f'{v:.6g}' for v in prob.scale)})")
+    print(f"COEFFICIENTS = ({', '.join(f'{v:.6g}' for v in prob.w)})")
+    print(f"INTERCEPT = {prob.b:.6g}")
     print(f"# cut for {args.answer:.0%} of train answerable answered: min_confidence = {chosen:.4f}")
 
 

@@ -69,7 +69,7 @@ import numpy as np
 
 from benchmarks import qa_data
 from benchmarks.eval import DEFAULT_QA, K, Outcome, metrics
-from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, auc, fit_arguments, fit_logistic, tradeoff
+from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, auc, fit_arguments, fit_standardised, tradeoff
 from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
 from retrieval import bm25, confidence, store
 from retrieval.analysis import analyze_query
@@ -237,15 +237,7 @@ def fit_and_show(data: Data, variants: dict[str, list[int]], answer: float, l2: 
     xa, xu = data["train", "answerable"].x, data["train", "unanswerable"].x
     xh = data["headlines", "answerable"].x
     for label, cols in variants.items():
-        x = np.vstack([xa, xh, xu])[:, cols]
-        y = np.concatenate([np.ones(len(xa) + len(xh)), np.zeros(len(xu))])
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
-        w, b = fit_logistic((x - mean) / scale, y, l2)
-
-        def prob(r: np.ndarray, cols: list[int] = cols, mean: np.ndarray = mean, scale: np.ndarray = scale,
-                 w: np.ndarray = w, b: float = b) -> np.ndarray:
-            return 1 / (1 + np.exp(-(((r[:, cols] - mean) / scale) @ w + b)))
+        prob = fit_standardised([xa, xh], xu, l2, cols)
 
         curve, cut = tradeoff(data, prob, answer)
         test_auc = auc(prob(data["test", "answerable"].x), prob(data["test", "unanswerable"].x))
@@ -256,8 +248,8 @@ def fit_and_show(data: Data, variants: dict[str, list[int]], answer: float, l2: 
             print("  " + " ".join(f"{v:>{wd}.{4 if i == 1 else 3}f}"
                                   for i, (v, wd) in enumerate(zip(row, (9, 7, 9, 8, 8, 9), strict=True))))
         if label in ("+ all five", "+ e5_passage"):
-            print("  constants: mean", np.round(mean, 6).tolist(), "scale", np.round(scale, 6).tolist(),
-                  "coef", np.round(w, 6).tolist(), "intercept", round(b, 6))
+            print("  constants: mean", np.round(prob.mean, 6).tolist(), "scale", np.round(prob.scale, 6).tolist(),
+                  "coef", np.round(prob.w, 6).tolist(), "intercept", round(prob.b, 6))
 
 
 def report_rerank(asked: dict[str, list[Asked]], emb: EmbeddingCache, top: int, alphas: Sequence[float]) -> None:

@@ -48,7 +48,7 @@ from benchmarks.noanswer_fit import (
     answered_share,
     auc,
     fit_arguments,
-    fit_logistic,
+    fit_standardised,
     tradeoff,
 )
 from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
@@ -193,15 +193,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     variants["+ all four"] = base + [len(base) + j for j in range(len(EXTRA))]
     xh = data["headlines", "answerable"].x
     for label, cols in variants.items():
-        x = np.vstack([xa, xh, xu])[:, cols]
-        y = np.concatenate([np.ones(len(xa) + len(xh)), np.zeros(len(xu))])
-        mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale == 0] = 1.0
-        w, b = fit_logistic((x - mean) / scale, y, args.l2)
-
-        def prob(r: np.ndarray, cols: list[int] = cols, mean: np.ndarray = mean, scale: np.ndarray = scale,
-                 w: np.ndarray = w, b: float = b) -> np.ndarray:
-            return 1 / (1 + np.exp(-(((r[:, cols] - mean) / scale) @ w + b)))
+        prob = fit_standardised([xa, xh], xu, args.l2, cols)
 
         curve, _ = tradeoff(data, prob, args.answer)
         curve = [(*row, 1 - answered_share(data, ("test", "heldout"), prob, row[1])) for row in curve]
