@@ -69,6 +69,8 @@ def fingerprint(db: Path) -> str:
 
 
 async def _ingest(db: Path, jsonl: Path) -> dict:
+    # perf.ingest's measurement, kept here: this runs with the other version's checkout first on
+    # sys.path, where `benchmarks.perf` would be that version's own (of another vintage, or absent).
     from retrieval.engine import RetrievalConfig, SearchEngine
 
     async with await SearchEngine.open(db, RetrievalConfig(), load_index=False) as engine:
