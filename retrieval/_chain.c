@@ -1,6 +1,6 @@
 /* The analysis chain's per-character loop in C (retrieval/analysis.py is the specification).
  *
- * `Chain(mapped, token_chars, stopwords, new_stemmer, fallback, max_token, max_stem, cache_limit)`
+ * `Chain(mapped, token_chars, stopwords, new_stemmer, fallback, max_token, max_stem, cache_limit, snowball=None)`
  * analyses a text the way `analysis._chain` does, chunk by whitespace-delimited chunk:
  *
  *   - every BMP character goes through `mapped`, a table that analysis.py computes from its own
@@ -11,8 +11,10 @@
  *     character class, also computed by analysis.py); runs of them are tokens, cut every
  *     `max_token` characters, as the tokenizer's regex does;
  *   - each token's term comes from a cache; a token not in it gets the term `analysis._term` gives
- *     it, computed here (stopwords, the conjunction, the alef folds) but for Snowball itself, which
- *     is this thread's stem callable made by `new_stemmer()` (PyStemmer's `stemWord`);
+ *     it, computed here (stopwords, the conjunction, the alef folds), Snowball included when
+ *     `snowball` gives libstemmer's C API (analysis.snowball_c_api: the functions PyStemmer's
+ *     own `stemWord` calls), and otherwise through this thread's stem callable made by
+ *     `new_stemmer()` (PyStemmer's `stemWord`);
  *   - a chunk holding any unsafe or non-BMP character is handed whole to `fallback(chunk)`,
  *     the Python chain, whose terms are taken as they are.
  *
@@ -68,6 +70,7 @@ typedef struct {
     CharInfo *info;     /* one per BMP character */
     PyObject *stopwords;    /* a set or frozenset of str */
     PyObject *new_stemmer;  /* () -> a stem callable, made once per thread */
+    int direct_snowball;    /* 1: libstemmer is called directly (snowball_api) instead */
     PyObject *fallback;
     Py_ssize_t max_token;
     Py_ssize_t max_stem;
@@ -304,9 +307,92 @@ static PyObject *thread_stemmer(Chain *self) {
     return stemmer;
 }
 
-/* snowball_stem of an alef-folded token that starts with an Arabic letter: the stemmer's output with
- * taa marbuta folded to heh, or None when that is empty (a new reference; NULL on error). */
-static PyObject *stem(Chain *self, const Py_UCS2 *word_chars, Py_ssize_t n) {
+/* --- Snowball through libstemmer's C API ------------------------------------------------------ */
+
+/* libstemmer.h's four functions. PyStemmer links libstemmer into its extension module and
+ * exports them; analysis.snowball_c_api() looks their addresses up there, so a stem made here
+ * comes from the very code `stemWord` runs, which does what stem_direct does: UTF-8 in,
+ * sb_stemmer_stem, UTF-8 out. Calling it directly saves a Python call, two str objects and
+ * PyStemmer's encode and decode per new token (~190,000 of them in 100k passages). */
+struct sb_stemmer;
+typedef struct {
+    struct sb_stemmer *(*create)(const char *algorithm, const char *charenc);
+    void (*destroy)(struct sb_stemmer *stemmer);
+    const unsigned char *(*stem)(struct sb_stemmer *stemmer, const unsigned char *word, int size);
+    int (*length)(struct sb_stemmer *stemmer);
+} SnowballAPI;
+
+/* One libstemmer per process: set by the first Chain given it, and every Chain must give the same
+ * (a thread's stemmer, made by one Chain, is used by all of them and deleted at the thread's end). */
+static SnowballAPI snowball_api;
+static PyObject *snowball_key; /* the thread state dict's key for this thread's sb_stemmer */
+#define SB_CAPSULE "retrieval._chain.sb_stemmer"
+
+static void sb_stemmer_capsule_free(PyObject *capsule) {
+    struct sb_stemmer *stemmer = PyCapsule_GetPointer(capsule, SB_CAPSULE);
+    if (stemmer)
+        snowball_api.destroy(stemmer);
+}
+
+/* This thread's sb_stemmer (libstemmer's stemmers hold per-word state: one per thread), kept in
+ * the thread's state dict and deleted with it; NULL with an exception set on error. */
+static struct sb_stemmer *thread_sb_stemmer(void) {
+    PyObject *per_thread = PyThreadState_GetDict();
+    if (!per_thread) {
+        PyErr_SetString(PyExc_RuntimeError, "no thread state to keep a stemmer in");
+        return NULL;
+    }
+    PyObject *capsule = PyDict_GetItemWithError(per_thread, snowball_key); /* borrowed */
+    if (capsule)
+        return PyCapsule_GetPointer(capsule, SB_CAPSULE);
+    if (PyErr_Occurred())
+        return NULL;
+    struct sb_stemmer *stemmer = snowball_api.create("arabic", "UTF_8");
+    if (!stemmer) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    capsule = PyCapsule_New(stemmer, SB_CAPSULE, sb_stemmer_capsule_free);
+    if (!capsule) {
+        snowball_api.destroy(stemmer);
+        return NULL;
+    }
+    int rc = PyDict_SetItem(per_thread, snowball_key, capsule);
+    Py_DECREF(capsule); /* the dict's reference keeps it (and the stemmer) for the thread's life */
+    return rc < 0 ? NULL : stemmer;
+}
+
+/* Snowball's stem of a word as a str (a new reference), or NULL with an exception set, or NULL
+ * with none when the word holds a surrogate: it has no UTF-8, and `stemWord` raises for it. */
+static PyObject *stem_direct(const Py_UCS2 *word, Py_ssize_t n) {
+    unsigned char utf8[3 * MAX_TOKEN];
+    int len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS2 c = word[i];
+        if (c < 0x80) {
+            utf8[len++] = (unsigned char)c;
+        } else if (c < 0x800) {
+            utf8[len++] = (unsigned char)(0xC0 | (c >> 6));
+            utf8[len++] = (unsigned char)(0x80 | (c & 0x3F));
+        } else if (c >= 0xD800 && c < 0xE000) {
+            return NULL;
+        } else {
+            utf8[len++] = (unsigned char)(0xE0 | (c >> 12));
+            utf8[len++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+            utf8[len++] = (unsigned char)(0x80 | (c & 0x3F));
+        }
+    }
+    struct sb_stemmer *stemmer = thread_sb_stemmer();
+    if (!stemmer)
+        return NULL;
+    const unsigned char *stemmed = snowball_api.stem(stemmer, utf8, len);
+    if (!stemmed) /* libstemmer's only failure: out of memory */
+        return PyErr_NoMemory();
+    return PyUnicode_DecodeUTF8((const char *)stemmed, snowball_api.length(stemmer), "strict");
+}
+
+/* The stem of a word through this thread's `new_stemmer()` callable (a new reference; NULL on error). */
+static PyObject *stem_by_callable(Chain *self, const Py_UCS2 *word_chars, Py_ssize_t n) {
     PyObject *word = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, word_chars, n);
     if (!word)
         return NULL;
@@ -318,6 +404,15 @@ static PyObject *stem(Chain *self, const Py_UCS2 *word_chars, Py_ssize_t n) {
     PyObject *stemmed = PyObject_CallOneArg(stemmer, word);
     Py_DECREF(stemmer);
     Py_DECREF(word);
+    return stemmed;
+}
+
+/* snowball_stem of an alef-folded token that starts with an Arabic letter: the stemmer's output with
+ * taa marbuta folded to heh, or None when that is empty (a new reference; NULL on error). */
+static PyObject *stem(Chain *self, const Py_UCS2 *word_chars, Py_ssize_t n) {
+    PyObject *stemmed = self->direct_snowball ? stem_direct(word_chars, n) : NULL;
+    if (!stemmed && !PyErr_Occurred())
+        stemmed = stem_by_callable(self, word_chars, n);
     if (!stemmed)
         return NULL;
     if (!PyUnicode_Check(stemmed)) {
@@ -748,20 +843,64 @@ static PyObject *Chain_cached(Chain *self, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromSize_t(self->used);
 }
 
+static PyObject *Chain_calls_libstemmer(Chain *self, PyObject *Py_UNUSED(ignored)) {
+    return PyBool_FromLong(self->direct_snowball);
+}
+
 /* --- construction ------------------------------------------------------------------------------ */
+
+/* `snowball`: the addresses of sb_stemmer_new, sb_stemmer_delete, sb_stemmer_stem and
+ * sb_stemmer_length. The first Chain given them sets the process's libstemmer, once it has made and
+ * deleted an Arabic stemmer with them; 0 with the API set, -1 with an exception. */
+static int set_snowball_api(PyObject *snowball) {
+    if (!PyTuple_Check(snowball) || PyTuple_GET_SIZE(snowball) != 4) {
+        PyErr_SetString(PyExc_TypeError, "snowball must be None or a tuple of 4 function addresses");
+        return -1;
+    }
+    void *address[4];
+    for (Py_ssize_t i = 0; i < 4; i++) {
+        address[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(snowball, i));
+        if (!address[i]) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "snowball: a function address is 0");
+            return -1;
+        }
+    }
+    SnowballAPI api;
+    /* POSIX lets data and function pointers convert both ways (dlsym relies on it). */
+    memcpy(&api.create, &address[0], sizeof(void *));
+    memcpy(&api.destroy, &address[1], sizeof(void *));
+    memcpy(&api.stem, &address[2], sizeof(void *));
+    memcpy(&api.length, &address[3], sizeof(void *));
+    if (snowball_api.create) {
+        if (memcmp(&api, &snowball_api, sizeof api) != 0) {
+            PyErr_SetString(PyExc_ValueError, "snowball: another libstemmer is already in use");
+            return -1;
+        }
+        return 0;
+    }
+    struct sb_stemmer *probe = api.create("arabic", "UTF_8");
+    if (!probe) {
+        PyErr_SetString(PyExc_ValueError, "snowball: this libstemmer has no Arabic UTF-8 stemmer");
+        return -1;
+    }
+    api.destroy(probe);
+    snowball_api = api;
+    return 0;
+}
 
 static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"mapped", "token_chars", "stopwords", "new_stemmer", "fallback", "max_token", "max_stem",
-                             "cache_limit", NULL};
-    PyObject *mapped, *stopwords, *new_stemmer, *fallback;
+                             "cache_limit", "snowball", NULL};
+    PyObject *mapped, *stopwords, *new_stemmer, *fallback, *snowball = Py_None;
     Py_buffer token_chars;
     Py_ssize_t max_token, max_stem, cache_limit;
     if (self->table) {
         PyErr_SetString(PyExc_RuntimeError, "Chain is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oy*OOOnnn", kwlist, &mapped, &token_chars, &stopwords,
-                                     &new_stemmer, &fallback, &max_token, &max_stem, &cache_limit))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oy*OOOnnn|O", kwlist, &mapped, &token_chars, &stopwords,
+                                     &new_stemmer, &fallback, &max_token, &max_stem, &cache_limit, &snowball))
         return -1;
     int rc = -1;
     PyObject *seq = NULL;
@@ -783,6 +922,8 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "new_stemmer and fallback must be callable");
         goto done;
     }
+    if (snowball != Py_None && set_snowball_api(snowball) < 0)
+        goto done;
     seq = PySequence_Fast(mapped, "mapped must be a sequence");
     if (!seq)
         goto done;
@@ -842,6 +983,7 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
     info = NULL;
     self->stopwords = Py_NewRef(stopwords);
     self->new_stemmer = Py_NewRef(new_stemmer);
+    self->direct_snowball = snowball != Py_None;
     self->max_stem = max_stem;
     Py_INCREF(fallback);
     self->fallback = fallback;
@@ -891,6 +1033,8 @@ static PyMethodDef Chain_methods[] = {
     {"clear", (PyCFunction)Chain_clear, METH_NOARGS, "Empty the token cache."},
     {"term", (PyCFunction)Chain_term, METH_O, "The term of one normalised token (str or None), as analysis._term."},
     {"cached", (PyCFunction)Chain_cached, METH_NOARGS, "How many tokens the cache holds."},
+    {"calls_libstemmer", (PyCFunction)Chain_calls_libstemmer, METH_NOARGS,
+     "Whether Snowball is called through libstemmer's C API (else through new_stemmer's callables)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -935,6 +1079,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__chain(void) {
     if (PyType_Ready(&ChainType) < 0)
+        return NULL;
+    if (!snowball_key && !(snowball_key = PyUnicode_InternFromString(SB_CAPSULE)))
         return NULL;
     if (!taa_marbuta_str) {
         Py_UCS2 taa = TAA_MARBUTA, heh = HEH;

@@ -83,16 +83,28 @@ def test_the_tables_are_the_normaliser_and_tokenizer_per_character():
         assert token_chars[code] == (token_char.fullmatch(ch) is not None), hex(code)
 
 
-def _chain_of(new_stemmer, fallback=lambda c: [], stopwords=a.STOPWORDS, cache_limit=10):
+def _chain_of(new_stemmer, fallback=lambda c: [], stopwords=a.STOPWORDS, cache_limit=10, snowball=None):
     mapped, token_chars = a.native_tables()
     from retrieval._chain import Chain
 
     return Chain(mapped, token_chars, stopwords, new_stemmer, fallback, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS,
-                 cache_limit)
+                 cache_limit, snowball=snowball)
 
 
-def _small_chain(stopwords=a.STOPWORDS, cache_limit=3):
-    return _chain_of(a.new_stemmer, lambda c: a._chain(c, {}, stopwords), stopwords, cache_limit)
+def _small_chain(stopwords=a.STOPWORDS, cache_limit=3, snowball=None):
+    return _chain_of(a.new_stemmer, lambda c: a._chain(c, {}, stopwords), stopwords, cache_limit, snowball)
+
+
+# The two ways the C chain reaches Snowball: libstemmer's C API (what the product uses) and a
+# Python callable per thread (when PyStemmer does not export that API).
+STEMMING_ROUTES = {"libstemmer": a.snowball_c_api(), "callable": None}
+
+
+def test_native_chain_calls_libstemmer_directly():
+    # PyStemmer's wheels export libstemmer's functions; if a build stops doing so, ingest silently
+    # pays a Python call per new token again: CI should say so.
+    assert a.snowball_c_api() is not None, "PyStemmer's module no longer exports libstemmer's C API"
+    assert a.NATIVE_SNOWBALL
 
 
 _TERM_CASES = ["ال", "الذي", "في", "مدينة", "والمدينة", "حكومته", "يكتبون", "ايران", "الايراني", "2024",
@@ -102,7 +114,8 @@ _TERM_CASES = ["ال", "الذي", "في", "مدينة", "والمدينة", "ح
                "فال", "وال", "فاله", "والاا", "ﻻ", "a" * 255]
 
 
-_TERM_CHAINS = {stopwords: _small_chain(stopwords) for stopwords in (a.STOPWORDS, a.QUERY_STOPWORDS)} \
+_TERM_CHAINS = {(stopwords, route): _small_chain(stopwords, snowball=api)
+                for stopwords in (a.STOPWORDS, a.QUERY_STOPWORDS) for route, api in STEMMING_ROUTES.items()} \
     if a.NATIVE_CHAIN else {}
 
 
@@ -114,7 +127,7 @@ _TERM_CHAINS = {stopwords: _small_chain(stopwords) for stopwords in (a.STOPWORDS
 def test_the_term_of_a_new_token_is_the_specifications(token: str):
     # The C chain computes a new token's term itself but for the Snowball call: _term (with
     # strip_conjunction and snowball_stem) stays the specification, stopwords of both sides included.
-    for stopwords, chain in _TERM_CHAINS.items():
+    for (stopwords, _), chain in _TERM_CHAINS.items():
         assert chain.term(token) == a._term(token, stopwords)
 
 
@@ -135,8 +148,9 @@ def test_a_cache_cleared_when_full_gives_the_same_terms():
     assert chain.analyze_joined(text) == " ".join(a.reference_analyze(text))
 
 
-def test_threads_sharing_a_chain_get_the_same_terms():
-    chain = _small_chain(cache_limit=50)
+@pytest.mark.parametrize("route", STEMMING_ROUTES)
+def test_threads_sharing_a_chain_get_the_same_terms(route):
+    chain = _small_chain(cache_limit=50, snowball=STEMMING_ROUTES[route])
     texts = [f"{t} كلمة{i} word{i}" for i in range(40) for t in TRICKY[:6]]
     expected = [a.reference_analyze(t) for t in texts]
     failures = []
@@ -177,6 +191,26 @@ def test_errors_of_the_callbacks_and_of_the_input_surface():
         Chain(mapped[:10], token_chars, a.STOPWORDS, broken, broken, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
     with pytest.raises(TypeError, match="set or frozenset"):
         Chain(mapped, token_chars, list(a.STOPWORDS), broken, broken, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+
+
+def test_a_bad_libstemmer_api_is_refused_by_name():
+    with pytest.raises(TypeError, match="tuple of 4 function addresses"):
+        _small_chain(snowball=(1, 2))
+    with pytest.raises(ValueError, match="address is 0"):
+        _small_chain(snowball=(0, 0, 0, 0))
+    api = a.snowball_c_api()
+    with pytest.raises(ValueError, match="another libstemmer"):
+        _small_chain(snowball=(api[0], api[1], api[3], api[2]))
+    assert _small_chain(snowball=api).calls_libstemmer()
+    assert not _small_chain().calls_libstemmer()
+
+
+def test_a_surrogate_in_a_token_goes_to_the_callable_as_before():
+    # Only Chain.term can be handed one (the tables send surrogates to the Python fallback); it has
+    # no UTF-8 for libstemmer, and the callable raises for it as PyStemmer's stemWord does.
+    chain = _small_chain(snowball=a.snowball_c_api())
+    with pytest.raises(UnicodeEncodeError):
+        chain.term("كلم\ud800")
 
 
 def test_each_thread_stems_with_a_stemmer_of_its_own():
