@@ -1,0 +1,267 @@
+/* Passage splitting's scan in C (retrieval/passages.py is the specification).
+ *
+ * `passage_spans(body, target_chars, max_chars)` returns what `passages.reference_passage_spans`
+ * returns: the (start, end) spans of an article's passages. It was ~4.8 µs of the ~48 µs a passage
+ * costs to ingest, most of it regex calls and a Python loop per paragraph and per cut.
+ *
+ * The Python version's three patterns are matched by hand here, each the way `re.finditer`
+ * matches it: leftmost first, greedy, non-overlapping, within the slice it was given.
+ *   _PARAGRAPH_SPAN  \S(?:[^\n]*\S)?                from a line's first to its last non-space
+ *   _SENTENCE_END    [.!?؟؛…]+["'»”)\]]*\s+
+ *   _CLAUSE_END      [،,:;]\s+
+ *   (last resort)    \s+
+ * The three character classes of _SENTENCE_END are disjoint, so the greedy scan below finds a
+ * match at a position exactly when the regex, backtracking, would. `\s` and str.isspace are the
+ * same test (Py_UNICODE_ISSPACE). tests/test_native_spans.py compares the two on generated text.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    int kind;
+    const void *data;
+} Text;
+
+static inline Py_UCS4 at(const Text *t, Py_ssize_t i) { return PyUnicode_READ(t->kind, t->data, i); }
+
+static inline int is_space(const Text *t, Py_ssize_t i) { return Py_UNICODE_ISSPACE(at(t, i)); }
+
+static inline int is_sentence_mark(Py_UCS4 c) {
+    return c == '.' || c == '!' || c == '?' || c == 0x061F || c == 0x061B || c == 0x2026; /* ؟ ؛ … */
+}
+
+static inline int is_closer(Py_UCS4 c) {
+    return c == '"' || c == '\'' || c == 0x00BB || c == 0x201D || c == ')' || c == ']'; /* » ” */
+}
+
+static inline int is_clause_mark(Py_UCS4 c) { return c == 0x060C || c == ',' || c == ':' || c == ';'; /* ، */ }
+
+/* The index of the first '\n' at or after i, or n. Most of the scan's time is this walk over every
+ * character: Arabic text is 2-byte str, read here four characters per 64-bit word. */
+static Py_ssize_t find_newline(const Text *t, Py_ssize_t i, Py_ssize_t n) {
+    if (t->kind == PyUnicode_1BYTE_KIND) {
+        const Py_UCS1 *p = t->data;
+        const Py_UCS1 *hit = memchr(p + i, '\n', (size_t)(n - i));
+        return hit ? hit - p : n;
+    }
+    if (t->kind == PyUnicode_2BYTE_KIND) {
+        const Py_UCS2 *p = t->data;
+        const uint64_t ones = 0x0001000100010001ULL, highs = 0x8000800080008000ULL, newlines = 0x000A000A000A000AULL;
+        for (; i + 4 <= n; i += 4) {
+            uint64_t word;
+            memcpy(&word, p + i, sizeof word);
+            word ^= newlines; /* a lane is 0 where the character is '\n' */
+            if ((word - ones) & ~word & highs)
+                break;
+        }
+        while (i < n && p[i] != '\n')
+            i++;
+        return i;
+    }
+    while (i < n && at(t, i) != '\n')
+        i++;
+    return i;
+}
+
+enum Cut { SENTENCE, CLAUSE, SPACE };
+
+/* The end of the whitespace run starting at i (i itself if there is none), within [i, end). */
+static inline Py_ssize_t after_spaces(const Text *t, Py_ssize_t i, Py_ssize_t end) {
+    while (i < end && is_space(t, i))
+        i++;
+    return i;
+}
+
+/* The end of `cut`'s match at i in [i, end), or -1 when none starts at i. */
+static Py_ssize_t match_at(const Text *t, Py_ssize_t i, Py_ssize_t end, enum Cut cut) {
+    Py_ssize_t j = i;
+    if (cut == SENTENCE) {
+        while (j < end && is_sentence_mark(at(t, j)))
+            j++;
+        if (j == i)
+            return -1;
+        while (j < end && is_closer(at(t, j)))
+            j++;
+    } else if (cut == CLAUSE) {
+        if (!is_clause_mark(at(t, j)))
+            return -1;
+        j++;
+    }
+    Py_ssize_t k = after_spaces(t, j, end);
+    return k > j ? k : -1;
+}
+
+/* The end of the next match of `cut` found from `from` in [from, end), or -1 (re.finditer's next). */
+static Py_ssize_t next_cut(const Text *t, Py_ssize_t from, Py_ssize_t end, enum Cut cut) {
+    for (Py_ssize_t i = from; i < end; i++) {
+        Py_ssize_t m = match_at(t, i, end, cut);
+        if (m >= 0)
+            return m;
+    }
+    return -1;
+}
+
+typedef struct {
+    Py_ssize_t start, end;
+} Span;
+
+typedef struct {
+    Span *items;
+    Py_ssize_t len, cap;
+} Spans;
+
+static int spans_push(Spans *s, Py_ssize_t start, Py_ssize_t end) {
+    if (s->len == s->cap) {
+        Py_ssize_t cap = s->cap ? s->cap * 2 : 16;
+        Span *grown = PyMem_Realloc(s->items, (size_t)cap * sizeof(Span));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->items = grown;
+        s->cap = cap;
+    }
+    s->items[s->len].start = start;
+    s->items[s->len].end = end;
+    s->len++;
+    return 0;
+}
+
+/* _split_at: [start, end) cut at `cut`'s match ends into pieces of at most max_chars where it can be. */
+static int split_at(const Text *t, Py_ssize_t start, Py_ssize_t end, enum Cut cut, Py_ssize_t max_chars,
+                    Spans *out) {
+    Py_ssize_t piece_start = start, last_cut = -1;
+    for (Py_ssize_t c = next_cut(t, start, end, cut); c >= 0; c = next_cut(t, c, end, cut)) {
+        if (c - piece_start > max_chars && last_cut >= 0 && last_cut > piece_start) {
+            if (spans_push(out, piece_start, last_cut) < 0)
+                return -1;
+            piece_start = last_cut;
+        }
+        last_cut = c;
+    }
+    return spans_push(out, piece_start, end);
+}
+
+/* _rstrip */
+static inline Py_ssize_t rstrip(const Text *t, Py_ssize_t start, Py_ssize_t end) {
+    while (end > start && is_space(t, end - 1))
+        end--;
+    return end;
+}
+
+/* _split_long: sentence ends first, then clause marks, then spaces; pieces right-stripped, empty ones dropped. */
+static int split_long(const Text *t, Py_ssize_t start, Py_ssize_t end, Py_ssize_t max_chars, Spans *out) {
+    Spans sentences = {0}, clauses = {0}, pieces = {0};
+    int rc = -1;
+    if (split_at(t, start, end, SENTENCE, max_chars, &sentences) < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < sentences.len; i++) {
+        Span s = sentences.items[i];
+        if (s.end - s.start <= max_chars) {
+            if (spans_push(&pieces, s.start, s.end) < 0)
+                goto done;
+            continue;
+        }
+        clauses.len = 0;
+        if (split_at(t, s.start, s.end, CLAUSE, max_chars, &clauses) < 0)
+            goto done;
+        for (Py_ssize_t j = 0; j < clauses.len; j++) {
+            Span c = clauses.items[j];
+            if (c.end - c.start > max_chars ? split_at(t, c.start, c.end, SPACE, max_chars, &pieces) < 0
+                                            : spans_push(&pieces, c.start, c.end) < 0)
+                goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < pieces.len; i++) {
+        Py_ssize_t stripped = rstrip(t, pieces.items[i].start, pieces.items[i].end);
+        if (stripped > pieces.items[i].start && spans_push(out, pieces.items[i].start, stripped) < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    PyMem_Free(sentences.items);
+    PyMem_Free(clauses.items);
+    PyMem_Free(pieces.items);
+    return rc;
+}
+
+/* passage_spans's merge: a piece joins the passage before it while that stays within target_chars,
+ * or, when that passage is under a quarter of the target, within max_chars. */
+static int merge(Spans *merged, Py_ssize_t start, Py_ssize_t end, Py_ssize_t target_chars, Py_ssize_t quarter,
+                 Py_ssize_t max_chars) {
+    if (merged->len) {
+        Span *last = &merged->items[merged->len - 1];
+        if (end - last->start <= target_chars || (last->end - last->start < quarter && end - last->start <= max_chars)) {
+            last->end = end;
+            return 0;
+        }
+    }
+    return spans_push(merged, start, end);
+}
+
+static PyObject *passage_spans(PyObject *module, PyObject *args) {
+    PyObject *body;
+    Py_ssize_t target_chars, max_chars;
+    if (!PyArg_ParseTuple(args, "Unn", &body, &target_chars, &max_chars))
+        return NULL;
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(body) < 0) /* a legacy wchar_t str reads as empty until made ready */
+        return NULL;
+#endif
+    Text t = {PyUnicode_KIND(body), PyUnicode_DATA(body)};
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(body);
+    /* target_chars // 4 as Python floors it, whatever the sign */
+    const Py_ssize_t quarter = target_chars / 4 - (target_chars % 4 != 0 && target_chars < 0);
+    Spans merged = {0}, pieces = {0};
+    PyObject *result = NULL;
+    Py_ssize_t i = 0;
+    for (;;) {
+        i = after_spaces(&t, i, n); /* the paragraph's first non-space ('\n' is a space) */
+        if (i == n)
+            break;
+        Py_ssize_t line_end = find_newline(&t, i, n);
+        Py_ssize_t start = i, end = rstrip(&t, i, line_end);
+        i = line_end;
+        if (end - start <= max_chars) {
+            if (merge(&merged, start, end, target_chars, quarter, max_chars) < 0)
+                goto done;
+            continue;
+        }
+        pieces.len = 0;
+        if (split_long(&t, start, end, max_chars, &pieces) < 0)
+            goto done;
+        for (Py_ssize_t j = 0; j < pieces.len; j++)
+            if (merge(&merged, pieces.items[j].start, pieces.items[j].end, target_chars, quarter, max_chars) < 0)
+                goto done;
+    }
+    result = PyList_New(merged.len);
+    if (!result)
+        goto done;
+    for (Py_ssize_t j = 0; j < merged.len; j++) {
+        PyObject *span = Py_BuildValue("(nn)", merged.items[j].start, merged.items[j].end);
+        if (!span) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, j, span);
+    }
+done:
+    PyMem_Free(merged.items);
+    PyMem_Free(pieces.items);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"passage_spans", passage_spans, METH_VARARGS,
+     "passage_spans(body, target_chars, max_chars): the (start, end) spans of body's passages."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "_spans", .m_doc = "Passage splitting's scan in C.", .m_size = 0,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__spans(void) { return PyModuleDef_Init(&module); }
