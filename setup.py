@@ -1,18 +1,18 @@
-"""The native parts: the analysis chain's hot loop (retrieval/_chain.c), passage splitting's scan
-(retrieval/_spans.c) and BM25's top-k kernel (retrieval/_topk.c).
+"""The native parts: the analysis chain's hot loop (retrieval/_chain.c), ingest's text scans
+(retrieval/_scan.c) and BM25's top-k kernel (retrieval/_topk.c).
 
 Everything else about the package is in pyproject.toml. The extensions are
 optional at build time so that a machine without a C compiler still installs
 the project (analysis then runs the pure-Python chain and ranking the numpy
 `_top`, with a warning); `make test` checks that they were built
-(tests/test_native_chain.py, tests/test_native_spans.py, tests/test_native_topk.py).
+(tests/test_native_chain.py, tests/test_native_scan.py, tests/test_native_topk.py).
 """
 
 from setuptools import Extension, setup
 
 setup(ext_modules=[
     Extension("retrieval._chain", ["retrieval/_chain.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
-    Extension("retrieval._spans", ["retrieval/_spans.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
+    Extension("retrieval._scan", ["retrieval/_scan.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
     # -ffp-contract=off: each `sum + impact * factor` must round twice, as numpy's does (an FMA
     # would round once and the scores would no longer be bit-identical to the numpy `_top`).
     Extension("retrieval._topk", ["retrieval/_topk.c"], optional=True,

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 try:
-    from ._spans import passage_spans as _native_passage_spans
+    from ._scan import passage_spans as _native_passage_spans
 except ImportError as exc:  # built without a C compiler: the same spans, only slower
     logging.getLogger(__name__).warning("native passage splitting unavailable (%s): using the Python scan", exc)
     _native_passage_spans = None
@@ -94,7 +94,7 @@ def passage_spans(body: str, *, target_chars: int = DEFAULT_TARGET_CHARS,
                   max_chars: int = DEFAULT_MAX_CHARS) -> list[tuple[int, int]]:
     """The (start, end) spans of `split_passages`, without building `Passage` objects.
 
-    Computed by `retrieval/_spans.c` when it is built (~10x faster; splitting was a
+    Computed by `retrieval/_scan.c` when it is built (~10x faster; splitting was a
     tenth of ingest's CPU), else by `reference_passage_spans`, its specification.
     """
     if _native_passage_spans is not None:

@@ -1,4 +1,4 @@
-"""Passage splitting in C (retrieval/_spans.c) against the Python scan, its specification."""
+"""Ingest's scans in C (retrieval/_scan.c) against the Python versions, their specification."""
 
 import os
 
@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import passages as p
+from retrieval import readers
 
 pytestmark = pytest.mark.skipif(not p.NATIVE_SPANS and os.environ.get("NEWSBOT_ALLOW_PURE_PYTHON") == "1",
                                 reason="native splitting not built, allowed by NEWSBOT_ALLOW_PURE_PYTHON=1")
@@ -25,9 +26,10 @@ _SENTENCE = st.builds(lambda *parts: "".join(parts), st.text(alphabet=WORDS, min
 _BODY = st.lists(_SENTENCE | _PIECE | st.text(max_size=8), max_size=30).map("".join)
 
 
-def test_native_spans_is_built():
+def test_native_scan_is_built():
     # CI builds the extension (`pip install -e .`): a silent fallback would only show as a slower ingest.
-    assert p.NATIVE_SPANS, "retrieval._spans is not importable: run `pip install -e .` with a C compiler"
+    assert p.NATIVE_SPANS, "retrieval._scan is not importable: run `pip install -e .` with a C compiler"
+    assert readers._clean_line is not readers.reference_plain_json_line
 
 
 @settings(max_examples=600, deadline=None)
@@ -66,9 +68,36 @@ def test_edge_bodies(body):
 
 
 def test_bad_arguments_are_refused():
-    from retrieval._spans import passage_spans
+    from retrieval._scan import passage_spans
 
     with pytest.raises(TypeError):
         passage_spans(b"bytes", 500, 800)
     with pytest.raises(TypeError):
         passage_spans("text", "500", 800)
+
+
+# --- whether a JSON line is plain ----------------------------------------------------------------
+
+_LINE_BYTES = st.sampled_from([b"\\", b"u", b"b", b"n", b"\x7f", b"\xc2", b"\x80", b"\x9f", b"\xa0", b"\xab", b"\xc3",
+                               b"\xd8\xa7", b"a", b'"', b" "])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_LINE_BYTES, max_size=40).map(b"".join) | st.binary(max_size=60))
+def test_plain_json_line_answers_as_the_specification(line):
+    assert readers._clean_line(line) == readers.reference_plain_json_line(line)
+
+
+@pytest.mark.parametrize("line, plain", [
+    (b'{"text": "\xd9\x83\xd9\x84\xd9\x85\xd8\xa9 \\"quoted\\" \xc2\xabx\xc2\xbb"}', True),  # \" and «» are fine
+    (b'{"text": "a\\u0627"}', False),       # a \u escape may spell a control character or a surrogate
+    (b'{"text": "a\\bc"}', False),          # \b is a control character
+    (b'{"text": "a\\\\bc"}', False),        # an escaped backslash then b: refused too (as the regex does)
+    (b'{"text": "a\x7f"}', False),           # DEL
+    (b'{"text": "a\xc2\x85"}', False),       # NEL, a C1 control
+    (b'{"text": "end\\', True),             # a backslash at the very end
+    (b"", True),
+])
+def test_plain_json_line_cases(line, plain):
+    assert readers._clean_line(line) is plain
+    assert readers.reference_plain_json_line(line) is plain
