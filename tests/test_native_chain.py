@@ -41,6 +41,11 @@ TRICKY = (
     "Ⅻ ½ ² ⁵ ①",                                        # numerics that are not decimal digits
     "",
     "   \n\t ",
+    # The C chain looks tokens up in batches of 16 (retrieval/_chain.c, Batch): a chunk holding an
+    # unsafe character (Σ) after many tokens of its own, or after many one-token chunks.
+    ",".join(f"w{i}" for i in range(40)) + ",Σ,كلمة " + ",".join(f"v{i}" for i in range(40)),
+    " ".join(f"كلمة{i}" for i in range(20)) + " xΣy " + " ".join(f"قول{i}" for i in range(15)) + " Σ",
+    "_".join("ب" * 70 for _ in range(5)) + "Σ " + "ت" * 2000,
 )
 
 _ALPHABET = st.sampled_from("".join(TRICKY) + " _-") | st.characters()
