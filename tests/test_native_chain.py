@@ -41,7 +41,7 @@ TRICKY = (
     "Ⅻ ½ ² ⁵ ①",                                        # numerics that are not decimal digits
     "",
     "   \n\t ",
-    # The C chain looks tokens up in batches of 16 (retrieval/_chain.c, Batch): a chunk holding an
+    # The C chain looks tokens up in batches of 32 (retrieval/_chain.c, Batch): a chunk holding an
     # unsafe character (Σ) after many tokens of its own, or after many one-token chunks.
     ",".join(f"w{i}" for i in range(40)) + ",Σ,كلمة " + ",".join(f"v{i}" for i in range(40)),
     " ".join(f"كلمة{i}" for i in range(20)) + " xΣy " + " ".join(f"قول{i}" for i in range(15)) + " Σ",
