@@ -10,10 +10,11 @@ What it does, each part printing what it tried:
   bytes      random bytes as UTF-8 (surrogateescape, replace), UTF-16 code units (lone surrogates
              kept) and UTF-32 code points;
   huge       a few 10 MB inputs (one token, all whitespace, all emoji, Arabic prose, mixed);
-  errors     term_of / fallback raising KeyboardInterrupt, MemoryError, returning junk, or
-             clearing the cache, at random points: the error must surface and the next call on
-             the same chain must give the right terms;
-  threads    four threads sharing a small-cache chain while a fifth clears it;
+  errors     the stemmer callable / fallback raising KeyboardInterrupt, MemoryError, returning
+             junk, or clearing the cache, at random points: the error must surface and the next
+             call on the same chain must give the right terms;
+  threads    four threads sharing a small-cache chain while a fifth clears it, on each of the two
+             stemming routes (libstemmer's C API, and a Python callable per thread);
   flood      tokens crafted to collide under an unkeyed hash (FNV-1a, what the cache once used)
              must cost what random tokens cost;
   leaks      100k calls: tracemalloc's traced memory, the process RSS and the reference count
@@ -76,19 +77,26 @@ _LONG = st.lists(st.one_of(_TEXT, st.builds(lambda c, k: c * k, st.sampled_from(
                                             st.integers(1, 400))), max_size=6).map("".join)
 
 
-def _chain(stopwords: frozenset[str], cache_limit: int) -> Chain:
-    return Chain(_TABLES[0], _TABLES[1], lambda t: a._term(t, stopwords), lambda c: a._chain(c, {}, stopwords),
-                 a.MAX_TOKEN_CHARS, cache_limit)
+# The two ways the chain reaches Snowball: libstemmer's C API (what analysis.py sets up when
+# PyStemmer exports it) and a stem callable per thread made by `new_stemmer`.
+_ROUTES = {"libstemmer": a.snowball_c_api(), "callable": None}
 
 
-_TINY = [_chain(a.STOPWORDS, limit) for limit in (1, 2, 3)]
+def _chain(stopwords: frozenset[str], cache_limit: int, route: str = "libstemmer",
+           new_stemmer: Callable[[], Callable[[str], object]] = a.new_stemmer) -> Chain:
+    return Chain(_TABLES[0], _TABLES[1], stopwords, new_stemmer, lambda c: a._chain(c, {}, stopwords),
+                 a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, cache_limit, snowball=_ROUTES[route])
+
+
+# Caches of 1-3 tokens, on both stemming routes.
+_TINY = [_chain(a.STOPWORDS, limit, route) for limit in (1, 2, 3) for route in _ROUTES]
 _failures: list[str] = []
 
 
 def _check(text: str) -> None:
     expected = a.reference_analyze(text)
     got = {"analyze": a.analyze(text), "joined": a.analyze_joined(text).split(" ") if expected else [],
-           "tiny": _TINY[len(text) % 3].analyze(text)}
+           "tiny": _TINY[len(text) % len(_TINY)].analyze(text)}
     if a.analyze_joined(text) != " ".join(expected):
         got["joined"] = None
     for name, terms in got.items():
@@ -154,16 +162,18 @@ def part_errors(rng: random.Random, rounds: int) -> None:
     state = {"armed": False}
     holder: list[Chain] = []
 
-    def term_of(token: str) -> object:
+    stem_word = a.new_stemmer()
+
+    def stem(token: str) -> object:
         if state["armed"]:
             roll = rng.random()
             if roll < 0.15:
-                raise rng.choice(raised)("from term_of")
+                raise rng.choice(raised)("from the stemmer")
             if roll < 0.2:
                 return 42  # not a str: TypeError expected
             if roll < 0.3:
                 holder[0].clear()  # the cache emptied under the caller's feet
-        return a._term(token, a.STOPWORDS)
+        return stem_word(token)
 
     def fallback(chunk: str) -> object:
         if state["armed"] and rng.random() < 0.3:
@@ -173,7 +183,9 @@ def part_errors(rng: random.Random, rounds: int) -> None:
             return rng.choice([None, [1, 2], ("x", b"y"), 7])  # junk: TypeError expected
         return a._chain(chunk, {}, a.STOPWORDS)
 
-    chain = Chain(_TABLES[0], _TABLES[1], term_of, fallback, a.MAX_TOKEN_CHARS, rng.choice([2, 5, 50]))
+    # The callable route: the one where Python code (and so an error) can come from the stemmer.
+    chain = Chain(_TABLES[0], _TABLES[1], a.STOPWORDS, lambda: stem, fallback, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS,
+                  rng.choice([2, 5, 50]))
     holder.append(chain)
     words = ["كلمة", "الوزارة", "😀x", "Σοφός", "b" * 70, "ا\ud800", "word", "في"]
     errors = 0
@@ -193,7 +205,11 @@ def part_errors(rng: random.Random, rounds: int) -> None:
 
 
 def part_threads(rng: random.Random, seconds: float) -> None:
-    chain = _chain(a.STOPWORDS, 40)
+    for route in _ROUTES:
+        _threads_on(_chain(a.STOPWORDS, 40, route), route, rng, seconds / len(_ROUTES))
+
+
+def _threads_on(chain: Chain, route: str, rng: random.Random, seconds: float) -> None:
     texts = [" ".join(rng.choice(["كلمة", "وزير", "😀", "Σ", "word", "ـ" * 80, "x" * 65]) + str(rng.randrange(90))
                       for _ in range(8)) for _ in range(200)]
     expected = [a.reference_analyze(t) for t in texts]
@@ -225,7 +241,7 @@ def part_threads(rng: random.Random, seconds: float) -> None:
         sys.setswitchinterval(old)
     if bad:
         _failures.append(f"threads: {bad[0]!r}")
-    print(f"threads: {calls[0]:,} calls from 4 threads with a clearer: {'MISMATCH' if bad else 'ok'}")
+    print(f"threads ({route}): {calls[0]:,} calls from 4 threads with a clearer: {'MISMATCH' if bad else 'ok'}")
 
 
 def _fnv1a(token: str) -> int:
@@ -250,7 +266,8 @@ def part_flood(rng: random.Random) -> None:
             plain.append(token)
     timings = {}
     for name, tokens in (("crafted", crafted), ("random", plain)):
-        chain = Chain(_TABLES[0], _TABLES[1], str, lambda c: [], a.MAX_TOKEN_CHARS, 1 << 16)
+        chain = Chain(_TABLES[0], _TABLES[1], frozenset(), lambda: str, lambda c: [], a.MAX_TOKEN_CHARS,
+                      a.MAX_STEM_CHARS, 1 << 16)
         chain.analyze(" ".join(tokens[:30_000]))
         question = " ".join(tokens[30_000:30_800])
         start = time.perf_counter()
@@ -270,8 +287,9 @@ def _rss_mb() -> float:
 
 def part_leaks(calls: int) -> None:
     sentinel = "مصطلح-فريد"
-    chain = Chain(_TABLES[0], _TABLES[1], lambda t: sentinel if t == "فريد" else a._term(t, a.STOPWORDS),
-                  lambda c: a._chain(c, {}, a.STOPWORDS), a.MAX_TOKEN_CHARS, 1000)
+    stem_word = a.new_stemmer()
+    chain = _chain(a.STOPWORDS, 1000, "callable",
+                   new_stemmer=lambda: lambda t: sentinel if t == "فريد" else stem_word(t))
     texts = ["فريد كلمة 😀x Σοφός " + "b" * 70, "word%d فريد", "ا\ud800 فريد"]
     run: Callable[[int], None]
 
