@@ -366,9 +366,10 @@ def snowball_c_api() -> tuple[int, ...] | None:
     """
     try:
         module = ctypes.CDLL(Stemmer.__file__)  # already loaded: dlopen hands back the same library
-        return tuple(ctypes.cast(getattr(module, name), ctypes.c_void_p).value or 0 for name in SNOWBALL_C_FUNCTIONS)
+        addresses = tuple(ctypes.cast(getattr(module, name), ctypes.c_void_p).value for name in SNOWBALL_C_FUNCTIONS)
     except (OSError, AttributeError):
         return None
+    return addresses if all(addresses) else None
 
 
 # What retrieval/_chain.c spells out as letters (`post_fold`, `alef_fold`, the conjunction test):
