@@ -26,7 +26,6 @@ NATIVE_SPANS: bool = _native_passage_spans is not None
 DEFAULT_TARGET_CHARS = 500
 DEFAULT_MAX_CHARS = 800
 
-_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
 # Sentence ends: Latin and Arabic full stops, question and exclamation marks,
 # the Arabic semicolon and ellipsis, each followed by space (and any closing
 # quote or bracket that belongs to the sentence).
