@@ -16,7 +16,7 @@
  * same test (Py_UNICODE_ISSPACE). tests/test_native_scan.py compares the two on generated text.
  *
  * `plain_json_line(line)` is `readers.reference_plain_json_line`: no DEL byte, no `\u` or `\b`,
- * no C1 control in UTF-8, found with memchr (~3 KB a line, three regex scans took ~1.5 µs a passage).
+ * no C1 control in UTF-8, found with memchr (~3 KB a line, three regex scans took ~1 µs a passage).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
