@@ -244,7 +244,7 @@ async def send_full_article(update: Update, context: ContextTypes.DEFAULT_TYPE,
         return
     await query.answer()
     message = query.message
-    for text in fmt.article_messages(article):
+    for text in fmt.article_messages(article, svc.settings.max_article_messages):
         if isinstance(message, Message):  # same chat and forum topic as the answer
             await message.reply_text(text, do_quote=False)
         else:  # too old for Telegram to show us: the chat is still known

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = Field(default=8443, gt=0, lt=65536)
     max_question_chars: int = Field(default=400, ge=10, le=4000)
+    max_article_messages: int = Field(default=8, ge=2, le=50)  # the full-article button sends at most this many
     user_rate_limit: int = Field(default=10, ge=1)  # questions per user per rate window
     chat_rate_limit: int = Field(default=20, ge=1)  # questions per group chat per rate window
     # Page turns, full-article buttons and inline queries per user per rate window

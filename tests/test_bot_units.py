@@ -108,6 +108,33 @@ def test_full_article_is_split_on_paragraph_boundaries():
     assert all(f"فقرة رقم {n} " in body for n in range(10))
     # No paragraph is split across two messages.
     assert all(sum(f"فقرة رقم {n} " in p for p in plains) == 1 for n in range(10))
+    assert not any(fmt.ARTICLE_TOO_LONG in p for p in plains)  # shown whole
+
+
+def test_a_book_length_article_is_cut_at_the_message_limit_and_points_to_the_source():
+    body = "\n".join(f"فقرة رقم {n} " + "نص. " * 200 for n in range(2_000))  # ~1.6M characters
+    article = Article(id="x", body=body, title="كتاب", source="s", url="https://example.com/a?b=1&c=2")
+    messages = fmt.article_messages(article, max_messages=5)
+    assert len(messages) == 5
+    plains = [parse_telegram_html(m) for m in messages]
+    assert all(problems == [] and utf16_len(plain) <= 4096 for plain, problems in plains)
+    assert plains[0][0].startswith(fmt.RLM + "كتاب")
+    assert "فقرة رقم 0 " in plains[0][0] + plains[1][0]
+    assert fmt.ARTICLE_TOO_LONG in plains[-1][0] and "النص الكامل في المصدر" in plains[-1][0]
+    assert 'href="https://example.com/a?b=1&amp;c=2"' in messages[-1]
+    # What is shown is the article's beginning, in order.
+    shown = "".join(p for p, _ in plains[:-1])
+    assert shown.index("فقرة رقم 1 ") < shown.index("فقرة رقم 2 ")
+
+
+def test_an_article_needing_exactly_the_limit_is_shown_whole_and_one_more_is_cut():
+    paragraphs = [f"فقرة رقم {n} " + "نص " * 900 for n in range(4)]  # one message each
+    article = Article(id="x", body="\n".join(paragraphs), title="t")  # no URL
+    whole = fmt.article_messages(article, max_messages=4)
+    assert len(whole) == 4 and fmt.ARTICLE_TOO_LONG not in whole[-1]  # the header goes with the first
+    cut = fmt.article_messages(article, max_messages=3)
+    assert len(cut) == 3 and fmt.ARTICLE_TOO_LONG in cut[-1] and "href" not in cut[-1]
+    assert cut[:2] == whole[:2]
 
 
 def test_a_paragraph_longer_than_a_message_is_split_between_sentences():
@@ -318,3 +345,36 @@ def test_article_chunks_fit_and_keep_every_character_in_order(paragraphs: list[s
     chunks = split_paragraphs(paragraphs, limit)
     assert all(0 < utf16_len(c) <= limit for c in chunks)
     assert "".join(chunks).replace(" ", "").replace("\n", "") == "".join(paragraphs).replace(" ", "")
+
+
+def _pack_first_version(units, separator, limit):
+    """`formatting._pack` as first written: the chunk joined and measured again for every unit."""
+    from bot.formatting import utf16_len
+
+    chunks, current = [], ""
+    for unit, alone in units:
+        if alone:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(unit)
+            continue
+        joined = f"{current}{separator}{unit}" if current else unit
+        if utf16_len(joined) <= limit:
+            current = joined
+        else:
+            chunks.append(current)
+            current = unit
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "a", "كتب", "😀", "x" * 7, "ك" * 30, "ب😀"]), st.booleans()),
+                max_size=15),
+       st.sampled_from([" ", "\n\n", ""]), st.integers(1, 60))
+def test_the_packer_chunks_as_its_first_version_did(units, separator, limit):
+    from bot.formatting import _pack
+
+    assert _pack(units, separator, limit) == _pack_first_version(units, separator, limit)
