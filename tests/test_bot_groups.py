@@ -132,9 +132,7 @@ async def test_inline_query_pages_with_next_offset_and_empty_query_lists_latest(
 
 
 async def test_page_buttons_and_inline_queries_have_their_own_per_user_limit(tmp_path, fake):
-    harness = BotHarness(tmp_path, fake, follow_up_rate_limit=3)
-    await harness.start()
-    try:
+    async with BotHarness(tmp_path, fake, follow_up_rate_limit=3):
         chat = fake.chats[ADMIN.id]
         fake.send(chat, ADMIN, "أسعار النفط")
         [answer] = await fake.wait_for("sendMessage", chat_id=ADMIN.id)
@@ -163,5 +161,3 @@ async def test_page_buttons_and_inline_queries_have_their_own_per_user_limit(tmp
         fake.send(chat, ADMIN, "أسعار الغاز")
         [*_, reply] = await fake.wait_for("sendMessage", chat_id=ADMIN.id, count=2)
         assert "الغاز" in fake.message(reply)["text"]
-    finally:
-        await harness.stop()

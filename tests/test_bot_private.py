@@ -105,9 +105,7 @@ async def test_full_article_button_sends_the_article_in_pieces_after_a_restart(b
 
 
 async def test_the_full_article_button_stops_at_the_message_limit(tmp_path, fake):
-    harness = BotHarness(tmp_path, fake, max_article_messages=2)
-    await harness.start()
-    try:
+    async with BotHarness(tmp_path, fake, max_article_messages=2):
         chat = fake.chats[READER.id]
         fake.send(chat, READER, "المحيط الهادئ والتيارات البحرية")
         [answer] = await fake.wait_for("sendMessage", chat_id=READER.id)
@@ -120,8 +118,6 @@ async def test_the_full_article_button_stops_at_the_message_limit(tmp_path, fake
         assert len(texts) == 2  # the article takes three or more (the test above)
         assert texts[0].startswith("\u200fتقرير طويل عن المحيط")
         assert "المقال أطول من أن يُعرض هنا كاملاً" in texts[1]
-    finally:
-        await harness.stop()
 
 
 async def test_a_button_that_cannot_be_served_answers_with_a_notice(bot, fake):

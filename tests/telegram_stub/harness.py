@@ -107,3 +107,10 @@ class BotHarness:
     async def restart(self) -> None:
         await self.stop()
         await self.start(ingest=False)
+
+    async def __aenter__(self) -> BotHarness:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
