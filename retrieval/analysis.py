@@ -293,12 +293,10 @@ def snowball_stem(token: str) -> str:
     """
     if not token or not ("\u0621" <= token[0] <= "\u064a") or len(token) > MAX_STEM_CHARS:
         return token
-    stemmer = getattr(_snowball, "stemmer", None)
-    if stemmer is None:
-        # PyStemmer's own cache off (maxCacheSize 0): the chains cache terms in front of it, and
-        # with ~190k distinct tokens in 100k passages its purges cost more than the stemming.
-        stemmer = _snowball.stemmer = Stemmer.Stemmer("arabic", 0)
-    return stemmer.stemWord(token).replace("ة", "ه")
+    stem_word = getattr(_snowball, "stem_word", None)
+    if stem_word is None:
+        stem_word = _snowball.stem_word = new_stemmer()
+    return stem_word(token).replace("ة", "ه")
 
 
 # Hamza-seated and madda alef: folded to bare alef by `normalize`, but kept
@@ -340,12 +338,14 @@ def _term(token: str, stopwords: frozenset[str]) -> str | None:
 
 
 def new_stemmer() -> Callable[[str], str]:
-    """A Snowball stem callable of its own, for the C chain (which keeps one per thread).
+    """A Snowball stem callable of its own (PyStemmer's objects must not be shared between threads).
 
-    PyStemmer's cache is off, as in `snowball_stem`. The C chain does the rest
-    of `_term` itself (stopwords, `strip_conjunction`, the alef and taa marbuta
-    folds, the pass-through of non-Arabic and overlong tokens) and calls this
-    only for a new token that reaches Snowball.
+    PyStemmer's own cache is off (maxCacheSize 0): the chains cache terms in front of it, and with
+    ~190k distinct tokens in 100k passages its purges cost more than the stemming. `snowball_stem`
+    keeps one per thread, and so does the C chain when it cannot call libstemmer directly; the C
+    chain computes the rest of `_term` itself (stopwords, `strip_conjunction`, the alef and taa
+    marbuta folds, the pass-through of non-Arabic and overlong tokens) and stems only a new token
+    that reaches Snowball.
     """
     return Stemmer.Stemmer("arabic", 0).stemWord
 

@@ -339,14 +339,18 @@ class SearchEngine:
                 # turns on it only cost time (the two threads evicting each other's caches
                 # and trading the GIL): there each batch is prepared after the last is written.
                 overlap = _usable_cores() > 1
-                upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
+
+                def prepare_next() -> asyncio.Future[tuple[list[store.PreparedArticle], list[Skipped]]]:
+                    return asyncio.ensure_future(asyncio.to_thread(next_batch))
+
+                upcoming = prepare_next()
                 try:
                     while True:
                         batch, skipped = await upcoming
                         if not batch and not skipped:
                             break
                         if overlap:
-                            upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
+                            upcoming = prepare_next()
                         for record in skipped:
                             log.warning("skipped %s", record)
                         report.skipped.extend(skipped)
@@ -360,7 +364,7 @@ class SearchEngine:
                         if progress:
                             progress(report.files, done)
                         if not overlap:
-                            upcoming = asyncio.ensure_future(asyncio.to_thread(next_batch))
+                            upcoming = prepare_next()
                 finally:
                     # On an error or cancellation the batch being prepared is never
                     # written; its thread cannot be stopped, so wait for it: the
