@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -223,13 +224,32 @@ def save_index(index: BM25Index, path: Path, generation: int = -1) -> None:
     vocab = "\n".join(index.vocabulary).encode("utf-8")
     p = index.params
     params = np.array([p.k1, p.b, p.epsilon, -1.0 if p.delta is None else p.delta])
+    members = {"vocabulary": np.frombuffer(vocab, dtype=np.uint8), "params": params,
+               "variant": np.frombuffer(p.variant.encode(), dtype=np.uint8),
+               "generation": np.array([generation], dtype=np.int64),
+               **{name: getattr(index, name) for name in _ARRAYS}}
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as fh:
-        np.savez(fh, vocabulary=np.frombuffer(vocab, dtype=np.uint8), params=params,
-                 variant=np.frombuffer(p.variant.encode(), dtype=np.uint8),
-                 generation=np.array([generation], dtype=np.int64),
-                 **{name: getattr(index, name) for name in _ARRAYS})
+        np.savez(fh, checksum=np.array([content_checksum(members)], dtype=np.int64), **members)
     tmp.replace(path)
+
+
+def content_checksum(members: dict[str, np.ndarray]) -> int:
+    """CRC-32 of every member's name, dtype, shape and bytes, in name order.
+
+    np.load reads a .npz member without reaching the end of its zip entry, where
+    zipfile would check the entry's CRC, so a flipped bit inside an array can
+    load silently as a different index. This checksum covers all of the content
+    and is verified on every load; CRC-32 detects every error burst up to 32
+    bits (any single flipped bit) and misses a random corruption with
+    probability 2**-32.
+    """
+    crc = 0
+    for name in sorted(members):
+        a = np.ascontiguousarray(members[name])
+        crc = zlib.crc32(f"{name}:{a.dtype.str}:{a.shape};".encode(), crc)
+        crc = zlib.crc32(memoryview(a).cast("B"), crc)
+    return crc
 
 
 def stored_generation(path: Path) -> int:
@@ -261,14 +281,18 @@ def load_index(path: Path) -> BM25Index:
 
 def _read_index(path: Path) -> BM25Index:
     with np.load(path) as data:
-        vocab_text = data["vocabulary"].tobytes().decode("utf-8")
-        terms = vocab_text.split("\n") if vocab_text else []
-        k1, b, epsilon, delta = (float(x) for x in data["params"])
-        params = BM25Params(variant=data["variant"].tobytes().decode(), k1=k1, b=b,
-                            epsilon=epsilon, delta=None if delta < 0 else delta)
-        arrays = {name: data[name] for name in _ARRAYS if name in data}
-    if "max_impact" not in arrays:  # written before the bound was stored
-        arrays["max_impact"] = _max_impact(arrays["impacts"], arrays["offsets"])
+        members = {name: data[name] for name in data.files}
+    stored = members.pop("checksum", None)
+    if stored is None or stored.shape != (1,) or int(stored[0]) != content_checksum(members):
+        # Files from before the checksum are refused too: the caller rebuilds them once.
+        raise ValueError("damaged index file (checksum mismatch)" if stored is not None
+                         else "damaged index file (no checksum)")
+    vocab_text = members["vocabulary"].tobytes().decode("utf-8")
+    terms = vocab_text.split("\n") if vocab_text else []
+    k1, b, epsilon, delta = (float(x) for x in members["params"])
+    params = BM25Params(variant=members["variant"].tobytes().decode(), k1=k1, b=b,
+                        epsilon=epsilon, delta=None if delta < 0 else delta)
+    arrays = {name: members[name] for name in _ARRAYS}
     vocabulary = {t: i for i, t in enumerate(terms)}
     if len(vocabulary) != len(terms):
         raise ValueError("damaged index file (repeated vocabulary terms)")

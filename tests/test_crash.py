@@ -427,10 +427,12 @@ def test_index_file_with_consistent_zip_but_impossible_arrays_is_refused(tmp_pat
         fields = {f: getattr(good, f) for f in ("offsets", "doc_ids", "impacts", "idf", "doc_len",
                                                  "passage_ids", "article_ids")}
         fields.update(change)
+        members = {"vocabulary": np.frombuffer("\n".join(good.vocabulary).encode(), dtype=np.uint8),
+                   "params": np.array([1.5, 0.75, 0.25, -1.0]), "variant": np.frombuffer(b"plus", dtype=np.uint8),
+                   "max_impact": good.max_impact, **fields}
+        # A correct checksum of impossible content: the consistency check, not the checksum, must refuse it.
         with open(index_path, "wb") as fh:
-            np.savez(fh, vocabulary=np.frombuffer("\n".join(good.vocabulary).encode(), dtype=np.uint8),
-                     params=np.array([1.5, 0.75, 0.25, -1.0]), variant=np.frombuffer(b"plus", dtype=np.uint8),
-                     **fields)
+            np.savez(fh, checksum=np.array([bm25.content_checksum(members)], dtype=np.int64), **members)
         with pytest.raises(ValueError, match="damaged index file"):
             bm25.load_index(index_path)
         assert fresh_engine_problems(db, [0, 7, 49]) == [], name
