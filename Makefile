@@ -4,14 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
 
-.PHONY: run test lint bench eval clean
+.PHONY: run test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# setup.py builds the C analysis loop (retrieval/_chain.c): a change to it reinstalls.
-$(VENV)/.installed: pyproject.toml setup.py retrieval/_chain.c | $(BIN)/python
+# setup.py builds the C extensions (retrieval/*.c): a change to any of them, or to setup.py, reinstalls.
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard retrieval/*.c) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
