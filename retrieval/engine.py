@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis chain or passage splitting changes meaning: stored
 # terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 INGEST_BATCH = 500
 # Title terms repeated into every passage are capped: a hostile 1 MB title must
 # not be copied into each passage of its article.
