@@ -607,11 +607,11 @@ def reference_analyze(text: str) -> list[str]:
 
 def reference_analyze_query(text: str) -> list[str]:
     """The question chain in pure Python."""
-    return _query_chunks.analyze(text)
+    return strip_frame(_query_chunks.analyze(text))
 
 
 def analyze(text: str) -> list[str]:
-    """The indexing chain: normalise → tokenize → stopwords → Snowball stem."""
+    """The indexing chain: normalise → tokenize → stopwords → stem."""
     if _index_native is not None:
         return _index_native.analyze(text)
     return _index_chunks.analyze(text)
@@ -639,10 +639,43 @@ def passage_terms_utf8(text: str, start: int, stop: int, suffix: bytes = b"") ->
 
 
 def analyze_query(text: str) -> list[str]:
-    """The question chain: as `analyze`, with question words dropped too."""
+    """The question chain: as `analyze`, with question words and a leading question frame dropped too."""
     if _query_native is not None:
-        return _query_native.analyze(text)
-    return _query_chunks.analyze(text)
+        return strip_frame(_query_native.analyze(text))
+    return strip_frame(_query_chunks.analyze(text))
+
+
+# --- question frames -------------------------------------------------------------
+
+# How people open a question about a topic. The words of a frame are not the topic, yet each
+# weighed as much as a topic word: `ماذا حدث في الانتخابات العراقية؟` was refused while
+# `الانتخابات العراقية` was answered, because no article held حدث near the topic. A frame is
+# dropped where its terms open the question's terms (so clitics and spellings do not matter; the
+# question words before it are gone already, so متى قال loses قال as ماذا قال does) and something
+# is left after it; the same words later in a question are kept. Frames whose terms could open a
+# topic of their own are left out (ما صحة: صحة is also health). benchmarks/frames.py measures
+# what frames cost.
+QUESTION_FRAMES = (
+    "ماذا حدث في", "ما الذي حدث في", "ماذا يحدث في", "ما قصة", "ما حكاية", "هل صحيح أن",
+    "ما حقيقة", "ما الجديد بخصوص", "ما الجديد في", "ما آخر أخبار", "ما هي آخر أخبار", "آخر أخبار",
+    "ما آخر التطورات في", "ما هي آخر التطورات في", "آخر تطورات", "ما آخر المستجدات في", "أخبار",
+    "أريد أن أعرف عن", "أريد معلومات عن", "أعطني معلومات عن", "معلومات عن", "حدثني عن", "أخبرني عن",
+    "ماذا قال", "ماذا قالت", "ماذا قالوا", "كيف رد", "كيف ردت", "ما رد", "ما هو الوضع في", "ما الوضع في",
+)
+_FRAME_TERMS: tuple[tuple[str, ...], ...] = ()
+
+
+def strip_frame(terms: list[str]) -> list[str]:
+    """`terms` without the longest question frame they open with, unless nothing would be left."""
+    for frame in _FRAME_TERMS:
+        if len(terms) > len(frame) and tuple(terms[:len(frame)]) == frame:
+            return terms[len(frame):]
+    return terms
+
+
+# Longest first, so ما هي آخر أخبار wins over أخبار; frames made only of question words add nothing.
+_FRAME_TERMS = tuple(sorted({t for t in (tuple(_query_chunks.analyze(f)) for f in QUESTION_FRAMES) if t},
+                            key=len, reverse=True))
 
 
 def analyze_token(raw_token: str) -> str | None:

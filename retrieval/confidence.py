@@ -17,7 +17,7 @@ rarity as idf over the largest idf the index can give):
 * missing_rarity — rarity of the rarest question word the best passage
   lacks (a missing name weighs more than a missing common word);
 * max_rarity — rarity of the rarest question word at all;
-* unknown_share — share of question words the index has never seen.
+* unknown_share — share of question words the index has never seen, in any spelling.
 
 The coefficients are fitted by `benchmarks/noanswer_fit.py` on the ARCD train
 split (questions asked with their paragraphs in the index = answerable, and
@@ -51,7 +51,8 @@ def features(index: bm25.BM25Index, terms: list[str], query: list[QueryTerm], we
     second = evidence[1].score if len(evidence) > 1 else 0.0
     deep = evidence[min(DEPTH, len(evidence)) - 1].score if len(evidence) > 1 else 0.0
     missing = [t.idf for t in query if not any(bm25.contains(index, tid, top.passage) for tid, _ in t.matches)]
-    unknown = sum(term not in index.vocabulary for term in dict.fromkeys(terms))
+    # Unknown: neither the word nor a spelling variant of it is in the index.
+    unknown = sum(not t.matches for t in query)
     return np.array([
         top.passage_coverage,
         top.article_coverage,

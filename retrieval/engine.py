@@ -94,6 +94,10 @@ class RetrievalConfig:
     fuzzy: bool = True
     fuzzy_min_chars: int = 5
     fuzzy_weight: float = 0.6
+    # A word the index has never seen is looked up from this length (ترمب for ترامب), and a
+    # spelling variant standing for it counts as the word itself for the no-answer check: a name
+    # spelled one letter off is still the name (tests/test_name_variants.py).
+    fuzzy_unknown_min_chars: int = 4
     max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
 
     @property
@@ -531,7 +535,7 @@ class SearchEngine:
             return weights
         rare = max(3, index.n_passages // 500)
         for term in dict.fromkeys(terms):
-            if len(term) < self.config.fuzzy_min_chars or not term.isalpha() or term.isascii():
+            if not self._fuzzy_eligible(index, term) or not term.isalpha() or term.isascii():
                 continue
             tid = index.vocabulary.get(term)
             if tid is not None and index.df(tid) > rare:
@@ -598,11 +602,18 @@ class SearchEngine:
             tid = index.vocabulary.get(term)
             if tid is not None:
                 matches.append((tid, 1.0))
-            if self.config.fuzzy and len(term) >= self.config.fuzzy_min_chars:
-                matches += [(index.vocabulary[v], self.config.fuzzy_weight)
-                            for v in variants if rerank.one_edit_apart(term, v)]
+            if self.config.fuzzy and self._fuzzy_eligible(index, term):
+                # Credit for coverage: a variant of a word the index knows is another word, partly; of one
+                # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
+                credit = self.config.fuzzy_weight if tid is not None else 1.0
+                matches += [(index.vocabulary[v], credit) for v in variants if rerank.one_edit_apart(term, v)]
             out.append(rerank.QueryTerm(bm25.idf_of(index, term), tuple(matches)))
         return out
+
+    def _fuzzy_eligible(self, index: bm25.BM25Index, term: str) -> bool:
+        """Whether a question word is long enough to be matched through its spelling variants."""
+        shortest = self.config.fuzzy_min_chars if term in index.vocabulary else self.config.fuzzy_unknown_min_chars
+        return len(term) >= shortest
 
     def _weak(self, index: bm25.BM25Index, terms: list[str], query_terms: list[rerank.QueryTerm],
               weights: dict[int, float], evidence: list[rerank.Evidence]) -> bool:

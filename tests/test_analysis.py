@@ -244,3 +244,18 @@ def test_raw_tokens_are_the_runs_of_letters_and_marks_between_everything_else(te
     # The definition: maximal runs of letters, digits and in-word marks; underscores split.
     expected = [(m.group(), m.start(), m.end()) for m in _OLD_RAW_TOKEN.finditer(text)]
     assert list(a.tokenize_with_spans(text)) == expected
+
+
+@pytest.mark.parametrize("frame", ["ماذا حدث في", "ما قصة", "هل صحيح أن", "ما الجديد بخصوص", "ما آخر أخبار",
+                                   "أريد أن أعرف عن", "ماذا قال", "ماذا قالت", "كيف رد", "وماذا حدث في"])
+def test_a_question_frame_leaves_the_topics_terms(frame):
+    topic = "الانتخابات العراقية"
+    assert a.analyze_query(f"{frame} {topic}؟") == a.analyze_query(topic)
+    assert a.reference_analyze_query(f"{frame} {topic}؟") == a.analyze_query(topic)
+
+
+def test_a_frame_alone_or_inside_a_question_is_kept():
+    assert a.analyze_query("أخبار") == a.analyze("أخبار")  # nothing would be left
+    assert a.analyze_query("ماذا حدث") == a.analyze("حدث")
+    assert a.analyze_query("الانتخابات العراقية ماذا حدث فيها") == a.analyze("الانتخابات العراقية حدث فيها")
+    assert a.analyze("ماذا حدث في العراق") == a.analyze("ماذا حدث العراق")  # the index side keeps its words
