@@ -150,7 +150,8 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             if not question.strip():
                 continue
             result = await engine.search(question, k=args.k)
-            print(json.dumps({"query": question, "hits": [hit_json(h) for h in result.hits]},
+            print(json.dumps({"query": question, "hits": [hit_json(h) for h in result.hits],
+                              "confidence": result.confidence if result.hits else None},
                              ensure_ascii=False), flush=True)
     return 0
 

@@ -28,6 +28,7 @@ docs/retrieval-quality.md for the figures on the test split.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -77,6 +78,21 @@ FEATURE_MEAN = (0.621787, 0.647776, 0.821573, 0.123742, 0.653387, 1.59378, 0.527
 FEATURE_SCALE = (0.155249, 0.165024, 0.218846, 0.132181, 0.163886, 0.378459, 0.213659, 0.176936, 0.0718619)
 COEFFICIENTS = (0.803472, -0.230649, 0.273097, -0.413999, -0.941315, 0.785036, 0.368016, -0.0562724, -0.139351)
 INTERCEPT = 0.399362
+
+
+# A year as a question writes it: four digits from 1900 to 2099.
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def names_unseen_year(index: bm25.BM25Index, terms: list[str]) -> bool:
+    """Whether the question names a year no indexed passage mentions.
+
+    The unanswerable questions a news bot meets most are about events its archive does not
+    cover, and they name their year (`الانتخابات الرئاسية الأمريكية 2024` against a 2018
+    archive): the other words match old stories well, so the matches are shown as closest ones,
+    never as the answer.
+    """
+    return any(_YEAR.fullmatch(t) and t not in index.vocabulary for t in terms)
 
 
 def answerable_probability(x: np.ndarray) -> float:
