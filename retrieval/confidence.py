@@ -82,17 +82,42 @@ INTERCEPT = 0.399362
 
 # A year as a question writes it: four digits from 1900 to 2099.
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# The archive's present: the latest year mentioned in at least this share of the passages that
+# mention the most-mentioned year. News mentions its own year far more than any other (the 2018
+# news corpus: 2018 in 5,004 passages, 2019 in 925, 2022 in 362 for the World Cup to come), and in
+# an archive of many years each year is mentioned most while it is the present.
+PRESENT_YEAR_SHARE = 0.25
+
+
+def archive_year(index: bm25.BM25Index) -> int | None:
+    """The latest year the archive reports as its present (None: it mentions no year)."""
+    def build(index: bm25.BM25Index) -> int | None:
+        years = {int(t): index.df(tid) for t, tid in index.vocabulary.items() if _YEAR.fullmatch(t)}
+        if not years:
+            return None
+        floor = PRESENT_YEAR_SHARE * max(years.values())
+        return max(year for year, df in years.items() if df >= floor)
+
+    return index.derived("archive_year", build)
 
 
 def names_unseen_year(index: bm25.BM25Index, terms: list[str]) -> bool:
-    """Whether the question names a year no indexed passage mentions.
+    """Whether the question names a year after the archive's present (or one no passage mentions).
 
     The unanswerable questions a news bot meets most are about events its archive does not
-    cover, and they name their year (`الانتخابات الرئاسية الأمريكية 2024` against a 2018
-    archive): the other words match old stories well, so the matches are shown as closest ones,
-    never as the answer.
+    cover, and they name their year (`من فاز في الانتخابات الرئاسية الأمريكية 2024؟` against a
+    2018 archive): the other words match old stories well (Putin re-elected "until 2024"), so the
+    matches are shown as the closest ones, never as the answer.
     """
-    return any(_YEAR.fullmatch(t) and t not in index.vocabulary for t in terms)
+    present = None
+    for term in terms:
+        if _YEAR.fullmatch(term):
+            if term not in index.vocabulary:
+                return True
+            present = archive_year(index) if present is None else present
+            if present is not None and int(term) > present:
+                return True
+    return False
 
 
 def answerable_probability(x: np.ndarray) -> float:

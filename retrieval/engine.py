@@ -84,7 +84,7 @@ class RetrievalConfig:
     # answer your question" (SearchResult.confidence "low") instead of being refused or shown as
     # an answer; a question naming a year the archive never mentions (an event after its last
     # article) is shown so too. Chosen by benchmarks/outcomes.py (docs/retrieval-quality.md).
-    low_confidence: float = 0.17
+    low_confidence: float = 0.56
     # Re-ranking of the leading articles (retrieval/rerank.py): how many are
     # re-ordered; the lead passage's score × (1 + lead_boost), since news
     # puts the story's gist first; and the share of a question word's

@@ -107,3 +107,25 @@ def test_search_jsonl_says_how_confident_each_answer_is(tmp_path: Path):
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     assert [r["confidence"] for r in rows] == ["high", "low", None]
     assert rows[1]["hits"][0]["article_id"] == "e1" and rows[2]["hits"] == []
+
+
+async def test_the_archives_present_is_its_most_mentioned_recent_year(tmp_path: Path):
+    from retrieval import confidence
+
+    # 2018 in five passages, 2022 (a World Cup to come) in one: the present is 2018, and a question
+    # about 2022 is about an event after it even though a passage names the year.
+    texts = ["ميزانية عام 2018 للمدارس", "موسم 2018 الزراعي", "انتخابات 2018 البلدية", "صيف 2018 الحار",
+             "معرض الكتاب 2018", "ذكرى حرب 2006", "قطر تستعد لمونديال 2022"]
+    records = [{"id": f"y{i}", "title": f"خبر {i}", "source": "t", "published": "2018-01-01T00:00:00",
+                "text": text} for i, text in enumerate(texts)]
+    engine = await SearchEngine.open(tmp_path / "y.db", RetrievalConfig())
+    try:
+        await engine.ingest_paths([write_jsonl(tmp_path / "y.jsonl", records)])
+        assert confidence.archive_year(engine.index) == 2018
+        assert confidence.names_unseen_year(engine.index, ["مونديال", "2022"])
+        assert confidence.names_unseen_year(engine.index, ["مونديال", "2031"])  # mentioned nowhere
+        assert confidence.names_unseen_year(engine.index, ["حرب", "1990"])  # a year no passage mentions
+        assert not confidence.names_unseen_year(engine.index, ["انتخاب", "2018"])
+        assert not confidence.names_unseen_year(engine.index, ["حرب", "2006"])
+    finally:
+        await engine.close()
