@@ -1,11 +1,11 @@
 """Do everyday question frames cost answers? Short topics asked bare and wrapped in each frame.
 
-    python -m benchmarks.frames                                  # 3,000 news articles, 300 topics
-    python -m benchmarks.frames --articles 5000 --topics 500 --corpus news.jsonl.gz
+    python -m benchmarks.frames                                  # the whole news corpus, 300 topics
+    python -m benchmarks.frames --articles 3000 --topics 500 --corpus news.jsonl.gz
     python -m benchmarks.frames --keep-frames                    # the same without frame stripping
 
-A topic is two or three words of a news article's title (its rarest ones in the index, in title
-order: what a reader who remembers the story would type), asked of an index of the articles
+A topic is the first two or three words of a news article's title that the index knows (a
+headline opens with its topic: what a reader who saw it would type), asked of an index of the articles
 *without* their titles, as the known-item task of benchmarks/eval.py does; the gold article is
 the title's own. Each topic is asked bare and inside every frame of `FRAMES` (the issue's list),
 through `SearchEngine.search`, exactly what the bot calls. Per frame: the share of questions
@@ -33,23 +33,21 @@ FRAMES = ("ماذا حدث في {}؟", "ما قصة {}؟", "هل صحيح أن {
 
 
 def topics(engine: SearchEngine, articles: list[dict], n: int, seed: int) -> list[tuple[str, str]]:
-    """(topic, gold article id): 2 or 3 of a title's rarest words, in title order."""
+    """(topic, gold article id): the first 2 or 3 words of a title that the index knows, as a headline opens."""
     index = engine.index
     assert index is not None
     rng = random.Random(seed)
     out = []
     for article in rng.sample([a for a in articles if str(a.get("title") or "").strip()], len(articles)):
         words = []
-        for pos, (word, _, _) in enumerate(analysis.tokenize_with_spans(article["title"])):
+        for word, _, _ in analysis.tokenize_with_spans(article["title"]):
             terms = analysis.analyze_query(word)
-            tid = index.vocabulary.get(terms[0]) if len(terms) == 1 else None
-            if tid is not None and not word.isdigit():
-                words.append((index.df(tid), pos, word))
+            if len(terms) == 1 and terms[0] in index.vocabulary and not word.isdigit():
+                words.append(word)
         size = 2 + len(out) % 2
         if len(words) < size:
             continue
-        picked = sorted(sorted(words)[:size], key=lambda w: w[1])
-        out.append((" ".join(w for _, _, w in picked), article["id"]))
+        out.append((" ".join(words[:size]), article["id"]))
         if len(out) == n:
             break
     return out
@@ -87,7 +85,7 @@ def report(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSONL(.gz) news articles with titles")
-    parser.add_argument("--articles", type=int, default=3000, help="seeded sample of the corpus")
+    parser.add_argument("--articles", type=int, default=0, help="seeded sample of the corpus (0: all of it)")
     parser.add_argument("--topics", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep-frames", action="store_true", help="measure without dropping question frames")
@@ -97,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--corpus {args.corpus}: no such file")
     if args.keep_frames:
         analysis._FRAME_TERMS = ()
-    articles = qa_data.load_corpus(args.corpus, args.articles, seed=args.seed)
+    articles = qa_data.load_corpus(args.corpus, args.articles or None, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="newsbot-frames-") as tmp:
         jsonl = qa_data.write_jsonl(Path(tmp) / "untitled.jsonl", qa_data.without_titles(articles))
         db = Path(tmp) / "untitled.db"
