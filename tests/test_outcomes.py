@@ -129,3 +129,17 @@ async def test_the_archives_present_is_its_most_mentioned_recent_year(tmp_path: 
         assert not confidence.names_unseen_year(engine.index, ["حرب", "2006"])
     finally:
         await engine.close()
+
+
+async def test_telegram_shows_closest_matches_with_the_hint_and_answers_without_it(tmp_path: Path, fake):
+    from .telegram_stub.harness import READER, BotHarness
+
+    async with BotHarness(tmp_path, fake):
+        chat = fake.chats[READER.id]
+        fake.send(chat, READER, "قرار مجلس الأمن بشأن سوريا 2031")  # a year after anything archived
+        [flagged] = await fake.wait_for("sendMessage", chat_id=READER.id)
+        fake.send(chat, READER, "ما رقم قرار مجلس الأمن بشأن المساعدة الإنسانية في سوريا؟")
+        [answered] = await fake.wait_for("sendMessage", chat_id=READER.id, since=len(fake.calls))
+    flagged_text, answered_text = fake.message(flagged)["text"], fake.message(answered)["text"]
+    assert LOW_CONFIDENCE_HINT in flagged_text and "2585" in flagged_text  # results shown, with the hint
+    assert LOW_CONFIDENCE_HINT not in answered_text and "2585" in answered_text
