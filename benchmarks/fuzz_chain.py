@@ -10,11 +10,11 @@ What it does, each part printing what it tried:
   bytes      random bytes as UTF-8 (surrogateescape, replace), UTF-16 code units (lone surrogates
              kept) and UTF-32 code points;
   huge       a few 10 MB inputs (one token, all whitespace, all emoji, Arabic prose, mixed);
-  errors     the stemmer callable / fallback raising KeyboardInterrupt, MemoryError, returning
-             junk, or clearing the cache, at random points: the error must surface and the next
-             call on the same chain must give the right terms;
-  threads    four threads sharing a small-cache chain while a fifth clears it, on each of the two
-             stemming routes (libstemmer's C API, and a Python callable per thread);
+  errors     a set lookup (a stopword set member whose comparison runs Python code) or the fallback
+             raising KeyboardInterrupt, MemoryError, returning junk, or clearing the cache, at random
+             points: the error must surface and the next call on the same chain must give the right
+             terms;
+  threads    four threads sharing a small-cache chain while a fifth clears it;
   flood      tokens crafted to collide under an unkeyed hash (FNV-1a, what the cache once used)
              must cost what random tokens cost;
   leaks      100k calls: tracemalloc's traced memory, the process RSS and the reference count
@@ -77,19 +77,14 @@ _LONG = st.lists(st.one_of(_TEXT, st.builds(lambda c, k: c * k, st.sampled_from(
                                             st.integers(1, 400))), max_size=6).map("".join)
 
 
-# The two ways the chain reaches Snowball: libstemmer's C API (what analysis.py sets up when
-# PyStemmer exports it) and a stem callable per thread made by `new_stemmer`.
-_ROUTES = {"libstemmer": a.snowball_c_api(), "callable": None}
+def _chain(stopwords: frozenset[str], cache_limit: int,
+           fallback: Callable[[str], object] | None = None) -> Chain:
+    return Chain(_TABLES[0], _TABLES[1], stopwords, a.CLITIC_EXCEPTIONS,
+                 fallback or (lambda c: a._chain(c, {}, stopwords)), a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, cache_limit)
 
 
-def _chain(stopwords: frozenset[str], cache_limit: int, route: str = "libstemmer",
-           new_stemmer: Callable[[], Callable[[str], object]] = a.new_stemmer) -> Chain:
-    return Chain(_TABLES[0], _TABLES[1], stopwords, new_stemmer, lambda c: a._chain(c, {}, stopwords),
-                 a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, cache_limit, snowball=_ROUTES[route])
-
-
-# Caches of 1-3 tokens, on both stemming routes.
-_TINY = [_chain(a.STOPWORDS, limit, route) for limit in (1, 2, 3) for route in _ROUTES]
+# Caches of 1-3 tokens.
+_TINY = [_chain(a.STOPWORDS, limit) for limit in (1, 2, 3)]
 _failures: list[str] = []
 
 
@@ -162,18 +157,23 @@ def part_errors(rng: random.Random, rounds: int) -> None:
     state = {"armed": False}
     holder: list[Chain] = []
 
-    stem_word = a.new_stemmer()
+    class Tripwire:
+        """A stopword set member hashing as a word does: looking that word up runs `__eq__`."""
 
-    def stem(token: str) -> object:
-        if state["armed"]:
-            roll = rng.random()
-            if roll < 0.15:
-                raise rng.choice(raised)("from the stemmer")
-            if roll < 0.2:
-                return 42  # not a str: TypeError expected
-            if roll < 0.3:
-                holder[0].clear()  # the cache emptied under the caller's feet
-        return stem_word(token)
+        def __init__(self, word: str) -> None:
+            self.word = word
+
+        def __hash__(self) -> int:
+            return hash(self.word)
+
+        def __eq__(self, other: object) -> bool:
+            if state["armed"]:
+                roll = rng.random()
+                if roll < 0.3:
+                    raise rng.choice(raised)("from a set lookup")
+                if roll < 0.5:
+                    holder[0].clear()  # the cache emptied under the caller's feet
+            return False
 
     def fallback(chunk: str) -> object:
         if state["armed"] and rng.random() < 0.3:
@@ -183,14 +183,14 @@ def part_errors(rng: random.Random, rounds: int) -> None:
             return rng.choice([None, [1, 2], ("x", b"y"), 7])  # junk: TypeError expected
         return a._chain(chunk, {}, a.STOPWORDS)
 
-    # The callable route: the one where Python code (and so an error) can come from the stemmer.
-    chain = Chain(_TABLES[0], _TABLES[1], a.STOPWORDS, lambda: stem, fallback, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS,
-                  rng.choice([2, 5, 50]))
+    words = ["كلمه", "وزاره", "word", "بقوه"]  # as stopwords are matched (ة → ه)
+    stopwords = a.STOPWORDS | {Tripwire(w + str(n)) for w in words for n in range(50)}
+    chain = _chain(stopwords, rng.choice([2, 5, 50]), fallback)  # type: ignore[arg-type]
     holder.append(chain)
-    words = ["كلمة", "الوزارة", "😀x", "Σοφός", "b" * 70, "ا\ud800", "word", "في"]
+    raw = ["كلمة", "وزارة", "😀x", "Σοφός", "b" * 70, "ا\ud800", "word", "في", "بقوة"]
     errors = 0
     for i in range(rounds):
-        text = " ".join(rng.choice(words) + str(rng.randrange(50)) for _ in range(rng.randrange(1, 12)))
+        text = " ".join(rng.choice(raw) + str(rng.randrange(50)) for _ in range(rng.randrange(1, 12)))
         state["armed"] = True
         try:
             (chain.analyze if i % 2 else chain.analyze_joined)(text)
@@ -205,11 +205,7 @@ def part_errors(rng: random.Random, rounds: int) -> None:
 
 
 def part_threads(rng: random.Random, seconds: float) -> None:
-    for route in _ROUTES:
-        _threads_on(_chain(a.STOPWORDS, 40, route), route, rng, seconds / len(_ROUTES))
-
-
-def _threads_on(chain: Chain, route: str, rng: random.Random, seconds: float) -> None:
+    chain = _chain(a.STOPWORDS, 40)
     texts = [" ".join(rng.choice(["كلمة", "وزير", "😀", "Σ", "word", "ـ" * 80, "x" * 65]) + str(rng.randrange(90))
                       for _ in range(8)) for _ in range(200)]
     expected = [a.reference_analyze(t) for t in texts]
@@ -231,7 +227,7 @@ def _threads_on(chain: Chain, route: str, rng: random.Random, seconds: float) ->
 
     threads = [threading.Thread(target=work) for _ in range(4)] + [threading.Thread(target=clearer)]
     old = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible, inside the callbacks too
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, inside the fallback too
     try:
         for t in threads:
             t.start()
@@ -241,7 +237,7 @@ def _threads_on(chain: Chain, route: str, rng: random.Random, seconds: float) ->
         sys.setswitchinterval(old)
     if bad:
         _failures.append(f"threads: {bad[0]!r}")
-    print(f"threads ({route}): {calls[0]:,} calls from 4 threads with a clearer: {'MISMATCH' if bad else 'ok'}")
+    print(f"threads: {calls[0]:,} calls from 4 threads with a clearer: {'MISMATCH' if bad else 'ok'}")
 
 
 def _fnv1a(token: str) -> int:
@@ -266,7 +262,7 @@ def part_flood(rng: random.Random) -> None:
             plain.append(token)
     timings = {}
     for name, tokens in (("crafted", crafted), ("random", plain)):
-        chain = Chain(_TABLES[0], _TABLES[1], frozenset(), lambda: str, lambda c: [], a.MAX_TOKEN_CHARS,
+        chain = Chain(_TABLES[0], _TABLES[1], frozenset(), frozenset(), lambda c: [], a.MAX_TOKEN_CHARS,
                       a.MAX_STEM_CHARS, 1 << 16)
         chain.analyze(" ".join(tokens[:30_000]))
         question = " ".join(tokens[30_000:30_800])
@@ -286,11 +282,10 @@ def _rss_mb() -> float:
 
 
 def part_leaks(calls: int) -> None:
+    # A term the fallback hands back (for the chunks holding Σ): the chain must keep no reference to it.
     sentinel = "مصطلح-فريد"
-    stem_word = a.new_stemmer()
-    chain = _chain(a.STOPWORDS, 1000, "callable",
-                   new_stemmer=lambda: lambda t: sentinel if t == "فريد" else stem_word(t))
-    texts = ["فريد كلمة 😀x Σοφός " + "b" * 70, "word%d فريد", "ا\ud800 فريد"]
+    chain = _chain(a.STOPWORDS, 1000, lambda c: [sentinel] if "Σ" in c else a._chain(c, {}, a.STOPWORDS))
+    texts = ["فريد كلمة 😀x Σοφός " + "b" * 70, "word%d فريدΣ", "ا\ud800 فريد"]
     run: Callable[[int], None]
 
     def run(n: int) -> None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from retrieval import analysis
 from retrieval.engine import SearchEngine
 from retrieval.store import SchemaError
 
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--jsonl", action="store_true", required=True,
                         help="one question per input line, one JSON object per output line")
     search.add_argument("-k", type=int, default=3)
+
+    analyze = sub.add_parser("analyze", parents=[common],
+                             help="the terms of each stdin line through the indexing chain (or --query's)")
+    analyze.add_argument("--query", action="store_true", help="the question chain (question words dropped too)")
+    analyze.add_argument("--jsonl", action="store_true", help='one {"text", "terms"} JSON object per input line')
 
     sub.add_parser("stats", parents=[common], help="articles, passages, sources and index figures")
     sub.add_parser("prompt", parents=[common], help="interactive question prompt in the terminal")
@@ -144,8 +150,20 @@ async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             if not question.strip():
                 continue
             result = await engine.search(question, k=args.k)
-            print(json.dumps({"query": question, "hits": [hit_json(h) for h in result.hits]},
+            print(json.dumps({"query": question, "hits": [hit_json(h) for h in result.hits],
+                              "confidence": result.confidence if result.hits else None},
                              ensure_ascii=False), flush=True)
+    return 0
+
+
+async def cmd_analyze(settings: Settings, args: argparse.Namespace) -> int:
+    """Elasticsearch's `_analyze` for this bot: what the index (or a question) makes of a text."""
+    chain = analysis.analyze_query if args.query else analysis.analyze
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        terms = chain(text)
+        print(json.dumps({"text": text, "terms": terms}, ensure_ascii=False) if args.jsonl else " ".join(terms),
+              flush=True)
     return 0
 
 
@@ -179,7 +197,7 @@ async def cmd_start(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"ingest": cmd_ingest, "reindex": cmd_reindex, "ask": cmd_ask, "search": cmd_search,
-             "stats": cmd_stats, "prompt": cmd_prompt, "start": cmd_start}
+             "analyze": cmd_analyze, "stats": cmd_stats, "prompt": cmd_prompt, "start": cmd_start}
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from retrieval.articles import Article
 from retrieval.engine import Hit, IngestReport, SearchResult, Stats
 
 from .records import QuestionStats
-from .terminal import NO_ANSWER
+from .terminal import LOW_CONFIDENCE_HINT, NO_ANSWER
 
 MAX_MESSAGE = 4096
 RLM = "\u200f"
@@ -131,9 +131,10 @@ def answer_text(result: SearchResult) -> str:
     """The answer to a question: its results, or the no-answer message with a hint."""
     if not result.hits:
         return no_answer_text(result.no_answer)
+    hint = [f"{RLM}<i>{esc(LOW_CONFIDENCE_HINT)}</i>"] if result.confidence == "low" else []
     for excerpt_limit, title_limit in _SHRINK_STEPS:
-        blocks = [hit_block(n, hit, excerpt_limit, title_limit)
-                  for n, hit in enumerate(result.hits, start=result.offset + 1)]
+        blocks = hint + [hit_block(n, hit, excerpt_limit, title_limit)
+                         for n, hit in enumerate(result.hits, start=result.offset + 1)]
         text = "\n\n".join(blocks)
         if visible_length(text) <= MAX_MESSAGE:
             return text

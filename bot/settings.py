@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     bm25_epsilon: float = Field(default=_RETRIEVAL.bm25.epsilon, ge=0)
     min_coverage: float = Field(default=_RETRIEVAL.min_coverage, ge=0, le=1)
     min_confidence: float = Field(default=_RETRIEVAL.min_confidence, ge=0, le=1)
+    low_confidence: float = Field(default=_RETRIEVAL.low_confidence, ge=0, le=1)
     fuzzy_names: bool = _RETRIEVAL.fuzzy
     max_input_bytes: int = Field(default=2 * 1024**3, gt=0)
 
@@ -100,7 +101,8 @@ class Settings(BaseSettings):
     def retrieval_config(self) -> RetrievalConfig:
         return RetrievalConfig(
             bm25=BM25Params(variant=self.bm25_variant, k1=self.bm25_k1, b=self.bm25_b, epsilon=self.bm25_epsilon),
-            min_coverage=self.min_coverage, min_confidence=self.min_confidence, fuzzy=self.fuzzy_names,
+            min_coverage=self.min_coverage, min_confidence=self.min_confidence,
+            low_confidence=self.low_confidence, fuzzy=self.fuzzy_names,
             max_input_bytes=self.max_input_bytes)
 
 

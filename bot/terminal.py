@@ -11,6 +11,8 @@ NO_ANSWER = {
     "unknown_terms": "لم أجد أي مقال يذكر كلمات سؤالك. جرّب كلمات أقل أو أسماء أو تواريخ أخرى.",
     "weak": "لم أجد إجابة واضحة عن سؤالك. جرّب كلمات أقل أو اسماً أو تاريخاً محدداً.",
 }
+# Shown above results the engine is not sure of (SearchResult.confidence "low").
+LOW_CONFIDENCE_HINT = "هذه أقرب النتائج إلى سؤالك، وقد لا تجيب عنه."
 
 
 def source_line(source: str, section: str, published: str) -> str:
@@ -29,6 +31,8 @@ def format_result(result: SearchResult) -> str:
         if hit.url:
             lines.append(f"   {hit.url}")
         blocks.append("\n".join(lines))
+    if result.confidence == "low":
+        blocks.insert(0, LOW_CONFIDENCE_HINT)
     return "\n\n".join(blocks)
 
 

@@ -1,6 +1,6 @@
 /* The analysis chain's per-character loop in C (retrieval/analysis.py is the specification).
  *
- * `Chain(mapped, token_chars, stopwords, new_stemmer, fallback, max_token, max_stem, cache_limit, snowball=None)`
+ * `Chain(mapped, token_chars, stopwords, clitic_exceptions, fallback, max_token, max_stem, cache_limit)`
  * analyses a text the way `analysis._chain` does, chunk by whitespace-delimited chunk:
  *
  *   - every BMP character goes through `mapped`, a table that analysis.py computes from its own
@@ -11,17 +11,15 @@
  *     character class, also computed by analysis.py); runs of them are tokens, cut every
  *     `max_token` characters, as the tokenizer's regex does;
  *   - each token's term comes from a cache; a token not in it gets the term `analysis._term` gives
- *     it, computed here (stopwords, the conjunction, the alef folds), Snowball included when
- *     `snowball` gives libstemmer's C API (analysis.snowball_c_api: the functions PyStemmer's
- *     own `stemWord` calls), and otherwise through this thread's stem callable made by
- *     `new_stemmer()` (PyStemmer's `stemWord`);
+ *     it, computed here (stopwords, clitics and the article with `clitic_exceptions`, the folds,
+ *     the suffixes);
  *   - a chunk holding any unsafe or non-BMP character is handed whole to `fallback(chunk)`,
  *     the Python chain, whose terms are taken as they are.
  *
  * Chunking at whitespace gives the same terms as the whole text (analysis.py explains why and
  * tests it), so the result equals the Python chain's; tests/test_native_chain.py checks it on
  * generated and tricky text. No pointer into the cache is held across a call back into Python
- * (the stemmer, fallback), since another thread may use or clear the same Chain meanwhile.
+ * (a set lookup, the fallback), since another thread may use or clear the same Chain meanwhile.
  *
  * Speed: each raw character costs one lookup in an 8-byte-per-character table, and each token
  * one probe of an open-addressing table whose 64-byte entries hold the token and its term inline,
@@ -69,8 +67,7 @@ typedef struct {
     PyObject_HEAD
     CharInfo *info;     /* one per BMP character */
     PyObject *stopwords;    /* a set or frozenset of str */
-    PyObject *new_stemmer;  /* () -> a stem callable, made once per thread */
-    int direct_snowball;    /* 1: libstemmer is called directly (snowball_api) instead */
+    PyObject *clitic_exceptions; /* a set or frozenset of str: analysis.CLITIC_EXCEPTIONS */
     PyObject *fallback;
     Py_ssize_t max_token;
     Py_ssize_t max_stem;
@@ -251,217 +248,173 @@ static int entry_fill(Entry *e, const Py_UCS2 *key, Py_ssize_t n, uint64_t h, Py
 
 /* --- a new token's term: analysis._term ------------------------------------------------------- */
 
-/* The letters analysis._term folds and looks at (analysis.py asserts its _POST_TABLE and
- * _ALEF_TABLE against these letters, and tests/test_native_chain.py compares Chain.term with
- * _term on generated tokens). */
+/* The letters and rules analysis._term uses, spelled out (analysis.py asserts its tables and suffix
+ * lists against these letters, and tests/test_native_chain.py compares Chain.term with _term on
+ * generated tokens and on the conflation families). */
 #define TAA_MARBUTA 0x0629
 #define HEH 0x0647
 #define ALEF 0x0627
 #define LAM 0x0644
 #define WAW 0x0648
 #define FEH 0x0641
+#define BEH 0x0628
+#define KAF 0x0643
+#define TEH 0x062A
+#define NOON 0x0646
+#define MEEM 0x0645
+#define YEH 0x064A
+#define ALEF_MAQSURA 0x0649
 #define CONJUNCTION_ARTICLE_MIN_CHARS 6 /* analysis.CONJUNCTION_ARTICLE_MIN_CHARS */
-
-static PyObject *taa_marbuta_str, *heh_str; /* "ة" and "ه", made at import */
+#define MIN_STEM_CHARS 3                /* analysis.MIN_STEM_CHARS */
 
 static inline int is_hamza_alef(Py_UCS2 c) { return c == 0x0623 || c == 0x0625 || c == 0x0622; } /* أ إ آ */
+static inline int is_conjunction(Py_UCS2 c) { return c == WAW || c == FEH; }             /* analysis.CONJUNCTIONS */
+static inline int is_preposition(Py_UCS2 c) { return c == BEH || c == KAF || c == LAM; } /* analysis.PREPOSITIONS */
 
-/* _POST_TABLE: taa marbuta → heh, hamza alefs → alef (how stopwords are spelled). */
-static inline Py_UCS2 post_fold(Py_UCS2 c) { return c == TAA_MARBUTA ? HEH : is_hamza_alef(c) ? ALEF : c; }
+/* _STOP_TABLE: taa marbuta → heh, hamza alefs → alef (how stopwords are matched). */
+static inline Py_UCS2 stop_fold(Py_UCS2 c) { return c == TAA_MARBUTA ? HEH : is_hamza_alef(c) ? ALEF : c; }
 
-/* _ALEF_TABLE: every alef form → alef (what the stemmer sees). */
-static inline Py_UCS2 alef_fold(Py_UCS2 c) {
-    return (is_hamza_alef(c) || c == 0x0671 || c == 0x0672 || c == 0x0673) ? ALEF : c; /* ٱ ٲ ٳ */
+/* _STEM_TABLE: every alef form → alef, alef maqsura → yeh (what the suffix stage sees). */
+static inline Py_UCS2 stem_fold(Py_UCS2 c) {
+    if (is_hamza_alef(c) || c == 0x0671 || c == 0x0672 || c == 0x0673) /* ٱ ٲ ٳ */
+        return ALEF;
+    return c == ALEF_MAQSURA ? YEH : c;
 }
 
-/* 1 if the token, folded as stopwords are, is one; 0 if not; -1 with an exception set. */
-static int is_stopword(Chain *self, const Py_UCS2 *tok, Py_ssize_t n) {
-    Py_UCS2 folded[MAX_TOKEN];
-    for (Py_ssize_t i = 0; i < n; i++)
-        folded[i] = post_fold(tok[i]);
-    PyObject *word = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, folded, n);
+/* 1 if the str of `s` is in `set`, 0 if not, -1 with an exception set. */
+static int set_has(PyObject *set, const Py_UCS2 *s, Py_ssize_t n) {
+    PyObject *word = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, s, n);
     if (!word)
         return -1;
-    int found = PySet_Contains(self->stopwords, word);
+    int found = PySet_Contains(set, word);
     Py_DECREF(word);
     return found;
 }
 
-/* This thread's stem callable (a new reference): made by new_stemmer on a thread's first use and
- * kept in the thread's state dict, so no stemmer is ever used by two threads (PyStemmer's objects
- * must not be), and one goes with its thread. */
-static PyObject *thread_stemmer(Chain *self) {
-    PyObject *per_thread = PyThreadState_GetDict();
-    if (!per_thread) {
-        PyErr_SetString(PyExc_RuntimeError, "no thread state to keep a stemmer in");
-        return NULL;
-    }
-    PyObject *stemmer = PyDict_GetItemWithError(per_thread, self->new_stemmer);
-    if (stemmer)
-        return Py_NewRef(stemmer);
-    if (PyErr_Occurred())
-        return NULL;
-    stemmer = PyObject_CallNoArgs(self->new_stemmer);
-    if (stemmer && PyDict_SetItem(per_thread, self->new_stemmer, stemmer) < 0)
-        Py_CLEAR(stemmer);
-    return stemmer;
+/* 1 if the token, folded as stopwords are matched, is one; 0 if not; -1 with an exception set. */
+static int is_stopword(Chain *self, const Py_UCS2 *tok, Py_ssize_t n) {
+    Py_UCS2 folded[MAX_TOKEN];
+    for (Py_ssize_t i = 0; i < n; i++)
+        folded[i] = stop_fold(tok[i]);
+    return set_has(self->stopwords, folded, n);
 }
 
-/* --- Snowball through libstemmer's C API ------------------------------------------------------ */
+/* analysis.is_clitic on a token of ≥ 4 letters starting with و ف ب ك ل: clitic_default, flipped
+ * for the tokens in the exceptions set (1, 0, or -1 with an exception set). */
+static int is_clitic(Chain *self, const Py_UCS2 *t, Py_ssize_t n) {
+    int by_default = 0;
+    if (is_conjunction(t[0])) {
+        if (is_hamza_alef(t[1]))
+            by_default = 1;
+        else if (t[1] == ALEF)
+            by_default = t[2] == LAM && n >= CONJUNCTION_ARTICLE_MIN_CHARS;
+        else
+            by_default = 1;
+    }
+    int listed = set_has(self->clitic_exceptions, t, n);
+    return listed < 0 ? -1 : by_default != listed;
+}
 
-/* libstemmer.h's four functions. PyStemmer links libstemmer into its extension module and
- * exports them; analysis.snowball_c_api() looks their addresses up there, so a stem made here
- * comes from the very code `stemWord` runs, which does what stem_direct does: UTF-8 in,
- * sb_stemmer_stem, UTF-8 out. Calling it directly saves a Python call, two str objects and
- * PyStemmer's encode and decode per new token (~190,000 of them in 100k passages). */
-struct sb_stemmer;
+/* analysis.strip_prefixes: how many leading characters it removes (-1 with an exception set). */
+static Py_ssize_t strip_prefixes(Chain *self, const Py_UCS2 *t, Py_ssize_t n) {
+    Py_ssize_t start = 0;
+    int clitic;
+    if (n >= 4 && is_conjunction(t[0])) {
+        if ((clitic = is_clitic(self, t, n)) < 0)
+            return -1;
+        start = clitic;
+    }
+    t += start;
+    n -= start;
+    if (n >= 5 && t[0] == LAM && t[1] == LAM)
+        return start + 2;
+    if (n >= 6 && is_preposition(t[0]) && t[1] == ALEF && t[2] == LAM)
+        return start + 3;
+    if (n >= 4 && is_preposition(t[0])) {
+        if ((clitic = is_clitic(self, t, n)) < 0)
+            return -1;
+        start += clitic;
+        t += clitic;
+        n -= clitic;
+    }
+    if (n >= 5 && t[0] == ALEF && t[1] == LAM)
+        start += 2;
+    return start;
+}
+
+static inline int ends_with(const Py_UCS2 *w, Py_ssize_t n, const Py_UCS2 *suffix, Py_ssize_t k) {
+    return n >= k && memcmp(w + n - k, suffix, (size_t)k * sizeof(Py_UCS2)) == 0;
+}
+
 typedef struct {
-    struct sb_stemmer *(*create)(const char *algorithm, const char *charenc);
-    void (*destroy)(struct sb_stemmer *stemmer);
-    const unsigned char *(*stem)(struct sb_stemmer *stemmer, const unsigned char *word, int size);
-    int (*length)(struct sb_stemmer *stemmer);
-} SnowballAPI;
+    Py_ssize_t len;
+    Py_UCS2 chars[3];
+} Suffix;
 
-/* One libstemmer per process: set by the first Chain given it, and every Chain must give the same
- * (a thread's stemmer, made by one Chain, is used by all of them and deleted at the thread's end). */
-static SnowballAPI snowball_api;
-static PyObject *snowball_key; /* the thread state dict's key for this thread's sb_stemmer */
-#define SB_CAPSULE "retrieval._chain.sb_stemmer"
+/* analysis.PRONOUN_SUFFIXES and PLURAL_SUFFIXES, in their order. */
+static const Suffix PRONOUNS[] = {
+    {3, {KAF, MEEM, ALEF}}, {3, {HEH, MEEM, ALEF}}, {2, {HEH, MEEM}}, {2, {HEH, NOON}},
+    {2, {HEH, ALEF}}, {2, {KAF, MEEM}}, {2, {NOON, ALEF}}, {1, {HEH}},
+};
+static const Suffix PLURALS[] = {{2, {ALEF, TEH}}, {2, {WAW, NOON}}, {2, {YEH, NOON}}, {2, {WAW, ALEF}}};
 
-static void sb_stemmer_capsule_free(PyObject *capsule) {
-    struct sb_stemmer *stemmer = PyCapsule_GetPointer(capsule, SB_CAPSULE);
-    if (stemmer)
-        snowball_api.destroy(stemmer);
-}
-
-/* This thread's sb_stemmer (libstemmer's stemmers hold per-word state: one per thread), kept in
- * the thread's state dict and deleted with it; NULL with an exception set on error. */
-static struct sb_stemmer *thread_sb_stemmer(void) {
-    PyObject *per_thread = PyThreadState_GetDict();
-    if (!per_thread) {
-        PyErr_SetString(PyExc_RuntimeError, "no thread state to keep a stemmer in");
-        return NULL;
-    }
-    PyObject *capsule = PyDict_GetItemWithError(per_thread, snowball_key); /* borrowed */
-    if (capsule)
-        return PyCapsule_GetPointer(capsule, SB_CAPSULE);
-    if (PyErr_Occurred())
-        return NULL;
-    struct sb_stemmer *stemmer = snowball_api.create("arabic", "UTF_8");
-    if (!stemmer) {
-        PyErr_NoMemory();
-        return NULL;
-    }
-    capsule = PyCapsule_New(stemmer, SB_CAPSULE, sb_stemmer_capsule_free);
-    if (!capsule) {
-        snowball_api.destroy(stemmer);
-        return NULL;
-    }
-    int rc = PyDict_SetItem(per_thread, snowball_key, capsule);
-    Py_DECREF(capsule); /* the dict's reference keeps it (and the stemmer) for the thread's life */
-    return rc < 0 ? NULL : stemmer;
-}
-
-/* Snowball's stem of a word as a str (a new reference), or NULL with an exception set, or NULL
- * with none when the word holds a surrogate: it has no UTF-8, and `stemWord` raises for it. */
-static PyObject *stem_direct(const Py_UCS2 *word, Py_ssize_t n) {
-    unsigned char utf8[3 * MAX_TOKEN];
-    int len = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS2 c = word[i];
-        if (c < 0x80) {
-            utf8[len++] = (unsigned char)c;
-        } else if (c < 0x800) {
-            utf8[len++] = (unsigned char)(0xC0 | (c >> 6));
-            utf8[len++] = (unsigned char)(0x80 | (c & 0x3F));
-        } else if (c >= 0xD800 && c < 0xE000) {
-            return NULL;
-        } else {
-            utf8[len++] = (unsigned char)(0xE0 | (c >> 12));
-            utf8[len++] = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
-            utf8[len++] = (unsigned char)(0x80 | (c & 0x3F));
+/* analysis.strip_suffixes on w[0:n]: the stem's new length. */
+static Py_ssize_t strip_suffixes(const Py_UCS2 *w, Py_ssize_t n) {
+    static const Py_UCS2 alef_teh[2] = {ALEF, TEH};
+    for (size_t i = 0; i < sizeof PRONOUNS / sizeof *PRONOUNS; i++) {
+        if (ends_with(w, n, PRONOUNS[i].chars, PRONOUNS[i].len) && n - PRONOUNS[i].len >= MIN_STEM_CHARS) {
+            n -= PRONOUNS[i].len;
+            if (w[n - 1] == TEH && !ends_with(w, n, alef_teh, 2) && n > MIN_STEM_CHARS)
+                n--;
+            break;
         }
     }
-    struct sb_stemmer *stemmer = thread_sb_stemmer();
-    if (!stemmer)
-        return NULL;
-    const unsigned char *stemmed = snowball_api.stem(stemmer, utf8, len);
-    if (!stemmed) /* libstemmer's only failure: out of memory */
-        return PyErr_NoMemory();
-    return PyUnicode_DecodeUTF8((const char *)stemmed, snowball_api.length(stemmer), "strict");
+    for (size_t i = 0; i < sizeof PLURALS / sizeof *PLURALS; i++) {
+        if (ends_with(w, n, PLURALS[i].chars, PLURALS[i].len) && n - PLURALS[i].len >= MIN_STEM_CHARS) {
+            n -= PLURALS[i].len;
+            break;
+        }
+    }
+    if (n > 2 && w[n - 1] == TAA_MARBUTA)
+        n--;
+    if (n > MIN_STEM_CHARS && w[n - 1] == HEH)
+        n--;
+    if (n > MIN_STEM_CHARS && w[n - 1] == YEH)
+        n--;
+    return n;
 }
 
-/* The stem of a word through this thread's `new_stemmer()` callable (a new reference; NULL on error). */
-static PyObject *stem_by_callable(Chain *self, const Py_UCS2 *word_chars, Py_ssize_t n) {
-    PyObject *word = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, word_chars, n);
-    if (!word)
-        return NULL;
-    PyObject *stemmer = thread_stemmer(self);
-    if (!stemmer) {
-        Py_DECREF(word);
-        return NULL;
-    }
-    PyObject *stemmed = PyObject_CallOneArg(stemmer, word);
-    Py_DECREF(stemmer);
-    Py_DECREF(word);
-    return stemmed;
-}
-
-/* snowball_stem of an alef-folded token that starts with an Arabic letter: the stemmer's output with
- * taa marbuta folded to heh, or None when that is empty (a new reference; NULL on error). */
-static PyObject *stem(Chain *self, const Py_UCS2 *word_chars, Py_ssize_t n) {
-    PyObject *stemmed = self->direct_snowball ? stem_direct(word_chars, n) : NULL;
-    if (!stemmed && !PyErr_Occurred())
-        stemmed = stem_by_callable(self, word_chars, n);
-    if (!stemmed)
-        return NULL;
-    if (!PyUnicode_Check(stemmed)) {
-        PyErr_Format(PyExc_TypeError, "the stemmer must return str, not %.100s", Py_TYPE(stemmed)->tp_name);
-        Py_DECREF(stemmed);
-        return NULL;
-    }
-    if (str_ready(stemmed) < 0) {
-        Py_DECREF(stemmed);
-        return NULL;
-    }
-    Py_ssize_t len = PyUnicode_GET_LENGTH(stemmed);
-    if (len == 0) {
-        Py_DECREF(stemmed);
-        Py_RETURN_NONE;
-    }
-    Py_ssize_t taa = PyUnicode_FindChar(stemmed, TAA_MARBUTA, 0, len, 1);
-    if (taa == -1)
-        return stemmed;
-    PyObject *folded = taa < 0 ? NULL : PyUnicode_Replace(stemmed, taa_marbuta_str, heh_str, -1);
-    Py_DECREF(stemmed);
-    return folded;
-}
-
-/* analysis._term of a normalised token: None for a stopword (with or without its conjunction), else
- * its Snowball stem after the conjunction is stripped and the alefs folded (a new reference; NULL
- * with an exception set on error). Only the stemmer runs Python code. */
+/* analysis._term of a normalised token: None for a stopword (with or without its clitics), else
+ * its stem (a new reference; NULL with an exception set on error). No Python code runs but the
+ * set lookups. */
 static PyObject *compute_term(Chain *self, const Py_UCS2 *tok, Py_ssize_t n) {
     int found = is_stopword(self, tok, n);
     if (found)
         return found < 0 ? NULL : Py_NewRef(Py_None);
-    /* strip_conjunction: و/ف before a hamza alef, or before ال in a word of 6+ letters. */
-    if (n > 3 && (tok[0] == WAW || tok[0] == FEH) &&
-        (is_hamza_alef(tok[1]) || (tok[1] == ALEF && tok[2] == LAM && n >= CONJUNCTION_ARTICLE_MIN_CHARS))) {
-        tok++;
-        n--;
-        if ((found = is_stopword(self, tok, n)))
-            return found < 0 ? NULL : Py_NewRef(Py_None);
-    }
     Py_UCS2 word[MAX_TOKEN];
-    for (Py_ssize_t i = 0; i < n; i++)
-        word[i] = alef_fold(tok[i]);
-    /* snowball_stem passes digits, Latin words and overlong tokens through as they are. */
-    if (n == 0 || word[0] < 0x0621 || word[0] > 0x064A || n > self->max_stem) {
-        if (n == 0)
-            Py_RETURN_NONE;
-        return PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, word, n);
+    Py_ssize_t len;
+    /* Digits, Latin words and overlong tokens are folded but not stemmed. */
+    if (n > 0 && tok[0] >= 0x0621 && tok[0] <= 0x064A && n <= self->max_stem) {
+        Py_ssize_t start = strip_prefixes(self, tok, n);
+        if (start < 0)
+            return NULL;
+        if (start > 0 && (found = is_stopword(self, tok + start, n - start)))
+            return found < 0 ? NULL : Py_NewRef(Py_None);
+        len = n - start;
+        for (Py_ssize_t i = 0; i < len; i++)
+            word[i] = stem_fold(tok[start + i]);
+        len = strip_suffixes(word, len);
+    } else {
+        len = n;
+        for (Py_ssize_t i = 0; i < len; i++)
+            word[i] = stem_fold(tok[i]);
     }
-    return stem(self, word, n);
+    if (len == 0)
+        Py_RETURN_NONE;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (word[i] == TAA_MARBUTA)
+            word[i] = HEH;
+    return PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, word, len);
 }
 
 /* The entry of a token (h: its hash_chars), computing its term on a miss; NULL with an exception
@@ -477,7 +430,7 @@ static Entry *term_entry(Chain *self, const Py_UCS2 *key, Py_ssize_t n, uint64_t
         Py_DECREF(term);
         return NULL;
     }
-    /* The stemmer ran Python code: the cache may have changed meanwhile (another thread, a clear). */
+    /* The set lookups may have run Python code (a str key of a subclass): the cache may have changed meanwhile. */
     int rc = 0;
     if ((Py_ssize_t)self->used >= self->cache_limit)
         rc = cache_reset(self, 1024);
@@ -762,7 +715,7 @@ static inline int batch_push(Chain *self, Batch *b, const Py_UCS2 *tok, Py_ssize
 static int run(Chain *self, PyObject *text, Py_ssize_t start, Py_ssize_t stop, Out *o) {
     /* The callbacks are NULL before __init__ and after the garbage collector's tp_clear
      * (a finaliser in a reference cycle may still call the chain then). */
-    if (!self->table || !self->stopwords || !self->new_stemmer || !self->fallback) {
+    if (!self->table || !self->stopwords || !self->clitic_exceptions || !self->fallback) {
         PyErr_SetString(PyExc_RuntimeError, "Chain not initialised");
         return -1;
     }
@@ -772,7 +725,7 @@ static int run(Chain *self, PyObject *text, Py_ssize_t start, Py_ssize_t stop, O
     }
     if (str_ready(text) < 0)
         return -1;
-    Py_INCREF(text); /* the stemmer and the fallback run Python code */
+    Py_INCREF(text); /* the fallback runs Python code */
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     const Py_ssize_t len = stop < 0 ? PyUnicode_GET_LENGTH(text) : stop;
@@ -901,7 +854,7 @@ static PyObject *Chain_clear(Chain *self, PyObject *Py_UNUSED(ignored)) {
 
 /* The term of one normalised token, computed as for a token the cache has not seen (for tests). */
 static PyObject *Chain_term(Chain *self, PyObject *token) {
-    if (!self->table || !self->stopwords || !self->new_stemmer) {
+    if (!self->table || !self->stopwords || !self->clitic_exceptions) {
         PyErr_SetString(PyExc_RuntimeError, "Chain not initialised");
         return NULL;
     }
@@ -926,64 +879,18 @@ static PyObject *Chain_cached(Chain *self, PyObject *Py_UNUSED(ignored)) {
     return PyLong_FromSize_t(self->used);
 }
 
-static PyObject *Chain_calls_libstemmer(Chain *self, PyObject *Py_UNUSED(ignored)) {
-    return PyBool_FromLong(self->direct_snowball);
-}
-
-/* --- construction ------------------------------------------------------------------------------ */
-
-/* `snowball`: the addresses of sb_stemmer_new, sb_stemmer_delete, sb_stemmer_stem and
- * sb_stemmer_length. The first Chain given them sets the process's libstemmer, once it has made and
- * deleted an Arabic stemmer with them; 0 with the API set, -1 with an exception. */
-static int set_snowball_api(PyObject *snowball) {
-    if (!PyTuple_Check(snowball) || PyTuple_GET_SIZE(snowball) != 4) {
-        PyErr_SetString(PyExc_TypeError, "snowball must be None or a tuple of 4 function addresses");
-        return -1;
-    }
-    void *address[4];
-    for (Py_ssize_t i = 0; i < 4; i++) {
-        address[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(snowball, i));
-        if (!address[i]) {
-            if (!PyErr_Occurred())
-                PyErr_SetString(PyExc_ValueError, "snowball: a function address is 0");
-            return -1;
-        }
-    }
-    SnowballAPI api;
-    /* POSIX lets data and function pointers convert both ways (dlsym relies on it). */
-    memcpy(&api.create, &address[0], sizeof(void *));
-    memcpy(&api.destroy, &address[1], sizeof(void *));
-    memcpy(&api.stem, &address[2], sizeof(void *));
-    memcpy(&api.length, &address[3], sizeof(void *));
-    if (snowball_api.create) {
-        if (memcmp(&api, &snowball_api, sizeof api) != 0) {
-            PyErr_SetString(PyExc_ValueError, "snowball: another libstemmer is already in use");
-            return -1;
-        }
-        return 0;
-    }
-    struct sb_stemmer *probe = api.create("arabic", "UTF_8");
-    if (!probe) {
-        PyErr_SetString(PyExc_ValueError, "snowball: this libstemmer has no Arabic UTF-8 stemmer");
-        return -1;
-    }
-    api.destroy(probe);
-    snowball_api = api;
-    return 0;
-}
-
 static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"mapped", "token_chars", "stopwords", "new_stemmer", "fallback", "max_token", "max_stem",
-                             "cache_limit", "snowball", NULL};
-    PyObject *mapped, *stopwords, *new_stemmer, *fallback, *snowball = Py_None;
+    static char *kwlist[] = {"mapped", "token_chars", "stopwords", "clitic_exceptions", "fallback", "max_token",
+                             "max_stem", "cache_limit", NULL};
+    PyObject *mapped, *stopwords, *clitic_exceptions, *fallback;
     Py_buffer token_chars;
     Py_ssize_t max_token, max_stem, cache_limit;
     if (self->table) {
         PyErr_SetString(PyExc_RuntimeError, "Chain is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oy*OOOnnn|O", kwlist, &mapped, &token_chars, &stopwords,
-                                     &new_stemmer, &fallback, &max_token, &max_stem, &cache_limit, &snowball))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "Oy*OOOnnn", kwlist, &mapped, &token_chars, &stopwords,
+                                     &clitic_exceptions, &fallback, &max_token, &max_stem, &cache_limit))
         return -1;
     int rc = -1;
     PyObject *seq = NULL;
@@ -997,16 +904,19 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_ValueError, "max_token must be in 1..255, cache_limit positive, max_stem not negative");
         goto done;
     }
-    if (!PyAnySet_Check(stopwords)) {
-        PyErr_Format(PyExc_TypeError, "stopwords must be a set or frozenset, not %.100s", Py_TYPE(stopwords)->tp_name);
+    if (!PyAnySet_Check(stopwords) || !PyAnySet_Check(clitic_exceptions)) {
+        PyErr_Format(PyExc_TypeError, "stopwords and clitic_exceptions must be sets or frozensets, not %.100s",
+                     Py_TYPE(PyAnySet_Check(stopwords) ? clitic_exceptions : stopwords)->tp_name);
         goto done;
     }
-    if (!PyCallable_Check(new_stemmer) || !PyCallable_Check(fallback)) {
-        PyErr_SetString(PyExc_TypeError, "new_stemmer and fallback must be callable");
+    if (max_stem >= MAX_TOKEN) {
+        PyErr_SetString(PyExc_ValueError, "max_stem must be below 256");
         goto done;
     }
-    if (snowball != Py_None && set_snowball_api(snowball) < 0)
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
         goto done;
+    }
     seq = PySequence_Fast(mapped, "mapped must be a sequence");
     if (!seq)
         goto done;
@@ -1065,8 +975,7 @@ static int Chain_init(Chain *self, PyObject *args, PyObject *kwds) {
     self->info = info;
     info = NULL;
     self->stopwords = Py_NewRef(stopwords);
-    self->new_stemmer = Py_NewRef(new_stemmer);
-    self->direct_snowball = snowball != Py_None;
+    self->clitic_exceptions = Py_NewRef(clitic_exceptions);
     self->max_stem = max_stem;
     Py_INCREF(fallback);
     self->fallback = fallback;
@@ -1088,21 +997,21 @@ static void Chain_dealloc(Chain *self) {
     }
     PyMem_RawFree(self->info);
     Py_XDECREF(self->stopwords);
-    Py_XDECREF(self->new_stemmer);
+    Py_XDECREF(self->clitic_exceptions);
     Py_XDECREF(self->fallback);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int Chain_traverse(Chain *self, visitproc visit, void *arg) {
     Py_VISIT(self->stopwords);
-    Py_VISIT(self->new_stemmer);
+    Py_VISIT(self->clitic_exceptions);
     Py_VISIT(self->fallback);
     return 0;
 }
 
 static int Chain_clear_refs(Chain *self) {
     Py_CLEAR(self->stopwords);
-    Py_CLEAR(self->new_stemmer);
+    Py_CLEAR(self->clitic_exceptions);
     Py_CLEAR(self->fallback);
     return 0;
 }
@@ -1116,8 +1025,6 @@ static PyMethodDef Chain_methods[] = {
     {"clear", (PyCFunction)Chain_clear, METH_NOARGS, "Empty the token cache."},
     {"term", (PyCFunction)Chain_term, METH_O, "The term of one normalised token (str or None), as analysis._term."},
     {"cached", (PyCFunction)Chain_cached, METH_NOARGS, "How many tokens the cache holds."},
-    {"calls_libstemmer", (PyCFunction)Chain_calls_libstemmer, METH_NOARGS,
-     "Whether Snowball is called through libstemmer's C API (else through new_stemmer's callables)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1163,18 +1070,6 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__chain(void) {
     if (PyType_Ready(&ChainType) < 0)
         return NULL;
-    if (!snowball_key && !(snowball_key = PyUnicode_InternFromString(SB_CAPSULE)))
-        return NULL;
-    if (!taa_marbuta_str) {
-        Py_UCS2 taa = TAA_MARBUTA, heh = HEH;
-        taa_marbuta_str = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, &taa, 1);
-        heh_str = PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, &heh, 1);
-        if (!taa_marbuta_str || !heh_str) {
-            Py_CLEAR(taa_marbuta_str);
-            Py_CLEAR(heh_str);
-            return NULL;
-        }
-    }
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;

@@ -7,19 +7,20 @@ sides, so a passage and a question that mean the same words meet on the same
 terms.
 
 Order matters: character normalisation runs on the whole text before
-tokenizing (it is one `str.translate`, by far the cheapest way in CPython);
-stopwords are matched after normalisation against a normalised list; stemming
-is last and cached per surface token, since news vocabulary is heavily
-repeated.
+tokenizing (it is one `str.translate`, by far the cheapest way in CPython),
+leaving three folds for later (taa marbuta, hamza alefs, alef maqsura) that
+the term decision needs; stopwords are matched on that surface form, so a
+name spelled like a folded particle survives (علي, not على); stemming
+(clitics and the article, then suffixes) is last and cached per surface
+token, since news vocabulary is heavily repeated.
 """
 
 from __future__ import annotations
 
-import ctypes
 import re
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import chain
 
@@ -188,40 +189,67 @@ def tokenize_with_spans(text: str) -> Iterator[tuple[str, int, int]]:
 _RAW_RUN_RE = re.compile(r"[\w\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d]+")
 
 
+# --- the normaliser the chain runs before stemming ------------------------------------
+
+# Everything `normalize` does except three folds the term decision needs to see undone: taa
+# marbuta (the feminine ending the stemmer removes, unlike a pronoun ه), the hamza alefs (a hamza
+# after و/ف means the و/ف is the conjunction, `strip_prefixes`), and alef maqsura (the
+# stopwords are decided on it: على is a particle, علي the name Ali).
+_HAMZA_ALEFS = "أإآ"
+_KEPT_FOR_STEMMING = "ة" + _HAMZA_ALEFS + "ى"
+_PRE_STEM_TABLE = {k: v for k, v in _NORMALIZE_TABLE.items() if chr(k) not in _KEPT_FOR_STEMMING}
+
+
 # --- stopwords -----------------------------------------------------------------
 
-def _load_stopwords() -> frozenset[str]:
+def _load_stopwords() -> list[str]:
     raw = resources.files("retrieval.resources").joinpath(
         "lucene_savoy_arabic_stopwords.txt").read_text(encoding="utf-8")
-    words = [line.strip() for line in raw.splitlines()]
-    return frozenset(normalize(w) for w in words if w and not w.startswith("#"))
+    return [w for w in (line.strip() for line in raw.splitlines()) if w and not w.startswith("#")]
 
 
-LUCENE_STOPWORDS: frozenset[str] = _load_stopwords()
+# How a token is matched against the stopword lists: as written, but for the spellings writers use
+# interchangeably for one word (hamza alefs, taa marbuta / heh: أن and ان, هذة and هذه). Alef
+# maqsura is *not* folded, since that turns particles into names (على → علي, the name Ali;
+# the folded list used to drop it, so `علي خامنئي` searched for `خامنئي` alone).
+_STOP_TABLE = _table({"ة": "ه"}, {a: "ا" for a in _HAMZA_ALEFS})
+
+
+def stop_form(word: str) -> str:
+    """A word as the stopword lists are matched: normalised, alef maqsura kept, ة→ه and أإآ→ا."""
+    return word.translate(_PRE_STEM_TABLE).lower().translate(_STOP_TABLE)
+
+
+LUCENE_STOPWORDS: frozenset[str] = frozenset(stop_form(w) for w in _load_stopwords())
 
 # Words that ask rather than tell, plus request verbs and fillers people type
 # into a search box. They carry no topic, so they are dropped from questions
-# only: in a passage, "من" or "كم" may be part of what is said.
-QUESTION_WORDS: frozenset[str] = frozenset(normalize(w) for w in """
+# only: in a passage, "من" or "كم" may be part of what is said. Question words
+# are typed with ي for ى as often as not (متي), and none of those spellings is
+# a name, so both are listed.
+_QUESTION_WORDS = """
 ما ماذا من متى أين اين كيف لماذا لم هل كم أي اي ايش شو وين ليش إيه
 وما وماذا ومن ومتى وأين وكيف ولماذا وهل وكم فما فمن فهل أما بماذا لماذا
 عن عما ممن ماهو ماهي ما هو هي هو هم هن
 أريد اريد أعرف اعرف أخبرني اخبرني اعطني أعطني ابحث أبحث قل لي
-""".split())
+""".split()
+QUESTION_WORDS: frozenset[str] = frozenset(stop_form(w) for w in _QUESTION_WORDS) | frozenset(
+    stop_form(w).replace("ى", "ي") for w in _QUESTION_WORDS)
 
 STOPWORDS: frozenset[str] = LUCENE_STOPWORDS
 QUERY_STOPWORDS: frozenset[str] = LUCENE_STOPWORDS | QUESTION_WORDS
 
 
 def remove_stopwords(tokens: Iterable[str], stopwords: frozenset[str] = STOPWORDS) -> list[str]:
-    """Drop normalised tokens found in `stopwords`."""
-    return [t for t in tokens if t not in stopwords]
+    """Drop tokens whose `stop_form` is in `stopwords`."""
+    return [t for t in tokens if stop_form(t) not in stopwords]
 
 
 # --- stemming --------------------------------------------------------------------
 
 # Light stemming after Larkey et al. ("light10"), the stemmer Lucene's
 # ArabicStemmer implements. Operates on normalised tokens (alef/heh folded).
+# Kept as the reference the chain's stemmer was developed against.
 _PREFIXES = ("ال", "وال", "بال", "كال", "فال", "لل", "و")
 _SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "يه", "ه", "ه", "ي")
 
@@ -252,6 +280,176 @@ def light_stem(token: str) -> str:
     return token
 
 
+# The chain's stemmer: clitics and the article, then suffixes, each stage on its own.
+#
+# What a reader treats as one word must give one term, whatever is attached in front: the stem of
+# ال+X, و+X, بال+X, لل+X is the stem of X, because the suffix stage never looks at what the
+# prefix stage removed (Snowball, which the chain used before, chose its suffix rules by whether
+# the article was there: قوات → قوا but القوات → القو, انتخابات → انتخابا but الانتخابات →
+# انتخاب). The hard part is a word-initial و ف ب ك ل, which is a clitic in وقوات or بقوة and a
+# root letter in وزارة, فريق, بيان, لجنة, بكين: no rule on the letters can tell, so a
+# default (below) is corrected by `CLITIC_EXCEPTIONS`, words of a news corpus whose evidence says
+# otherwise (`benchmarks/clitic_lexicon.py` builds it, docs/retrieval-quality.md explains the
+# evidence). Measured by `benchmarks/conflation.py` against the Lucene port and Snowball.
+
+def _load_clitic_exceptions() -> frozenset[str]:
+    raw = resources.files("retrieval.resources").joinpath("clitic_exceptions.txt").read_text(encoding="utf-8")
+    return frozenset(w for w in (line.strip() for line in raw.splitlines()) if w and not w.startswith("#"))
+
+
+# Tokens (as the pre-stem normaliser leaves them) whose first letter و ف ب ك ل is decided against
+# `clitic_default`: a و/ف that belongs to the word (وزارة, فريق) or a ب/ك/ل that is a clitic
+# (بقوة, لقوات, كمدرب).
+CLITIC_EXCEPTIONS: frozenset[str] = _load_clitic_exceptions()
+CONJUNCTIONS = "وف"
+PREPOSITIONS = "بكل"
+
+
+def clitic_default(token: str) -> bool:
+    """Whether the first letter of a token of ≥ 4 letters starting with و ف ب ك ل is read as a clitic, without evidence.
+
+    و/ف (the conjunctions, by far the most frequent clitics) are, unless an alef follows: وافق,
+    واشنطن, واضح begin with a root و. A hamza alef after them always starts a new word (وأكد), and
+    so does the article in a word long enough to hold it and a stem (والحكومة, not والد or والي).
+    ب/ك/ل are not: a word met for the first time is more likely a name (بريطانيا, لندن, كوريا)
+    than a rare word with a preposition, and a missed clitic costs one rare form's conflation
+    where a wrong one merges two words.
+    """
+    if token[0] not in CONJUNCTIONS:
+        return False
+    second = token[1]
+    if second in _HAMZA_ALEFS:
+        return True
+    if second == "ا":
+        return token[2] == "ل" and len(token) >= CONJUNCTION_ARTICLE_MIN_CHARS
+    return True
+
+
+# A word of at least this many letters starting with و/ف + ال is read as the conjunction on a
+# definite noun (والحكومة); shorter ones are often words of their own (والد, والي, فالح).
+CONJUNCTION_ARTICLE_MIN_CHARS = 6
+
+
+def is_clitic(token: str) -> bool:
+    """Whether the first letter of `token` (≥ 4 letters, starting with و ف ب ك ل) is a clitic."""
+    return clitic_default(token) != (token in CLITIC_EXCEPTIONS)
+
+
+def strip_prefixes(token: str) -> str:
+    """Remove a conjunction (و ف), a preposition (ب ك ل) and the article, in that order, each at most once.
+
+    Each leaves a stem of at least 3 letters (2 after a lone article would turn الآن, الله into
+    particles). لل is ل + ال (للحكومة); ب/ك/ل + ال needs no evidence (بالقوة), a lone ب/ك/ل or
+    و/ف is decided by `is_clitic`. Works on pre-stem tokens (hamza alefs still on their alef).
+    """
+    if len(token) >= 4 and token[0] in CONJUNCTIONS and is_clitic(token):
+        token = token[1:]
+    if len(token) >= 5 and token.startswith("لل"):
+        return token[2:]
+    if len(token) >= 6 and token[0] in PREPOSITIONS and token.startswith("ال", 1):
+        return token[3:]
+    if len(token) >= 4 and token[0] in PREPOSITIONS and is_clitic(token):
+        token = token[1:]
+    if len(token) >= 5 and token.startswith("ال"):
+        token = token[2:]
+    return token
+
+
+# Attached pronouns, longest first. Not ك (your: rare in news, and the last root letter of تحرك,
+# انتهاك, ملك) nor ي (my: taken as the nisba ending below).
+PRONOUN_SUFFIXES = ("كما", "هما", "هم", "هن", "ها", "كم", "نا", "ه")
+# Sound plurals and the plural verb ending. Not ان (dual): ايران, لبنان, سودان, انسان end so.
+PLURAL_SUFFIXES = ("ات", "ون", "ين", "وا")
+# Every suffix leaves at least this many letters.
+MIN_STEM_CHARS = 3
+
+
+def strip_suffixes(stem: str) -> str:
+    """Remove a pronoun, a plural, taa marbuta, a final ه and the nisba ي, in that order, each at most once.
+
+    A feminine noun spells its taa marbuta ت before a pronoun (حكومة → حكومته), so a ت left
+    bare by a pronoun goes too (but not the ت of ات: حكوماتها → حكومات → حكوم). A final ه goes
+    whether it is a pronoun or a root letter, after the plural and taa marbuta are gone, so that
+    all forms of a word ending in ه meet: اتجاه / اتجاهات / اتجاهه → اتجا, مواجهة /
+    مواجهات / مواجهته → مواج. Works on alef-folded stems that still have their taa marbuta.
+    """
+    for suffix in PRONOUN_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) - len(suffix) >= MIN_STEM_CHARS:
+            stem = stem[:-len(suffix)]
+            if stem.endswith("ت") and not stem.endswith("ات") and len(stem) > MIN_STEM_CHARS:
+                stem = stem[:-1]
+            break
+    for suffix in PLURAL_SUFFIXES:
+        if stem.endswith(suffix) and len(stem) - len(suffix) >= MIN_STEM_CHARS:
+            stem = stem[:-len(suffix)]
+            break
+    if stem.endswith("ة") and len(stem) > 2:
+        stem = stem[:-1]
+    if stem.endswith("ه") and len(stem) > MIN_STEM_CHARS:
+        stem = stem[:-1]
+    if stem.endswith("ي") and len(stem) > MIN_STEM_CHARS:
+        stem = stem[:-1]
+    return stem
+
+
+# Tokens longer than this pass through unstemmed: no word is this long, and the C chain keeps its
+# stack buffers bounded by it.
+MAX_STEM_CHARS = 64
+# What the suffix stage sees: every alef form folded, alef maqsura to yeh (مستشفى / مستشفيات).
+_STEM_TABLE = _table(_ALEF_VARIANTS, {"ى": "ي"})
+
+
+def stem(token: str) -> str:
+    """The stem of a pre-stem token: `strip_prefixes`, the alef folds, `strip_suffixes`, then ة → ه.
+
+    Digits, Latin words and overlong tokens are only folded.
+    """
+    if not token or not ("\u0621" <= token[0] <= "\u064a") or len(token) > MAX_STEM_CHARS:
+        return token.translate(_STEM_TABLE).replace("ة", "ه")
+    return strip_suffixes(strip_prefixes(token).translate(_STEM_TABLE)).replace("ة", "ه")
+
+
+def _term(token: str, stopwords: frozenset[str]) -> str | None:
+    """A pre-stem token's term: None for a stopword, with or without its clitics; else its `stem`."""
+    if token.translate(_STOP_TABLE) in stopwords:
+        return None
+    if token and "\u0621" <= token[0] <= "\u064a" and len(token) <= MAX_STEM_CHARS:
+        bare = strip_prefixes(token)
+        if bare is not token and bare.translate(_STOP_TABLE) in stopwords:
+            return None
+        token = strip_suffixes(bare.translate(_STEM_TABLE))
+    else:
+        token = token.translate(_STEM_TABLE)
+    return token.replace("ة", "ه") or None
+
+
+def snowball_stem(token: str) -> str:
+    """Snowball's Arabic stemmer (PyStemmer), for comparison only (benchmarks/conflation.py).
+
+    The chain used it until its stems were found to depend on whether the article was there.
+    """
+    if not token or not ("\u0621" <= token[0] <= "\u064a") or len(token) > MAX_STEM_CHARS:
+        return token
+    stem_word = getattr(_snowball, "stem_word", None)
+    if stem_word is None:
+        stem_word = _snowball.stem_word = Stemmer.Stemmer("arabic", 0).stemWord
+    return stem_word(token).replace("ة", "ه")
+
+
+_snowball = threading.local()  # PyStemmer objects must not be shared between threads
+
+
+# What retrieval/_chain.c spells out as letters (`stop_fold`, `stem_fold`, the clitic and suffix
+# rules): a change to a table or rule here must change it too (tests/test_native_chain.py compares
+# `Chain.term` with `_term` on generated tokens and on the conflation families).
+assert _STOP_TABLE == {ord(k): v for k, v in {"ة": "ه", "أ": "ا", "إ": "ا", "آ": "ا"}.items()}
+assert _STEM_TABLE == {ord(k): v for k, v in {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا",
+                                               "ى": "ي"}.items()}
+assert _HAMZA_ALEFS == "أإآ" and CONJUNCTION_ARTICLE_MIN_CHARS == 6 and MIN_STEM_CHARS == 3
+assert PRONOUN_SUFFIXES == ("كما", "هما", "هم", "هن", "ها", "كم", "نا", "ه")
+assert PLURAL_SUFFIXES == ("ات", "ون", "ين", "وا")
+
+
 # --- chains --------------------------------------------------------------------------
 
 # Two caches stand in front of the chain, one pair per side (index, query).
@@ -271,119 +469,6 @@ _QUERY_CHUNK_CACHE_LIMIT = 1 << 16
 _MAX_CACHED_CHUNK = 48
 
 
-_snowball = threading.local()  # PyStemmer objects must not be shared between threads
-
-
-# The Snowball stemmer takes time quadratic in the token's length (a 1 MB
-# "word" in an uploaded file took minutes); no word is this long, so longer
-# tokens pass through unstemmed.
-MAX_STEM_CHARS = 64
-
-
-def snowball_stem(token: str) -> str:
-    """Snowball's Arabic stemmer (PyStemmer) on a token that still has its taa marbuta.
-
-    Measured better than light10 on both news and Wikipedia questions
-    (docs/retrieval-quality.md): besides light10's articles and plural
-    endings it strips attached pronouns (خطفهم → خطف, حكومته → حكوم) and verb
-    affixes (يكتبون → يكتب), and it leaves names ending in -ان alone (ايران
-    and الايراني both give ايران; light10 cuts ايران to اير). Taa marbuta
-    marks the feminine ending it removes, so it is folded to heh only after
-    stemming. Digits and Latin words pass through.
-    """
-    if not token or not ("\u0621" <= token[0] <= "\u064a") or len(token) > MAX_STEM_CHARS:
-        return token
-    stem_word = getattr(_snowball, "stem_word", None)
-    if stem_word is None:
-        stem_word = _snowball.stem_word = new_stemmer()
-    return stem_word(token).replace("ة", "ه")
-
-
-# Hamza-seated and madda alef: folded to bare alef by `normalize`, but kept
-# until the conjunction check below has seen them.
-_HAMZA_ALEFS = "أإآ"
-# Folds what the chain's normaliser left for later (taa marbuta, hamza alefs).
-_POST_TABLE = _table({"ة": "ه"}, {a: "ا" for a in _HAMZA_ALEFS})
-# A word of at least this many letters starting with و/ف + ال is read as the
-# conjunction on a definite noun (والحكومة); shorter ones are often words of
-# their own (والد, والي, فالح).
-CONJUNCTION_ARTICLE_MIN_CHARS = 6
-
-
-def strip_conjunction(token: str) -> str:
-    """Remove the conjunction و/ف where Snowball cannot tell it from a root letter.
-
-    Snowball strips a leading و/ف only when no alef follows, since وافق or
-    واشنطن begin with a root و; so it leaves و+ال (والحكومة, by far the most
-    frequent case) and و+hamza (وأمطار, once the hamza is folded) whole:
-    each a second, rarer term for the same word (والحكوم beside حكوم), which
-    a question or headline using the bare form never meets. A hamza after
-    و/ف always starts a new word (no Arabic root has و then hamza-alef as its
-    first letters in common use), and ال after it is the article in all but
-    short words.
-    """
-    if len(token) > 3 and token[0] in "وف":
-        if token[1] in _HAMZA_ALEFS or (token.startswith("ال", 1) and len(token) >= CONJUNCTION_ARTICLE_MIN_CHARS):
-            return token[1:]
-    return token
-
-
-def _term(token: str, stopwords: frozenset[str]) -> str | None:
-    if token.translate(_POST_TABLE) in stopwords:
-        return None
-    bare = strip_conjunction(token)
-    if bare is not token and bare.translate(_POST_TABLE) in stopwords:
-        return None
-    return snowball_stem(bare.translate(_ALEF_TABLE)) or None
-
-
-def new_stemmer() -> Callable[[str], str]:
-    """A Snowball stem callable of its own (PyStemmer's objects must not be shared between threads).
-
-    PyStemmer's own cache is off (maxCacheSize 0): the chains cache terms in front of it, and with
-    ~190k distinct tokens in 100k passages its purges cost more than the stemming. `snowball_stem`
-    keeps one per thread, and so does the C chain when it cannot call libstemmer directly; the C
-    chain computes the rest of `_term` itself (stopwords, `strip_conjunction`, the alef and taa
-    marbuta folds, the pass-through of non-Arabic and overlong tokens) and stems only a new token
-    that reaches Snowball.
-    """
-    return Stemmer.Stemmer("arabic", 0).stemWord
-
-
-# libstemmer's C API (libstemmer.h), in the order `_chain.Chain` takes it.
-SNOWBALL_C_FUNCTIONS = ("sb_stemmer_new", "sb_stemmer_delete", "sb_stemmer_stem", "sb_stemmer_length")
-
-
-def snowball_c_api() -> tuple[int, ...] | None:
-    """The addresses of libstemmer's C functions in PyStemmer's extension module, or None.
-
-    PyStemmer links libstemmer into that module and exports its API; `stemWord`
-    is a thin wrapper over it (UTF-8 in, `sb_stemmer_stem`, UTF-8 out). The C
-    chain calls the same functions for a new token, without a Python call and
-    two str objects per token: the same stems from the same code, ~190,000
-    times per 100k passages ingested. None (the chain then calls `new_stemmer`'s
-    callables) if this PyStemmer build does not export them.
-    """
-    try:
-        module = ctypes.CDLL(Stemmer.__file__)  # already loaded: dlopen hands back the same library
-        addresses = tuple(ctypes.cast(getattr(module, name), ctypes.c_void_p).value for name in SNOWBALL_C_FUNCTIONS)
-    except (OSError, AttributeError):
-        return None
-    return addresses if all(addresses) else None
-
-
-# What retrieval/_chain.c spells out as letters (`post_fold`, `alef_fold`, the conjunction test):
-# a change to either table or to `strip_conjunction` must change it too (tests/test_native_chain.py
-# compares `Chain.term` with `_term` on generated tokens).
-assert _POST_TABLE == {ord(k): v for k, v in {"ة": "ه", "أ": "ا", "إ": "ا", "آ": "ا"}.items()}
-assert _ALEF_TABLE == {ord(k): "ا" for k in "أإآٱٲٳ"}
-assert _HAMZA_ALEFS == "أإآ" and CONJUNCTION_ARTICLE_MIN_CHARS == 6
-
-
-# The chain's normaliser: everything `normalize` does except folding taa
-# marbuta, which the stemmer needs to see (see `snowball_stem`), and the
-# hamza alefs, which tell the conjunction و from a root و (`strip_conjunction`).
-_PRE_STEM_TABLE = {k: v for k, v in _NORMALIZE_TABLE.items() if chr(k) not in "ة" + _HAMZA_ALEFS}
 
 
 def _chain(text: str, token_terms: dict[str, str | None], stopwords: frozenset[str]) -> list[str]:
@@ -443,7 +528,7 @@ _query_chunks = _ChunkTerms(QUERY_STOPWORDS, _QUERY_CHUNK_CACHE_LIMIT)
 # (`translate` then `lower`, both per character except for the capital sigma's context-
 # dependent lower case, which like surrogates is left to the Python chain), and which
 # normalised characters the tokenizer's class accepts. A new token's term is `_term`'s, computed
-# in C but for the Snowball call (`new_stemmer`), and a chunk with a character outside the table
+# in C (the stopword and clitic sets are passed in), and a chunk with a character outside the table
 # goes through `_chain` whole, so the C chain yields the Python chain's terms
 # (tests/test_native_chain.py). The C loop takes analysis from ~45 µs
 # a passage (warm chunk cache; ~80 µs on a first pass) to a few µs.
@@ -489,8 +574,8 @@ def _native_chain(stopwords: frozenset[str], cache_limit: int, tables: tuple[lis
             token_terms.clear()
         return _chain(chunk, token_terms, stopwords)
 
-    return Chain(tables[0], tables[1], stopwords, new_stemmer, fallback, MAX_TOKEN_CHARS, MAX_STEM_CHARS, cache_limit,
-                 snowball=snowball_c_api())
+    return Chain(tables[0], tables[1], stopwords, CLITIC_EXCEPTIONS, fallback, MAX_TOKEN_CHARS, MAX_STEM_CHARS,
+                 cache_limit)
 
 
 try:
@@ -506,8 +591,6 @@ except ImportError as exc:  # built without a C compiler: correct, only slower
     _index_native = _query_native = None
 
 NATIVE_CHAIN: bool = _index_native is not None
-# Whether the C chain stems through libstemmer's C API rather than a Python call per new token.
-NATIVE_SNOWBALL: bool = _index_native is not None and _index_native.calls_libstemmer()
 
 
 def release_index_caches() -> None:
@@ -524,11 +607,11 @@ def reference_analyze(text: str) -> list[str]:
 
 def reference_analyze_query(text: str) -> list[str]:
     """The question chain in pure Python."""
-    return _query_chunks.analyze(text)
+    return strip_frame(_query_chunks.analyze(text))
 
 
 def analyze(text: str) -> list[str]:
-    """The indexing chain: normalise → tokenize → stopwords → Snowball stem."""
+    """The indexing chain: normalise → tokenize → stopwords → stem."""
     if _index_native is not None:
         return _index_native.analyze(text)
     return _index_chunks.analyze(text)
@@ -556,10 +639,43 @@ def passage_terms_utf8(text: str, start: int, stop: int, suffix: bytes = b"") ->
 
 
 def analyze_query(text: str) -> list[str]:
-    """The question chain: as `analyze`, with question words dropped too."""
+    """The question chain: as `analyze`, with question words and a leading question frame dropped too."""
     if _query_native is not None:
-        return _query_native.analyze(text)
-    return _query_chunks.analyze(text)
+        return strip_frame(_query_native.analyze(text))
+    return strip_frame(_query_chunks.analyze(text))
+
+
+# --- question frames -------------------------------------------------------------
+
+# How people open a question about a topic. The words of a frame are not the topic, yet each
+# weighed as much as a topic word: `ماذا حدث في الانتخابات العراقية؟` was refused while
+# `الانتخابات العراقية` was answered, because no article held حدث near the topic. A frame is
+# dropped where its terms open the question's terms (so clitics and spellings do not matter; the
+# question words before it are gone already, so متى قال loses قال as ماذا قال does) and something
+# is left after it; the same words later in a question are kept. Frames whose terms could open a
+# topic of their own are left out (ما صحة: صحة is also health). benchmarks/frames.py measures
+# what frames cost.
+QUESTION_FRAMES = (
+    "ماذا حدث في", "ما الذي حدث في", "ماذا يحدث في", "ما قصة", "ما حكاية", "هل صحيح أن",
+    "ما حقيقة", "ما الجديد بخصوص", "ما الجديد في", "ما آخر أخبار", "ما هي آخر أخبار", "آخر أخبار",
+    "ما آخر التطورات في", "ما هي آخر التطورات في", "آخر تطورات", "ما آخر المستجدات في", "أخبار",
+    "أريد أن أعرف عن", "أريد معلومات عن", "أعطني معلومات عن", "معلومات عن", "حدثني عن", "أخبرني عن",
+    "ماذا قال", "ماذا قالت", "ماذا قالوا", "كيف رد", "كيف ردت", "ما رد", "ما هو الوضع في", "ما الوضع في",
+)
+_FRAME_TERMS: tuple[tuple[str, ...], ...] = ()
+
+
+def strip_frame(terms: list[str]) -> list[str]:
+    """`terms` without the longest question frame they open with, unless nothing would be left."""
+    for frame in _FRAME_TERMS:
+        if len(terms) > len(frame) and tuple(terms[:len(frame)]) == frame:
+            return terms[len(frame):]
+    return terms
+
+
+# Longest first, so ما هي آخر أخبار wins over أخبار; frames made only of question words add nothing.
+_FRAME_TERMS = tuple(sorted({t for t in (tuple(_query_chunks.analyze(f)) for f in QUESTION_FRAMES) if t},
+                            key=len, reverse=True))
 
 
 def analyze_token(raw_token: str) -> str | None:

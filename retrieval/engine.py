@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the analysis chain or passage splitting changes meaning: stored
 # terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 INGEST_BATCH = 500
 # Title terms repeated into every passage are capped: a hostile 1 MB title must
 # not be copied into each passage of its article.
@@ -80,6 +80,11 @@ class RetrievalConfig:
     # (benchmarks/noanswer_fit.py; test split: 95.7% of answerable questions
     # answered, 17% of unanswerable ones refused; 98.7% of headlines answered).
     min_confidence: float = 0.17
+    # Between min_confidence and this, the results are shown as "closest matches, which may not
+    # answer your question" (SearchResult.confidence "low") instead of being refused or shown as
+    # an answer; a question naming a year the archive never mentions (an event after its last
+    # article) is shown so too. Chosen by benchmarks/outcomes.py (docs/retrieval-quality.md).
+    low_confidence: float = 0.56
     # Re-ranking of the leading articles (retrieval/rerank.py): how many are
     # re-ordered; the lead passage's score × (1 + lead_boost), since news
     # puts the story's gist first; and the share of a question word's
@@ -94,6 +99,10 @@ class RetrievalConfig:
     fuzzy: bool = True
     fuzzy_min_chars: int = 5
     fuzzy_weight: float = 0.6
+    # A word the index has never seen is looked up from this length (ترمب for ترامب), and a
+    # spelling variant standing for it counts as the word itself for the no-answer check: a name
+    # spelled one letter off is still the name (tests/test_name_variants.py).
+    fuzzy_unknown_min_chars: int = 4
     max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
 
     @property
@@ -123,6 +132,7 @@ class Ranking:
     picked: list[tuple[int, float]]  # (passage number, score), one per article
     has_more: bool
     no_answer: str | None
+    confidence: str = "high"  # "high" or "low" (closest matches): see RetrievalConfig.low_confidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,7 @@ class SearchResult:
     has_more: bool
     no_answer: str | None  # why nothing is shown: "no_terms", "unknown_terms", "weak"
     seconds: float
+    confidence: str = "high"  # "low": the hits are the closest matches, which may not answer the question
 
 
 @dataclass
@@ -531,7 +542,7 @@ class SearchEngine:
             return weights
         rare = max(3, index.n_passages // 500)
         for term in dict.fromkeys(terms):
-            if len(term) < self.config.fuzzy_min_chars or not term.isalpha() or term.isascii():
+            if not self._fuzzy_eligible(index, term) or not term.isalpha() or term.isascii():
                 continue
             tid = index.vocabulary.get(term)
             if tid is not None and index.df(tid) > rare:
@@ -559,10 +570,12 @@ class SearchEngine:
         # them neither repeats nor skips one.
         query_terms, weights, evidence = self.leading_evidence(index, terms, expanded,
                                                                max(wanted, self.config.rerank_depth))
-        if offset == 0 and evidence and self._weak(index, terms, query_terms, weights, evidence):
+        verdict = self._judge(index, terms, query_terms, weights, evidence) if evidence else "high"
+        if offset == 0 and verdict == "refuse":
             return Ranking(terms, expanded, [], False, "weak")
         picked = [(e.passage, e.score) for e in evidence[:wanted]]
-        return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
+        return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None,
+                       "low" if verdict == "low" else "high")
 
     def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float],
                          depth: int) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
@@ -598,25 +611,35 @@ class SearchEngine:
             tid = index.vocabulary.get(term)
             if tid is not None:
                 matches.append((tid, 1.0))
-            if self.config.fuzzy and len(term) >= self.config.fuzzy_min_chars:
-                matches += [(index.vocabulary[v], self.config.fuzzy_weight)
-                            for v in variants if rerank.one_edit_apart(term, v)]
+            if self.config.fuzzy and self._fuzzy_eligible(index, term):
+                # Credit for coverage: a variant of a word the index knows is another word, partly; of one
+                # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
+                credit = self.config.fuzzy_weight if tid is not None else 1.0
+                matches += [(index.vocabulary[v], credit) for v in variants if rerank.one_edit_apart(term, v)]
             out.append(rerank.QueryTerm(bm25.idf_of(index, term), tuple(matches)))
         return out
 
-    def _weak(self, index: bm25.BM25Index, terms: list[str], query_terms: list[rerank.QueryTerm],
-              weights: dict[int, float], evidence: list[rerank.Evidence]) -> bool:
-        """Whether the best answer is too weak to show (the explicit no-answer)."""
+    def _fuzzy_eligible(self, index: bm25.BM25Index, term: str) -> bool:
+        """Whether a question word is long enough to be matched through its spelling variants."""
+        shortest = self.config.fuzzy_min_chars if term in index.vocabulary else self.config.fuzzy_unknown_min_chars
+        return len(term) >= shortest
+
+    def _judge(self, index: bm25.BM25Index, terms: list[str], query_terms: list[rerank.QueryTerm],
+               weights: dict[int, float], evidence: list[rerank.Evidence]) -> str:
+        """How sure the best answer is: "refuse" (nothing meaningful matched), "low" (closest matches) or "high"."""
         if evidence[0].article_coverage < self.config.min_coverage:
-            return True
+            return "refuse"
+        low = confidence.names_unseen_year(index, terms)
         # A passage holding every question word is as good an answer as word
         # matching can find: the model judges partial matches only. (Without
         # this it refused one-word news questions such as ترامب, which match
         # hundreds of articles equally well.)
         if self.config.min_confidence <= 0 or evidence[0].passage_coverage >= FULL_COVERAGE:
-            return False
-        x = confidence.features(index, terms, query_terms, weights, evidence)
-        return confidence.answerable_probability(x) < self.config.min_confidence
+            return "low" if low else "high"
+        p = confidence.answerable_probability(confidence.features(index, terms, query_terms, weights, evidence))
+        if p < self.config.min_confidence:
+            return "refuse"
+        return "low" if low or p < self.config.low_confidence else "high"
 
     async def search(self, query: str, k: int = 3, offset: int = 0, *, _caught_up: bool = False) -> SearchResult:
         """Best passage of each of the top k articles (after `offset`) for a question."""
@@ -643,7 +666,7 @@ class SearchEngine:
                                 excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord))
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
                             has_more=ranking.has_more, no_answer=ranking.no_answer if not hits else None,
-                            seconds=time.perf_counter() - started)
+                            seconds=time.perf_counter() - started, confidence=ranking.confidence)
 
     # --- browsing ---------------------------------------------------------------------
 

@@ -38,6 +38,28 @@ def test_ingest_ask_search_stats(tmp_path: Path):
     assert "articles: 4" in out.stdout and "sources:  4" in out.stdout and "index:" in out.stdout
 
 
+def test_analyze_prints_the_terms_of_each_line_in_both_modes(tmp_path: Path):
+    from retrieval import analysis
+
+    lines = ["والانتخابات اللبنانية؟", "ماذا قال علي خامنئي عن الوزارة", "", "covid-19 ٢٠٢٤"]
+    stdin = "\n".join(lines) + "\n"
+    out = newsbot("analyze", "--jsonl", db=tmp_path / "none.db", stdin=stdin)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert rows == [{"text": t, "terms": analysis.analyze(t)} for t in lines]
+    assert rows[0]["terms"] == analysis.analyze("انتخابات لبنان")  # one term per word family
+    assert "علي" in rows[1]["terms"] and "ماذا" in rows[1]["terms"]  # the name Ali is no stopword
+
+    out = newsbot("analyze", "--query", "--jsonl", db=tmp_path / "none.db", stdin=stdin)
+    query_rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert query_rows == [{"text": t, "terms": analysis.analyze_query(t)} for t in lines]
+    assert query_rows[1]["terms"] == [t for t in rows[1]["terms"] if t not in ("ماذا", "قال")]  # the frame ماذا قال
+
+    out = newsbot("analyze", db=tmp_path / "none.db", stdin=stdin)
+    assert out.stdout.split("\n")[:-1] == [" ".join(analysis.analyze(t)) for t in lines]
+    assert not (tmp_path / "none.db").exists()  # analysing needs no database
+
+
 def test_ingest_exit_code_when_nothing_could_be_ingested(tmp_path: Path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{oops\n", encoding="utf-8")

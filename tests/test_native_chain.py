@@ -3,7 +3,6 @@
 import os
 import re
 import sys
-import threading
 
 import pytest
 from hypothesis import given, settings
@@ -88,58 +87,60 @@ def test_the_tables_are_the_normaliser_and_tokenizer_per_character():
         assert token_chars[code] == (token_char.fullmatch(ch) is not None), hex(code)
 
 
-def _chain_of(new_stemmer, fallback=lambda c: [], stopwords=a.STOPWORDS, cache_limit=10, snowball=None):
+def _chain_of(fallback=lambda c: [], stopwords=a.STOPWORDS, cache_limit=10, exceptions=a.CLITIC_EXCEPTIONS):
     mapped, token_chars = a.native_tables()
     from retrieval._chain import Chain
 
-    return Chain(mapped, token_chars, stopwords, new_stemmer, fallback, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS,
-                 cache_limit, snowball=snowball)
+    return Chain(mapped, token_chars, stopwords, exceptions, fallback, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS,
+                 cache_limit)
 
 
-def _small_chain(stopwords=a.STOPWORDS, cache_limit=3, snowball=None):
-    return _chain_of(a.new_stemmer, lambda c: a._chain(c, {}, stopwords), stopwords, cache_limit, snowball)
+def _small_chain(stopwords=a.STOPWORDS, cache_limit=3):
+    return _chain_of(lambda c: a._chain(c, {}, stopwords), stopwords, cache_limit)
 
 
-# The two ways the C chain reaches Snowball: libstemmer's C API (what the product uses) and a
-# Python callable per thread (when PyStemmer does not export that API).
-STEMMING_ROUTES = {"libstemmer": a.snowball_c_api(), "callable": None}
-
-
-def test_native_chain_calls_libstemmer_directly():
-    # PyStemmer's wheels export libstemmer's functions; if a build stops doing so, ingest silently
-    # pays a Python call per new token again: CI should say so.
-    assert a.snowball_c_api() is not None, "PyStemmer's module no longer exports libstemmer's C API"
-    assert a.NATIVE_SNOWBALL
-
-
+# Tokens that reach every rule of `_term`: stopwords with their clitics, the article and clitic
+# combinations at the length limits, listed clitic exceptions, every suffix at its limit, the folds.
 _TERM_CASES = ["ال", "الذي", "في", "مدينة", "والمدينة", "حكومته", "يكتبون", "ايران", "الايراني", "2024",
                "covid", "ة", "ه" * 70, "ب" * 64, "ب" * 65, "فيه", "ـ", "\u0621", "\u064a\u064a", "\u0620ب",
                "\u064bب", "Ωμέγα", "_x", "والحكومة", "وأمطار", "فإن", "والد", "والي", "فالح", "وآخر", "أن", "إلى",
                "وإلى", "فالمدينة", "والذي", "أحمد", "آمال", "وألة", "فإلى", "والة", "هذة", "ٱلة", "وٱلحكومة", "واال",
-               "فال", "وال", "فاله", "والاا", "ﻻ", "a" * 255]
+               "فال", "وال", "فاله", "والاا", "ﻻ", "a" * 255, "على", "علي", "وعلى", "وعلي", "عيسى", "مستشفى",
+               "للحكومة", "لله", "الله", "بالقوات", "وبالقوات", "ولللل", "كالعادة", "بقوة", "لقوات", "وزارة",
+               "فريق", "بيان", "بكين", "لبنان", "قواتها", "حكومتنا", "اتجاهاتهم", "مصريون", "مصريين", "قالوا",
+               "حياته", "بيته", "ةات", "ابات", "اتجاه", "هه", "ههه", "هههه", "يي", "ييي", "يييي", "ثمة", "ثمت",
+               "2أحمد", "أ١", "ىىىى", "ووووو", "ففففف", "ببببب", "للللل", "الالال", "كمامه", "نانانا"]
+_TERM_CASES += sorted(a.CLITIC_EXCEPTIONS)[::97]
 
 
-_TERM_CHAINS = {(stopwords, route): _small_chain(stopwords, snowball=api)
-                for stopwords in (a.STOPWORDS, a.QUERY_STOPWORDS) for route, api in STEMMING_ROUTES.items()} \
+_TERM_CHAINS = {stopwords: _small_chain(stopwords) for stopwords in (a.STOPWORDS, a.QUERY_STOPWORDS)} \
     if a.NATIVE_CHAIN else {}
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.one_of(st.sampled_from(_TERM_CASES),
-                 st.text(alphabet="ابتةهيىوؤئءأإآٱٲٳلفي٠1aZ_ـ\u064b", min_size=1, max_size=70),
+                 st.text(alphabet="ابتةهيىوؤئءأإآٱٲٳلفكبمنسي٠1aZ_ـ\u064b", min_size=1, max_size=70),
                  st.text(alphabet=st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",)), min_size=1,
                          max_size=12)))
 def test_the_term_of_a_new_token_is_the_specifications(token: str):
-    # The C chain computes a new token's term itself but for the Snowball call: _term (with
-    # strip_conjunction and snowball_stem) stays the specification, stopwords of both sides included.
-    for (stopwords, _), chain in _TERM_CHAINS.items():
+    # The C chain computes a new token's term itself: _term (strip_prefixes with the clitic
+    # exceptions, strip_suffixes, the folds) stays the specification, stopwords of both sides included.
+    for stopwords, chain in _TERM_CHAINS.items():
         assert chain.term(token) == a._term(token, stopwords)
+
+
+def test_every_listed_clitic_exception_gets_the_specifications_term():
+    chain = _small_chain()
+    for word in sorted(a.CLITIC_EXCEPTIONS):
+        for token in (word, "و" + word, "ال" + word[1:], word + "ها"):
+            assert chain.term(token) == a._term(token, a.STOPWORDS), token
 
 
 def test_every_stopword_and_its_conjunction_forms_are_dropped_as_the_specification_drops_them():
     chain = _small_chain()
     for word in sorted(a.QUERY_STOPWORDS):
-        for token in (word, "و" + word, "ف" + word, "وال" + word, word.replace("ا", "أ"), word.replace("ه", "ة")):
+        for token in (word, "و" + word, "ف" + word, "ب" + word, "وال" + word, word.replace("ا", "أ"),
+                      word.replace("ه", "ة"), word.replace("ي", "ى")):
             assert chain.term(token) == a._term(token, a.STOPWORDS), token
 
 
@@ -153,10 +154,9 @@ def test_a_cache_cleared_when_full_gives_the_same_terms():
     assert chain.analyze_joined(text) == " ".join(a.reference_analyze(text))
 
 
-@pytest.mark.parametrize("route", STEMMING_ROUTES)
-def test_threads_sharing_a_chain_get_the_same_terms(route):
-    chain = _small_chain(cache_limit=50, snowball=STEMMING_ROUTES[route])
-    texts = [f"{t} كلمة{i} word{i}" for i in range(40) for t in TRICKY[:6]]
+def test_threads_sharing_a_chain_get_the_same_terms():
+    chain = _small_chain(cache_limit=50)
+    texts = [f"{t} كلمة{i} word{i} وقوات{i}" for i in range(40) for t in TRICKY[:6]]
     expected = [a.reference_analyze(t) for t in texts]
     failures = []
 
@@ -169,69 +169,45 @@ def test_threads_sharing_a_chain_get_the_same_terms(route):
     assert not failures
 
 
-def test_errors_of_the_callbacks_and_of_the_input_surface():
+class _RaisingKey:
+    """A set member that compares by raising: a lookup of `word` in its set runs Python code and fails."""
+
+    def __init__(self, word: str, error: type[BaseException]) -> None:
+        self.word, self.error = word, error
+
+    def __hash__(self) -> int:
+        return hash(self.word)
+
+    def __eq__(self, other: object) -> bool:
+        raise self.error(f"cannot compare {self.word}")
+
+
+def test_errors_of_the_sets_and_of_the_input_surface():
     mapped, token_chars = a.native_tables()
     from retrieval._chain import Chain
 
-    def broken(token):
-        raise LookupError(f"no stem for {token}")
-
-    chain = _chain_of(lambda: broken)
-    with pytest.raises(LookupError, match="no stem for"):
+    chain = _chain_of(stopwords=a.STOPWORDS | {_RaisingKey("كلمه", LookupError)})  # كلمة as stopwords are matched
+    with pytest.raises(LookupError, match="cannot compare"):
         chain.analyze("كلمة")
-    assert chain.analyze("word في") == ["word"]  # no Snowball for a Latin word, none for a stopword
+    assert chain.analyze("word في") == ["word"]
+    chain = _chain_of(exceptions=frozenset({_RaisingKey("بقوة", LookupError)}))
+    with pytest.raises(LookupError, match="cannot compare"):
+        chain.analyze("بقوة")
     with pytest.raises(TypeError):
         chain.analyze(b"bytes")
-    with pytest.raises(TypeError, match="must return str"):
-        _chain_of(lambda: lambda t: 42).analyze_joined("كلمة")
-
-    def no_stemmer():
-        raise OSError("no stemmer here")
-
-    with pytest.raises(OSError, match="no stemmer here"):
-        _chain_of(no_stemmer).analyze("كلمة")
     with pytest.raises(ValueError, match="BMP"):
         chain.term("😀")
     with pytest.raises(ValueError):
-        Chain(mapped[:10], token_chars, a.STOPWORDS, broken, broken, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
-    with pytest.raises(TypeError, match="set or frozenset"):
-        Chain(mapped, token_chars, list(a.STOPWORDS), broken, broken, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
-
-
-def test_a_bad_libstemmer_api_is_refused_by_name():
-    with pytest.raises(TypeError, match="tuple of 4 function addresses"):
-        _small_chain(snowball=(1, 2))
-    with pytest.raises(ValueError, match="address is 0"):
-        _small_chain(snowball=(0, 0, 0, 0))
-    api = a.snowball_c_api()
-    with pytest.raises(ValueError, match="another libstemmer"):
-        _small_chain(snowball=(api[0], api[1], api[3], api[2]))
-    assert _small_chain(snowball=api).calls_libstemmer()
-    assert not _small_chain().calls_libstemmer()
-
-
-def test_a_surrogate_in_a_token_goes_to_the_callable_as_before():
-    # Only Chain.term can be handed one (the tables send surrogates to the Python fallback); it has
-    # no UTF-8 for libstemmer, and the callable raises for it as PyStemmer's stemWord does.
-    chain = _small_chain(snowball=a.snowball_c_api())
-    with pytest.raises(UnicodeEncodeError):
-        chain.term("كلم\ud800")
-
-
-def test_each_thread_stems_with_a_stemmer_of_its_own():
-    made = []
-
-    def new_stemmer():
-        made.append(threading.get_ident())
-        return lambda t: t
-
-    chain = _chain_of(new_stemmer, cache_limit=1000)
-    chain.analyze("كلمة اولى")
-    chain.analyze("كلمة ثانية")
-    worker = threading.Thread(target=chain.analyze, args=("كلمة ثالثة",))
-    worker.start()
-    worker.join()
-    assert made == [threading.get_ident(), worker.ident]
+        Chain(mapped[:10], token_chars, a.STOPWORDS, a.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+    with pytest.raises(TypeError, match="sets or frozensets"):
+        Chain(mapped, token_chars, list(a.STOPWORDS), a.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS,
+              a.MAX_STEM_CHARS, 10)
+    with pytest.raises(TypeError, match="sets or frozensets"):
+        Chain(mapped, token_chars, a.STOPWORDS, ["بقوة"], len, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+    with pytest.raises(TypeError, match="callable"):
+        Chain(mapped, token_chars, a.STOPWORDS, a.CLITIC_EXCEPTIONS, None, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+    with pytest.raises(ValueError, match="max_stem"):
+        Chain(mapped, token_chars, a.STOPWORDS, a.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS, 300, 10)
 
 
 def test_legacy_strings_are_read_not_taken_as_empty():
@@ -248,9 +224,9 @@ def test_legacy_strings_are_read_not_taken_as_empty():
     from retrieval._chain import Chain
 
     with pytest.warns(DeprecationWarning):
-        chain = Chain(mapped, token_chars, frozenset({legacy("ذلك")}), lambda: lambda t: legacy(t + "ة"),
+        chain = Chain(mapped, token_chars, frozenset({legacy("ذلك")}), frozenset({legacy("بقوة")}),
                       lambda c: [legacy("fallback")], a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
-        assert chain.analyze_joined(text + " ذلك") == "كلمهه word fallback"
+        assert chain.analyze_joined(text + " ذلك بقوة") == "كلم word fallback قو"
 
 
 def test_a_chain_initialised_while_reading_its_tables_refuses_the_second_init():
@@ -260,41 +236,32 @@ def test_a_chain_initialised_while_reading_its_tables_refuses_the_second_init():
     from retrieval._chain import Chain
 
     chains = [Chain.__new__(Chain)]
-
-    def inner_stemmer():
-        return str
+    inner_exceptions = frozenset({"بقوة"})
 
     def mapped_that_initialises_the_chain():
-        chains[0].__init__(mapped, token_chars, frozenset(), inner_stemmer, len, a.MAX_TOKEN_CHARS,
+        chains[0].__init__(mapped, token_chars, frozenset(), inner_exceptions, len, a.MAX_TOKEN_CHARS,
                            a.MAX_STEM_CHARS, 10)
         yield from mapped
 
-    refs = sys.getrefcount(inner_stemmer)
+    refs = sys.getrefcount(inner_exceptions)
     with pytest.raises(RuntimeError, match="already initialised"):
-        chains[0].__init__(mapped_that_initialises_the_chain(), token_chars, a.STOPWORDS, len, len,
+        chains[0].__init__(mapped_that_initialises_the_chain(), token_chars, a.STOPWORDS, frozenset(), len,
                            a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
-    # The inner init is the one in force (its stopwords: none; a Latin word never reaches the stemmer,
-    # which each thread would keep).
-    assert chains[0].analyze("word 2024") == ["word", "2024"]
-    chains.clear()  # the chain goes, and with it its one reference to the callback
-    assert sys.getrefcount(inner_stemmer) == refs
+    # The inner init is the one in force: no stopwords, بقوة read as ب + قوة.
+    assert chains[0].analyze("في بقوة") == ["في", "قو"]
+    chains.clear()  # the chain goes, and with it its one reference to the set
+    assert sys.getrefcount(inner_exceptions) == refs
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, MemoryError])
-def test_an_interrupt_inside_the_callback_surfaces_and_leaves_the_cache_whole(error):
-    fail_on = {"بلد"}
-    stem_word = a.new_stemmer()
-
-    def stem(token):
-        if token in fail_on:
-            raise error
-        return stem_word(token)
-
-    chain = _chain_of(lambda: stem, lambda c: a._chain(c, {}, a.STOPWORDS), cache_limit=100)
+def test_an_interrupt_inside_a_lookup_surfaces_and_leaves_the_cache_whole(error):
+    raising = _RaisingKey("بلد", error)
+    stopwords = a.STOPWORDS | {raising}
+    chain = _chain_of(lambda c: a._chain(c, {}, a.STOPWORDS), stopwords, cache_limit=100)
     with pytest.raises(error):
         chain.analyze_joined("كلمة وزير بلد")
     assert chain.cached() == 2  # the tokens before the failing one, nothing half-filled
-    fail_on.clear()
+    chain = _chain_of(lambda c: a._chain(c, {}, a.STOPWORDS), a.STOPWORDS, cache_limit=100)
     text = "كلمة وزير بلد"
     assert chain.analyze(text) == chain.analyze_joined(text).split() == a.reference_analyze(text)
 
