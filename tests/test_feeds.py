@@ -424,3 +424,11 @@ async def test_feed_removed_while_polling_stores_nothing_and_stays_removed(site,
     [outcome] = await polling
     assert outcome.result == "removed"
     assert await feeds_store.list_feeds(env.db) == [] and articles(env) == {}
+
+
+def test_the_example_opml_lists_real_outlets_feeds():
+    from bot.feeds.opml import parse_opml
+
+    feeds = parse_opml((Path(__file__).resolve().parent.parent / "data" / "feeds.example.opml").read_bytes())
+    assert len(feeds) >= 8 and all(f.url.startswith("https://") and f.name for f in feeds)
+    assert "بي بي سي عربي" in {f.name for f in feeds}
