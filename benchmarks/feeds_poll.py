@@ -10,10 +10,11 @@ and polls every feed once with the real poller while a reader's question is aske
 
 - articles per second (poll wall time, first request to last article stored), and the time until
   the index holds them all;
-- CPU per article: the process's CPU during the poll less the questions' share (measured alone just
-  before), divided by the articles; and per article (median) parse + extraction + ingest, each timed
-  on its own thread (`time.thread_time`) - ingest measured after the poll by ingesting the same
-  articles again, 50 at a time, into a fresh database;
+- CPU per article: the bot process's CPU during the poll less the questions' share (measured alone
+  just before), plus what the parse/extraction worker process reported, divided by the articles; and
+  per article (median) parse + extraction + ingest: parse and extraction as the worker timed them
+  (`time.thread_time`), ingest measured after the poll by ingesting the same articles again, 50 at a
+  time, into a fresh database;
 - question latency during the poll (from when the question was due to its answer, so a stalled event
   loop counts) against the same questions with no poll;
 - time from the poll that sees a new item to that item being searchable (`--trials` times);
@@ -42,7 +43,6 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import perf
-from bot.feeds import poller as poller_mod
 from bot.feeds import store as feeds_store
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
@@ -127,10 +127,11 @@ class Asker:
             await self.engine.search(self.questions[i % len(self.questions)])
             self.cpu += time.thread_time() - cpu
             self.latencies.append(time.perf_counter() - due)
+            self.due.append(due)
             i += 1
 
     def start(self) -> None:
-        self.latencies, self.cpu = [], 0.0
+        self.latencies, self.cpu, self.due = [], 0.0, []
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
@@ -226,24 +227,6 @@ async def _poll(args, db, ports, full, site, spare, background) -> dict:
     fdb = await store.connect(db)
     fetcher = Fetcher(user_agent="newsbot-bench", host_delay=0, allow_hosts={"127.0.0.1"}, concurrency=8)
     poller = Poller(engine, fdb, fetcher, PollConfig(interval=3600))
-    thread_cpu: dict[str, list[float]] = {"extract": [], "parse": []}
-    real_extract, real_parse = poller_mod.extract_page, poller_mod.parse_feed
-
-    def timed_extract(page: bytes, url: str):
-        t = time.thread_time()
-        try:
-            return real_extract(page, url)
-        finally:
-            thread_cpu["extract"].append(time.thread_time() - t)
-
-    def timed_parse(data: bytes, content_type: str = ""):
-        t = time.thread_time()
-        try:
-            return real_parse(data, content_type)
-        finally:
-            thread_cpu["parse"].append(time.thread_time() - t)
-
-    poller_mod.extract_page, poller_mod.parse_feed = timed_extract, timed_parse
     try:
         for o, path, _ in full:
             await feeds_store.add_feed(fdb, f"http://127.0.0.1:{ports[o]}{path}", "")
@@ -258,6 +241,17 @@ async def _poll(args, db, ports, full, site, spare, background) -> dict:
         q_cpu = asker.cpu / max(len(idle), 1)
         perf.log(f"baseline: {len(idle)} questions, p50 {pct(idle, 50):.1f} ms, p99 {pct(idle, 99):.1f} ms")
 
+        rebuilds: list[tuple[float, float]] = []
+        real_rebuild = engine.rebuild_index
+
+        async def timed_rebuild():
+            started = time.perf_counter()
+            try:
+                return await real_rebuild()
+            finally:
+                rebuilds.append((started, time.perf_counter()))
+
+        engine.rebuild_index = timed_rebuild
         stored_at: list[float] = []
         poller.on_ingested = lambda _outcome: stored_at.append(time.perf_counter())
         children = os.times()
@@ -269,7 +263,12 @@ async def _poll(args, db, ports, full, site, spare, background) -> dict:
         cpu = time.process_time() - cpu0
         poll_wall = max(stored_at) - t0 if stored_at else searchable_wall
         poller.on_ingested = None
+        poll_cpu = {k: list(v) for k, v in poller.cpu.items()}
+        worker_cpu = sum(poll_cpu["extract"]) + sum(c for c, _ in poll_cpu["parse"])
         during = list(asker.latencies)
+        slow = sorted(zip(asker.latencies, asker.due, strict=True), reverse=True)[:8]
+        slowest = [{"latency_ms": round(lat * 1000, 1), "due_s": round(d - t0, 2)} for lat, d in slow]
+        rebuild_windows = [(round(a - t0, 2), round(b - t0, 2)) for a, b in rebuilds]
         children_cpu = sum(os.times()[2:4]) - sum(children[2:4])
         added = sum(o.added for o in outcomes)
         failed = [o.line() for o in outcomes if o.result == "failed"]
@@ -315,14 +314,13 @@ async def _poll(args, db, ports, full, site, spare, background) -> dict:
                 await other.ingest_articles(batch, "bench", rebuild=False)
                 ingest_cpu.append((time.process_time() - c) / len(batch))
     finally:
-        poller_mod.extract_page, poller_mod.parse_feed = real_extract, real_parse
         await poller.close()
         await fetcher.close()
         await fdb.close()
         await engine.close()
 
-    extract = thread_cpu["extract"][:added] or [0.0]
-    parse_per_item = statistics.median(thread_cpu["parse"]) / args.items if thread_cpu["parse"] else 0.0
+    extract = poll_cpu["extract"] or [0.0]
+    parse_per_item = statistics.median(c / max(n, 1) for c, n in poll_cpu["parse"]) if poll_cpu["parse"] else 0.0
     ingest_med = statistics.median(ingest_cpu) if ingest_cpu else 0.0
     per_article = sorted(e + parse_per_item + ingest_med for e in extract)
     return {
@@ -330,7 +328,10 @@ async def _poll(args, db, ports, full, site, spare, background) -> dict:
         "passages_indexed": index_passages, "articles": added, "failed_feeds": len(failed),
         "poll_seconds": poll_wall, "articles_per_s": added / poll_wall,
         "poll_until_all_searchable_seconds": searchable_wall,
-        "cpu_per_article_all_in_ms": (cpu - q_cpu * len(during)) / max(added, 1) * 1000,
+        "slowest_questions_during_poll": slowest, "index_rebuilds_during_poll_s": rebuild_windows,
+        "articles_stored_at_s": [round(x - t0, 2) for x in stored_at][:: max(1, len(stored_at) // 10)],
+        "cpu_per_article_all_in_ms": (cpu - q_cpu * len(during) + worker_cpu) / max(added, 1) * 1000,
+        "worker_process_cpu_s": worker_cpu,
         "index_rebuild_cpu_s_children": children_cpu,
         "cpu_per_article_parse_extract_ingest_median_ms": statistics.median(per_article) * 1000,
         "extract_cpu_median_ms": statistics.median(extract) * 1000,

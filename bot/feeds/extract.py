@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -126,3 +127,25 @@ def page_date(page: bytes) -> str:
     if when.tzinfo is None and when.hour == when.minute == when.second == 0:
         return when.date().isoformat()  # only a day was found
     return when.isoformat(timespec="seconds")
+
+
+# --- jobs for the worker process -----------------------------------------------------------------
+# Parsing and extraction are CPU-bound Python and lxml work. Run in threads of the bot's process
+# they competed with the event loop for the GIL (questions during a 50-feed poll waited up to 1.3 s,
+# docs/feeds.md); run in a worker process they cost the bot's process nothing but the hand-over.
+# Each job reports the CPU it took in the worker (`time.thread_time`), for the logs and the benchmark.
+
+
+def parse_job(data: bytes, content_type: str):
+    from .parse import parse_feed
+
+    started = time.thread_time()
+    parsed = parse_feed(data, content_type)
+    return parsed, time.thread_time() - started
+
+
+def extract_job(page: bytes, url: str, want_date: bool) -> tuple[str, str, float]:
+    started = time.thread_time()
+    text = extract_page(page, url).text
+    date = page_date(page) if want_date else ""
+    return text, date, time.thread_time() - started

@@ -1,8 +1,8 @@
 """Polling: due feeds fetched (conditionally), their items turned into articles and ingested.
 
-One poll of a feed: conditional GET (a 304 parses nothing) → safe parse (in a thread) → for each
+One poll of a feed: conditional GET (a 304 parses nothing) → safe parse (in a worker process) → for each
 item not seen before or changed since: the item's own full text (`content:encoded`) or else the
-article page, fetched if robots.txt allows it and extracted (in a thread) → identity by canonical
+article page, fetched if robots.txt allows it and extracted (in the worker process) → identity by canonical
 URL, identical bodies stored once → one `SearchEngine.ingest_articles` call (the same ingestion
 and transactions as files) → the items and the feed's new state recorded.
 
@@ -17,10 +17,16 @@ and pushes the next poll back exponentially (interval × 2^errors, capped); one 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import logging
+import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -31,9 +37,9 @@ from retrieval.articles import Article
 from retrieval.engine import SearchEngine
 
 from . import store as feeds_store
-from .extract import MIN_BODY_CHARS, extract_page, html_to_text, letters, page_date
+from .extract import MIN_BODY_CHARS, extract_job, html_to_text, letters, parse_job
 from .fetch import Fetcher, FetchError
-from .parse import FeedError, FeedItem, ParsedFeed, parse_feed
+from .parse import FeedError, FeedItem, ParsedFeed
 from .urls import BadUrl, article_id_for, canonical_url, check_url
 
 log = logging.getLogger(__name__)
@@ -82,6 +88,50 @@ class _Stats:
     dropped: list[str] = field(default_factory=list)
 
 
+# One worker process for parsing and extraction (two on machines with more than two cores), shared by
+# every poller of the process and started on first use. Spawned, not forked: the bot's process has
+# threads (SQLite connections, PTB) that a fork would copy in whatever state they were.
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+WORKERS = 1 if (os.cpu_count() or 1) <= 2 else 2
+
+
+def _pool() -> ProcessPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
+                                        max_tasks_per_child=2000)
+        return _POOL
+
+
+def _drop_pool(broken: ProcessPoolExecutor | None = None) -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if broken is not None and _POOL is not broken:
+            return  # already replaced
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+atexit.register(_drop_pool)
+
+
+async def in_worker(fn: Callable, *args: object) -> object:
+    """`fn(*args)` in the worker process; a worker that died (a page that crashed lxml, the OOM
+    killer) is replaced, and the job is retried once in the new one."""
+    for attempt in (1, 2):
+        pool = _pool()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+        except BrokenProcessPool:
+            _drop_pool(pool)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def item_hash(item: FeedItem) -> str:
     """What the feed says about an item: a change (an edited title, summary or text) re-takes it."""
     h = hashlib.sha1()
@@ -117,7 +167,10 @@ async def check_feed(fetcher: Fetcher, url: str, max_bytes: int) -> tuple[str, P
     `BadUrl` / `FetchError` / `FeedError` with the reason."""
     url = check_url(url)
     response = await fetcher.get(url, max_bytes=max_bytes, accept=FEED_ACCEPT)
-    parsed = await asyncio.to_thread(parse_feed, response.body, response.content_type)
+    try:
+        parsed, _ = await in_worker(parse_job, response.body, response.content_type)
+    except BrokenProcessPool:
+        raise FeedError("the parser process died on this document") from None
     return url, parsed
 
 
@@ -137,6 +190,8 @@ class Poller:
         self._rebuilder: asyncio.Task | None = None
         # Called after a feed's articles are ingested (tests and the benchmark time with it).
         self.on_ingested: Callable[[Outcome], Awaitable[None] | None] | None = None
+        # CPU seconds the worker reported: per feed parse (with its item count), per page extraction.
+        self.cpu: dict[str, list] = {"parse": [], "extract": []}
 
     # --- the loops ----------------------------------------------------------------------------
 
@@ -233,7 +288,11 @@ class Poller:
         if response.status == 304:
             await feeds_store.record_fetch(self.db, feed.id, ok=True, next_due=next_due)
             return Outcome(feed.url, "unchanged", "not modified (304)")
-        parsed = await asyncio.to_thread(parse_feed, response.body, response.content_type)
+        try:
+            parsed, cpu = await in_worker(parse_job, response.body, response.content_type)
+        except BrokenProcessPool:
+            raise FeedError("the parser process died on this document") from None
+        self.cpu["parse"].append((cpu, len(parsed.items)))
         name = feed.name or feed_name(parsed, feed.url)
         stats = _Stats(items=len(parsed.items))
         candidates = await self._take_items(feed, name, parsed.items, stats)
@@ -341,7 +400,7 @@ class Poller:
         text at all; None if its page is rate-limited (retried next poll)."""
         content = html_to_text(item.content) if item.content else ""
         summary = html_to_text(item.summary) if item.summary else ""
-        body, summary_only, page = content, False, None
+        body, summary_only, page_published = content, False, ""
         if letters(content) < MIN_BODY_CHARS:
             extracted = ""
             try:
@@ -349,7 +408,12 @@ class Poller:
                     response = await self.fetcher.get(item.link, max_bytes=self.config.page_max_bytes,
                                                       accept=PAGE_ACCEPT)
                     page = response.body
-                    extracted = (await asyncio.to_thread(extract_page, page, item.link)).text
+                    try:
+                        extracted, page_published, cpu = await in_worker(
+                            extract_job, page, item.link, not item.published)
+                        self.cpu["extract"].append(cpu)
+                    except BrokenProcessPool:
+                        log.warning("the extraction process died on %s: keeping the feed's text", item.link)
                 else:
                     log.info("robots.txt disallows %s: keeping the feed's text", item.link)
             except FetchError as exc:
@@ -366,9 +430,7 @@ class Poller:
             body = "\n".join(lines[1:])  # the page repeats the headline above the text
         if not body.strip():
             return f"item {title[:40]!r}: no text in the feed or on its page"
-        published = item.published
-        if not published and page is not None:
-            published = await asyncio.to_thread(page_date, page)
+        published = item.published or page_published
         published = clamp_date(published or fetched.isoformat(timespec="seconds"), fetched)
         return Article(id=aid, body=body, title=title or body.split("\n", 1)[0][:200], source=source,
                        section=item.categories[0] if item.categories else "", published=published,

@@ -1,8 +1,8 @@
 """The bot's side of feeds: /feeds for admins, OPML uploads, and the background poller.
 
 The poller is an asyncio task owned by the running application: started with it, cancelled when
-it stops. Fetching is asynchronous and parsing and extraction run in threads, so answers keep
-flowing during a poll (measured in docs/feeds.md).
+it stops. Fetching is asynchronous and parsing and extraction run in a worker process, so answers
+keep flowing during a poll (measured in docs/feeds.md).
 """
 
 from __future__ import annotations
