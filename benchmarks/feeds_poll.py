@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -326,6 +327,11 @@ async def _poll(args, db, ports, full, site, spare, background) -> dict:
     return {
         "feeds": args.feeds, "items_per_feed": args.items, "outlets": args.outlets,
         "passages_indexed": index_passages, "articles": added, "failed_feeds": len(failed),
+        # Items not stored as articles of their own, by reason (the corpus repeats some texts).
+        "items_not_stored": {what: sum(int(m.group(1)) for o in outcomes
+                                       if (m := re.search(rf"(\d+) {what}", o.detail)))
+                             for what in ("duplicates", "dropped", "pages deferred")},
+        "summary_only": sum(int(m.group(1)) for o in outcomes if (m := re.search(r"(\d+) summary only", o.detail))),
         "poll_seconds": poll_wall, "articles_per_s": added / poll_wall,
         "poll_until_all_searchable_seconds": searchable_wall,
         "slowest_questions_during_poll": slowest, "index_rebuilds_during_poll_s": rebuild_windows,
