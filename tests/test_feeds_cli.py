@@ -45,6 +45,21 @@ async def newsbot(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def processes_with_env(entry: str) -> list[int]:
+    """Pids of live processes (not zombies) whose environment holds `entry`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if entry.encode() in (proc / "environ").read_bytes().split(b"\0") and \
+                    "\nState:\tZ" not in (proc / "status").read_text():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def feed_count(db: Path) -> int:
     with closing(sqlite3.connect(db)) as con:
         return con.execute("SELECT COUNT(*) FROM feeds").fetchone()[0]
@@ -145,6 +160,12 @@ async def test_sigkill_during_a_poll_leaves_whole_articles_and_the_next_poll_has
                 break
     proc.send_signal(signal.SIGKILL)
     await proc.wait()
+    # Its parsing/extraction worker notices and exits instead of lingering as an orphan.
+    for _ in range(60):
+        if not processes_with_env(f"NEWSBOT_DB={db}"):
+            break
+        await asyncio.sleep(0.1)
+    assert processes_with_env(f"NEWSBOT_DB={db}") == []
     assert integrity_problems(db) == [] and partial_articles(db) == []
     with closing(sqlite3.connect(db)) as con:
         after_kill = con.execute("SELECT COUNT(*) FROM articles").fetchone()[0]

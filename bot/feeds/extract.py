@@ -9,7 +9,10 @@ inside the article body itself: copyright lines, "read also" and share prompts.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,6 +137,19 @@ def page_date(page: bytes) -> str:
 # they competed with the event loop for the GIL (questions during a 50-feed poll waited up to 1.3 s,
 # docs/feeds.md); run in a worker process they cost the bot's process nothing but the hand-over.
 # Each job reports the CPU it took in the worker (`time.thread_time`), for the logs and the benchmark.
+
+
+def worker_init(parent_pid: int) -> None:
+    """In the worker process: leave Ctrl-C to the bot (which stops the pool), and exit if the bot's
+    process dies without stopping it (SIGKILL, a crash), instead of lingering as an orphan."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def parse_job(data: bytes, content_type: str):

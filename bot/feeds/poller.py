@@ -37,7 +37,7 @@ from retrieval.articles import Article
 from retrieval.engine import SearchEngine
 
 from . import store as feeds_store
-from .extract import MIN_BODY_CHARS, extract_job, html_to_text, letters, parse_job
+from .extract import MIN_BODY_CHARS, extract_job, html_to_text, letters, parse_job, worker_init
 from .fetch import Fetcher, FetchError
 from .parse import FeedError, FeedItem, ParsedFeed
 from .urls import BadUrl, article_id_for, canonical_url, check_url
@@ -101,7 +101,8 @@ def _pool() -> ProcessPoolExecutor:
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                                        max_tasks_per_child=2000)
+                                        max_tasks_per_child=2000, initializer=worker_init,
+                                        initargs=(os.getpid(),))
         return _POOL
 
 
