@@ -27,7 +27,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     # Answers given first, one per request, before the route's normal answer: (status, headers).
     first: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    redirect: str | None = None  # answer 302 to this location
+    redirect: str | None = None  # answer `redirect_status` to this location
+    redirect_status: int = 302
     hang: bool = False  # never answer
     delay: float = 0.0  # seconds before answering
     gzip: bool = False
@@ -88,7 +89,7 @@ class NewsSite:
             status, headers = route.first.pop(0)
             return web.Response(status=status, headers=headers, text=f"status {status}")
         if route.redirect is not None:
-            return web.Response(status=302, headers={"Location": route.redirect})
+            return web.Response(status=route.redirect_status, headers={"Location": route.redirect})
         if route.status != 200:
             return web.Response(status=route.status, headers=route.headers)
         validators = {}

@@ -432,3 +432,29 @@ def test_the_example_opml_lists_real_outlets_feeds():
     feeds = parse_opml((Path(__file__).resolve().parent.parent / "data" / "feeds.example.opml").read_bytes())
     assert len(feeds) >= 8 and all(f.url.startswith("https://") and f.name for f in feeds)
     assert "بي بي سي عربي" in {f.name for f in feeds}
+
+
+async def test_a_feed_that_moved_permanently_is_followed_at_its_new_address(site, env):
+    site.routes["/old"] = Route(redirect="/new", redirect_status=301)
+    site.routes["/new"] = Route(rss2("م", [Item("زيتون", site.url("/n"), content=LONG_HTML)]))
+    site.routes["/temp"] = Route(redirect="/new2", redirect_status=302)
+    site.routes["/new2"] = Route(rss2("م", []))
+    await follow(env, site.url("/old"))
+    await follow(env, site.url("/temp"))
+    outcomes = await env.poll_once()
+    assert "moved permanently to " + site.url("/new") in outcome_of(outcomes, site.url("/old")).detail
+    assert [f.url for f in await feeds_store.list_feeds(env.db)] == [site.url("/new"), site.url("/temp")]
+    await env.poll_once()
+    assert len(site.hits("/old")) == 1 and len(site.hits("/temp")) == 2
+
+
+async def test_robots_crawl_delay_spaces_requests_to_the_site(site, env):
+    site.routes["/robots.txt"] = Route(b"User-agent: *\nCrawl-delay: 1\n", content_type="text/plain")
+    site.routes["/rss"] = Route(rss2("م", [Item(f"خبر {i}", site.url(f"/c/{i}"), summary="ملخص") for i in range(3)]))
+    for i in range(3):
+        site.routes[f"/c/{i}"] = Route(article_page(f"خبر {i}", paras(f"رقم{i}")), content_type="text/html")
+    await follow(env, site.url("/rss"))
+    await env.poll_once()
+    arrivals = [s.at for s in site.requests if s.path.startswith("/c/")]
+    assert len(arrivals) == 3
+    assert all(b - a >= 0.95 for a, b in itertools.pairwise(sorted(arrivals)))  # whole seconds, as robotparser reads it

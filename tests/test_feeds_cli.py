@@ -120,6 +120,17 @@ async def test_feeds_commands_end_to_end(site, cli_env, capsys, tmp_path):
     assert hit["source"] == "الجزيرة نت" and hit["url"] == site.url("/n/1")
     assert hit["published"] == "2026-12-05T14:30:00+03:00"
 
+    code, out, _ = await newsbot(capsys, "feeds", "pause", site.url("/rss"), "--db", db)
+    assert code == 0 and out.startswith("paused ")
+    code, out, _ = await newsbot(capsys, "watch", "--once", "--db", db)
+    assert f"skipped {site.url('/rss')}: paused" in out
+    code, out, _ = await newsbot(capsys, "feeds", "list", "--jsonl", "--db", db)
+    assert json.loads(out.splitlines()[0])["status"] == "paused"
+    code, out, _ = await newsbot(capsys, "feeds", "resume", site.url("/rss"), "--db", db)
+    assert code == 0 and out.startswith("resumed ")
+    code, _, err = await newsbot(capsys, "feeds", "pause", site.url("/nope"), "--db", db)
+    assert code == 1 and "not followed" in err
+
     code, out, _ = await newsbot(capsys, "feeds", "export", "--db", db)
     assert out.startswith('<?xml version="1.0" encoding="UTF-8"?>') and f'xmlUrl="{site.url("/down")}"' in out
     code, out, _ = await newsbot(capsys, "feeds", "remove", site.url("/rss"), "--db", db)

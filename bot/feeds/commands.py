@@ -105,6 +105,9 @@ def add_cli(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) ->
     lst.add_argument("--jsonl", action="store_true", help="one JSON object per feed")
     rm = fsub.add_parser("remove", parents=[common], help="stop following a feed (its articles stay)")
     rm.add_argument("url")
+    for verb, what in (("pause", "stop polling a feed for now (kept, shown as paused)"),
+                       ("resume", "poll a paused feed again")):
+        fsub.add_parser(verb, parents=[common], help=what).add_argument("url")
     imp = fsub.add_parser("import", parents=[common], help="follow every feed of an OPML file")
     imp.add_argument("file", type=Path)
     fsub.add_parser("export", parents=[common], help="the followed feeds as OPML on stdout")
@@ -135,6 +138,10 @@ async def cmd_feeds(settings, args: argparse.Namespace) -> int:
                 if not await feeds_store.remove_feed(db, args.url.strip()):
                     return _err(f"feeds remove: not followed: {args.url}")
                 print(f"removed {args.url.strip()} (its articles stay)")
+            case "pause" | "resume":
+                if not await feeds_store.set_paused(db, args.url.strip(), args.feeds_command == "pause"):
+                    return _err(f"feeds {args.feeds_command}: not followed: {args.url}")
+                print(f"{args.feeds_command}d {args.url.strip()}")
             case "import":
                 try:
                     data = args.file.read_bytes()

@@ -22,7 +22,7 @@ import socket
 import time
 import urllib.robotparser
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -40,6 +40,8 @@ ROBOTS_TTL = 3600.0
 # RFC 9309: an unreachable robots.txt (5xx, network error) means "disallow everything", for a while.
 ROBOTS_UNREACHABLE_TTL = 600.0
 ROBOTS_AGENT = "newsbot"
+# A Crawl-delay is honoured up to this many seconds between two requests to the site.
+MAX_CRAWL_DELAY = 60.0
 
 
 class FetchError(Exception):
@@ -64,6 +66,7 @@ class Response:
     content_type: str
     etag: str | None
     last_modified: str | None
+    moved_permanently: bool = False  # reached through 301/308 redirects only: `url` is the new address
 
 
 def forbidden_reason(address: str) -> str | None:
@@ -145,6 +148,8 @@ class Fetcher:
         self.max_redirects = max_redirects
         self._concurrency = asyncio.Semaphore(concurrency)
         self._gates: dict[tuple[str, int | None], _HostGate] = {}
+        # Per-host gaps a site asked for in robots.txt (Crawl-delay), when longer than host_delay.
+        self._crawl_delays: dict[tuple[str, int | None], float] = {}
         self._session: aiohttp.ClientSession | None = None
         self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
@@ -186,6 +191,7 @@ class Fetcher:
                   accept: str = "*/*") -> Response:
         """GET with redirects followed by hand (each hop checked); 200 or 304, else FetchError."""
         seen = 0
+        permanent = True
         while True:
             url = self.check_target(url)
             headers = {"Accept": accept}
@@ -201,8 +207,11 @@ class Fetcher:
                 if not location:
                     raise FetchError(f"HTTP {status} redirect without a Location", status=status)
                 url = urljoin(url, location)
+                permanent = permanent and status in (301, 308)
                 continue
             assert response is not None
+            if seen and permanent:
+                response = replace(response, moved_permanently=True)
             return response
 
     async def _one(self, url: str, headers: dict[str, str],
@@ -211,7 +220,7 @@ class Fetcher:
         key = ((parts.hostname or "").lower(), parts.port)
         gate = self._gates.setdefault(key, _HostGate())
         async with gate.lock:
-            wait = gate.last_end + self.host_delay - time.monotonic()
+            wait = gate.last_end + max(self.host_delay, self._crawl_delays.get(key, 0.0)) - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
@@ -277,6 +286,10 @@ class Fetcher:
         try:
             response = await self.get(origin + "/robots.txt", max_bytes=ROBOTS_MAX_BYTES, accept="text/plain")
             rules.parse(response.body.decode("utf-8", errors="replace").splitlines())
+            delay = rules.crawl_delay(ROBOTS_AGENT)
+            if delay:
+                parts = urlsplit(origin)
+                self._crawl_delays[((parts.hostname or "").lower(), parts.port)] = min(float(delay), MAX_CRAWL_DELAY)
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
                 rules.allow_all = True  # no robots.txt: everything allowed

@@ -286,9 +286,13 @@ class Poller:
         response = await self.fetcher.get(feed.url, max_bytes=self.config.feed_max_bytes, etag=feed.etag,
                                           last_modified=feed.last_modified, accept=FEED_ACCEPT)
         next_due = self.clock() + self.config.interval
+        moved = ""
+        if response.moved_permanently and response.url != feed.url \
+                and await feeds_store.move_feed(self.db, feed.id, response.url):
+            moved = f"; moved permanently to {response.url}, followed there from now on"
         if response.status == 304:
             await feeds_store.record_fetch(self.db, feed.id, ok=True, next_due=next_due)
-            return Outcome(feed.url, "unchanged", "not modified (304)")
+            return Outcome(feed.url, "unchanged", "not modified (304)" + moved)
         try:
             parsed, cpu = await in_worker(parse_job, response.body, response.content_type)
         except BrokenProcessPool:
@@ -316,7 +320,7 @@ class Poller:
         detail = f"{stats.items} items, {added} new, {updated} updated"
         extras = [(stats.summary_only, "summary only"), (stats.duplicates, "duplicates of stored articles"),
                   (stats.deferred, "pages deferred (rate-limited)"), (len(stats.dropped), "dropped")]
-        detail += "".join(f", {n} {what}" for n, what in extras if n)
+        detail += "".join(f", {n} {what}" for n, what in extras if n) + moved
         outcome = Outcome(feed.url, result, detail, added, updated)
         if added or updated:
             self._request_rebuild()

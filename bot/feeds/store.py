@@ -96,6 +96,22 @@ async def remove_feed(db: aiosqlite.Connection, url: str) -> bool:
     return cur.rowcount > 0
 
 
+async def move_feed(db: aiosqlite.Connection, feed_id: int, url: str) -> bool:
+    """Follow a feed at its new address (it moved permanently); False if that URL is already followed."""
+    try:
+        cur = await db.execute("UPDATE feeds SET url = ? WHERE id = ?", (url, feed_id))
+    except sqlite3.IntegrityError:
+        return False
+    return cur.rowcount > 0
+
+
+async def set_paused(db: aiosqlite.Connection, url: str, paused: bool) -> bool:
+    """Pause or resume a feed (a paused feed is never polled); False if it is not followed."""
+    cur = await db.execute("UPDATE feeds SET paused = ?, next_due = CASE WHEN ? THEN next_due ELSE 0 END"
+                           " WHERE url = ?", (int(paused), int(paused), url))
+    return cur.rowcount > 0
+
+
 async def due_feeds(db: aiosqlite.Connection, now: float) -> list[Feed]:
     rows = await db.execute_fetchall(
         f"SELECT {_COLS} FROM feeds WHERE paused = 0 AND next_due <= ? AND retry_until <= ? ORDER BY next_due, id",
@@ -104,8 +120,10 @@ async def due_feeds(db: aiosqlite.Connection, now: float) -> list[Feed]:
 
 
 async def next_due_time(db: aiosqlite.Connection) -> float | None:
-    row = await (await db.execute("SELECT MIN(MAX(next_due, retry_until)) FROM feeds WHERE paused = 0")).fetchone()
-    return row[0] if row and row[0] is not None else None
+    # execute_fetchall, not execute + fetchone: a cursor left open keeps a read snapshot, which blocks
+    # WAL checkpoints for as long as the poller sleeps.
+    rows = await db.execute_fetchall("SELECT MIN(MAX(next_due, retry_until)) FROM feeds WHERE paused = 0")
+    return rows[0][0] if rows and rows[0][0] is not None else None
 
 
 async def record_fetch(db: aiosqlite.Connection, feed_id: int, *, ok: bool, error: str = "", next_due: float,

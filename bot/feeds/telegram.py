@@ -29,7 +29,8 @@ from .poller import Poller
 
 log = logging.getLogger(__name__)
 
-USAGE = "Usage: /feeds — list; /feeds add URL [name]; /feeds remove URL; or send an .opml file to import"
+USAGE = ("Usage: /feeds — list; /feeds add URL [name]; /feeds remove URL; /feeds pause URL; /feeds resume URL;"
+         " or send an .opml file to import")
 LIST_LIMIT = 3500  # characters of the list in one message (Telegram's limit is 4096)
 
 
@@ -111,6 +112,13 @@ async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if args[0] == "remove" and len(args) == 2:
         if await feeds_store.remove_feed(rt.db, args[1].strip()):
             await message.reply_text(fmt.esc(f"Removed {args[1].strip()} (its articles stay)."))
+        else:
+            await message.reply_text(fmt.esc(f"Not followed: {args[1]}"))
+        return
+    if args[0] in ("pause", "resume") and len(args) == 2:
+        if await feeds_store.set_paused(rt.db, args[1].strip(), args[0] == "pause"):
+            rt.poller.wakeup.set()
+            await message.reply_text(fmt.esc(f"{args[0].capitalize()}d {args[1].strip()}."))
         else:
             await message.reply_text(fmt.esc(f"Not followed: {args[1]}"))
         return
