@@ -191,3 +191,23 @@ async def test_sigkill_during_a_poll_leaves_whole_articles_and_the_next_poll_has
         urls = [r[0] for r in con.execute("SELECT url FROM articles")]
         bodies = [r[0] for r in con.execute("SELECT body FROM articles")]
     assert len(urls) == len(set(urls)) == n_feeds * n_items and len(set(bodies)) == len(bodies)
+
+
+async def test_watch_polls_due_feeds_until_stopped(site, cli_env):
+    site.routes["/rss"] = Route(rss2("وكالة", [Item("زيتون", site.url("/n/1"), content=LONG_HTML)]), etag='"a"')
+    db = cli_env
+    env = {**os.environ, "NEWSBOT_DB": str(db), "NEWSBOT_FEED_INTERVAL_SECONDS": "0.3"}
+    assert await asyncio.to_thread(main, ["feeds", "add", site.url("/rss"), "--db", str(db)]) == 0
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "watch", stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO)
+    try:
+        first = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert first.decode().startswith(f"new {site.url('/rss')}: 1 items, 1 new")
+        second = await asyncio.wait_for(proc.stdout.readline(), 5)  # polled again after the interval
+        assert second.decode().startswith(f"unchanged {site.url('/rss')}: not modified (304)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 10)
+    assert code == 0
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 1
