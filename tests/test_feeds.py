@@ -12,6 +12,8 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.feeds import store as feeds_store
 from bot.feeds.fetch import Fetcher, FetchError
@@ -458,3 +460,43 @@ async def test_robots_crawl_delay_spaces_requests_to_the_site(site, env):
     arrivals = [s.at for s in site.requests if s.path.startswith("/c/")]
     assert len(arrivals) == 3
     assert all(b - a >= 0.95 for a, b in itertools.pairwise(sorted(arrivals)))  # whole seconds, as robotparser reads it
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_damaged_feeds_parse_or_are_refused_with_a_reason(data):
+    """Any damage to a feed's bytes gives a parsed feed or a FeedError, never another exception."""
+    item = Item("خبر", "https://e.org/1", summary="ملخص", date="Sat, 05 Dec 2026 10:00:00 +0300", content=LONG_HTML)
+    doc = bytearray(rss2("عنوان", [item]))
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(doc) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            doc[at] = data.draw(st.integers(0, 255))
+        elif action == "cut":
+            del doc[at:at + data.draw(st.integers(1, 200))]
+        else:
+            doc[at:at] = data.draw(st.sampled_from([b"<", b"&", b"]]>", b"<!DOCTYPE x>", b"\xff\xfe", b"<item>"]))
+        if not doc:
+            break
+    try:
+        parsed = parse_feed(bytes(doc))
+    except FeedError as exc:
+        assert str(exc)
+    else:
+        assert all(isinstance(i.title, str) and isinstance(i.link, str) for i in parsed.items)
+
+
+def test_opml_errors_are_named_and_export_round_trips():
+    from bot.feeds.opml import export_opml, parse_opml
+
+    with pytest.raises(FeedError, match="not well-formed"):
+        parse_opml(b"<opml><body><outline")
+    with pytest.raises(FeedError, match="root element is not <opml>"):
+        parse_opml(b"<rss/>")
+    with pytest.raises(FeedError, match="entities"):
+        parse_opml(b'<!DOCTYPE opml [<!ENTITY a "b">]><opml><body/></opml>')
+    feeds = [feeds_store.Feed(i, f"https://e.org/{i}?a=1&b=2", f'اسم "{i}" & <x>', False, None, None, "", None,
+                              None, 0, "", 0.0, 0.0, 0) for i in range(3)]
+    back = parse_opml(export_opml(feeds).encode())
+    assert [(f.url, f.name) for f in back] == [(f.url, f.name) for f in feeds]

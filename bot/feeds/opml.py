@@ -7,7 +7,8 @@ from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from .parse import FeedError, decode_document, plain
+from .parse import MAX_TITLE_CHARS as MAX_NAME_CHARS
+from .parse import FeedError, decode_document
 from .store import Feed
 
 MAX_OPML_BYTES = 5 * 1024**2
@@ -41,7 +42,8 @@ def parse_opml(data: bytes) -> list[OpmlFeed]:
     for outline in root.iter("outline"):
         url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
         if url and url not in out:
-            name = plain(outline.get("title") or outline.get("text") or "")
+            # An attribute is plain text already (its markup characters were escaped): spaces only.
+            name = " ".join((outline.get("title") or outline.get("text") or "").split())[:MAX_NAME_CHARS]
             out[url] = OpmlFeed(url, name)
     return list(out.values())
 
