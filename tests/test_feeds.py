@@ -500,3 +500,16 @@ def test_opml_errors_are_named_and_export_round_trips():
                               None, 0, "", 0.0, 0.0, 0) for i in range(3)]
     back = parse_opml(export_opml(feeds).encode())
     assert [(f.url, f.name) for f in back] == [(f.url, f.name) for f in feeds]
+
+
+def test_boilerplate_lines_go_and_story_sentences_that_look_like_them_stay():
+    from bot.feeds.extract import clean_lines
+
+    story = ["وشارك في الاجتماع وزراء الخارجية العرب.",
+             "أقر البرلمان قانونا جديدا لحماية حقوق النشر والملكية الفكرية للمؤلفين والفنانين في البلاد.",
+             "وقالت الشركة إن مشاركة البيانات مع فيسبوك توقفت."]
+    junk = ["شارك الخبر: فيسبوك | تويتر | واتساب", "Share on Facebook Twitter", "تابعونا على تلغرام",
+            "©جميع الحقوق محفوظة لموقع المدن 2021", "جميع الحقوق محفوظة © 2026", "اقرأ أيضا: ارتفاع أسعار الوقود",
+            "مقالات ذات صلة"]
+    mixed = [junk[0], story[0], junk[3], story[1], junk[5], story[2], junk[1], junk[2], junk[4], junk[6]]
+    assert clean_lines("\n".join(mixed)).split("\n") == story

@@ -28,15 +28,25 @@ _BLOCKS = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6",
                      "article", "tr", "pre", "ul", "ol", "table", "header", "footer", "figure", "hr"})
 _DROP = ("script", "style", "noscript", "iframe", "form", "button", "nav", "aside", "footer", "figure",
          "figcaption", "svg", "video", "audio", "object", "embed", "template", "select", "input", "textarea")
-# Lines that are never the article, wherever they stand: copyright lines, "read also / see also"
-# prompts and share or follow prompts (short ones only: a sentence of the story may mention sharing).
-_COPYRIGHT = re.compile(r"(©|\(c\)\s*\d{4}|حقوق\s+(ال)?(نشر|طبع)|جميع\s+الحقوق\s+محفوظة|all\s+rights\s+reserved)",
-                        re.I)
+# Lines that are never the article, wherever they stand. Copyright: a line that starts with the
+# marker, or a short one that holds it (a sentence of a story about copyright law stays).
+_COPYRIGHT_START = re.compile(r"^\s*(©|\(c\)|copyright|حقوق\s+(ال)?(نشر|طبع)|جميع\s+الحقوق)", re.I)
+_COPYRIGHT_ANY = re.compile(r"©|جميع\s+الحقوق\s+محفوظة|all\s+rights\s+reserved", re.I)
+_COPYRIGHT_SHORT = 150
+# "Read also / see also / related" prompts, which stand at the start of their line.
 _READ_ALSO = re.compile(r"^\s*[«\"(]?\s*(إ|ا)قر(أ|ا)\s+(أيضا|أيضاً|ايضا|كذلك|المزيد)|^\s*(شاهد|طالع)\s+(أيضا|أيضاً|ايضا)"
                         r"|^\s*(مواضيع|أخبار|مقالات)\s+(ذات\s+صلة|متعلقة)|^\s*read\s+(also|more)", re.I)
-_SHARE = re.compile(r"(شارك|مشاركة|تابعونا|تابعنا|اشترك|فيسبوك|تويتر|واتساب|تلغرام|انستغرام|facebook|twitter|whatsapp"
-                    r"|telegram|share)", re.I)
-_SHORT_LINE = 60
+# Share and follow bars: lines made only of these words (and punctuation). A sentence that merely
+# contains one ("وشارك في الاجتماع وزراء ...") has other words and stays.
+_SHARE_WORDS = frozenset("""
+شارك شاركها شاركوا مشاركة المشاركة الخبر المقال المقالة هذا هذه على عبر في تابعونا تابعنا اشترك اشتركوا انشر
+فيسبوك فيس بوك تويتر إكس اكس واتساب واتس اب تلغرام تيليغرام تليجرام انستغرام إنستغرام لينكدإن لينكد إن يوتيوب
+البريد الإلكتروني الالكتروني طباعة نسخ الرابط
+facebook twitter x whatsapp telegram instagram linkedin youtube email print share copy link on via us follow the this article news story
+""".split())
+_SHARE_CUE = re.compile(r"شارك|مشاركة|تابعونا|تابعنا|اشترك|فيسبوك|تويتر|واتساب|تلغرام|facebook|twitter|whatsapp|share",
+                        re.I)
+_WORDS = re.compile(r"[^\W\d_]+", re.UNICODE)
 _WORD = re.compile(r"\w", re.UNICODE)
 
 
@@ -55,9 +65,11 @@ def clean_lines(text: str) -> str:
     out = []
     for line in text.splitlines():
         line = " ".join(line.split())
-        if not line or _COPYRIGHT.search(line) or _READ_ALSO.search(line):
+        if not line or _COPYRIGHT_START.search(line) or _READ_ALSO.search(line):
             continue
-        if len(line) <= _SHORT_LINE and _SHARE.search(line):
+        if len(line) <= _COPYRIGHT_SHORT and _COPYRIGHT_ANY.search(line):
+            continue
+        if _SHARE_CUE.search(line) and all(w.lower() in _SHARE_WORDS for w in _WORDS.findall(line)):
             continue
         out.append(line)
     return "\n".join(out)
