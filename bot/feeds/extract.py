@@ -42,7 +42,8 @@ _SHARE_WORDS = frozenset("""
 شارك شاركها شاركوا مشاركة المشاركة الخبر المقال المقالة هذا هذه على عبر في تابعونا تابعنا اشترك اشتركوا انشر
 فيسبوك فيس بوك تويتر إكس اكس واتساب واتس اب تلغرام تيليغرام تليجرام انستغرام إنستغرام لينكدإن لينكد إن يوتيوب
 البريد الإلكتروني الالكتروني طباعة نسخ الرابط
-facebook twitter x whatsapp telegram instagram linkedin youtube email print share copy link on via us follow the this article news story
+facebook twitter x whatsapp telegram instagram linkedin youtube email print share copy link
+on via us follow the this article news story
 """.split())
 _SHARE_CUE = re.compile(r"شارك|مشاركة|تابعونا|تابعنا|اشترك|فيسبوك|تويتر|واتساب|تلغرام|facebook|twitter|whatsapp|share",
                         re.I)

@@ -24,6 +24,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,6 +51,7 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9"
 FUTURE_SLACK_SECONDS = 300
 # Pages of one feed fetched and extracted at once (the per-host gate still serialises the fetches).
 PAGE_WORKERS = 4
+CPU_SAMPLES = 10_000
 
 
 @dataclass(frozen=True)
@@ -191,8 +193,9 @@ class Poller:
         self._rebuilder: asyncio.Task | None = None
         # Called after a feed's articles are ingested (tests and the benchmark time with it).
         self.on_ingested: Callable[[Outcome], Awaitable[None] | None] | None = None
-        # CPU seconds the worker reported: per feed parse (with its item count), per page extraction.
-        self.cpu: dict[str, list] = {"parse": [], "extract": []}
+        # CPU seconds the worker reported, the latest ones: per feed parse (with its item count), per
+        # page extraction (bounded: the bot runs for months).
+        self.cpu: dict[str, deque] = {"parse": deque(maxlen=CPU_SAMPLES), "extract": deque(maxlen=CPU_SAMPLES)}
 
     # --- the loops ----------------------------------------------------------------------------
 
