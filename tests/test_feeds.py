@@ -513,3 +513,15 @@ def test_boilerplate_lines_go_and_story_sentences_that_look_like_them_stay():
             "مقالات ذات صلة"]
     mixed = [junk[0], story[0], junk[3], story[1], junk[5], story[2], junk[1], junk[2], junk[4], junk[6]]
     assert clean_lines("\n".join(mixed)).split("\n") == story
+
+
+async def test_a_rate_limited_page_is_retried_on_the_next_poll(site, env):
+    site.routes["/rss"] = Route(rss2("م", [Item("زيتون", site.url("/busy"), summary="ملخص")]), etag='"v"')
+    site.routes["/busy"] = Route(article_page("زيتون", paras("مزدحم")), content_type="text/html",
+                                 first=[(429, {"Retry-After": "1"})])
+    await follow(env, site.url("/rss"))
+    [first] = await env.poll_once()
+    assert "1 pages deferred" in first.detail and articles(env) == {}
+    [second] = await env.poll_once()
+    assert second.added == 1 and "مزدحم" in articles(env)[site.url("/busy")][2]
+    assert "If-None-Match" not in site.hits("/rss")[1].headers  # the feed was read again in full

@@ -273,6 +273,9 @@ class Poller:
             return await self._poll(feed)
         except (FetchError, FeedError) as exc:
             return await self._failed(feed, str(exc), getattr(exc, "retry_after", None))
+        except Exception as exc:  # one feed's surprise must not stop the others' polls
+            log.exception("polling %s failed", feed.url)
+            return await self._failed(feed, f"internal error: {type(exc).__name__}: {exc}", None)
 
     async def _failed(self, feed: feeds_store.Feed, reason: str, retry_after: float | None) -> Outcome:
         now = self.clock()
@@ -316,9 +319,11 @@ class Poller:
                     stats.dropped += [s.reason for s in report.skipped]
             await feeds_store.record_items(self.db, [t.item for t in taken], urls)
             added, updated = (report.added, report.updated) if report else (0, 0)
-            # Validators are kept only once everything they cover is stored (see the module's doc).
+            # Validators are kept only once everything they cover is stored (see the module's doc); with
+            # pages deferred they are dropped, so the next poll reads the feed again and retries them.
             await feeds_store.record_fetch(self.db, feed.id, ok=True, next_due=next_due, etag=response.etag,
-                                           last_modified=response.last_modified, new_articles=added, name=name)
+                                           last_modified=response.last_modified, new_articles=added, name=name,
+                                           clear_validators=bool(stats.deferred))
         result = "new" if added else "updated" if updated else "unchanged"
         detail = f"{stats.items} items, {added} new, {updated} updated"
         extras = [(stats.summary_only, "summary only"), (stats.duplicates, "duplicates of stored articles"),

@@ -128,9 +128,12 @@ async def next_due_time(db: aiosqlite.Connection) -> float | None:
 
 async def record_fetch(db: aiosqlite.Connection, feed_id: int, *, ok: bool, error: str = "", next_due: float,
                        retry_until: float = 0.0, etag: str | None = None, last_modified: str | None = None,
-                       new_articles: int = 0, name: str = "") -> None:
+                       new_articles: int = 0, name: str = "", clear_validators: bool = False) -> None:
     """After a poll: success (validators, articles taken, errors reset) or failure (error counted)."""
     stamp = now_iso()
+    if ok and clear_validators:
+        await db.execute("UPDATE feeds SET etag = NULL, last_modified = NULL WHERE id = ?", (feed_id,))
+        etag = last_modified = None
     if ok:
         await db.execute(
             "UPDATE feeds SET last_fetch = ?, last_success = ?, errors = 0, last_error = '', next_due = ?,"
