@@ -34,6 +34,7 @@ from retrieval.store import SchemaError
 from . import handlers as h
 from . import handlers_admin as admin
 from .delivery import PatientRateLimiter
+from .feeds import telegram as feeds
 from .ratelimit import QuestionLimits
 from .records import QuestionLog
 from .settings import Settings
@@ -50,7 +51,8 @@ PUBLIC_COMMANDS = {
            ("sources", "Sources with article counts"), ("help", "Help")],
 }
 ADMIN_COMMANDS = [("reindex", "إعادة فحص مجلد البيانات وبناء الفهرس"),
-                  ("stats", "إحصاءات المقالات والفهرس والأسئلة"), ("delete", "حذف مقال برقمه")]
+                  ("stats", "إحصاءات المقالات والفهرس والأسئلة"), ("delete", "حذف مقال برقمه"),
+                  ("feeds", "مصادر الأخبار المتابعة (RSS)")]
 
 
 class TokenRedactor(logging.Filter):
@@ -127,6 +129,8 @@ def add_handlers(app: Application) -> None:
         # Slow operator work runs beside the update queue, so readers are not kept waiting.
         CommandHandler("delete", admin.delete_command, filters=only_new, block=False),
         MessageHandler(private & filters.TEXT & ~filters.COMMAND, h.private_text),
+        CommandHandler("feeds", feeds.feeds_command, filters=only_new, block=False),
+        MessageHandler(private & filters.Document.FileExtension("opml"), feeds.opml_upload, block=False),
         MessageHandler(private & filters.Document.ALL, admin.upload_document, block=False),
         MessageHandler(private & filters.COMMAND, h.unknown_command),
         MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, h.not_text),
@@ -164,6 +168,7 @@ async def start_application(app: Application, *, poll_timeout: int = 10) -> None
     await svc.records.purge()
     await register_commands(app, settings)
     await app.start()
+    await feeds.start_polling(app)
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
         await app.updater.start_webhook(
@@ -178,6 +183,7 @@ async def start_application(app: Application, *, poll_timeout: int = 10) -> None
 
 async def stop_application(app: Application) -> None:
     svc: h.Services = app.bot_data["services"]
+    await feeds.stop_polling(app)
     if app.updater and app.updater.running:
         await app.updater.stop()
     if app.running:

@@ -1,4 +1,4 @@
-"""`newsbot`: the command line (ingest, reindex, ask, search, stats, start, run)."""
+"""`newsbot`: the command line (ingest, reindex, ask, search, stats, start, run, feeds, watch)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from retrieval import analysis
 from retrieval.engine import SearchEngine
 from retrieval.store import SchemaError
 
+from .feeds import commands as feed_commands
 from .settings import Settings, SettingsError, load_settings
 from .terminal import format_result, format_stats
 
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("prompt", parents=[common], help="interactive question prompt in the terminal")
     sub.add_parser("start", parents=[common], help="run the Telegram bot if a token is set, else the prompt")
     sub.add_parser("run", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
+    feed_commands.add_cli(sub, common)
     return p
 
 
@@ -197,7 +199,8 @@ async def cmd_start(settings: Settings, args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"ingest": cmd_ingest, "reindex": cmd_reindex, "ask": cmd_ask, "search": cmd_search,
-             "analyze": cmd_analyze, "stats": cmd_stats, "prompt": cmd_prompt, "start": cmd_start}
+             "analyze": cmd_analyze, "stats": cmd_stats, "prompt": cmd_prompt, "start": cmd_start,
+             "feeds": feed_commands.cmd_feeds, "watch": feed_commands.cmd_watch}
 
 
 if __name__ == "__main__":

@@ -307,7 +307,9 @@ def help_text(language_code: str | None, is_admin: bool = False) -> str:
         ]
         if is_admin:
             lines += ["", "<b>Admin</b>: /reindex, /stats, /delete &lt;article id&gt;, "
-                          "send a .txt/.jsonl/.json (or .gz) file to load articles."]
+                          "send a .txt/.jsonl/.json (or .gz) file to load articles.",
+                      "/feeds — followed news feeds; /feeds add URL [name], /feeds remove URL, "
+                      "/feeds pause|resume URL; send an .opml file to follow its feeds."]
     else:
         lines = [
             f"{RLM}<b>بوت الأخبار</b>",
@@ -325,7 +327,9 @@ def help_text(language_code: str | None, is_admin: bool = False) -> str:
         ]
         if is_admin:
             lines += ["", f"{RLM}<b>للمشرفين</b>: /reindex و /stats و /delete &lt;رقم المقال&gt;، "
-                          "أو أرسل ملف ‎.txt أو ‎.jsonl أو ‎.json (أو ‎.gz) لتحميل مقالات."]
+                          "أو أرسل ملف ‎.txt أو ‎.jsonl أو ‎.json (أو ‎.gz) لتحميل مقالات.",
+                      f"{RLM}/feeds — مصادر الأخبار المتابعة؛ ‎/feeds add رابط [اسم] و‎/feeds remove رابط "
+                      "و‎/feeds pause|resume رابط، أو أرسل ملف ‎.opml لمتابعة مصادره."]
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ Everything else is `NEWSBOT_` + the field name in upper case.
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +19,12 @@ from retrieval.bm25 import BM25Params
 from retrieval.engine import RetrievalConfig
 
 _RETRIEVAL = RetrievalConfig()
+try:
+    _VERSION = version("arabic-newsbot")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    _VERSION = "0"
+# What every feed and page request says it is: the bot's name, version and where its README is.
+DEFAULT_USER_AGENT = f"arabic-newsbot/{_VERSION} (+README.md of the arabic-newsbot project; polls news feeds)"
 
 
 class Settings(BaseSettings):
@@ -63,6 +70,25 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(default=20 * 1024**2, gt=0)  # Bot API downloads stop at 20 MB
     question_log_days: int = Field(default=90, ge=1)  # question texts older than this are deleted
     hash_salt: SecretStr | None = None  # salt for user-id hashes; a random one is kept in the DB if unset
+
+    # News feeds (bot/feeds/)
+    feed_interval_seconds: float = Field(default=300.0, gt=0)  # each feed polled this often
+    user_agent: str = Field(default=DEFAULT_USER_AGENT, min_length=1)
+    host_delay_seconds: float = Field(default=1.0, ge=0)  # minimum gap between requests to one host
+    # Hosts exempt from the private-address refusal (e.g. `127.0.0.1,localhost` for local test servers).
+    fetch_allow_hosts: Annotated[frozenset[str], NoDecode] = frozenset()
+    feed_max_bytes: int = Field(default=5 * 1024**2, gt=0)
+    page_max_bytes: int = Field(default=5 * 1024**2, gt=0)
+    fetch_timeout_seconds: float = Field(default=30.0, gt=0)
+    fetch_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    fetch_concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("fetch_allow_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(p.strip().lower().strip("[]") for p in value.split(",") if p.strip())
+        return value
 
     @field_validator("webhook_url")
     @classmethod

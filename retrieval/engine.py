@@ -330,6 +330,17 @@ class SearchEngine:
             await self.rebuild_index()
         return report
 
+    async def ingest_articles(self, articles: Iterable[Article], origin: str, *, rebuild: bool = True) -> IngestReport:
+        """Ingest articles made in memory (the feed poller's), through the same path as files:
+        same passages and analysis, whole batches per transaction, unchanged ones left alone."""
+        report = IngestReport()
+        started = time.perf_counter()
+        await self._ingest(((a, origin) for a in articles), report, None)
+        report.seconds = time.perf_counter() - started
+        if rebuild and (report.added or report.updated):
+            await self.rebuild_index()
+        return report
+
     async def _ingest(self, records: Iterator[tuple[Record, str]], report: IngestReport,
                       progress: ProgressCallback | None) -> None:
         def next_batch() -> tuple[list[store.PreparedArticle], list[Skipped]]:

@@ -76,6 +76,38 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE passages DROP COLUMN text;
     """,
+    # 3 → 4: followed news feeds (bot/feeds/store.py owns these tables and their queries). Feed
+    # items point at articles by id without a foreign key: an article outlives the feed and the item.
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL DEFAULT '',
+        paused INTEGER NOT NULL DEFAULT 0,
+        etag TEXT,
+        last_modified TEXT,
+        added_at TEXT NOT NULL,
+        last_fetch TEXT,
+        last_success TEXT,
+        errors INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        next_due REAL NOT NULL DEFAULT 0,
+        retry_until REAL NOT NULL DEFAULT 0,
+        articles INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE feed_items (
+        article_id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        feed_id INTEGER NOT NULL,
+        item_hash TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        summary_only INTEGER NOT NULL DEFAULT 0,
+        first_seen TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX feed_items_body ON feed_items (body_hash);
+    CREATE TABLE feed_urls (url TEXT PRIMARY KEY, article_id TEXT NOT NULL);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
