@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from retrieval.articles import Article
 from retrieval.engine import Hit, IngestReport, SearchResult, Stats
 
+from .newsformat import understood_lines
 from .records import QuestionStats
 from .terminal import NO_ANSWER
 
@@ -129,11 +130,12 @@ def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
 
 def answer_text(result: SearchResult) -> str:
     """The answer to a question: its results, or the no-answer message with a hint."""
+    head = "".join(f"{RLM}{esc(line)}\n" for line in understood_lines(result))  # news: how it was understood
     if not result.hits:
-        return no_answer_text(result.no_answer)
+        return head + no_answer_text(result.no_answer)
     for excerpt_limit, title_limit in _SHRINK_STEPS:
-        blocks = [hit_block(n, hit, excerpt_limit, title_limit)
-                  for n, hit in enumerate(result.hits, start=result.offset + 1)]
+        blocks = ([head.rstrip("\n")] if head else []) + [
+            hit_block(n, hit, excerpt_limit, title_limit) for n, hit in enumerate(result.hits, start=result.offset + 1)]
         text = "\n\n".join(blocks)
         if visible_length(text) <= MAX_MESSAGE:
             return text

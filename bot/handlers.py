@@ -26,6 +26,7 @@ from telegram.ext import ContextTypes
 
 from retrieval.articles import Article
 from retrieval.engine import Hit, SearchEngine
+from retrieval.news import NewsDesk
 
 from . import callbacks
 from . import formatting as fmt
@@ -59,6 +60,12 @@ class Services:
     limits: QuestionLimits
     records: QuestionLog | None = None  # opened at start-up (async)
     reindex: ReindexState = field(default_factory=ReindexState)
+    news: NewsDesk | None = None  # questions with dates and outlets (set by build_application)
+
+    def desk(self) -> NewsDesk:
+        if self.news is None:
+            self.news = NewsDesk(self.engine, self.settings.timezone)
+        return self.news
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -111,7 +118,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     # awaited before the answer goes out, so Telegram still sees "typing" first and the answer last.
     typing = asyncio.create_task(show_typing(message))
     try:
-        result = await svc.engine.search(question, k=svc.settings.results_per_page)
+        result = await svc.desk().ask(question, k=svc.settings.results_per_page)
         question_id = await log_question(svc, chat.type, user.id if user else None, question, len(result.hits),
                                          time.perf_counter() - started)
         text = fmt.answer_text(result)
@@ -217,7 +224,7 @@ async def show_page(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed:
     if question is None or query.message is None:
         await query.answer(fmt.BUTTON_EXPIRED)
         return
-    result = await svc.engine.search(question, k=svc.settings.results_per_page, offset=pressed.offset)
+    result = await svc.desk().ask(question, k=svc.settings.results_per_page, offset=pressed.offset)
     if not result.hits:
         await query.answer(fmt.BUTTON_EXPIRED)
         return
@@ -293,7 +300,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     elif problem_with(text, svc.settings.max_question_chars) is not None:
         results, has_more = [], False
     else:
-        found = await svc.engine.search(text, k=INLINE_PAGE, offset=offset)
+        found = await svc.desk().ask(text, k=INLINE_PAGE, offset=offset)
         results, has_more = [hit_result(h) for h in found.hits], found.has_more
     # No more pages → next_offset omitted, not "": PTB 22.8 with Defaults turns an empty string
     # into "[]" (it takes "" for an empty sequence of poll options), which clients send back.

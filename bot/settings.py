@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -63,6 +64,18 @@ class Settings(BaseSettings):
     question_log_days: int = Field(default=90, ge=1)  # question texts older than this are deleted
     hash_salt: SecretStr | None = None  # salt for user-id hashes; a random one is kept in the DB if unset
 
+    # News (retrieval/newsquery.py): the zone "today", "yesterday" and dates in questions are read in.
+    timezone: str = _RETRIEVAL.timezone
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Riyadh)") from None
+        return value
+
     @field_validator("webhook_url")
     @classmethod
     def _check_webhook_url(cls, value: str | None) -> str | None:
@@ -101,7 +114,7 @@ class Settings(BaseSettings):
         return RetrievalConfig(
             bm25=BM25Params(variant=self.bm25_variant, k1=self.bm25_k1, b=self.bm25_b, epsilon=self.bm25_epsilon),
             min_coverage=self.min_coverage, min_confidence=self.min_confidence, fuzzy=self.fuzzy_names,
-            max_input_bytes=self.max_input_bytes)
+            max_input_bytes=self.max_input_bytes, timezone=self.timezone)
 
 
 class SettingsError(RuntimeError):

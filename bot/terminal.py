@@ -6,6 +6,8 @@ from pathlib import Path
 
 from retrieval.engine import SearchResult, Stats
 
+from .newsformat import understood_lines
+
 NO_ANSWER = {
     "no_terms": "لم أجد في سؤالك كلمات يمكن البحث عنها. اكتب أسماء أو أماكن أو أحداثاً محددة.",
     "unknown_terms": "لم أجد أي مقال يذكر كلمات سؤالك. جرّب كلمات أقل أو أسماء أو تواريخ أخرى.",
@@ -18,9 +20,10 @@ def source_line(source: str, section: str, published: str) -> str:
 
 
 def format_result(result: SearchResult) -> str:
+    head = "".join(f"{line}\n" for line in understood_lines(result))
     if not result.hits:
-        return NO_ANSWER.get(result.no_answer or "weak", NO_ANSWER["weak"])
-    blocks = []
+        return head + NO_ANSWER.get(result.no_answer or "weak", NO_ANSWER["weak"])
+    blocks = [head.rstrip("\n")] if head else []
     for n, hit in enumerate(result.hits, start=result.offset + 1):
         lines = [f"{n}. {hit.title or '(بلا عنوان)'}"]
         if meta := source_line(hit.source, hit.section, hit.published):

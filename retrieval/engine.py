@@ -20,13 +20,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import islice
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiosqlite
+import numpy as np
 
-from . import bm25, confidence, indexer, rerank, store
+from . import bm25, confidence, indexer, newsrank, rerank, store
 from .analysis import analyze, analyze_query, passage_terms_utf8, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
+from .newsquery import Filters
 from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, passage_spans
 from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
 from .variants import known_variants
@@ -95,6 +98,8 @@ class RetrievalConfig:
     fuzzy_min_chars: int = 5
     fuzzy_weight: float = 0.6
     max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
+    # The zone of stored publication times that carry no offset, and of date filters (newsrank).
+    timezone: str = "Asia/Riyadh"
 
     @property
     def pipeline_signature(self) -> str:
@@ -114,6 +119,7 @@ class Hit:
     excerpt: str
     highlights: tuple[tuple[int, int], ...]  # spans of matched words in `excerpt`
     passage_ord: int
+    outside_filters: bool = False  # shown although outside the question's date or outlet filters
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,8 @@ class SearchResult:
     has_more: bool
     no_answer: str | None  # why nothing is shown: "no_terms", "unknown_terms", "weak"
     seconds: float
+    filters: Filters | None = None  # the date and outlet filters searched with
+    outside_filters: bool = False  # nothing matched inside them: these hits are the best outside
 
 
 @dataclass
@@ -245,6 +253,7 @@ class SearchEngine:
         self._index_info: IndexInfo | None = None
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
+        self._news_meta: tuple[bm25.BM25Index, newsrank.ArticleMeta] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -543,8 +552,13 @@ class SearchEngine:
                 weights[v] = weights.get(v, 0.0) + self.config.fuzzy_weight
         return weights
 
-    def rank(self, query: str, k: int, offset: int = 0) -> Ranking:
-        """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check."""
+    def rank(self, query: str, k: int, offset: int = 0, *, mask: np.ndarray | None = None,
+             published: np.ndarray | None = None) -> Ranking:
+        """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check.
+
+        `mask` (per passage) restricts the ranking to the passages it marks (date and outlet
+        filters); with `published` (per passage) the confident matches are ordered newest first.
+        """
         index = self._index
         terms = analyze_query(query)
         if not terms:
@@ -557,22 +571,26 @@ class SearchEngine:
         wanted = offset + k + 1  # one more than shown tells whether a next page exists
         # Every page re-ranks the same leading articles, so paging through
         # them neither repeats nor skips one.
-        query_terms, weights, evidence = self.leading_evidence(index, terms, expanded,
-                                                               max(wanted, self.config.rerank_depth))
+        depth = max(wanted, self.config.rerank_depth if published is None else newsrank.NEWEST_DEPTH)
+        query_terms, weights, evidence = self.leading_evidence(index, terms, expanded, depth, mask=mask)
         if offset == 0 and evidence and self._weak(index, terms, query_terms, weights, evidence):
             return Ranking(terms, expanded, [], False, "weak")
+        if published is not None:
+            evidence = newsrank.newest_first(evidence, published)
         picked = [(e.passage, e.score) for e in evidence[:wanted]]
         return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
 
-    def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float],
-                         depth: int) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
+    def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float], depth: int,
+                         *, mask: np.ndarray | None = None,
+                         ) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
         """The top `depth` articles re-ranked, with what the no-answer check judges them by.
 
         Returns the question words with their index terms, the term weights,
         and each article's evidence, best first (what `rank` pages through).
         """
         weights = {index.vocabulary[t]: w for t, w in expanded.items()}
-        leaders = self._leading_passages(index, weights, depth)
+        leaders = (self._leading_passages(index, weights, depth) if mask is None
+                   else newsrank.leading_passages(index, weights, depth, mask))
         query_terms = self._query_terms(index, terms, expanded)
         evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
                                  rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
@@ -618,11 +636,29 @@ class SearchEngine:
         x = confidence.features(index, terms, query_terms, weights, evidence)
         return confidence.answerable_probability(x) < self.config.min_confidence
 
-    async def search(self, query: str, k: int = 3, offset: int = 0, *, _caught_up: bool = False) -> SearchResult:
-        """Best passage of each of the top k articles (after `offset`) for a question."""
+    async def search(self, query: str, k: int = 3, offset: int = 0, *, filters: Filters | None = None,
+                     _caught_up: bool = False) -> SearchResult:
+        """Best passage of each of the top k articles (after `offset`) for a question.
+
+        With `filters` (retrieval/newsquery.py) only articles inside their window and outlets
+        are ranked; when none of those answers, the best matches outside them are returned,
+        marked `outside_filters`.
+        """
         started = time.perf_counter()
         index = self._index
-        ranking = self.rank(query, k, offset)
+        # --- news filters (retrieval/newsrank.py) ---
+        mask = published = None
+        if filters is not None and index is not None and (filters.active or filters.newest_first):
+            meta = await self._article_meta(index)
+            mask = newsrank.mask_of(meta, filters)
+            published = meta.published if filters.newest_first else None
+        ranking = self.rank(query, k, offset, mask=mask, published=published)
+        outside = False
+        if mask is not None and not ranking.picked and ranking.no_answer not in ("no_terms", "unknown_terms"):
+            outside_ranking = self.rank(query, k, offset, published=published)
+            if outside_ranking.picked:
+                ranking, outside = outside_ranking, True
+        # --- end of news filters ---
         hits: list[Hit] = []
         if ranking.picked and index is not None:
             ids = [int(index.passage_ids[p]) for p, _ in ranking.picked]
@@ -631,7 +667,7 @@ class SearchEngine:
                 # Passages gone since the index was built (an article updated or deleted by an ingest
                 # whose index is not swapped in yet): answer wholly from the fresh index instead of
                 # half an answer from the stale one.
-                return await self.search(query, k, offset, _caught_up=True)
+                return await self.search(query, k, offset, filters=filters, _caught_up=True)
             for (_, score), pid in zip(ranking.picked, ids, strict=True):
                 row = rows.get(pid)
                 if row is None:  # deleted since the index was built
@@ -640,10 +676,19 @@ class SearchEngine:
                 a = row.article
                 hits.append(Hit(article_id=a.id, passage_id=pid, score=round(score, 4), title=a.title,
                                 source=a.source, section=a.section, published=a.published, url=a.url,
-                                excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord))
+                                excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
+                                outside_filters=outside))
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
                             has_more=ranking.has_more, no_answer=ranking.no_answer if not hits else None,
-                            seconds=time.perf_counter() - started)
+                            seconds=time.perf_counter() - started, filters=filters, outside_filters=outside)
+
+    async def _article_meta(self, index: bm25.BM25Index) -> newsrank.ArticleMeta:
+        """Publication time and source per passage of `index`, read once per index."""
+        cached = self._news_meta
+        if cached is None or cached[0] is not index:
+            cached = self._news_meta = (index, await newsrank.article_meta(self._reader, index,
+                                                                            ZoneInfo(self.config.timezone)))
+        return cached[1]
 
     # --- browsing ---------------------------------------------------------------------
 

@@ -76,6 +76,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE passages DROP COLUMN text;
     """,
+    # news (issue 15): names operators give outlets (`newsbot sources alias`), matched in questions.
+    """
+    CREATE TABLE outlet_aliases (
+        source TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        alias_key TEXT NOT NULL UNIQUE,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (source, alias)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
