@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from retrieval.articles import Article
 from retrieval.engine import Hit, IngestReport, SearchResult, Stats
 
-from .newsformat import understood_lines
+from .newsformat import ALSO, also_links, understood_lines
 from .records import QuestionStats
 from .terminal import NO_ANSWER
 
@@ -125,6 +125,10 @@ def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
         lines.append(f"{RLM}{highlighted(text, spans)}")
     if hit.url:
         lines.append(f'{RLM}<a href="{esc(hit.url)}">رابط المقال</a>')
+    if links := also_links(hit):  # news: the story's other versions, each outlet linked
+        names = [f'<a href="{esc(url)}">{esc(shorten(name, title_limit))}</a>' if url else esc(name)
+                 for name, url in links]
+        lines.append(f"{RLM}{ALSO} " + "، ".join(names))
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from retrieval.engine import SearchResult, Stats
 
-from .newsformat import understood_lines
+from .newsformat import also_line, understood_lines
 
 NO_ANSWER = {
     "no_terms": "لم أجد في سؤالك كلمات يمكن البحث عنها. اكتب أسماء أو أماكن أو أحداثاً محددة.",
@@ -31,6 +31,8 @@ def format_result(result: SearchResult) -> str:
         lines.append(f"   {hit.excerpt}")
         if hit.url:
             lines.append(f"   {hit.url}")
+        if also := also_line(hit):  # news: the story's other versions
+            lines.append(f"   {also}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, confidence, indexer, newsrank, rerank, store
+from . import bm25, confidence, indexer, newsrank, rerank, store, storygroups
 from .analysis import analyze, analyze_query, passage_terms_utf8, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
@@ -100,6 +100,9 @@ class RetrievalConfig:
     max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
     # The zone of stored publication times that carry no offset, and of date filters (newsrank).
     timezone: str = "Asia/Riyadh"
+    # One result per story: copies of a story (retrieval/storygroups.py) after its best version are
+    # dropped from answers and listed under it (`Hit.also`).
+    one_per_story: bool = True
 
     @property
     def pipeline_signature(self) -> str:
@@ -120,6 +123,7 @@ class Hit:
     highlights: tuple[tuple[int, int], ...]  # spans of matched words in `excerpt`
     passage_ord: int
     outside_filters: bool = False  # shown although outside the question's date or outlet filters
+    also: tuple[storygroups.StoryCopy, ...] = ()  # other versions of the same story (other outlets, sections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +258,7 @@ class SearchEngine:
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
         self._news_meta: tuple[bm25.BM25Index, newsrank.ArticleMeta] | None = None
+        self._stories = storygroups.StoryKeeper(ZoneInfo(config.timezone))
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -271,6 +276,7 @@ class SearchEngine:
         engine = cls(db_path, config, writer, reader)
         try:
             await engine._refresh_pipeline()
+            await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
                 await engine.ensure_index()
         except BaseException:
@@ -364,7 +370,10 @@ class SearchEngine:
                             log.warning("skipped %s", record)
                         report.skipped.extend(skipped)
                         if batch:
-                            counts = await store.write_articles(self._writer, batch)
+                            written: list[store.PreparedArticle] = []
+                            counts = await store.write_articles(self._writer, batch, written=written)
+                            await self._stories.update(self._writer, [
+                                (p.article.id, p.article.title, p.article.body, p.article.published) for p in written])
                             report.added += counts["added"]
                             report.updated += counts["updated"]
                             report.unchanged += counts["unchanged"]
@@ -386,6 +395,7 @@ class SearchEngine:
     async def delete_article(self, article_id: str, *, rebuild: bool = True) -> bool:
         async with self._write_lock:
             deleted = await store.delete_article(self._writer, article_id)
+            self._stories.forget(article_id)  # its stories row went with it (ON DELETE CASCADE)
         if deleted and rebuild:
             await self.rebuild_index()
         return deleted
@@ -652,23 +662,28 @@ class SearchEngine:
             meta = await self._article_meta(index)
             mask = newsrank.mask_of(meta, filters)
             published = meta.published if filters.newest_first else None
-        ranking = self.rank(query, k, offset, mask=mask, published=published)
+        # One result per story: rank more articles than shown, from the first, and drop the copies.
+        fetch_k, fetch_offset = (2 * (offset + k) + 1, 0) if self.config.one_per_story else (k, offset)
+        ranking = self.rank(query, fetch_k, fetch_offset, mask=mask, published=published)
         outside = False
         if mask is not None and not ranking.picked and ranking.no_answer not in ("no_terms", "unknown_terms"):
-            outside_ranking = self.rank(query, k, offset, published=published)
+            outside_ranking = self.rank(query, fetch_k, fetch_offset, published=published)
             if outside_ranking.picked:
                 ranking, outside = outside_ranking, True
+        picked, has_more, story_of = ranking.picked, ranking.has_more, {}
+        if self.config.one_per_story and picked and index is not None:
+            picked, has_more, story_of = await self._one_per_story(index, picked, offset, k)
         # --- end of news filters ---
         hits: list[Hit] = []
-        if ranking.picked and index is not None:
-            ids = [int(index.passage_ids[p]) for p, _ in ranking.picked]
+        if picked and index is not None:
+            ids = [int(index.passage_ids[p]) for p, _ in picked]
             rows = await store.passages_by_id(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
                 # Passages gone since the index was built (an article updated or deleted by an ingest
                 # whose index is not swapped in yet): answer wholly from the fresh index instead of
                 # half an answer from the stale one.
                 return await self.search(query, k, offset, filters=filters, _caught_up=True)
-            for (_, score), pid in zip(ranking.picked, ids, strict=True):
+            for (_, score), pid in zip(picked, ids, strict=True):
                 row = rows.get(pid)
                 if row is None:  # deleted since the index was built
                     continue
@@ -678,9 +693,31 @@ class SearchEngine:
                                 source=a.source, section=a.section, published=a.published, url=a.url,
                                 excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
                                 outside_filters=outside))
+        if story_of and hits:
+            also = await storygroups.copies(self._reader, {h.article_id: story_of[h.passage_id] for h in hits
+                                                           if h.passage_id in story_of})
+            hits = [replace(h, also=also.get(h.article_id, ())) for h in hits]
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
-                            has_more=ranking.has_more, no_answer=ranking.no_answer if not hits else None,
+                            has_more=has_more, no_answer=ranking.no_answer if not hits else None,
                             seconds=time.perf_counter() - started, filters=filters, outside_filters=outside)
+
+    async def _one_per_story(self, index: bm25.BM25Index, picked: list[tuple[int, float]], offset: int, k: int,
+                             ) -> tuple[list[tuple[int, float]], bool, dict[int, str]]:
+        """The page [offset, offset + k) of `picked` with each story's first article only.
+
+        Returns it, whether more follow, and the story of each shown passage (by passage id).
+        """
+        rowids = [int(index.article_ids[p]) for p, _ in picked]
+        stories = await storygroups.stories_of(self._reader, rowids)
+        kept, seen = [], set()
+        for (p, score), rowid in zip(picked, rowids, strict=True):
+            story = stories.get(rowid, f"#{rowid}")
+            if story not in seen:
+                seen.add(story)
+                kept.append((p, score, story))
+        page = kept[offset:offset + k]
+        return ([(p, s) for p, s, _ in page], len(kept) > offset + k,
+                {int(index.passage_ids[p]): story for p, _, story in page})
 
     async def _article_meta(self, index: bm25.BM25Index) -> newsrank.ArticleMeta:
         """Publication time and source per passage of `index`, read once per index."""

@@ -86,6 +86,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, alias)
     );
     """,
+    # news (issue 15): each article's story (near-duplicates grouped at ingest, retrieval/storygroups.py)
+    # with the MinHash signature it was grouped by, so grouping resumes after a restart.
+    """
+    CREATE TABLE stories (
+        article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        story TEXT NOT NULL,
+        signature BLOB NOT NULL,
+        published_ts REAL
+    );
+    CREATE INDEX stories_story ON stories (story);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -219,13 +230,14 @@ _LOOKUP_CHUNK = 900
 
 
 async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle],
-                         *, rewrite_unchanged: bool = False) -> dict[str, int]:
+                         *, rewrite_unchanged: bool = False,
+                         written: list[PreparedArticle] | None = None) -> dict[str, int]:
     """Insert or replace a batch of articles in one transaction.
 
     Returns counts of added / updated / unchanged. An article whose content
     hash is unchanged is left alone, so re-ingesting is cheap and idempotent;
     `rewrite_unchanged` replaces it anyway (its passages and terms were made
-    by an older analysis pipeline).
+    by an older analysis pipeline). `written`, if given, receives the articles added or updated.
     The batch costs a handful of statements whatever its size (one lookup of
     the stored hashes, then one `executemany` per kind of write): each
     statement is a round trip to aiosqlite's thread, and per-article round
@@ -275,6 +287,8 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
     except BaseException:
         await rollback(db)
         raise
+    if written is not None:
+        written.extend(final.values())
     return counts
 
 

@@ -21,10 +21,17 @@ TZ = ZoneInfo("Asia/Riyadh")
 NOW = datetime(2021, 11, 24, 15, 0, tzinfo=TZ)
 
 
+QUAKE_TEXTS = [
+    "ضرب زلزال بقوة {m} درجات مدينة {place} صباح اليوم وأدى إلى انهيار مبان قديمة في وسطها.",
+    "أفاد مرصد الزلازل بأن هزة أرضية شدتها {m} درجات وقعت قرب {place} وشعر بها السكان في المدن المجاورة.",
+    "قتل عشرة أشخاص على الأقل في زلزال قوي بلغت قوته {m} درجات ضرب {place} ليلا، وتواصل فرق الإنقاذ عملها.",
+    "سجلت أجهزة الرصد زلزالا متوسط القوة ({m} درجات) في منطقة {place} من دون أن يسفر عن خسائر بشرية.",
+]
+
+
 def quake(n: int, day: str, source: str, place: str) -> dict:
-    return {"id": f"q{n}", "title": f"زلزال يضرب {place}", "source": source, "url": f"https://example.com/q{n}",
-            "published": day, "text": f"ضرب زلزال بقوة {n + 4} درجات مدينة {place} وأدى إلى أضرار في المباني.\n"
-                                       f"وقالت السلطات في {place} إن فرق الإنقاذ تواصل البحث عن ناجين."}
+    return {"id": f"q{n}", "title": f"{place}: زلزال", "source": source, "url": f"https://example.com/q{n}",
+            "published": day, "text": QUAKE_TEXTS[n - 1].format(m=n + 4, place=place)}
 
 
 ARTICLES = [
