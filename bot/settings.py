@@ -66,6 +66,11 @@ class Settings(BaseSettings):
 
     # News (retrieval/newsquery.py): the zone "today", "yesterday" and dates in questions are read in.
     timezone: str = _RETRIEVAL.timezone
+    # Followed topics (bot/follow.py): alerts per follower per day, and how often new articles are looked for
+    # (an ingest in this process wakes the alerts at once; this catches `newsbot ingest` run beside the bot).
+    alerts_per_day: int = Field(default=10, ge=1, le=1000)
+    alerts_poll_seconds: float = Field(default=30.0, gt=0)
+    one_per_story: bool = _RETRIEVAL.one_per_story
 
     @field_validator("timezone")
     @classmethod
@@ -114,7 +119,7 @@ class Settings(BaseSettings):
         return RetrievalConfig(
             bm25=BM25Params(variant=self.bm25_variant, k1=self.bm25_k1, b=self.bm25_b, epsilon=self.bm25_epsilon),
             min_coverage=self.min_coverage, min_confidence=self.min_confidence, fuzzy=self.fuzzy_names,
-            max_input_bytes=self.max_input_bytes, timezone=self.timezone)
+            max_input_bytes=self.max_input_bytes, timezone=self.timezone, one_per_story=self.one_per_story)
 
 
 class SettingsError(RuntimeError):

@@ -259,6 +259,8 @@ class SearchEngine:
         self._build_lock = asyncio.Lock()
         self._news_meta: tuple[bm25.BM25Index, newsrank.ArticleMeta] | None = None
         self._stories = storygroups.StoryKeeper(ZoneInfo(config.timezone))
+        # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
+        self.ingest_listeners: list[Callable[[], None]] = []
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -383,6 +385,9 @@ class SearchEngine:
                             progress(report.files, done)
                         if not overlap:
                             upcoming = prepare_next()
+                    if report.added or report.updated:
+                        for listener in self.ingest_listeners:
+                            listener()
                 finally:
                     # On an error or cancellation the batch being prepared is never
                     # written; its thread cannot be stopped, so wait for it: the

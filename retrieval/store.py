@@ -97,6 +97,28 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX stories_story ON stories (story);
     """,
+    # bot (issue 15): followed topics (`/follow`) and the alerts sent for them, one per chat and story.
+    """
+    CREATE TABLE follows (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        sources TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        paused_at TEXT,
+        UNIQUE (chat_id, terms, sources)
+    );
+    CREATE TABLE alerts_sent (
+        chat_id INTEGER NOT NULL,
+        story TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        follow_id INTEGER,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, story)
+    );
+    CREATE INDEX alerts_sent_day ON alerts_sent (chat_id, sent_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
