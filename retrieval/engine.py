@@ -142,7 +142,7 @@ class SearchResult:
     hits: tuple[Hit, ...]
     offset: int
     has_more: bool
-    no_answer: str | None  # why nothing is shown: "no_terms", "unknown_terms", "weak"
+    no_answer: str | None  # why nothing is shown: "no_terms", "unknown_terms", "weak", "empty_window"
     seconds: float
     filters: Filters | None = None  # the date and outlet filters searched with
     outside_filters: bool = False  # nothing matched inside them: these hits are the best outside
@@ -576,6 +576,11 @@ class SearchEngine:
         """
         index = self._index
         terms = analyze_query(query)
+        if not terms and mask is not None and published is not None and index is not None:
+            # A window and no subject (أخبار أمس): that window's articles, newest first (newsrank).
+            latest = newsrank.latest_in(index, mask, published, offset + k + 1)
+            return Ranking(terms, {}, latest[offset:offset + k], len(latest) > offset + k,
+                           None if latest else "empty_window")
         if not terms:
             return Ranking(terms, {}, [], False, "no_terms")
         if index is None or index.n_passages == 0:

@@ -6,12 +6,13 @@ itself only takes the resulting `Filters`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 from . import outlets, store
 from .engine import SearchEngine, SearchResult
-from .newsquery import Outlet, Parsed, parse
+from .newsquery import Outlet, Parsed, content_terms, parse
 
 
 class NewsDesk:
@@ -37,4 +38,7 @@ class NewsDesk:
         parsed = await self.understand(question, now)
         if not parsed.filters.active and not parsed.filters.newest_first:
             return await self.engine.search(question, k, offset)
+        if parsed.filters.start is not None and not content_terms(parsed.text):
+            # Only a time (ماذا حدث أمس؟): the news of that window, newest first.
+            return await self.engine.search("", k, offset, filters=replace(parsed.filters, newest_first=True))
         return await self.engine.search(parsed.text, k, offset, filters=parsed.filters)

@@ -106,6 +106,15 @@ def leading_passages(index: bm25.BM25Index, weights: dict[int, float], depth: in
     return cand[first[:depth]].tolist()
 
 
+def latest_in(index: bm25.BM25Index, mask: np.ndarray, published: np.ndarray, wanted: int) -> list[tuple[int, float]]:
+    """The lead passages of the newest `wanted` articles inside `mask` (score 0: nothing was matched)."""
+    leads = np.flatnonzero(mask & (rerank.article_layout(index).ordinal == 0) & ~np.isnan(published))
+    if leads.size == 0:
+        return []
+    order = np.lexsort((leads, -published[leads]))[:wanted]
+    return [(int(p), 0.0) for p in leads[order]]
+
+
 # Newest first keeps the leading articles that match the question about as well as the best one
 # does (this share of its coverage of the question's idf mass), then orders them by date.
 NEWEST_COVERAGE_SHARE = 0.75

@@ -154,3 +154,11 @@ def test_cli_now_filters_and_sources_alias(tmp_path: Path) -> None:
 def test_bad_timezone_setting_is_refused(tmp_path: Path) -> None:
     out = newsbot("stats", db=tmp_path / "news.db", env={"NEWSBOT_TIMEZONE": "Mars/Olympus"})
     assert out.returncode == 2 and "NEWSBOT_TIMEZONE" in out.stderr and "unknown time zone" in out.stderr
+
+
+async def test_a_date_without_a_subject_lists_that_days_news(desk: NewsDesk) -> None:
+    result = await desk.ask("ماذا حدث أمس؟", k=10, now=NOW)
+    assert [h.article_id for h in result.hits] == ["e1", "q1"]  # 12:00 then 09:00 on the 23rd
+    assert result.filters is not None and result.filters.explain() == "أخبار 2021/11/23 الأحدث أولاً"
+    empty = await desk.ask("أخبار 2019/01/01", k=10, now=NOW)
+    assert empty.hits == () and empty.no_answer == "empty_window"
