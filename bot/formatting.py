@@ -182,11 +182,15 @@ def latest_text(articles: Sequence[Article]) -> str:
     return f"{RLM}<b>أحدث المقالات</b>\n\n" + "\n\n".join(blocks)
 
 
-def sources_text(sources: Sequence[tuple[str, int]]) -> str:
+def sources_text(sources: Sequence[tuple[str, int]], aliases: dict[str, Sequence[str]] | None = None) -> str:
+    """Each outlet with its article count, and the other names questions may call it by."""
     if not sources:
         return esc("لا توجد مصادر بعد.")
+    aliases = aliases or {}
     lines = [f"{RLM}<b>المصادر</b>"]
-    lines += [f"{RLM}• {esc(shorten(name, 100) or '(بلا مصدر)')}: {count}" for name, count in sources]
+    lines += [f"{RLM}• {esc(shorten(name, 100) or '(بلا مصدر)')}: {count}"
+              + (f" ({esc(shorten('، '.join(aliases[name]), 200))})" if aliases.get(name) else "")
+              for name, count in sources]
     return fit_lines(lines)
 
 
@@ -305,6 +309,7 @@ def help_text(language_code: str | None, is_admin: bool = False) -> str:
             "/ask &lt;question&gt; — ask (also in groups)",
             "/latest — the most recent articles",
             "/sources — sources and how many articles each has",
+            "/follow &lt;topic&gt; — get new stories about a topic as they arrive; /following — list and stop",
             "/help — this help",
             "",
             "In a group: /ask, mention me, or reply to one of my messages.",
@@ -322,6 +327,7 @@ def help_text(language_code: str | None, is_admin: bool = False) -> str:
             f"{RLM}/ask &lt;سؤال&gt; — اسأل (في المجموعات أيضاً)",
             f"{RLM}/latest — أحدث المقالات",
             f"{RLM}/sources — المصادر وعدد مقالات كل منها",
+            f"{RLM}/follow &lt;موضوع&gt; — تابع موضوعاً وتصلك أخباره الجديدة؛ /following — متابعاتك وإيقافها",
             f"{RLM}/help — هذه المساعدة",
             "",
             f"{RLM}في المجموعات: استخدم /ask أو اذكرني باسمي أو ردّ على إحدى رسائلي.",

@@ -24,6 +24,7 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from retrieval import outlets
 from retrieval.articles import Article
 from retrieval.engine import Hit, SearchEngine
 from retrieval.news import NewsDesk
@@ -325,7 +326,11 @@ async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(fmt.sources_text(await services(context).engine.sources()))
+    engine = services(context).engine
+    sources = await engine.sources()
+    stored = await outlets.aliases(engine._reader)  # news: the names questions may use for each outlet
+    names = {s: [*outlets.builtin_aliases(s), *stored.get(s, [])] for s, _ in sources}
+    await update.effective_message.reply_text(fmt.sources_text(sources, names))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

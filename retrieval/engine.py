@@ -680,9 +680,9 @@ class SearchEngine:
             outside_ranking = self.rank(query, fetch_k, fetch_offset, published=published)
             if outside_ranking.picked:
                 ranking, outside = outside_ranking, True
-        picked, has_more, story_of = ranking.picked, ranking.has_more, {}
+        picked, has_more, also = ranking.picked, ranking.has_more, {}
         if self.config.one_per_story and picked and index is not None:
-            picked, has_more, story_of = await self._one_per_story(index, picked, offset, k)
+            picked, has_more, also = await self._one_per_story(index, picked, offset, k)
         # --- end of news filters ---
         hits: list[Hit] = []
         if picked and index is not None:
@@ -703,31 +703,30 @@ class SearchEngine:
                                 source=a.source, section=a.section, published=a.published, url=a.url,
                                 excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
                                 outside_filters=outside))
-        if story_of and hits:
-            also = await storygroups.copies(self._reader, {h.article_id: story_of[h.passage_id] for h in hits
-                                                           if h.passage_id in story_of})
-            hits = [replace(h, also=also.get(h.article_id, ())) for h in hits]
+        if also:
+            hits = [replace(h, also=also.get(h.passage_id, ())) for h in hits]
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
                             has_more=has_more, no_answer=ranking.no_answer if not hits else None,
                             seconds=time.perf_counter() - started, filters=filters, outside_filters=outside)
 
     async def _one_per_story(self, index: bm25.BM25Index, picked: list[tuple[int, float]], offset: int, k: int,
-                             ) -> tuple[list[tuple[int, float]], bool, dict[int, str]]:
+                             ) -> tuple[list[tuple[int, float]], bool, dict[int, tuple[storygroups.StoryCopy, ...]]]:
         """The page [offset, offset + k) of `picked` with each story's first article only.
 
-        Returns it, whether more follow, and the story of each shown passage (by passage id).
+        Returns it, whether more follow, and per shown passage id the story's other articles.
         """
         rowids = [int(index.article_ids[p]) for p, _ in picked]
-        stories = await storygroups.stories_of(self._reader, rowids)
+        story_of, members = await storygroups.story_members(self._reader, rowids)
         kept, seen = [], set()
         for (p, score), rowid in zip(picked, rowids, strict=True):
-            story = stories.get(rowid, f"#{rowid}")
+            story = story_of.get(rowid, f"#{rowid}")
             if story not in seen:
                 seen.add(story)
-                kept.append((p, score, story))
+                kept.append((p, score, rowid, story))
         page = kept[offset:offset + k]
-        return ([(p, s) for p, s, _ in page], len(kept) > offset + k,
-                {int(index.passage_ids[p]): story for p, _, story in page})
+        also = {int(index.passage_ids[p]): tuple(c for r, c in members.get(story, ()) if r != rowid)[
+            :storygroups.MAX_ALSO] for p, _, rowid, story in page}
+        return [(p, s) for p, s, _, _ in page], len(kept) > offset + k, also
 
     async def _article_meta(self, index: bm25.BM25Index) -> newsrank.ArticleMeta:
         """Publication time and source per passage of `index`, read once per index."""

@@ -111,28 +111,26 @@ class StoryKeeper:
         return done
 
 
-async def stories_of(db: aiosqlite.Connection, rowids: Sequence[int]) -> dict[int, str]:
-    """Article rowid → its story (articles without a story row are their own story)."""
+async def story_members(db: aiosqlite.Connection, rowids: Sequence[int],
+                        ) -> tuple[dict[int, str], dict[str, list[tuple[int, StoryCopy]]]]:
+    """For ranked articles (rowids): each one's story, and every article of those stories, newest first.
+
+    One query (it runs on every answer): an article without a story row is missing from both,
+    and is its own story.
+    """
     if not rowids:
-        return {}
+        return {}, {}
     marks = ",".join("?" * len(rowids))
     rows = await db.execute_fetchall(
-        f"SELECT a.rowid, COALESCE(s.story, a.id) FROM articles a LEFT JOIN stories s ON s.article_id = a.id"
-        f" WHERE a.rowid IN ({marks})", tuple(rowids))
-    return {r[0]: r[1] for r in rows}
-
-
-async def copies(db: aiosqlite.Connection, shown: dict[str, str]) -> dict[str, tuple[StoryCopy, ...]]:
-    """For each shown article (id → story), the other articles of its story, newest first."""
-    if not shown:
-        return {}
-    wanted = list(dict.fromkeys(shown.values()))
-    marks = ",".join("?" * len(wanted))
-    rows = await db.execute_fetchall(
-        f"SELECT s.story, a.id, a.source, a.url, a.published FROM stories s JOIN articles a ON a.id = s.article_id"
-        f" WHERE s.story IN ({marks}) ORDER BY a.published DESC, a.rowid DESC", tuple(wanted))
-    members: dict[str, list[StoryCopy]] = {}
-    for story, article_id, source, url, published in rows:
-        members.setdefault(story, []).append(StoryCopy(article_id, source, url, published))
-    return {aid: tuple([c for c in members.get(story, []) if c.article_id != aid][:MAX_ALSO])
-            for aid, story in shown.items()}
+        "SELECT s.story, a.rowid, a.id, a.source, a.url, a.published FROM stories s"
+        " JOIN articles a ON a.id = s.article_id WHERE s.story IN"
+        f" (SELECT s1.story FROM articles a1 JOIN stories s1 ON s1.article_id = a1.id WHERE a1.rowid IN ({marks}))"
+        " ORDER BY a.published DESC, a.rowid DESC", tuple(rowids))
+    wanted = set(rowids)
+    story_of: dict[int, str] = {}
+    members: dict[str, list[tuple[int, StoryCopy]]] = {}
+    for story, rowid, article_id, source, url, published in rows:
+        if rowid in wanted:
+            story_of[rowid] = story
+        members.setdefault(story, []).append((rowid, StoryCopy(article_id, source, url, published)))
+    return story_of, members

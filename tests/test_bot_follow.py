@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from retrieval import outlets
 from retrieval.engine import SearchEngine
 
 from .telegram_stub.harness import ADMIN, ENGLISH_READER, READER, STRANGER, BotHarness, started
@@ -222,3 +223,8 @@ async def test_answers_say_how_they_were_understood_and_where_a_story_also_ran(b
     text = fake.message(call)["text"]
     assert (FIRST["title"] in text) != (SECOND_VERSION["title"] in text)
     assert "وردت أيضاً في:" in text and "🔎" not in text
+
+    await outlets.add_aliases(bot.engine._writer, "skynews", ["سكاي عربي"])
+    sources = (await say(fake, READER.id, READER, "/sources"))["text"]
+    line = next(x for x in sources.splitlines() if "skynews" in x)
+    assert "skynews: 2 (" in line and "سكاي نيوز عربية" in line and "سكاي عربي" in line
