@@ -23,6 +23,7 @@ import argparse
 import gzip
 import json
 import random
+import resource
 import statistics
 import time
 from datetime import datetime
@@ -113,7 +114,9 @@ def main() -> None:
             if n >= args.articles - 10_000:
                 times.append(elapsed)
             n += 1
-    print(f"timing: {n:,} articles in the story index, {grouped:,} joined an existing story")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"timing: {n:,} articles in the story index, {grouped:,} joined an existing story; "
+          f"peak RSS of the whole run {rss:,.0f} MiB (the corpus itself included)")
     print(f"  CPU per article over the last 10,000: mean {statistics.fmean(times) * 1000:.3f} ms, "
           f"median {statistics.median(times) * 1000:.3f} ms, p99 {np.percentile(times, 99) * 1000:.3f} ms")
 

@@ -81,18 +81,28 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / PERMUTATIONS
 
 
-def _band_keys(sig: np.ndarray) -> list[int]:
-    # Each band's ROWS minimums as one integer, with the band's number on top: one dict for all bands.
-    pairs = sig.astype(np.uint64).reshape(BANDS, ROWS)
-    packed = (pairs[:, 0] << np.uint64(32)) | pairs[:, 1]
-    return [(i << 64) | int(v) for i, v in enumerate(packed.tolist())]
+# Each band's ROWS minimums packed into one uint64, mixed with a random word per band: all bands'
+# keys in one sorted array (a key of one band equal to another band's is a false candidate the
+# similarity check drops).
+_BAND_SALT = _rng.integers(0, 2**63, BANDS, dtype=np.uint64)
+# Keys added since the sorted array was last rebuilt live in a dict until there are this many.
+MERGE_EVERY = 64_000
+
+
+def band_keys(sigs: np.ndarray) -> np.ndarray:
+    """The LSH keys (uint64 × BANDS per row) of signatures (uint32 × PERMUTATIONS per row)."""
+    pairs = sigs.astype(np.uint64).reshape(-1, BANDS, ROWS)
+    return ((pairs[:, :, 0] << np.uint64(32)) | pairs[:, :, 1]) ^ _BAND_SALT
 
 
 class StoryIndex:
     """LSH over signatures, with each article's story and publication time.
 
     Articles live in slots of growing numpy arrays (signatures, times), so a candidate list is
-    verified in one vectorised comparison; a removed article's slot is left dead.
+    verified in one vectorised comparison; a removed article's slot is left dead. The band keys
+    are a sorted uint64 array with the slot of each (12 bytes a key, 64 keys an article: ~77 MB
+    at 100k articles; a dict of lists took over ten times that), plus a dict of the keys added
+    since it was last merged.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -102,7 +112,33 @@ class StoryIndex:
         self._keys: list[str] = []
         self._stories: list[str] = []
         self._slot: dict[str, int] = {}
-        self._buckets: dict[int, list[int]] = {}
+        self._sorted_keys = np.empty(0, dtype=np.uint64)
+        self._sorted_slots = np.empty(0, dtype=np.int32)
+        self._recent: dict[int, list[int]] = {}
+        self._pending: list[tuple[np.ndarray, int]] = []
+        self._pending_keys = 0
+
+    @classmethod
+    def bulk(cls, keys: list[str], sigs: np.ndarray, stamps: np.ndarray, stories: list[str]) -> StoryIndex:
+        """An index of many articles at once (what is stored), its key array sorted once."""
+        index = cls(max(1024, len(keys)))
+        n = len(keys)
+        index._sigs[:n] = sigs
+        index._stamps[:n] = stamps
+        index._alive[:n] = True
+        index._keys = list(keys)
+        index._stories = list(stories)
+        index._slot = {k: i for i, k in enumerate(keys)}
+        if len(index._slot) < n:  # the same key twice: the later row counts
+            for i in range(n):
+                if index._slot[keys[i]] != i:
+                    index._alive[i] = False
+        if n:
+            flat = band_keys(sigs).ravel()
+            order = np.argsort(flat, kind="stable")
+            index._sorted_keys = flat[order]
+            index._sorted_slots = (order // BANDS).astype(np.int32)
+        return index
 
     def __len__(self) -> int:
         return len(self._slot)
@@ -128,25 +164,53 @@ class StoryIndex:
         self._keys.append(key)
         self._stories.append(story)
         self._slot[key] = slot
-        for band in _band_keys(sig):
-            self._buckets.setdefault(band, []).append(slot)
+        keys = band_keys(sig[None, :])[0]
+        for band in keys.tolist():
+            self._recent.setdefault(band, []).append(slot)
+        self._pending.append((keys, slot))
+        self._pending_keys += keys.size
+        if self._pending_keys >= MERGE_EVERY:
+            self._merge()
+
+    def _merge(self) -> None:
+        new_keys = np.concatenate([k for k, _ in self._pending])
+        new_slots = np.concatenate([np.full(k.size, s, dtype=np.int32) for k, s in self._pending])
+        order = np.argsort(new_keys, kind="stable")
+        new_keys, new_slots = new_keys[order], new_slots[order]
+        at = np.searchsorted(self._sorted_keys, new_keys, side="right")
+        self._sorted_keys = np.insert(self._sorted_keys, at, new_keys)
+        self._sorted_slots = np.insert(self._sorted_slots, at, new_slots)
+        self._recent.clear()
+        self._pending.clear()
+        self._pending_keys = 0
 
     def remove(self, key: str) -> None:
         slot = self._slot.pop(key, None)
         if slot is not None:
-            self._alive[slot] = False  # bucket entries are dropped lazily, when they are next read
+            self._alive[slot] = False  # its keys stay, and are skipped as dead when found
+
+    def _candidates(self, sig: np.ndarray) -> np.ndarray:
+        keys = band_keys(sig[None, :])[0]
+        found: list[np.ndarray] = []
+        if self._sorted_keys.size:
+            lo = np.searchsorted(self._sorted_keys, keys, side="left")
+            hi = np.searchsorted(self._sorted_keys, keys, side="right")
+            for a, b in zip(lo[hi > lo].tolist(), hi[hi > lo].tolist(), strict=True):
+                found.append(self._sorted_slots[a:b])
+        if self._recent:
+            recent = [s for band in keys.tolist() for s in self._recent.get(band, ())]
+            if recent:
+                found.append(np.array(recent, dtype=np.int32))
+        if not found:
+            return np.empty(0, dtype=np.int64)
+        return np.unique(np.concatenate(found)).astype(np.int64)
 
     def best_match(self, sig: np.ndarray, stamp: float, exclude: str = "",
                    threshold: float = THRESHOLD) -> tuple[str, str, float] | None:
         """(article, its story, similarity) of the closest stored article that is the same story, or None."""
-        found: list[int] = []
-        for band in _band_keys(sig):
-            bucket = self._buckets.get(band)
-            if bucket:
-                found.extend(bucket)
-        if not found:
+        slots = self._candidates(sig)
+        if slots.size == 0:
             return None
-        slots = np.unique(np.array(found, dtype=np.int64))
         slots = slots[self._alive[slots]]
         if slots.size == 0:
             return None

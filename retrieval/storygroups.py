@@ -48,11 +48,10 @@ class StoryKeeper:
             rows = await db.execute_fetchall("SELECT article_id, story, signature, published_ts FROM stories")
 
             def build() -> stories.StoryIndex:
-                index = stories.StoryIndex(max(1024, len(rows)))
-                for article_id, story, blob, ts in rows:
-                    index.add(article_id, np.frombuffer(blob, dtype=np.uint32),
-                              float("nan") if ts is None else ts, story)
-                return index
+                sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(
+                    len(rows), stories.PERMUTATIONS)
+                stamps = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
+                return stories.StoryIndex.bulk([r[0] for r in rows], sigs, stamps, [r[1] for r in rows])
 
             self._index = await asyncio.to_thread(build)
         return self._index

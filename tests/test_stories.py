@@ -6,6 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+
 from retrieval import stories
 from retrieval.engine import RetrievalConfig, SearchEngine
 
@@ -113,3 +115,19 @@ def test_also_in_search_jsonl(tmp_path: Path) -> None:
     assert all(set(a) == {"article_id", "source", "url", "published"} for a in also)
     out = newsbot("ask", "جدري القردة في المغرب", db=db)
     assert "وردت أيضاً في:" in out.stdout
+
+
+def test_index_after_merges_and_bulk_load_finds_the_same(monkeypatch) -> None:
+    monkeypatch.setattr(stories, "MERGE_EVERY", 3 * stories.BANDS)  # merge every third article
+    texts = [(a["title"], a["text"]) for a in ARTICLES] * 3
+    sigs = [stories.article_signature(t, b) for t, b in texts]
+    grown = stories.StoryIndex(capacity=2)  # and grows its arrays
+    for n, sig in enumerate(sigs):
+        grown.add(f"a{n}", sig, float(n), f"a{n}")
+    grown.remove("a0")
+    bulk = stories.StoryIndex.bulk([f"a{n}" for n in range(len(sigs))], np.array(sigs),
+                                   np.arange(len(sigs), dtype=np.float64), [f"a{n}" for n in range(len(sigs))])
+    bulk.remove("a0")
+    for sig in sigs:
+        assert grown.best_match(sig, 1.0) == bulk.best_match(sig, 1.0)
+    assert grown.best_match(sigs[0], 1.0)[0] != "a0"
