@@ -225,7 +225,8 @@ async def show_page(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed:
     if question is None or query.message is None:
         await query.answer(fmt.BUTTON_EXPIRED)
         return
-    result = await svc.desk().ask(question, k=svc.settings.results_per_page, offset=pressed.offset)
+    asked = await svc.records.asked_at(pressed.question_id) if svc.records else None
+    result = await svc.desk().ask(question, k=svc.settings.results_per_page, offset=pressed.offset, now=asked)
     if not result.hits:
         await query.answer(fmt.BUTTON_EXPIRED)
         return

@@ -162,3 +162,19 @@ async def test_a_date_without_a_subject_lists_that_days_news(desk: NewsDesk) -> 
     assert result.filters is not None and result.filters.explain() == "أخبار 2021/11/23 الأحدث أولاً"
     empty = await desk.ask("أخبار 2019/01/01", k=10, now=NOW)
     assert empty.hits == () and empty.no_answer == "empty_window"
+
+
+async def test_a_later_page_reads_dates_as_when_the_question_was_asked(desk: NewsDesk, tmp_path: Path) -> None:
+    from bot.records import QuestionLog
+
+    log = await QuestionLog.open(tmp_path / "news.db", retention_days=100_000)
+    try:
+        qid = await log.record(chat_type="private", user_id=1, question="زلزال أمس", hits=1, latency_seconds=0.01,
+                               now=NOW)
+        asked = await log.asked_at(qid)
+        assert asked == NOW.replace(second=0, microsecond=0)
+        again = await desk.ask(await log.question(qid), k=10, now=asked)
+        assert [h.article_id for h in again.hits] == ["q1"]
+        assert await log.asked_at(qid + 1) is None
+    finally:
+        await log.close()
