@@ -390,6 +390,8 @@ def parse(question: str, now: datetime, tz: tzinfo, outlets: Sequence[Outlet]) -
                 continue
             if name == "day_month" and not m["y"] and _names_an_event(folded, m.start()):
                 continue
+            if name == "today" and re.search(rf"{_KIND}\s+$", folded[:m.start()]):
+                continue  # صحيفة اليوم: the newspaper, not the day
             resolved = _resolve(name, m, now, tz)
             if resolved is None:
                 continue

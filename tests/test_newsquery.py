@@ -11,7 +11,7 @@ from retrieval.newsquery import Filters, outlet_catalogue, outlet_key, parse
 
 from .date_table import NO_DATE, NOW, ROWS, TZ
 
-SOURCES = ["bbc", "cnn", "skynews", "alarabia", "france24", "الجزيرة", "صحيفة عكاظ", "الرياض", "المدن"]
+SOURCES = ["bbc", "cnn", "skynews", "alarabia", "france24", "الجزيرة", "صحيفة عكاظ", "الرياض", "المدن", "اليوم"]
 OUTLETS = outlet_catalogue(SOURCES, {"المدن": ["almodon", "موقع المدن الإلكتروني"]})
 
 
@@ -70,6 +70,8 @@ OUTLET_CASES = [
     ("اللغة العربية في المدارس", (), "اللغة العربية المدارس"),
     ("شبه الجزيرة الكورية", (), "شبه الجزيرة الكورية"),
     ("قناة الجزيرة عن الحرب", ("الجزيرة",), "الحرب"),
+    ("ماذا نشرت صحيفة اليوم عن النفط", ("اليوم",), "النفط"),  # the newspaper, not today
+    ("أسعار النفط اليوم", (), "أسعار النفط"),  # today (tested below), not the newspaper
     # The outlet is the subject: the filter would leave nothing to search.
     ("ماذا حدث في قناة الجزيرة؟", (), "ماذا حدث قناة الجزيرة"),
     ("بي بي سي", (), "بي بي سي"),
@@ -81,6 +83,11 @@ def test_outlets(question: str, sources: tuple[str, ...], rest: str) -> None:
     parsed = parse(question, NOW, TZ, OUTLETS)
     assert parsed.filters.sources == sources
     assert analyze_query(parsed.text) == analyze_query(rest)
+
+
+def test_the_newspaper_named_today_is_no_date() -> None:
+    assert parse("ماذا نشرت صحيفة اليوم عن النفط", NOW, TZ, OUTLETS).filters.start is None
+    assert parse("أسعار النفط اليوم", NOW, TZ, OUTLETS).filters.days() == ("2021-11-24", "2021-11-24")
 
 
 def test_outlet_key_drops_the_kind_word() -> None:
