@@ -19,6 +19,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiosqlite
@@ -76,8 +77,8 @@ class FollowStore:
         self.db = db
 
     @classmethod
-    async def open(cls, path: object) -> FollowStore:
-        return cls(await store.connect(path))  # type: ignore[arg-type]
+    async def open(cls, path: str | Path) -> FollowStore:
+        return cls(await store.connect(path))
 
     async def close(self) -> None:
         await self.db.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import aiosqlite
 
 from . import store
@@ -71,10 +69,7 @@ async def add_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -
                              (source, alias, key, store.now_iso()))
             added.append(alias)
         await db.execute("COMMIT")
-    except (AliasError, sqlite3.Error):
-        await store.rollback(db)
-        raise
-    except BaseException:
+    except BaseException:  # all or none: a refused alias leaves the others unwritten too
         await store.rollback(db)
         raise
     return added

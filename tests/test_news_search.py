@@ -108,7 +108,8 @@ async def test_operator_alias(desk: NewsDesk) -> None:
     with pytest.raises(outlets.AliasError, match="no articles from source"):
         await outlets.add_aliases(db, "nowhere", ["x"])
     with pytest.raises(outlets.AliasError, match="already names source 'bbc'"):
-        await outlets.add_aliases(db, "الجزيرة", ["بي بي سي"])
+        await outlets.add_aliases(db, "الجزيرة", ["قناة قطر", "بي بي سي"])
+    assert "قناة قطر" not in (await outlets.aliases(db))["الجزيرة"]  # all or none
     with pytest.raises(outlets.AliasError, match="no letters"):
         await outlets.add_aliases(db, "الجزيرة", ["  ...  "])
 
