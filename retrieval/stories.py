@@ -50,7 +50,10 @@ _EMPTY = np.full(PERMUTATIONS, np.uint32(0xFFFFFFFF), dtype=np.uint32)
 
 def shingles(title: str, body: str) -> list[bytes]:
     # The body's first ~LEAD_WORDS words only (a word is rarely over 12 characters): never a whole book.
-    words = _WORD.findall(fold(clean(title))) + _WORD.findall(fold(clean(body[:LEAD_WORDS * 16])))[:LEAD_WORDS]
+    # Folded after the words are cut out: `str.translate` costs ~0.1 µs a character, and was a third
+    # of the grouping's time when it folded the whole slice.
+    words = _WORD.findall(clean(title)) + _WORD.findall(clean(body[:LEAD_WORDS * 16]))[:LEAD_WORDS]
+    words = fold(" ".join(words)).split()
     n = SHINGLE_WORDS
     if len(words) < n:
         return [" ".join(words).encode()] if words else []
@@ -71,9 +74,14 @@ def article_signature(title: str, body: str) -> np.ndarray:
     return signature(shingles(title, body))
 
 
+def signature_and_threshold(title: str, body: str) -> tuple[np.ndarray, float]:
+    """The article's signature, and the similarity it needs to join a story (higher for a very short text)."""
+    items = shingles(title, body)
+    return signature(items), THRESHOLD if len(items) >= MIN_SHINGLES else SHORT_THRESHOLD
+
+
 def threshold_for(title: str, body: str) -> float:
-    """The similarity an article needs to join a story (higher for a very short text)."""
-    return THRESHOLD if len(shingles(title, body)) >= MIN_SHINGLES else SHORT_THRESHOLD
+    return signature_and_threshold(title, body)[1]
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:

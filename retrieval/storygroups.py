@@ -73,9 +73,9 @@ class StoryKeeper:
         def assign() -> list[tuple[str, str, bytes, float | None]]:
             rows = []
             for article_id, title, body, published in items:
-                sig = stories.article_signature(title, body)
+                sig, threshold = stories.signature_and_threshold(title, body)
                 ts = published_timestamp(published, self.tz)
-                match = index.best_match(sig, ts, exclude=article_id, threshold=stories.threshold_for(title, body))
+                match = index.best_match(sig, ts, exclude=article_id, threshold=threshold)
                 story = match[1] if match else article_id
                 index.add(article_id, sig, ts, story)
                 rows.append((article_id, story, sig.tobytes(), None if math.isnan(ts) else ts))
