@@ -101,6 +101,14 @@ class FollowStore:
             " WHERE chat_id = ? AND terms = ? AND sources = ?", (chat_id, key_terms, key_sources))).fetchone()
         return self._follow(row), new
 
+    async def retag(self, follow: Follow, terms: list[str]) -> Follow:
+        """The follow with its terms replaced (kept as they were if another follow of the chat has those)."""
+        key = " ".join(sorted(set(terms)))
+        cur = await self.db.execute("UPDATE OR IGNORE follows SET terms = ? WHERE id = ?", (key, follow.id))
+        if cur.rowcount != 1:
+            return follow
+        return Follow(follow.id, follow.chat_id, follow.topic, tuple(key.split()), follow.sources, follow.paused)
+
     async def count(self, chat_id: int) -> int:
         return (await (await self.db.execute("SELECT COUNT(*) FROM follows WHERE chat_id = ?",
                                              (chat_id,))).fetchone())[0]
@@ -185,7 +193,13 @@ class AlertService:
 
     async def start(self) -> None:
         self.follows = await FollowStore.open(self.settings.db)
+        outlets = await self._outlets()
         for follow in await self.follows.active():
+            # Terms are re-derived from the topic as written: an analysis chain changed since the follow
+            # was stored (a new stemmer, new folds) would otherwise leave it matching nothing.
+            terms = self._terms(parse(follow.topic, datetime.now(UTC), self.tz, outlets).text)
+            if terms and sorted(terms) != sorted(follow.terms):
+                follow = await self.follows.retag(follow, terms)
             self._index(follow)
         if not await store.get_meta(self.follows.db, CURSOR_KEY):
             row = await (await self.follows.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles")).fetchone()
@@ -243,7 +257,7 @@ class AlertService:
         if len(topic) > MAX_TOPIC_CHARS:
             return None, f"الموضوع طويل جداً. اختصره إلى {MAX_TOPIC_CHARS} حرف على الأكثر."
         parsed = parse(topic, datetime.now(UTC), self.tz, await self._outlets())
-        terms = list(dict.fromkeys(content_terms(parsed.text)))[:MAX_TOPIC_TERMS]
+        terms = self._terms(parsed.text)
         if not terms:
             return None, NO_TERMS
         for resumed in await self.follows.resume_chat(chat_id):
@@ -256,6 +270,10 @@ class AlertService:
         lead = "أتابع لك" if new else "تتابع بالفعل"
         return follow, (f"{lead}: {follow.topic}{where}. سأرسل الأخبار الجديدة عنه، "
                         f"حتى {self.settings.alerts_per_day} تنبيهات في اليوم. ‎/following لعرض متابعاتك وإيقافها.")
+
+    @staticmethod
+    def _terms(text: str) -> list[str]:
+        return list(dict.fromkeys(content_terms(text)))[:MAX_TOPIC_TERMS]
 
     async def _outlets(self) -> list:
         """Stored outlets, and the built-in ones even before any of their articles arrive (a follow is for later)."""

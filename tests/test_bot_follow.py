@@ -228,3 +228,17 @@ async def test_answers_say_how_they_were_understood_and_where_a_story_also_ran(b
     sources = (await say(fake, READER.id, READER, "/sources"))["text"]
     line = next(x for x in sources.splitlines() if "skynews" in x)
     assert "skynews: 2 (" in line and "سكاي نيوز عربية" in line and "سكاي عربي" in line
+
+
+async def test_follow_terms_are_rederived_at_start(bot, fake):
+    """Terms stored by an older analysis chain: the topic as written is analysed again on start."""
+    await say(fake, READER.id, READER, "/follow جدري القردة")
+    await bot.stop()
+    with sqlite3.connect(bot.settings.db) as con:
+        con.execute("UPDATE follows SET terms = 'stale-term'")
+    await bot.start(ingest=False)
+    mark = fake.mark()
+    await ingest(bot, FIRST)
+    assert len(alerts_to(fake, READER.id, mark)) == 1
+    with sqlite3.connect(bot.settings.db) as con:
+        assert con.execute("SELECT terms FROM follows").fetchone()[0] != "stale-term"
