@@ -31,6 +31,7 @@ from telegram.ext import (
 from retrieval.engine import SearchEngine
 from retrieval.store import SchemaError
 
+from . import follow
 from . import handlers as h
 from . import handlers_admin as admin
 from .delivery import PatientRateLimiter
@@ -46,9 +47,11 @@ RATE_LIMIT_RETRIES = 3  # a 429 is waited out (retry_after) and retried, not dro
 
 PUBLIC_COMMANDS = {
     "ar": [("ask", "اسأل عن الأخبار"), ("latest", "أحدث المقالات"), ("sources", "المصادر وعدد المقالات"),
+           ("follow", "تابع موضوعاً وتلقَّ أخباره الجديدة"), ("following", "متابعاتك وإيقافها"),
            ("help", "المساعدة")],
     "en": [("ask", "Ask about the news"), ("latest", "Most recent articles"),
-           ("sources", "Sources with article counts"), ("help", "Help")],
+           ("sources", "Sources with article counts"), ("follow", "Follow a topic: get its new stories"),
+           ("following", "Your follows, with buttons to stop them"), ("help", "Help")],
 }
 ADMIN_COMMANDS = [("reindex", "إعادة فحص مجلد البيانات وبناء الفهرس"),
                   ("stats", "إحصاءات المقالات والفهرس والأسئلة"), ("delete", "حذف مقال برقمه"),
@@ -110,6 +113,7 @@ def build_application(settings: Settings, engine: SearchEngine, *,
         settings=settings, engine=engine,
         limits=QuestionLimits(settings.user_rate_limit, settings.chat_rate_limit, settings.rate_window_seconds,
                               follow_ups_per_user=settings.follow_up_rate_limit))
+    app.bot_data["alerts"] = follow.AlertService(app, engine, settings)  # /follow alerts
     add_handlers(app)
     return app
 
@@ -124,6 +128,7 @@ def add_handlers(app: Application) -> None:
         CommandHandler("ask", h.ask_command, filters=only_new),
         CommandHandler("latest", h.latest_command, filters=only_new),
         CommandHandler("sources", h.sources_command, filters=only_new),
+        *follow.handlers(),  # /follow, /following, /unfollow and the stop buttons (before the generic button handler)
         CommandHandler("reindex", admin.reindex_command, filters=only_new),
         CommandHandler("stats", admin.stats_command, filters=only_new),
         # Slow operator work runs beside the update queue, so readers are not kept waiting.
@@ -169,6 +174,7 @@ async def start_application(app: Application, *, poll_timeout: int = 10) -> None
     await register_commands(app, settings)
     await app.start()
     await feeds.start_polling(app)
+    await app.bot_data["alerts"].start()
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
         await app.updater.start_webhook(
@@ -186,6 +192,7 @@ async def stop_application(app: Application) -> None:
     await feeds.stop_polling(app)
     if app.updater and app.updater.running:
         await app.updater.stop()
+    await app.bot_data["alerts"].stop()
     if app.running:
         await app.stop()
     await app.shutdown()

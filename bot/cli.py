@@ -14,8 +14,10 @@ from pathlib import Path
 
 from retrieval import analysis
 from retrieval.engine import SearchEngine
+from retrieval.news import NewsDesk
 from retrieval.store import SchemaError
 
+from . import newscli
 from .feeds import commands as feed_commands
 from .settings import Settings, SettingsError, load_settings
 from .terminal import format_result, format_stats
@@ -38,11 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", parents=[common], help="answer one question")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=None, help="number of results (default: NEWSBOT_RESULTS_PER_PAGE)")
+    newscli.add_now_argument(ask)
 
     search = sub.add_parser("search", parents=[common], help="questions on stdin, JSON results on stdout")
     search.add_argument("--jsonl", action="store_true", required=True,
                         help="one question per input line, one JSON object per output line")
     search.add_argument("-k", type=int, default=3)
+    newscli.add_now_argument(search)
+    newscli.add_sources_parser(sub, common)
 
     analyze = sub.add_parser("analyze", parents=[common],
                              help="the terms of each stdin line through the indexing chain (or --query's)")
@@ -135,24 +140,30 @@ async def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     async with await _open(settings) as engine:
-        result = await engine.search(args.question, k=args.k or settings.results_per_page)
+        desk = NewsDesk(engine, settings.timezone)
+        result = await desk.ask(args.question, k=args.k or settings.results_per_page,
+                                now=newscli.now_of(args, settings))
     print(format_result(result))
     return 0
 
 
 def hit_json(hit) -> dict:
     return {"article_id": hit.article_id, "passage_id": hit.passage_id, "score": hit.score, "title": hit.title,
-            "source": hit.source, "published": hit.published, "url": hit.url, "excerpt": hit.excerpt}
+            "source": hit.source, "published": hit.published, "url": hit.url, "excerpt": hit.excerpt,
+            **newscli.hit_news_json(hit)}
 
 
 async def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     async with await _open(settings) as engine:
+        desk = NewsDesk(engine, settings.timezone)
+        now = newscli.now_of(args, settings)
         for line in sys.stdin:
             question = line.rstrip("\n")
             if not question.strip():
                 continue
-            result = await engine.search(question, k=args.k)
-            print(json.dumps({"query": question, "hits": [hit_json(h) for h in result.hits],
+            result = await desk.ask(question, k=args.k, now=now)
+            print(json.dumps({"query": question, "filters": newscli.filters_json(result),
+                              "hits": [hit_json(h) for h in result.hits],
                               "confidence": result.confidence if result.hits else None},
                              ensure_ascii=False), flush=True)
     return 0
@@ -188,7 +199,8 @@ async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
             if not line:
                 break
             if line.strip():
-                print(format_result(await engine.search(line.strip(), k=settings.results_per_page)))
+                print(format_result(await NewsDesk(engine, settings.timezone).ask(
+                    line.strip(), k=settings.results_per_page)))
                 print()
     return 0
 
@@ -200,7 +212,7 @@ async def cmd_start(settings: Settings, args: argparse.Namespace) -> int:
 
 _COMMANDS = {"ingest": cmd_ingest, "reindex": cmd_reindex, "ask": cmd_ask, "search": cmd_search,
              "analyze": cmd_analyze, "stats": cmd_stats, "prompt": cmd_prompt, "start": cmd_start,
-             "feeds": feed_commands.cmd_feeds, "watch": feed_commands.cmd_watch}
+             "feeds": feed_commands.cmd_feeds, "watch": feed_commands.cmd_watch, "sources": newscli.cmd_sources}
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from retrieval.articles import Article
 from retrieval.engine import Hit, IngestReport, SearchResult, Stats
 
+from .newsformat import ALSO, also_links, understood_lines
 from .records import QuestionStats
 from .terminal import LOW_CONFIDENCE_HINT, NO_ANSWER
 
@@ -124,17 +125,22 @@ def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
         lines.append(f"{RLM}{highlighted(text, spans)}")
     if hit.url:
         lines.append(f'{RLM}<a href="{esc(hit.url)}">رابط المقال</a>')
+    if links := also_links(hit):  # news: the story's other versions, each outlet linked
+        names = [f'<a href="{esc(url)}">{esc(shorten(name, title_limit))}</a>' if url else esc(name)
+                 for name, url in links]
+        lines.append(f"{RLM}{ALSO} " + "، ".join(names))
     return "\n".join(lines)
 
 
 def answer_text(result: SearchResult) -> str:
     """The answer to a question: its results, or the no-answer message with a hint."""
+    head = "".join(f"{RLM}{esc(line)}\n" for line in understood_lines(result))  # news: how it was understood
     if not result.hits:
-        return no_answer_text(result.no_answer)
+        return head + no_answer_text(result.no_answer)
     hint = [f"{RLM}<i>{esc(LOW_CONFIDENCE_HINT)}</i>"] if result.confidence == "low" else []
     for excerpt_limit, title_limit in _SHRINK_STEPS:
-        blocks = hint + [hit_block(n, hit, excerpt_limit, title_limit)
-                         for n, hit in enumerate(result.hits, start=result.offset + 1)]
+        blocks = ([head.rstrip("\n")] if head else []) + hint + [
+            hit_block(n, hit, excerpt_limit, title_limit) for n, hit in enumerate(result.hits, start=result.offset + 1)]
         text = "\n\n".join(blocks)
         if visible_length(text) <= MAX_MESSAGE:
             return text
@@ -177,11 +183,15 @@ def latest_text(articles: Sequence[Article]) -> str:
     return f"{RLM}<b>أحدث المقالات</b>\n\n" + "\n\n".join(blocks)
 
 
-def sources_text(sources: Sequence[tuple[str, int]]) -> str:
+def sources_text(sources: Sequence[tuple[str, int]], aliases: dict[str, Sequence[str]] | None = None) -> str:
+    """Each outlet with its article count, and the other names questions may call it by."""
     if not sources:
         return esc("لا توجد مصادر بعد.")
+    aliases = aliases or {}
     lines = [f"{RLM}<b>المصادر</b>"]
-    lines += [f"{RLM}• {esc(shorten(name, 100) or '(بلا مصدر)')}: {count}" for name, count in sources]
+    lines += [f"{RLM}• {esc(shorten(name, 100) or '(بلا مصدر)')}: {count}"
+              + (f" ({esc(shorten('، '.join(aliases[name]), 200))})" if aliases.get(name) else "")
+              for name, count in sources]
     return fit_lines(lines)
 
 
@@ -300,6 +310,7 @@ def help_text(language_code: str | None, is_admin: bool = False) -> str:
             "/ask &lt;question&gt; — ask (also in groups)",
             "/latest — the most recent articles",
             "/sources — sources and how many articles each has",
+            "/follow &lt;topic&gt; — get new stories about a topic as they arrive; /following — list and stop",
             "/help — this help",
             "",
             "In a group: /ask, mention me, or reply to one of my messages.",
@@ -319,6 +330,7 @@ def help_text(language_code: str | None, is_admin: bool = False) -> str:
             f"{RLM}/ask &lt;سؤال&gt; — اسأل (في المجموعات أيضاً)",
             f"{RLM}/latest — أحدث المقالات",
             f"{RLM}/sources — المصادر وعدد مقالات كل منها",
+            f"{RLM}/follow &lt;موضوع&gt; — تابع موضوعاً وتصلك أخباره الجديدة؛ /following — متابعاتك وإيقافها",
             f"{RLM}/help — هذه المساعدة",
             "",
             f"{RLM}في المجموعات: استخدم /ask أو اذكرني باسمي أو ردّ على إحدى رسائلي.",

@@ -24,8 +24,10 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
+from retrieval import outlets
 from retrieval.articles import Article
 from retrieval.engine import Hit, SearchEngine
+from retrieval.news import NewsDesk
 
 from . import callbacks
 from . import formatting as fmt
@@ -59,6 +61,12 @@ class Services:
     limits: QuestionLimits
     records: QuestionLog | None = None  # opened at start-up (async)
     reindex: ReindexState = field(default_factory=ReindexState)
+    news: NewsDesk | None = None  # questions with dates and outlets (set by build_application)
+
+    def desk(self) -> NewsDesk:
+        if self.news is None:
+            self.news = NewsDesk(self.engine, self.settings.timezone)
+        return self.news
 
 
 def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
@@ -111,7 +119,7 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     # awaited before the answer goes out, so Telegram still sees "typing" first and the answer last.
     typing = asyncio.create_task(show_typing(message))
     try:
-        result = await svc.engine.search(question, k=svc.settings.results_per_page)
+        result = await svc.desk().ask(question, k=svc.settings.results_per_page)
         question_id = await log_question(svc, chat.type, user.id if user else None, question, len(result.hits),
                                          time.perf_counter() - started)
         text = fmt.answer_text(result)
@@ -217,7 +225,8 @@ async def show_page(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed:
     if question is None or query.message is None:
         await query.answer(fmt.BUTTON_EXPIRED)
         return
-    result = await svc.engine.search(question, k=svc.settings.results_per_page, offset=pressed.offset)
+    asked = await svc.records.asked_at(pressed.question_id) if svc.records else None
+    result = await svc.desk().ask(question, k=svc.settings.results_per_page, offset=pressed.offset, now=asked)
     if not result.hits:
         await query.answer(fmt.BUTTON_EXPIRED)
         return
@@ -293,7 +302,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     elif problem_with(text, svc.settings.max_question_chars) is not None:
         results, has_more = [], False
     else:
-        found = await svc.engine.search(text, k=INLINE_PAGE, offset=offset)
+        found = await svc.desk().ask(text, k=INLINE_PAGE, offset=offset)
         results, has_more = [hit_result(h) for h in found.hits], found.has_more
     # No more pages → next_offset omitted, not "": PTB 22.8 with Defaults turns an empty string
     # into "[]" (it takes "" for an empty sequence of poll options), which clients send back.
@@ -318,7 +327,11 @@ async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(fmt.sources_text(await services(context).engine.sources()))
+    engine = services(context).engine
+    sources = await engine.sources()
+    stored = await outlets.aliases(engine._reader)  # news: the names questions may use for each outlet
+    names = {s: [*outlets.builtin_aliases(s), *stored.get(s, [])] for s, _ in sources}
+    await update.effective_message.reply_text(fmt.sources_text(sources, names))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -95,6 +95,14 @@ class QuestionLog:
         row = await (await self._db.execute("SELECT question FROM question_log WHERE id = ?", (log_id,))).fetchone()
         return row[0] if row else None
 
+    async def asked_at(self, log_id: int) -> datetime | None:
+        """When a logged question was asked: its later pages read اليوم and أمس as they were meant then."""
+        row = await (await self._db.execute("SELECT asked_at FROM question_log WHERE id = ?", (log_id,))).fetchone()
+        try:
+            return datetime.fromisoformat(row[0]) if row else None
+        except ValueError:
+            return None
+
     async def article_of_passage(self, passage_id: int) -> str | None:
         """The article holding a passage (full-article buttons for ids too long to encode)."""
         row = await (await self._db.execute("SELECT article_id FROM passages WHERE id = ?",

@@ -11,6 +11,7 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -90,6 +91,23 @@ class Settings(BaseSettings):
             return frozenset(p.strip().lower().strip("[]") for p in value.split(",") if p.strip())
         return value
 
+    # News (retrieval/newsquery.py): the zone "today", "yesterday" and dates in questions are read in.
+    timezone: str = _RETRIEVAL.timezone
+    # Followed topics (bot/follow.py): alerts per follower per day, and how often new articles are looked for
+    # (an ingest in this process wakes the alerts at once; this catches `newsbot ingest` run beside the bot).
+    alerts_per_day: int = Field(default=10, ge=1, le=1000)
+    alerts_poll_seconds: float = Field(default=30.0, gt=0)
+    one_per_story: bool = _RETRIEVAL.one_per_story
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Riyadh)") from None
+        return value
+
     @field_validator("webhook_url")
     @classmethod
     def _check_webhook_url(cls, value: str | None) -> str | None:
@@ -129,7 +147,7 @@ class Settings(BaseSettings):
             bm25=BM25Params(variant=self.bm25_variant, k1=self.bm25_k1, b=self.bm25_b, epsilon=self.bm25_epsilon),
             min_coverage=self.min_coverage, min_confidence=self.min_confidence,
             low_confidence=self.low_confidence, fuzzy=self.fuzzy_names,
-            max_input_bytes=self.max_input_bytes)
+            max_input_bytes=self.max_input_bytes, timezone=self.timezone, one_per_story=self.one_per_story)
 
 
 class SettingsError(RuntimeError):

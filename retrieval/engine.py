@@ -17,16 +17,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiosqlite
+import numpy as np
 
-from . import bm25, confidence, indexer, rerank, store
+from . import bm25, confidence, indexer, newsrank, rerank, store, storygroups
 from .analysis import analyze, analyze_query, passage_terms_utf8, release_index_caches
 from .articles import Article
 from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
+from .newsquery import Filters
 from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, passage_spans
 from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
 from .variants import known_variants
@@ -104,6 +107,11 @@ class RetrievalConfig:
     # spelled one letter off is still the name (tests/test_name_variants.py).
     fuzzy_unknown_min_chars: int = 4
     max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
+    # The zone of stored publication times that carry no offset, and of date filters (newsrank).
+    timezone: str = "Asia/Riyadh"
+    # One result per story: copies of a story (retrieval/storygroups.py) after its best version are
+    # dropped from answers and listed under it (`Hit.also`).
+    one_per_story: bool = True
 
     @property
     def pipeline_signature(self) -> str:
@@ -123,6 +131,8 @@ class Hit:
     excerpt: str
     highlights: tuple[tuple[int, int], ...]  # spans of matched words in `excerpt`
     passage_ord: int
+    outside_filters: bool = False  # shown although outside the question's date or outlet filters
+    also: tuple[storygroups.StoryCopy, ...] = ()  # other versions of the same story (other outlets, sections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +152,11 @@ class SearchResult:
     hits: tuple[Hit, ...]
     offset: int
     has_more: bool
-    no_answer: str | None  # why nothing is shown: "no_terms", "unknown_terms", "weak"
+    no_answer: str | None  # why nothing is shown: "no_terms", "unknown_terms", "weak", "empty_window"
     seconds: float
     confidence: str = "high"  # "low": the hits are the closest matches, which may not answer the question
+    filters: Filters | None = None  # the date and outlet filters searched with
+    outside_filters: bool = False  # nothing matched inside them: these hits are the best outside
 
 
 @dataclass
@@ -256,6 +268,10 @@ class SearchEngine:
         self._index_info: IndexInfo | None = None
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
+        self._news_meta: tuple[bm25.BM25Index, newsrank.ArticleMeta] | None = None
+        self._stories = storygroups.StoryKeeper(ZoneInfo(config.timezone))
+        # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
+        self.ingest_listeners: list[Callable[[], None]] = []
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -273,6 +289,7 @@ class SearchEngine:
         engine = cls(db_path, config, writer, reader)
         try:
             await engine._refresh_pipeline()
+            await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
                 await engine.ensure_index()
         except BaseException:
@@ -377,7 +394,10 @@ class SearchEngine:
                             log.warning("skipped %s", record)
                         report.skipped.extend(skipped)
                         if batch:
-                            counts = await store.write_articles(self._writer, batch)
+                            written: list[store.PreparedArticle] = []
+                            counts = await store.write_articles(self._writer, batch, written=written)
+                            await self._stories.update(self._writer, [
+                                (p.article.id, p.article.title, p.article.body, p.article.published) for p in written])
                             report.added += counts["added"]
                             report.updated += counts["updated"]
                             report.unchanged += counts["unchanged"]
@@ -387,6 +407,9 @@ class SearchEngine:
                             progress(report.files, done)
                         if not overlap:
                             upcoming = prepare_next()
+                    if report.added or report.updated:
+                        for listener in self.ingest_listeners:
+                            listener()
                 finally:
                     # On an error or cancellation the batch being prepared is never
                     # written; its thread cannot be stopped, so wait for it: the
@@ -399,6 +422,7 @@ class SearchEngine:
     async def delete_article(self, article_id: str, *, rebuild: bool = True) -> bool:
         async with self._write_lock:
             deleted = await store.delete_article(self._writer, article_id)
+            self._stories.forget(article_id)  # its stories row went with it (ON DELETE CASCADE)
         if deleted and rebuild:
             await self.rebuild_index()
         return deleted
@@ -565,10 +589,20 @@ class SearchEngine:
                 weights[v] = weights.get(v, 0.0) + self.config.fuzzy_weight
         return weights
 
-    def rank(self, query: str, k: int, offset: int = 0) -> Ranking:
-        """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check."""
+    def rank(self, query: str, k: int, offset: int = 0, *, mask: np.ndarray | None = None,
+             published: np.ndarray | None = None) -> Ranking:
+        """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check.
+
+        `mask` (per passage) restricts the ranking to the passages it marks (date and outlet
+        filters); with `published` (per passage) the confident matches are ordered newest first.
+        """
         index = self._index
         terms = analyze_query(query)
+        if not terms and mask is not None and published is not None and index is not None:
+            # A window and no subject (أخبار أمس): that window's articles, newest first (newsrank).
+            latest = newsrank.latest_in(index, mask, published, offset + k + 1)
+            return Ranking(terms, {}, latest[offset:offset + k], len(latest) > offset + k,
+                           None if latest else "empty_window")
         if not terms:
             return Ranking(terms, {}, [], False, "no_terms")
         if index is None or index.n_passages == 0:
@@ -579,24 +613,28 @@ class SearchEngine:
         wanted = offset + k + 1  # one more than shown tells whether a next page exists
         # Every page re-ranks the same leading articles, so paging through
         # them neither repeats nor skips one.
-        query_terms, weights, evidence = self.leading_evidence(index, terms, expanded,
-                                                               max(wanted, self.config.rerank_depth))
+        depth = max(wanted, self.config.rerank_depth if published is None else newsrank.NEWEST_DEPTH)
+        query_terms, weights, evidence = self.leading_evidence(index, terms, expanded, depth, mask=mask)
         verdict = self._judge(index, terms, query_terms, weights, evidence) if evidence else "high"
         if offset == 0 and verdict == "refuse":
             return Ranking(terms, expanded, [], False, "weak")
+        if published is not None:
+            evidence = newsrank.newest_first(evidence, published)
         picked = [(e.passage, e.score) for e in evidence[:wanted]]
         return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None,
                        "low" if verdict == "low" else "high")
 
-    def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float],
-                         depth: int) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
+    def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float], depth: int,
+                         *, mask: np.ndarray | None = None,
+                         ) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
         """The top `depth` articles re-ranked, with what the no-answer check judges them by.
 
         Returns the question words with their index terms, the term weights,
         and each article's evidence, best first (what `rank` pages through).
         """
         weights = {index.vocabulary[t]: w for t, w in expanded.items()}
-        leaders = self._leading_passages(index, weights, depth)
+        leaders = (self._leading_passages(index, weights, depth) if mask is None
+                   else newsrank.leading_passages(index, weights, depth, mask))
         query_terms = self._query_terms(index, terms, expanded)
         evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
                                  rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
@@ -652,21 +690,44 @@ class SearchEngine:
             return "refuse"
         return "low" if low or p < self.config.low_confidence else "high"
 
-    async def search(self, query: str, k: int = 3, offset: int = 0, *, _caught_up: bool = False) -> SearchResult:
-        """Best passage of each of the top k articles (after `offset`) for a question."""
+    async def search(self, query: str, k: int = 3, offset: int = 0, *, filters: Filters | None = None,
+                     _caught_up: bool = False) -> SearchResult:
+        """Best passage of each of the top k articles (after `offset`) for a question.
+
+        With `filters` (retrieval/newsquery.py) only articles inside their window and outlets
+        are ranked; when none of those answers, the best matches outside them are returned,
+        marked `outside_filters`.
+        """
         started = time.perf_counter()
         index = self._index
-        ranking = self.rank(query, k, offset)
+        # --- news filters (retrieval/newsrank.py) ---
+        mask = published = None
+        if filters is not None and index is not None and (filters.active or filters.newest_first):
+            meta = await self._article_meta(index)
+            mask = newsrank.mask_of(meta, filters)
+            published = meta.published if filters.newest_first else None
+        # One result per story: rank more articles than shown, from the first, and drop the copies.
+        fetch_k, fetch_offset = (2 * (offset + k) + 1, 0) if self.config.one_per_story else (k, offset)
+        ranking = self.rank(query, fetch_k, fetch_offset, mask=mask, published=published)
+        outside = False
+        if mask is not None and not ranking.picked and ranking.no_answer not in ("no_terms", "unknown_terms"):
+            outside_ranking = self.rank(query, fetch_k, fetch_offset, published=published)
+            if outside_ranking.picked:
+                ranking, outside = outside_ranking, True
+        picked, has_more, also = ranking.picked, ranking.has_more, {}
+        if self.config.one_per_story and picked and index is not None:
+            picked, has_more, also = await self._one_per_story(index, picked, offset, k)
+        # --- end of news filters ---
         hits: list[Hit] = []
-        if ranking.picked and index is not None:
-            ids = [int(index.passage_ids[p]) for p, _ in ranking.picked]
+        if picked and index is not None:
+            ids = [int(index.passage_ids[p]) for p, _ in picked]
             rows = await store.passages_by_id(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
                 # Passages gone since the index was built (an article updated or deleted by an ingest
                 # whose index is not swapped in yet): answer wholly from the fresh index instead of
                 # half an answer from the stale one.
-                return await self.search(query, k, offset, _caught_up=True)
-            for (_, score), pid in zip(ranking.picked, ids, strict=True):
+                return await self.search(query, k, offset, filters=filters, _caught_up=True)
+            for (_, score), pid in zip(picked, ids, strict=True):
                 row = rows.get(pid)
                 if row is None:  # deleted since the index was built
                     continue
@@ -674,10 +735,41 @@ class SearchEngine:
                 a = row.article
                 hits.append(Hit(article_id=a.id, passage_id=pid, score=round(score, 4), title=a.title,
                                 source=a.source, section=a.section, published=a.published, url=a.url,
-                                excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord))
+                                excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
+                                outside_filters=outside))
+        if also:
+            hits = [replace(h, also=also.get(h.passage_id, ())) for h in hits]
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
-                            has_more=ranking.has_more, no_answer=ranking.no_answer if not hits else None,
-                            seconds=time.perf_counter() - started, confidence=ranking.confidence)
+                            has_more=has_more, no_answer=ranking.no_answer if not hits else None,
+                            seconds=time.perf_counter() - started, filters=filters, outside_filters=outside,
+                            confidence=ranking.confidence)
+
+    async def _one_per_story(self, index: bm25.BM25Index, picked: list[tuple[int, float]], offset: int, k: int,
+                             ) -> tuple[list[tuple[int, float]], bool, dict[int, tuple[storygroups.StoryCopy, ...]]]:
+        """The page [offset, offset + k) of `picked` with each story's first article only.
+
+        Returns it, whether more follow, and per shown passage id the story's other articles.
+        """
+        rowids = [int(index.article_ids[p]) for p, _ in picked]
+        story_of, members = await storygroups.story_members(self._reader, rowids)
+        kept, seen = [], set()
+        for (p, score), rowid in zip(picked, rowids, strict=True):
+            story = story_of.get(rowid, f"#{rowid}")
+            if story not in seen:
+                seen.add(story)
+                kept.append((p, score, rowid, story))
+        page = kept[offset:offset + k]
+        also = {int(index.passage_ids[p]): tuple(c for r, c in members.get(story, ()) if r != rowid)[
+            :storygroups.MAX_ALSO] for p, _, rowid, story in page}
+        return [(p, s) for p, s, _, _ in page], len(kept) > offset + k, also
+
+    async def _article_meta(self, index: bm25.BM25Index) -> newsrank.ArticleMeta:
+        """Publication time and source per passage of `index`, read once per index."""
+        cached = self._news_meta
+        if cached is None or cached[0] is not index:
+            cached = self._news_meta = (index, await newsrank.article_meta(self._reader, index,
+                                                                            ZoneInfo(self.config.timezone)))
+        return cached[1]
 
     # --- browsing ---------------------------------------------------------------------
 

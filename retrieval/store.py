@@ -108,6 +108,49 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX feed_items_body ON feed_items (body_hash);
     CREATE TABLE feed_urls (url TEXT PRIMARY KEY, article_id TEXT NOT NULL);
     """,
+    # 4 → 5: names operators give outlets (`newsbot sources alias`), matched in questions.
+    """
+    CREATE TABLE outlet_aliases (
+        source TEXT NOT NULL,
+        alias TEXT NOT NULL,
+        alias_key TEXT NOT NULL UNIQUE,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (source, alias)
+    );
+    """,
+    # 5 → 6: each article's story (near-duplicates grouped at ingest, retrieval/storygroups.py)
+    # with the MinHash signature it was grouped by, so grouping resumes after a restart.
+    """
+    CREATE TABLE stories (
+        article_id TEXT PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        story TEXT NOT NULL,
+        signature BLOB NOT NULL,
+        published_ts REAL
+    );
+    CREATE INDEX stories_story ON stories (story);
+    """,
+    # 6 → 7: followed topics (`/follow`) and the alerts sent for them, one per chat and story.
+    """
+    CREATE TABLE follows (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        sources TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        paused_at TEXT,
+        UNIQUE (chat_id, terms, sources)
+    );
+    CREATE TABLE alerts_sent (
+        chat_id INTEGER NOT NULL,
+        story TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        follow_id INTEGER,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (chat_id, story)
+    );
+    CREATE INDEX alerts_sent_day ON alerts_sent (chat_id, sent_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -241,13 +284,14 @@ _LOOKUP_CHUNK = 900
 
 
 async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle],
-                         *, rewrite_unchanged: bool = False) -> dict[str, int]:
+                         *, rewrite_unchanged: bool = False,
+                         written: list[PreparedArticle] | None = None) -> dict[str, int]:
     """Insert or replace a batch of articles in one transaction.
 
     Returns counts of added / updated / unchanged. An article whose content
     hash is unchanged is left alone, so re-ingesting is cheap and idempotent;
     `rewrite_unchanged` replaces it anyway (its passages and terms were made
-    by an older analysis pipeline).
+    by an older analysis pipeline). `written`, if given, receives the articles added or updated.
     The batch costs a handful of statements whatever its size (one lookup of
     the stored hashes, then one `executemany` per kind of write): each
     statement is a round trip to aiosqlite's thread, and per-article round
@@ -297,6 +341,8 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
     except BaseException:
         await rollback(db)
         raise
+    if written is not None:
+        written.extend(final.values())
     return counts
 
 

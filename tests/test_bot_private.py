@@ -226,7 +226,7 @@ async def test_an_error_is_logged_and_the_user_told(bot, fake, caplog, monkeypat
 
 async def test_command_menus_registered_public_for_all_admin_only_for_admins(bot, fake):
     default = fake.commands[('{"type": "default"}', "")]
-    assert {c["command"] for c in default} == {"ask", "latest", "sources", "help"}
+    assert {c["command"] for c in default} == {"ask", "latest", "sources", "follow", "following", "help"}
     assert ('{"type": "default"}', "en") in fake.commands
     admin = fake.commands[(f'{{"chat_id": {ADMIN.id}, "type": "chat"}}', "")]
     assert {"reindex", "stats", "delete"} <= {c["command"] for c in admin}

@@ -219,7 +219,8 @@ async def test_delete_removes_article_and_its_passages(tmp_path: Path):
 async def test_paging_never_repeats_an_article(tmp_path: Path):
     many = [dict(NEWS[0], id=f"o{i}", url=f"https://example.com/o{i}",
                  text=NEWS[0]["text"] + f" تقرير رقم {i}.") for i in range(7)]
-    async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
+    # Copies of one text: grouped as one story unless answers list every article (what this tests).
+    async with await SearchEngine.open(tmp_path / "db.sqlite", RetrievalConfig(one_per_story=False)) as engine:
         await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", many)])
         seen = []
         offset = 0

@@ -1,0 +1,95 @@
+"""Operator aliases of outlets, kept in SQLite (`outlet_aliases`), and the catalogue questions are matched against."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from . import store
+from .newsquery import BUILTIN_ALIASES, Outlet, clean, outlet_catalogue, outlet_key
+
+MAX_ALIAS_CHARS = 100
+
+
+class AliasError(ValueError):
+    """An alias that cannot be added, with the reason."""
+
+
+async def aliases(db: aiosqlite.Connection) -> dict[str, list[str]]:
+    """Stored source name → the aliases operators gave it."""
+    out: dict[str, list[str]] = {}
+    for source, alias in await db.execute_fetchall("SELECT source, alias FROM outlet_aliases ORDER BY source, alias"):
+        out.setdefault(source, []).append(alias)
+    return out
+
+
+def builtin_aliases(source: str) -> tuple[str, ...]:
+    key = outlet_key(source)
+    for names in BUILTIN_ALIASES.values():
+        if key in {outlet_key(n) for n in names}:
+            return tuple(n for n in names if outlet_key(n) != key)
+    return ()
+
+
+async def add_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -> list[str]:
+    """Give the stored outlet `source` the aliases `names` (all or none); returns those new to it.
+
+    Refused with `AliasError`: an unknown source, an empty or over-long alias, or one already
+    naming another outlet (a question naming it would be ambiguous).
+    """
+    known = [r[0] for r in await db.execute_fetchall("SELECT DISTINCT source FROM articles WHERE source != ''")]
+    if source not in known:
+        close = [s for s in known if outlet_key(s) == outlet_key(source)]
+        listed = ", ".join(sorted(known)[:20]) or "none"
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known sources: {listed}"
+        raise AliasError(f"no articles from source {source!r}{hint}")
+    cleaned = []
+    for name in names:
+        alias = clean(name)
+        if not alias or not any(ch.isalnum() for ch in alias):
+            raise AliasError(f"alias {name!r} has no letters or digits")
+        if len(alias) > MAX_ALIAS_CHARS:
+            raise AliasError(f"alias {alias[:20]!r}... is longer than {MAX_ALIAS_CHARS} characters")
+        cleaned.append(alias)
+    # Names other outlets are already known by (their stored names, built-in and operator aliases).
+    others = {}
+    for outlet in outlet_catalogue([s for s in known if s != source], await aliases(db)):
+        for key in outlet.names:
+            others[key] = outlet.source
+    added = []
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        for alias in cleaned:
+            key = outlet_key(alias)
+            if key in others:
+                raise AliasError(f"alias {alias!r} already names source {others[key]!r}")
+            row = await (await db.execute("SELECT source FROM outlet_aliases WHERE alias_key = ?", (key,))).fetchone()
+            if row and row[0] == source:
+                continue
+            await db.execute("INSERT INTO outlet_aliases (source, alias, alias_key, added_at) VALUES (?, ?, ?, ?)",
+                             (source, alias, key, store.now_iso()))
+            added.append(alias)
+        await db.execute("COMMIT")
+    except BaseException:  # all or none: a refused alias leaves the others unwritten too
+        await store.rollback(db)
+        raise
+    return added
+
+
+async def remove_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -> int:
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        removed = 0
+        for name in names:
+            cur = await db.execute("DELETE FROM outlet_aliases WHERE source = ? AND alias_key = ?",
+                                   (source, outlet_key(name)))
+            removed += cur.rowcount
+        await db.execute("COMMIT")
+    except BaseException:
+        await store.rollback(db)
+        raise
+    return removed
+
+
+async def catalogue(db: aiosqlite.Connection) -> list[Outlet]:
+    sources = [r[0] for r in await db.execute_fetchall("SELECT DISTINCT source FROM articles WHERE source != ''")]
+    return outlet_catalogue(sources, await aliases(db))
