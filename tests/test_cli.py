@@ -32,7 +32,7 @@ def test_ingest_ask_search_stats(tmp_path: Path):
     hit = lines[0]["hits"][0]
     assert set(hit) == {"article_id", "passage_id", "score", "title", "source", "published", "url", "excerpt",
                         "outside_filters", "also"}
-    assert set(lines[0]) == {"query", "filters", "hits"}
+    assert set(lines[0]) == {"query", "filters", "hits", "confidence"}
     assert (hit["article_id"], hit["url"]) == ("n1", "https://example.com/n1")
     assert lines[1]["hits"] == []
 
