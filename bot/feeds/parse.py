@@ -119,7 +119,7 @@ def parse_feed(data: bytes, content_type: str = "") -> ParsedFeed:
         raise FeedError(f"not XML ({exc})") from None
     if root is None:
         raise FeedError("not XML (nothing parseable)")
-    tag = etree.QName(root).localname.lower() if isinstance(root.tag, str) else ""
+    tag = _root_name(root)
     if tag == "rss":
         return _rss(root)
     if tag == "rdf":
@@ -131,6 +131,20 @@ def parse_feed(data: bytes, content_type: str = "") -> ParsedFeed:
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+def _root_name(root: etree._Element) -> str:
+    """The root element's local name, lower-cased; "" for one lxml's recovery could not name.
+
+    A document cut inside its root tag can come back from recovery with a tag such as
+    `xmlns:content`, which `QName` refuses (ValueError): that is "not a feed", not a crash.
+    """
+    if not isinstance(root.tag, str):
+        return ""
+    try:
+        return etree.QName(root).localname.lower()
+    except ValueError:
+        return ""
+
 
 def _text(el: etree._Element | None) -> str:
     if el is None:
