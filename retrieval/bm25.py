@@ -69,6 +69,11 @@ class BM25Index:
     article_ids: np.ndarray  # int64, per passage: articles.rowid in SQLite
     max_impact: np.ndarray  # float32, per term: its largest impact (bounds what the term can add)
     params: BM25Params = field(default_factory=BM25Params)
+    # Coded impacts (retrieval/segments.py): `codes` (uint32, per posting) index `table` (float32), and
+    # `impacts` is unused. A segment's table follows the index-wide average passage length, which every
+    # added passage moves, while its postings stay as they are.
+    codes: np.ndarray | None = None
+    table: np.ndarray | None = None
     _scratch: threading.local = field(default_factory=threading.local, repr=False, compare=False)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -81,6 +86,8 @@ class BM25Index:
 
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
+        if self.codes is not None:
+            return self.doc_ids[lo:hi], self.table[self.codes[lo:hi]]
         return self.doc_ids[lo:hi], self.impacts[lo:hi]
 
     @cached_property
@@ -484,8 +491,9 @@ USE_NATIVE_TOPK: bool = NATIVE_TOPK and os.environ.get("NEWSBOT_NUMPY_TOPK") != 
 
 def _native_layout(index: BM25Index) -> bool:
     """Whether the index arrays have the types and layout the kernel reads (build_index's and load_index's do)."""
-    wanted = (("offsets", np.int64), ("doc_ids", np.int32), ("impacts", np.float32), ("idf", np.float64),
-              ("max_impact", np.float32))
+    wanted = (("offsets", np.int64), ("doc_ids", np.int32), ("idf", np.float64), ("max_impact", np.float32),
+              *((("codes", np.uint32), ("table", np.float32)) if index.codes is not None
+                else (("impacts", np.float32),)))
     return all(getattr(index, name).dtype == dtype and getattr(index, name).flags.c_contiguous
                for name, dtype in wanted)
 
@@ -502,9 +510,10 @@ def _top_native(index: BM25Index, weights: dict[int, float], k: int, groups: np.
     size = max(min(k, index.n_passages), 0)
     docs = np.empty(size, dtype=np.int32)
     scores = np.empty(size, dtype=np.float64)
-    found = _native_topk.top(index.offsets, index.doc_ids, index.impacts, index.idf, index.max_impact,
-                             list(weights), list(weights.values()), size, groups, index.scratch()[0], docs, scores,
-                             **test_options)
+    coded = index.codes is not None
+    found = _native_topk.top(index.offsets, index.doc_ids, index.codes if coded else index.impacts, index.idf,
+                             index.max_impact, list(weights), list(weights.values()), size, groups,
+                             index.scratch()[0], docs, scores, table=index.table if coded else None, **test_options)
     return docs[:found], scores[:found]
 
 

@@ -1,9 +1,13 @@
 """`SearchEngine`: the one interface front ends use.
 
 It owns two SQLite connections (a writer, and a reader that never sees a
-half-written batch thanks to WAL) and the current BM25 index. Searching reads
-`self._index` once, so a rebuilt index swaps in atomically by plain
-assignment while questions keep being answered from the old one.
+half-written batch thanks to WAL) and the current index. Searching reads
+`self._index` once, so a refreshed or rebuilt index swaps in atomically by
+plain assignment while questions keep being answered from the old one.
+
+The parts behind it: `config` (RetrievalConfig), `query` (expansion, ranking
+over segments, re-ranking, the no-answer rule), `indexing` and `segments`
+(the near-real-time index: base file, passage log, segments, merges).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import gc
 import json
 import logging
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -23,19 +28,20 @@ from pathlib import Path
 
 import aiosqlite
 
-from . import bm25, confidence, indexer, rerank, store
-from .analysis import analyze, analyze_query, passage_terms_utf8, release_index_caches
+from . import bm25, indexer, indexing, rerank, segments, store
+from . import query as _query
+from .analysis import analyze, passage_terms_utf8, release_index_caches
 from .articles import Article
-from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
-from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, passage_spans
-from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
-from .variants import known_variants
+
+# Re-exported: benchmarks and front ends import them from here.
+from .config import FULL_COVERAGE, PIPELINE_VERSION, RetrievalConfig  # noqa: F401
+from .excerpts import make_excerpt
+from .passages import passage_spans
+from .query import Ranking
+from .readers import Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
 
 log = logging.getLogger(__name__)
 
-# Bump when the analysis chain or passage splitting changes meaning: stored
-# terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "6"
 INGEST_BATCH = 500
 # Title terms repeated into every passage are capped: a hostile 1 MB title must
 # not be copied into each passage of its article.
@@ -46,59 +52,10 @@ TITLE_CHARS, TITLE_TERMS = 1000, 64
 # loaded machine a 6,000-passage build in a thread held questions for
 # seconds.
 BUILD_IN_PROCESS_MIN_PASSAGES = 2_000
-# Coverage at which every question word is in the passage (float sums of idf shares).
-FULL_COVERAGE = 1 - 1e-9
+# A process that answers questions looks for another process's writes at most this often.
+PICKUP_SECONDS = 1.0
 # The index-building child imports this package from where we found it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    # k1 0.9 / b 0.5 rather than rank-bm25's 1.5 / 0.75: passages are short
-    # and of even length (little to normalise), and stemming already folds
-    # repeated word forms, so term frequency should saturate sooner.
-    bm25: bm25.BM25Params = field(default_factory=lambda: bm25.BM25Params(k1=0.9, b=0.5))
-    passage_target_chars: int = DEFAULT_TARGET_CHARS
-    passage_max_chars: int = DEFAULT_MAX_CHARS
-    excerpt_chars: int = DEFAULT_EXCERPT_CHARS
-    # Titles as a field: the title's terms are added this many times to every
-    # passage of the article. A passage often names its subject only by a
-    # pronoun ("he was born in ..."); the title says who or what it is about.
-    title_weight: int = 2
-    # No-answer rule: the leading article must hold at least this share of
-    # the question's idf mass (a question whose rare words are all missing is
-    # not answered by an article matching only its common words). The
-    # article, not only its best passage: a headline's words are spread over
-    # the story it heads, and judged on one passage 2-3% of real headlines
-    # were refused on a corpus of 5,000 articles (fewer on a larger one, where
-    # a near-duplicate story happens to lead); docs/retrieval-quality.md, row 38.
-    min_coverage: float = 0.3
-    # The no-answer model (retrieval/confidence.py): refuse when the
-    # estimated probability that the leading article answers is below this;
-    # 0 turns the model off and leaves only `min_coverage`. 0.17 is the cut
-    # that answers 96% of the ARCD train split's answerable questions
-    # (benchmarks/noanswer_fit.py; test split: 95.7% of answerable questions
-    # answered, 17% of unanswerable ones refused; 98.7% of headlines answered).
-    min_confidence: float = 0.17
-    # Re-ranking of the leading articles (retrieval/rerank.py): how many are
-    # re-ordered; the lead passage's score × (1 + lead_boost), since news
-    # puts the story's gist first; and the share of a question word's
-    # one-occurrence score credited when the article has it outside the
-    # best passage. 0.3 / 0.2 chosen on a separate sample of titles
-    # (docs/retrieval-quality.md, rows 20-22).
-    rerank_depth: int = 30
-    lead_boost: float = 0.3
-    spread_weight: float = 0.2
-    # Spelling variants: query words of at least `fuzzy_min_chars` letters
-    # also match index terms one edit away, at `fuzzy_weight`.
-    fuzzy: bool = True
-    fuzzy_min_chars: int = 5
-    fuzzy_weight: float = 0.6
-    max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
-
-    @property
-    def pipeline_signature(self) -> str:
-        return f"{PIPELINE_VERSION}:{self.passage_target_chars}:{self.passage_max_chars}:{self.title_weight}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +71,6 @@ class Hit:
     excerpt: str
     highlights: tuple[tuple[int, int], ...]  # spans of matched words in `excerpt`
     passage_ord: int
-
-
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    terms: list[str]  # the analysed question
-    expanded: dict[str, float]  # index terms searched, with weights (variants included)
-    picked: list[tuple[int, float]]  # (passage number, score), one per article
-    has_more: bool
-    no_answer: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,10 +189,16 @@ class SearchEngine:
         self.config = config
         self._writer = writer
         self._reader = reader
-        self._index: bm25.BM25Index | None = None
+        self._index: segments.LiveIndex | None = None
         self._index_info: IndexInfo | None = None
+        self._nrt: segments.SegmentedIndex | None = None  # what refreshes apply the passage log to
+        self._log_con: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
+        self._refresh_lock = asyncio.Lock()
+        self._polled_at = time.monotonic()
+        self._poller: asyncio.Future[None] | None = None
+        self._merger: asyncio.Future[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -270,6 +224,13 @@ class SearchEngine:
         return engine
 
     async def close(self) -> None:
+        for task in (self._poller, self._merger):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+        if self._log_con is not None:
+            self._log_con.close()
+            self._log_con = None
         await self._reader.close()
         await self._writer.close()
 
@@ -303,7 +264,7 @@ class SearchEngine:
         await self._ingest(records(), report, progress)
         report.seconds = time.perf_counter() - started
         if rebuild and (report.added or report.updated):
-            await self.rebuild_index()
+            await self.refresh_index()
         return report
 
     async def ingest_bytes(self, data: bytes, name: str, *, rebuild: bool = True) -> IngestReport:
@@ -316,7 +277,7 @@ class SearchEngine:
         await self._ingest(records, report, None)
         report.seconds = time.perf_counter() - started
         if rebuild and (report.added or report.updated):
-            await self.rebuild_index()
+            await self.refresh_index()
         return report
 
     async def _ingest(self, records: Iterator[tuple[Record, str]], report: IngestReport,
@@ -378,7 +339,7 @@ class SearchEngine:
         async with self._write_lock:
             deleted = await store.delete_article(self._writer, article_id)
         if deleted and rebuild:
-            await self.rebuild_index()
+            await self.refresh_index()
         return deleted
 
     async def _refresh_pipeline(self) -> None:
@@ -404,63 +365,183 @@ class SearchEngine:
 
     # --- index ------------------------------------------------------------------------
 
-    async def ensure_index(self) -> None:
-        """Load the persisted index if it matches the database, else rebuild it."""
-        generation = await store.content_generation(self._reader)
-        info = await self._stored_index_info()
-        if (info and info.generation == generation and self.index_path.exists()
-                and await asyncio.to_thread(bm25.stored_generation, self.index_path) == generation):
-            try:
-                index = await asyncio.to_thread(bm25.load_index, self.index_path)
-                if index.params == self.config.bm25 and index.n_passages == info.passages:
-                    self._index, self._index_info = index, info
+    async def ensure_index(self, *, serve: bool = True) -> None:
+        """Load the base index and apply what the database logged since, else rebuild.
+
+        With `serve=False` (a command that only writes, such as `newsbot ingest`) nothing is
+        loaded: the base file's header is checked, and the index rebuilt only if it is missing,
+        from another database state the log cannot bridge, or the log since it is long.
+        """
+        if str(self.db_path) == ":memory:":
+            if self._index is None:
+                await self.rebuild_index()
+            return
+        if not serve:
+            if await asyncio.to_thread(self._base_usable):
+                return
+        else:
+            async with self._refresh_lock:
+                try:
+                    state = await asyncio.to_thread(indexing.load_state, self.index_path, self.config.bm25)
+                except FileNotFoundError:
+                    state = None
+                except (OSError, ValueError) as exc:
+                    log.warning("index file %s unusable (%s); rebuilding", self.index_path, exc)
+                    state = None
+                if state is not None and await self._apply_log(state):
+                    self._index_info = await self._stored_index_info()
                     return
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("index file %s unreadable (%s); rebuilding", self.index_path, exc)
         await self.rebuild_index()
 
-    async def rebuild_index(self) -> IndexInfo:
+    def _base_usable(self) -> bool:
+        header = segments.read_header(self.index_path)
+        if header is None:
+            return False
+        con = indexing.connect(self.db_path)
+        try:
+            con.execute("BEGIN")
+            try:
+                last, trimmed, _ = indexing._log_position(con)
+                passages = con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            finally:
+                con.execute("COMMIT")
+        finally:
+            con.close()
+        log_seq = header[1]
+        return trimmed <= log_seq <= last and last - log_seq <= indexing.tail_limit(passages)
+
+    async def _apply_log(self, state: segments.SegmentedIndex) -> bool:
+        """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed."""
+        def work() -> tuple[str, segments.LiveIndex | None]:
+            con = self._log_reader()
+            changes = indexing.read_changes(con, state.log_seq, indexing.tail_limit(state.n_live))
+            if changes.gap or changes.too_long:
+                return ("gap" if changes.gap else "long"), None
+            if not indexing.apply_changes(state, changes):
+                return "inconsistent", None
+            state.generation = changes.generation
+            return "ok", state.snapshot()
+
+        outcome, snapshot = await asyncio.to_thread(work)
+        if snapshot is None:
+            log.info("index refresh needs a rebuild (%s)", outcome)
+            return False
+        self._nrt, self._index = state, snapshot
+        if indexing.needs_full_merge(state) and not self.rebuilding:
+            self._start_merge()
+        return True
+
+    def _log_reader(self) -> sqlite3.Connection:
+        if self._log_con is None:
+            self._log_con = indexing.connect(self.db_path)
+        return self._log_con
+
+    async def refresh_index(self) -> None:
+        """Make what was written to the database since the last refresh searchable (near-real-time).
+
+        Only the new passages are indexed (a segment) and the deleted ones marked; a long
+        tail (a bulk ingest) or a log the index cannot follow rebuilds everything instead.
+        """
+        if str(self.db_path) == ":memory:" or self._nrt is None:
+            if str(self.db_path) == ":memory:":
+                await self.rebuild_index()
+            else:
+                await self.ensure_index()
+            return
+        async with self._refresh_lock:
+            state = self._nrt
+            if state is not None and await self._apply_log(state):
+                return
+            self._nrt = None  # half-applied: not to be refreshed again
+        await self.rebuild_index()
+
+    async def poll_changes(self) -> bool:
+        """Refresh if another process changed the database (its content generation moved); True if it did."""
+        if self._nrt is None or str(self.db_path) == ":memory:":
+            return False
+        if await store.content_generation(self._reader) == self._nrt.generation:
+            return False
+        await self.refresh_index()
+        return True
+
+    def _maybe_poll(self) -> None:
+        """At most once a `PICKUP_SECONDS`, look for changes in the background (questions never wait for it)."""
+        now = time.monotonic()
+        if now - self._polled_at < PICKUP_SECONDS or (self._poller is not None and not self._poller.done()):
+            return
+        self._polled_at = now
+        self._poller = asyncio.ensure_future(self._poll_quietly())
+
+    async def _poll_quietly(self) -> None:
+        try:
+            await self.poll_changes()
+        except Exception:  # a failed refresh leaves the current index serving; the next poll retries
+            log.exception("index refresh failed")
+
+    def _start_merge(self) -> None:
+        if self._merger is None or self._merger.done():
+            self._merger = asyncio.ensure_future(self._merge_quietly())
+
+    async def _merge_quietly(self) -> None:
+        try:
+            await self.rebuild_index(reason="merge")
+        except Exception:
+            log.exception("background merge failed; segments keep serving")
+
+    async def rebuild_index(self, *, reason: str = "rebuild") -> IndexInfo:
         """Build a fresh index from the database and swap it in atomically.
 
         Questions keep being answered from the old index meanwhile: a large
         database is indexed in a separate process (the build is GIL-bound
         Python and would stall the event loop from a thread), a small one in
         a thread, each reading the database through its own connection.
+        What was written while it ran is applied on top before the swap.
         """
         async with self._build_lock:
             started = time.perf_counter()
             size = 0
             if str(self.db_path) == ":memory:":
                 index, generation = await self._build_from_reader()
-            elif await self._passage_id_bound() < BUILD_IN_PROCESS_MIN_PASSAGES:
-                index, generation = await asyncio.to_thread(indexer.build_index_from_db, self.db_path,
-                                                            self.config.bm25)
-                await asyncio.to_thread(bm25.save_index, index, self.index_path, generation)
+                snapshot: segments.LiveIndex | None = segments.LiveIndex.of_index(index)
+                passages, terms = index.n_passages, len(index.vocabulary)
             else:
-                generation = (await self._build_in_process()).generation
-                index = await asyncio.to_thread(bm25.load_index, self.index_path)
-            if str(self.db_path) != ":memory:":
+                if await self._passage_id_bound() < BUILD_IN_PROCESS_MIN_PASSAGES:
+                    built = indexer.BuiltIndex(*await asyncio.to_thread(
+                        indexing.build_base_file, self.db_path, self.index_path, self.config.bm25))
+                else:
+                    built = await self._build_in_process()
+                generation, passages, terms = built.generation, built.passages, built.terms
+                async with self._refresh_lock:
+                    state = await asyncio.to_thread(indexing.load_state, self.index_path, self.config.bm25)
+                    if not await self._apply_log(state):
+                        raise RuntimeError("the index just built does not follow the database's passage log")
+                    snapshot = None
+                    await asyncio.to_thread(self._trim_log, built.log_seq)
+                state.last_merge = time.time()
                 size = self.index_path.stat().st_size
-            info = IndexInfo(passages=index.n_passages, terms=len(index.vocabulary), generation=generation,
+            info = IndexInfo(passages=passages, terms=terms, generation=generation,
                              built_at=store.now_iso(), build_seconds=round(time.perf_counter() - started, 3),
                              size_bytes=size)
+            if snapshot is not None:  # an in-memory database (a file's index is in since _apply_log)
+                self._index = snapshot
+            self._index_info = info
             async with self._write_lock:
                 await store.set_meta(self._writer, "index", json.dumps(asdict(info)))
-            self._index, self._index_info = index, info
-            log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
+            log.info("index %s: %d passages, %d terms in %.2f s", reason, info.passages, info.terms,
+                     info.build_seconds)
             return info
 
-    async def _catch_up(self, stale: bm25.BM25Index) -> bool:
-        """Wait for (or start) the rebuild that replaces `stale`; True once a fresher index is in."""
+    def _trim_log(self, upto: int) -> None:
+        indexing.trim_log(self._log_reader(), upto)
+
+    async def _catch_up(self, stale: segments.LiveIndex | None) -> bool:
+        """Bring in what the database holds beyond `stale`; True once a fresher index is in."""
         async with self._build_lock:  # a rebuild under way finishes first
             pass
         if self._index is not stale:
             return True
-        built_from = self._index_info.generation if self._index_info else None
-        if await store.content_generation(self._reader) == built_from:
-            return False  # nothing newer to build from
-        await self.rebuild_index()
-        return True
+        await self.refresh_index()
+        return self._index is not stale
 
     async def _build_from_reader(self) -> tuple[bm25.BM25Index, int]:
         # An in-memory database is only visible through our own connections.
@@ -506,131 +587,55 @@ class SearchEngine:
             return None
 
     @property
-    def index(self) -> bm25.BM25Index | None:
+    def index(self) -> segments.LiveIndex | None:
+        """The index questions read now: every segment with the index-wide statistics."""
         return self._index
 
     @property
     def rebuilding(self) -> bool:
         return self._build_lock.locked()
 
-    # --- search -----------------------------------------------------------------------
+    # --- search (retrieval/query.py) ---------------------------------------------------
 
-    def expand(self, index: bm25.BM25Index, terms: list[str]) -> dict[str, float]:
-        """Query term → weight, with spelling variants of rare or unknown words added.
+    def expand(self, index: _query.Index, terms: list[str]) -> dict[str, float]:
+        return _query.expand(index, terms, self.config)
 
-        A transliterated name is spelled several ways (لافرينتييف / لافرنتييف);
-        a word that is rare or absent in the index also matches index terms
-        one edit away, at a lower weight. Common words are left alone: their
-        one-edit neighbours are usually different words.
-        """
-        weights: dict[str, float] = {}
-        for term in terms:
-            if term in index.vocabulary:
-                weights[term] = weights.get(term, 0.0) + 1.0
-        if not self.config.fuzzy:
-            return weights
-        rare = max(3, index.n_passages // 500)
-        for term in dict.fromkeys(terms):
-            if len(term) < self.config.fuzzy_min_chars or not term.isalpha() or term.isascii():
-                continue
-            tid = index.vocabulary.get(term)
-            if tid is not None and index.df(tid) > rare:
-                continue
-            variants = [(df, v) for df, v in known_variants(index, term) if v not in weights]
-            if tid is not None:
-                variants = [(df, v) for df, v in variants if df <= rare]
-            for _, v in sorted(variants, reverse=True)[:3]:
-                weights[v] = weights.get(v, 0.0) + self.config.fuzzy_weight
-        return weights
-
-    def rank(self, query: str, k: int, offset: int = 0) -> Ranking:
+    def rank(self, query_text: str, k: int, offset: int = 0) -> Ranking:
         """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check."""
-        index = self._index
-        terms = analyze_query(query)
-        if not terms:
-            return Ranking(terms, {}, [], False, "no_terms")
-        if index is None or index.n_passages == 0:
-            return Ranking(terms, {}, [], False, "unknown_terms")
-        expanded = self.expand(index, terms)
-        if not expanded:
-            return Ranking(terms, {}, [], False, "unknown_terms")
-        wanted = offset + k + 1  # one more than shown tells whether a next page exists
-        # Every page re-ranks the same leading articles, so paging through
-        # them neither repeats nor skips one.
-        query_terms, weights, evidence = self.leading_evidence(index, terms, expanded,
-                                                               max(wanted, self.config.rerank_depth))
-        if offset == 0 and evidence and self._weak(index, terms, query_terms, weights, evidence):
-            return Ranking(terms, expanded, [], False, "weak")
-        picked = [(e.passage, e.score) for e in evidence[:wanted]]
-        return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None)
+        return _query.rank(self._index, query_text, k, offset, self.config)
 
-    def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float],
+    def leading_evidence(self, index: _query.Index, terms: list[str], expanded: dict[str, float],
                          depth: int) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
-        """The top `depth` articles re-ranked, with what the no-answer check judges them by.
-
-        Returns the question words with their index terms, the term weights,
-        and each article's evidence, best first (what `rank` pages through).
-        """
-        weights = {index.vocabulary[t]: w for t, w in expanded.items()}
-        leaders = self._leading_passages(index, weights, depth)
-        query_terms = self._query_terms(index, terms, expanded)
-        evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
-                                 rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
-        return query_terms, weights, evidence
+        return _query.leading_evidence(index, terms, expanded, depth, self.config)
 
     @staticmethod
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
-        """The best passage of each of the top `wanted` articles by passage score."""
+        """The best passage of each of the top `wanted` articles of one plain index (for tools and tests)."""
         return bm25.top_articles(index, weights, wanted)[0].tolist()
 
-    def _query_terms(self, index: bm25.BM25Index, terms: list[str],
+    def _query_terms(self, index: _query.Index, terms: list[str],
                      expanded: dict[str, float]) -> list[rerank.QueryTerm]:
-        """Each distinct question word with the index terms standing for it (its spelling variants at their weight).
+        return _query.query_terms(index, terms, expanded, self.config)
 
-        A variant is matched back to its word by an edit-distance check on
-        the few variants `expand` found, not by regenerating every word's
-        hundreds of one-edit neighbours.
-        """
-        variants = [v for v in expanded if v not in terms]
-        out = []
-        for term in dict.fromkeys(terms):
-            matches = []
-            tid = index.vocabulary.get(term)
-            if tid is not None:
-                matches.append((tid, 1.0))
-            if self.config.fuzzy and len(term) >= self.config.fuzzy_min_chars:
-                matches += [(index.vocabulary[v], self.config.fuzzy_weight)
-                            for v in variants if rerank.one_edit_apart(term, v)]
-            out.append(rerank.QueryTerm(bm25.idf_of(index, term), tuple(matches)))
-        return out
-
-    def _weak(self, index: bm25.BM25Index, terms: list[str], query_terms: list[rerank.QueryTerm],
+    def _weak(self, index: _query.Index, terms: list[str], query_terms: list[rerank.QueryTerm],
               weights: dict[int, float], evidence: list[rerank.Evidence]) -> bool:
-        """Whether the best answer is too weak to show (the explicit no-answer)."""
-        if evidence[0].article_coverage < self.config.min_coverage:
-            return True
-        # A passage holding every question word is as good an answer as word
-        # matching can find: the model judges partial matches only. (Without
-        # this it refused one-word news questions such as ترامب, which match
-        # hundreds of articles equally well.)
-        if self.config.min_confidence <= 0 or evidence[0].passage_coverage >= FULL_COVERAGE:
-            return False
-        x = confidence.features(index, terms, query_terms, weights, evidence)
-        return confidence.answerable_probability(x) < self.config.min_confidence
+        return _query.weak(index, terms, query_terms, weights, evidence, self.config)
 
     async def search(self, query: str, k: int = 3, offset: int = 0, *, _caught_up: bool = False) -> SearchResult:
         """Best passage of each of the top k articles (after `offset`) for a question."""
         started = time.perf_counter()
+        self._maybe_poll()
         index = self._index
         ranking = self.rank(query, k, offset)
         hits: list[Hit] = []
         if ranking.picked and index is not None:
-            ids = [int(index.passage_ids[p]) for p, _ in ranking.picked]
+            live = _query.live(index)
+            ids = [live.passage_id(p) for p, _ in ranking.picked]
             rows = await store.passages_by_id(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
-                # Passages gone since the index was built (an article updated or deleted by an ingest
-                # whose index is not swapped in yet): answer wholly from the fresh index instead of
-                # half an answer from the stale one.
+                # Passages gone since the index was refreshed (an article updated or deleted by another
+                # process, not applied yet): answer wholly from the fresh index instead of half an
+                # answer from the stale one.
                 return await self.search(query, k, offset, _caught_up=True)
             for (_, score), pid in zip(ranking.picked, ids, strict=True):
                 row = rows.get(pid)

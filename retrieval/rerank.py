@@ -98,8 +98,11 @@ class Evidence:
 
 
 def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, float], query: list[QueryTerm],
-           leaders: list[int], rw: RerankWeights) -> list[Evidence]:
-    """Evidence for the articles of `leaders` (each article's best passage), best first."""
+           leaders: list[int], rw: RerankWeights, *, ordered: bool = True) -> list[Evidence]:
+    """Evidence for the articles of `leaders` (each article's best passage), best first.
+
+    With `ordered=False`, in the order of `leaders` instead (for merging the evidence of several segments).
+    """
     if not leaders:
         return []
     # The passages of each leading article in turn: its group of layout.order.
@@ -116,6 +119,9 @@ def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, floa
     present: dict[int, np.ndarray] = {}
     for tid in {tid for term in query for tid, _ in term.matches} | weights.keys():
         docs, impacts = index.postings(tid)
+        if docs.size == 0:  # a term only other segments hold
+            present[tid] = np.zeros(sorted_passages.size, dtype=np.bool_)
+            continue
         pos = np.searchsorted(docs, sorted_passages)
         np.minimum(pos, docs.size - 1, out=pos)
         hit = docs[pos] == sorted_passages
@@ -155,7 +161,7 @@ def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, floa
                             passage_coverage=float(idfs @ credit[:, b]) / total_idf,
                             article_coverage=float(idfs @ in_article[g]) / total_idf))
     # Stable: equal scores keep the passage ranking's order.
-    return sorted(out, key=lambda e: -e.score)
+    return sorted(out, key=lambda e: -e.score) if ordered else out
 
 
 def one_edit_apart(a: str, b: str) -> bool:

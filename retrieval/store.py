@@ -76,6 +76,24 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE passages DROP COLUMN text;
     """,
+    # 3 → 4: the passage log, every passage written or deleted in order (by triggers, so no writer can
+    # forget it), for a process holding the index to apply just what changed since its last look
+    # (retrieval/indexing.py). A deleted passage's terms are kept: they leave the document frequencies.
+    # `passage_log_trimmed`: entries up to it were removed once a full index covered them.
+    """
+    CREATE TABLE passage_log (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        passage_id INTEGER NOT NULL,
+        terms TEXT
+    );
+    CREATE TRIGGER passage_log_insert AFTER INSERT ON passages BEGIN
+        INSERT INTO passage_log (passage_id, terms) VALUES (new.id, NULL);
+    END;
+    CREATE TRIGGER passage_log_delete AFTER DELETE ON passages BEGIN
+        INSERT INTO passage_log (passage_id, terms) VALUES (old.id, old.terms);
+    END;
+    INSERT INTO meta (key, value) VALUES ('passage_log_trimmed', '0');
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
