@@ -90,6 +90,17 @@ class BM25Index:
             return self.doc_ids[lo:hi], self.table[self.codes[lo:hi]]
         return self.doc_ids[lo:hi], self.impacts[lo:hi]
 
+    def docs_of(self, term_id: int) -> np.ndarray:
+        """The passage numbers of a term's postings (a view, no copy)."""
+        return self.doc_ids[self.offsets[term_id]:self.offsets[term_id + 1]]
+
+    def impacts_at(self, term_id: int, positions: np.ndarray) -> np.ndarray:
+        """The impacts of a term's postings at `positions` in its list (only those looked up, coded or not)."""
+        lo = self.offsets[term_id]
+        if self.codes is not None:
+            return self.table[self.codes[lo + positions]]
+        return self.impacts[lo + positions]
+
     @cached_property
     def article_numbers(self) -> np.ndarray:
         """Per passage, its article numbered 0, 1, ... (int32): grouping by article, derived on first use."""
@@ -760,7 +771,7 @@ def top_passages(index: BM25Index, terms: Sequence[str], k: int = 10) -> list[tu
 
 def contains(index: BM25Index, term_id: int, passage: int) -> bool:
     """Whether a passage holds a term (binary search in the sorted postings)."""
-    docs, _ = index.postings(term_id)
+    docs = index.docs_of(term_id)
     i = int(np.searchsorted(docs, passage))
     return i < docs.size and int(docs[i]) == passage
 

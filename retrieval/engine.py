@@ -17,7 +17,6 @@ import gc
 import json
 import logging
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -192,7 +191,6 @@ class SearchEngine:
         self._index: segments.LiveIndex | None = None
         self._index_info: IndexInfo | None = None
         self._nrt: segments.SegmentedIndex | None = None  # what refreshes apply the passage log to
-        self._log_con: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
@@ -228,9 +226,6 @@ class SearchEngine:
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait([task])
-        if self._log_con is not None:
-            self._log_con.close()
-            self._log_con = None
         await self._reader.close()
         await self._writer.close()
 
@@ -413,8 +408,12 @@ class SearchEngine:
     async def _apply_log(self, state: segments.SegmentedIndex) -> bool:
         """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed."""
         def work() -> tuple[str, segments.LiveIndex | None]:
-            con = self._log_reader()
-            changes = indexing.read_changes(con, state.log_seq, indexing.tail_limit(state.n_live))
+            # A connection of its own: a thread left running by a cancelled refresh never shares one.
+            con = indexing.connect(self.db_path)
+            try:
+                changes = indexing.read_changes(con, state.log_seq, indexing.tail_limit(state.n_live))
+            finally:
+                con.close()
             if changes.gap or changes.too_long:
                 return ("gap" if changes.gap else "long"), None
             if not indexing.apply_changes(state, changes):
@@ -430,11 +429,6 @@ class SearchEngine:
         if indexing.needs_full_merge(state) and not self.rebuilding:
             self._start_merge()
         return True
-
-    def _log_reader(self) -> sqlite3.Connection:
-        if self._log_con is None:
-            self._log_con = indexing.connect(self.db_path)
-        return self._log_con
 
     async def refresh_index(self) -> None:
         """Make what was written to the database since the last refresh searchable (near-real-time).
@@ -532,7 +526,11 @@ class SearchEngine:
             return info
 
     def _trim_log(self, upto: int) -> None:
-        indexing.trim_log(self._log_reader(), upto)
+        con = indexing.connect(self.db_path)
+        try:
+            indexing.trim_log(con, upto)
+        finally:
+            con.close()
 
     async def _catch_up(self, stale: segments.LiveIndex | None) -> bool:
         """Bring in what the database holds beyond `stale`; True once a fresher index is in."""

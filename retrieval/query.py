@@ -130,9 +130,9 @@ class _ViewStats:
         self._view = index.views[v]
         self._start = int(index.starts[v])
 
-    def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
-        docs, impacts = self._view.postings(term_id)
-        return docs + self._start, impacts
+    def docs_of(self, term_id: int) -> np.ndarray:
+        docs = self._view.docs_of(term_id)
+        return docs + self._start if self._start else docs
 
 
 def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float], depth: int,

@@ -118,7 +118,7 @@ def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, floa
     sorted_scores = np.zeros(passages.size, dtype=np.float64)
     present: dict[int, np.ndarray] = {}
     for tid in {tid for term in query for tid, _ in term.matches} | weights.keys():
-        docs, impacts = index.postings(tid)
+        docs = index.docs_of(tid)
         if docs.size == 0:  # a term only other segments hold
             present[tid] = np.zeros(sorted_passages.size, dtype=np.bool_)
             continue
@@ -129,7 +129,7 @@ def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, floa
         w = weights.get(tid)
         if w:
             # float32 impacts times a float64 factor: the products top_k adds (0 where absent).
-            sorted_scores += np.where(hit, impacts[pos], np.float32(0)) * (np.float64(w) * index.idf[tid])
+            sorted_scores += np.where(hit, index.impacts_at(tid, pos), np.float32(0)) * (np.float64(w) * index.idf[tid])
     scores = np.empty_like(sorted_scores)
     scores[order] = sorted_scores
     total_idf = sum(t.idf for t in query) or 1.0

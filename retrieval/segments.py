@@ -346,10 +346,12 @@ class LiveVocabulary(Mapping[str, int]):
 
     def __init__(self, ids: dict[str, int], n_terms: int, df: np.ndarray, count: int) -> None:
         self._ids, self._n, self._df, self._count = ids, n_terms, df, count
+        # Terms whose passages were all deleted: few, and a set lookup is cheaper than reading df.
+        self._gone = frozenset(np.flatnonzero(df[:n_terms] == 0).tolist())
 
     def get(self, term: str, default: Any = None) -> Any:
         tid = self._ids.get(term)
-        if tid is None or tid >= self._n or self._df[tid] == 0:
+        if tid is None or tid >= self._n or tid in self._gone:
             return default
         return tid
 
@@ -412,6 +414,8 @@ class LiveIndex:
 
     def locate(self, passage: int) -> tuple[int, int]:
         """(view number, passage number in it) of a global passage number."""
+        if len(self.views) == 1:
+            return 0, passage
         v = int(np.searchsorted(self.starts, passage, side="right")) - 1
         return v, passage - int(self.starts[v])
 
