@@ -226,6 +226,7 @@ class SearchEngine:
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait([task])
+        await self._save_tail()
         await self._reader.close()
         await self._writer.close()
 
@@ -377,7 +378,8 @@ class SearchEngine:
         else:
             async with self._refresh_lock:
                 try:
-                    state = await asyncio.to_thread(indexing.load_state, self.index_path, self.config.bm25)
+                    state = await asyncio.to_thread(indexing.load_state_with_tail, self.index_path,
+                                                    self.config.bm25)
                 except FileNotFoundError:
                     state = None
                 except (OSError, ValueError) as exc:
@@ -403,7 +405,8 @@ class SearchEngine:
         finally:
             con.close()
         log_seq = header[1]
-        return trimmed <= log_seq <= last and last - log_seq <= indexing.tail_limit(passages)
+        covered = segments.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
+        return trimmed <= log_seq <= covered <= last and last - covered <= indexing.tail_limit(passages)
 
     async def _apply_log(self, state: segments.SegmentedIndex) -> bool:
         """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed."""
@@ -416,9 +419,13 @@ class SearchEngine:
                 con.close()
             if changes.gap or changes.too_long:
                 return ("gap" if changes.gap else "long"), None
+            merged = state.last_merge
             if not indexing.apply_changes(state, changes):
                 return "inconsistent", None
             state.generation = changes.generation
+            if state.last_merge != merged and not self.rebuilding:
+                # Merged segments are worth keeping: a restart loads them instead of re-indexing.
+                segments.save_tail(state, indexing.tail_path(self.index_path))
             return "ok", state.snapshot()
 
         outcome, snapshot = await asyncio.to_thread(work)
@@ -429,6 +436,18 @@ class SearchEngine:
         if indexing.needs_full_merge(state) and not self.rebuilding:
             self._start_merge()
         return True
+
+    async def _save_tail(self) -> None:
+        """Keep the segments for the next start (they are only an optimisation: the log rebuilds them)."""
+        state = self._nrt
+        if state is None or state.log_seq == state.saved_seq or str(self.db_path) == ":memory:":
+            return
+        try:
+            async with self._refresh_lock:
+                if self._nrt is state:
+                    await asyncio.to_thread(segments.save_tail, state, indexing.tail_path(self.index_path))
+        except OSError as exc:
+            log.warning("could not save the index tail (%s); the next start re-indexes it", exc)
 
     async def refresh_index(self) -> None:
         """Make what was written to the database since the last refresh searchable (near-real-time).
@@ -506,6 +525,8 @@ class SearchEngine:
                     built = await self._build_in_process()
                 generation, passages, terms = built.generation, built.passages, built.terms
                 async with self._refresh_lock:
+                    # The tail file extended the old base: the log since the new one replaces it.
+                    indexing.tail_path(self.index_path).unlink(missing_ok=True)
                     state = await asyncio.to_thread(indexing.load_state, self.index_path, self.config.bm25)
                     if not await self._apply_log(state):
                         raise RuntimeError("the index just built does not follow the database's passage log")

@@ -9,8 +9,9 @@ database. Segments live in memory only: they are rebuilt from the database
 file can be damaged on disk, and that file is checksummed and replaced whole.
 
 The policy (tiered, as Lucene's): a refresh adds one small segment; when more
-than `MAX_SMALL_SEGMENTS` pile up they are merged into one in memory (O(their
-postings), no database read); when the segments hold more than
+than `MAX_SMALL_SEGMENTS` pile up the newest are merged in memory (O(their
+postings), no database read; an older one joins only if at most `MERGE_FACTOR`
+times their size); when the segments hold more than
 `MERGE_SHARE` of the passages, or deleted passages pass `DELETED_SHARE`, the
 whole index is rebuilt in a child process and swapped in (the rebuild the
 engine always had, `rebuild_index`), which also trims the log.
@@ -20,6 +21,7 @@ Everything here is synchronous and runs in a worker thread (or the child).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -27,9 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bm25
-from .segments import SegmentedIndex, Vocabulary, build_segment, load_segment, save_segment
+from .segments import SegmentedIndex, Vocabulary, build_segment, load_segment, load_tail, save_segment
 
-MAX_SMALL_SEGMENTS = 8
+log = logging.getLogger(__name__)
+
+# Segments behind the base: each costs a question ~0.1 ms of fixed work (a kernel call, a re-ranking
+# pass), so few are kept; tiered merging (segments.SegmentedIndex.merge_tiered) bounds the rewriting.
+MAX_SMALL_SEGMENTS = 3
+MERGE_FACTOR = 4.0
 MERGE_SHARE = 0.10
 DELETED_SHARE = 0.20
 # A refresh reads at most this many log entries (or this share of the passages, if more); a longer
@@ -115,8 +122,7 @@ def apply_changes(state: SegmentedIndex, changes: Changes) -> bool:
     added = changes.added
     state.add([t.split() for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
     state.log_seq = changes.log_seq
-    if len(state.segments) > 1 + MAX_SMALL_SEGMENTS:
-        state.merge_small()
+    if state.merge_tiered(MAX_SMALL_SEGMENTS, MERGE_FACTOR):
         state.last_merge = time.time()
     return True
 
@@ -169,6 +175,23 @@ def load_state(path: Path, params: bm25.BM25Params) -> SegmentedIndex:
         raise ValueError("index built with other BM25 parameters")
     state = SegmentedIndex(stored.segment, stored.vocabulary, params, stored.log_seq)
     state.generation = stored.generation
+    state.base_checksum = stored.checksum
+    return state
+
+
+def tail_path(index_path: Path) -> Path:
+    return index_path.with_name(index_path.name.removesuffix(".npz") + ".tail.npz")
+
+
+def load_state_with_tail(path: Path, params: bm25.BM25Params) -> SegmentedIndex:
+    """The base, extended by the tail file when it is usable (else the log since the base is replayed)."""
+    state = load_state(path, params)
+    tail = tail_path(path)
+    if tail.exists():
+        try:
+            load_tail(state, tail)
+        except (OSError, ValueError) as exc:
+            log.warning("tail file %s unusable (%s): its passages are re-indexed from the database", tail, exc)
     return state
 
 

@@ -283,6 +283,7 @@ class StoredBase:
     params: bm25.BM25Params
     generation: int
     log_seq: int
+    checksum: int = 0  # identifies this base (a tail file names the base it extends)
 
 
 def read_header(path: Path) -> tuple[int, int] | None:
@@ -329,7 +330,111 @@ def load_segment(path: Path) -> StoredBase:
         seg.check()
     except (KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ValueError(f"damaged index file ({type(exc).__name__}: {exc})") from exc
-    return StoredBase(seg, Vocabulary(ids), params, int(header[1]), int(header[2]))
+    return StoredBase(seg, Vocabulary(ids), params, int(header[1]), int(header[2]), int(stored[0]))
+
+
+# --- the tail file: the segments and deletion marks beyond the base ---------------------------
+
+TAIL_FORMAT = 1
+_TAIL_ARRAYS = ("offsets", "doc_ids", "codes", "pair_tf", "pair_dl", "doc_len", "passage_ids", "article_ids",
+                "ref_max", "live")
+
+
+def save_tail(state: SegmentedIndex, path: Path) -> None:
+    """Write what `state` holds beyond its base (segments, the base's deletion marks), atomically.
+
+    A restarted process loads it instead of re-indexing those passages from the database (the log
+    since `state.log_seq` is replayed on top). It names its base by checksum: with any other base,
+    or damaged, it is ignored and the log since the base replayed instead.
+    """
+    ext = list(state.vocabulary.ids)[state.base_terms:]
+    small = state.segments[1:]
+    members: dict[str, np.ndarray] = {
+        "header": np.array([TAIL_FORMAT, state.base_seq, state.log_seq, len(small), state.base_terms,
+                            state.generation], dtype=np.int64),
+        "base_checksum": np.array([state.base_checksum], dtype=np.int64),
+        "vocabulary": np.frombuffer("\n".join(ext).encode("utf-8"), dtype=np.uint8),
+        "base_live": state.base.live,
+        "ref_avgdl": np.array([s.ref_avgdl for s in small], dtype=np.float64),
+    }
+    for i, seg in enumerate(small):
+        members.update({f"s{i}.{name}": getattr(seg, name) for name in _TAIL_ARRAYS})
+    tmp = path.with_name(f"{path.name}.{threading.get_native_id()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, checksum=np.array([bm25.content_checksum(members)], dtype=np.int64), **members)
+    tmp.replace(path)
+    state.saved_seq = state.log_seq
+
+
+def tail_seq(path: Path, base_seq: int) -> int | None:
+    """The log entry a tail file reflects, if it extends a base of `base_seq` (read from its header alone)."""
+    try:
+        with np.load(path) as data:
+            h = data["header"]
+            if h.shape == (6,) and int(h[0]) == TAIL_FORMAT and int(h[1]) == base_seq:
+                return int(h[2])
+    except Exception:  # damaged or absent: the log since the base is replayed
+        return None
+    return None
+
+
+def load_tail(state: SegmentedIndex, path: Path) -> None:
+    """Extend a freshly loaded base state with a tail file; ValueError/OSError (state untouched) if unusable."""
+    try:
+        with np.load(path) as data:
+            members = {name: data[name] for name in data.files}
+    except OSError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"damaged tail file ({type(exc).__name__}: {exc})") from exc
+    stored = members.pop("checksum", None)
+    if stored is None or stored.shape != (1,) or int(stored[0]) != bm25.content_checksum(members):
+        raise ValueError("damaged tail file (checksum)")
+    try:
+        h = members["header"]
+        if h.shape != (6,) or int(h[0]) != TAIL_FORMAT:
+            raise ValueError("tail file of another format")
+        _, base_seq, log_seq, count, base_terms, generation = (int(x) for x in h)
+        if (base_seq != state.base_seq or int(members["base_checksum"][0]) != state.base_checksum
+                or base_terms != len(state.vocabulary) or len(state.segments) != 1 or log_seq < base_seq):
+            raise ValueError("tail file of another base")
+        text = members["vocabulary"].tobytes().decode("utf-8")
+        ext = text.split("\n") if text else []
+        if any(t in state.vocabulary.ids for t in ext) or len(set(ext)) != len(ext):
+            raise ValueError("damaged tail file (vocabulary)")
+        base_live = members["base_live"].astype(np.bool_)
+        if base_live.shape != state.base.live.shape:
+            raise ValueError("damaged tail file (base marks)")
+        n_terms = base_terms + len(ext)
+        small = []
+        for i in range(count):
+            live = members[f"s{i}.live"].astype(np.bool_)
+            seg = Segment(**{name: members[f"s{i}.{name}"] for name in _TAIL_ARRAYS if name != "live"},
+                          ref_avgdl=float(members["ref_avgdl"][i]), live=live, n_live=int(live.sum()),
+                          live_len=int(members[f"s{i}.doc_len"][live].sum(dtype=np.int64)))
+            if seg.n_terms > n_terms or seg.codes.dtype != np.uint32 or seg.doc_ids.dtype != np.int32:
+                raise ValueError("damaged tail file (inconsistent arrays)")
+            seg.check()
+            small.append(seg)
+    except (KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"damaged tail file ({type(exc).__name__}: {exc})") from exc
+    # Everything checked: now change the state.
+    for term in ext:
+        state.vocabulary.id_of(term)
+    dead = ~base_live
+    if dead.any():
+        base = state.base
+        state._account(base, -1)
+        base.codes[dead[base.doc_ids]] = 0
+        base.live = base_live
+        base.n_live = int(base_live.sum())
+        base.live_len = int(base.doc_len[base_live].sum(dtype=np.int64))
+        state._account(base, +1)
+    for seg in small:
+        state.segments.append(seg)
+        state._account(seg, +1)
+    state.log_seq = state.saved_seq = log_seq
+    state.generation = generation
 
 
 def load_index(path: Path) -> bm25.BM25Index:
@@ -466,6 +571,9 @@ class SegmentedIndex:
         self.log_seq = log_seq  # the last passage-log entry applied
         self.base_seq = log_seq
         self.generation = -1  # the database's content generation at the last refresh
+        self.base_checksum = 0  # of the base file, if loaded from one
+        self.base_terms = len(vocabulary)  # the base's vocabulary: ids below this
+        self.saved_seq = log_seq  # the log entry the tail file on disk reflects
         self.last_merge: float | None = None  # when segments were last merged (time.time())
         self._df = np.zeros(max(len(vocabulary), 1024), dtype=np.int64)
         self.n_live = 0
@@ -488,9 +596,12 @@ class SegmentedIndex:
 
     def _account(self, seg: Segment, sign: int) -> None:
         self._grow(seg.n_terms)
-        live_postings = seg.codes != 0
-        per_term = np.repeat(np.arange(seg.n_terms, dtype=np.int64), np.diff(seg.offsets))[live_postings]
-        self._df[:seg.n_terms] += sign * np.bincount(per_term, minlength=seg.n_terms)
+        counts = np.diff(seg.offsets)
+        if seg.n_live != seg.size:  # deleted passages' postings (code 0) leave the counts
+            dead = np.flatnonzero(seg.codes == 0)
+            counts = counts - np.bincount(np.searchsorted(seg.offsets, dead, side="right") - 1,
+                                          minlength=seg.n_terms)
+        self._df[:seg.n_terms] += sign * counts
         self.n_live += sign * seg.n_live
         self.total_len += sign * seg.live_len
 
@@ -539,6 +650,24 @@ class SegmentedIndex:
             return
         merged = merge_segments(small, self.avgdl, self.params)
         self.segments[first:] = [merged]
+
+    def merge_tiered(self, max_small: int, factor: float) -> bool:
+        """Merge the newest segments while more than `max_small` follow the base; True if any were.
+
+        The newest ones are gathered, and an older one joins them only while it is at most
+        `factor` times what is gathered, so a large segment is rewritten only after comparable
+        growth behind it (a passage is rewritten O(log) times, as in Lucene's tiered policy).
+        """
+        merged = False
+        while len(self.segments) - 1 > max_small:
+            i = len(self.segments) - 2  # at least the two newest
+            total = self.segments[-1].size + self.segments[i].size
+            while i > 1 and self.segments[i - 1].size <= factor * total:
+                i -= 1
+                total += self.segments[i].size
+            self.merge_small(i)
+            merged = True
+        return merged
 
     def snapshot(self) -> LiveIndex:
         n_terms = len(self.vocabulary)

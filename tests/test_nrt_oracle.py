@@ -180,3 +180,82 @@ def test_base_scores_follow_avgdl(tmp_path: Path) -> None:
             await engine.close()
 
     asyncio.run(run())
+
+
+@pytest.fixture
+def no_full_merges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Segments stay segments (on these tiny corpora any add passes the shares that rebuild the base)."""
+    monkeypatch.setattr(indexing, "MERGE_SHARE", 1e9)
+    monkeypatch.setattr(indexing, "DELETED_SHARE", 1e9)
+
+
+def test_restart_loads_the_segments_and_replays_the_log(tmp_path: Path, no_full_merges: None) -> None:
+    """Segments and deletion marks survive a restart (the tail file), and what another process wrote since is applied."""
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            for i in range(4):
+                await engine.ingest_bytes(article(i, 2, i).encode(), "a.json")
+            await engine.rebuild_index()  # a base of 4 articles
+            await engine.ingest_bytes(article(5, 2, 5).encode(), "a.json")  # a segment
+            await engine.ingest_bytes(article(1, 1, 99).encode(), "a.json")  # base passages marked deleted
+            assert len(engine._nrt.segments) == 3 and engine._nrt.deleted == 2
+        assert indexing.tail_path(engine.index_path).exists()
+        # Another process writes while no engine holds the index.
+        async with await SearchEngine.open(db, RetrievalConfig(), load_index=False) as writer:
+            await writer.ingest_bytes(article(6, 1, 6).encode(), "a.json", rebuild=False)
+            await writer.delete_article("art5", rebuild=False)
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            state = engine._nrt
+            assert state is not None and state.base.n_live == 6 and len(state.segments) >= 3
+            check_against_rebuild(engine)
+
+    asyncio.run(run())
+
+
+def test_a_damaged_tail_file_is_never_served(tmp_path: Path, no_full_merges: None) -> None:
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            await engine.ingest_bytes(article(0, 2, 0).encode(), "a.json")
+            await engine.rebuild_index()
+            await engine.ingest_bytes(article(1, 2, 1).encode(), "a.json")
+            await engine.ingest_bytes(article(0, 1, 7).encode(), "a.json")
+        tail = indexing.tail_path(db.with_name(db.name + ".index.npz"))
+        good = tail.read_bytes()
+        rng = random.Random(5)
+        for pos in rng.sample(range(len(good)), 12):
+            damaged = bytearray(good)
+            damaged[pos] ^= 1 << rng.randrange(8)
+            tail.write_bytes(bytes(damaged))
+            async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+                check_against_rebuild(engine)  # the tail refused (or identical), the log replayed
+            tail.write_bytes(good)
+
+    asyncio.run(run())
+
+
+def test_another_process_ingest_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval import engine as engine_module
+
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as bot:
+            await bot.ingest_bytes(article(0, 2, 0).encode(), "a.json")
+            assert not await bot.poll_changes()  # nothing new
+            # `newsbot ingest` in another process: writes the database, loads no index.
+            async with await SearchEngine.open(db, RetrievalConfig(), load_index=False) as cli:
+                await cli.ingest_bytes(json.dumps({"id": "fresh", "text": "brandnewword " * 60}).encode(), "f.json",
+                                       rebuild=False)
+            assert (await bot.search("brandnewword")).no_answer == "unknown_terms"  # not yet: polled below
+            monkeypatch.setattr(engine_module, "PICKUP_SECONDS", 0.0)
+            await bot.search("anything")  # starts the background look at the database
+            await asyncio.wait([bot._poller])
+            result = await bot.search("brandnewword")
+            assert result.hits and result.hits[0].article_id == "fresh"
+            check_against_rebuild(bot)
+
+    asyncio.run(run())
