@@ -134,8 +134,7 @@ async def run(args: argparse.Namespace) -> dict:
     base, later = corpus[:n_base], corpus[n_base:]
     singles = [replace(a, id=f"{a.id}~add{i}") for i, a in enumerate(base[: args.adds])]
     hundred = [replace(a, id=f"{a.id}~h{i}") for i, a in enumerate(base[args.adds: args.adds + 100])]
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="nrt-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work: Path = args.workdir
     db = work / "news.db"
     out: dict = {"size": args.size, "corpus_passes": reps}
     questions = make_questions(base, args.queries)
@@ -273,6 +272,8 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep (and reuse) the database in --workdir")
     p.add_argument("--pin", action="store_true", help="pin this process to one core")
     args = p.parse_args()
+    args.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="nrt-"))
+    args.workdir.mkdir(parents=True, exist_ok=True)
     if args.pin:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     result = asyncio.run(run(args))

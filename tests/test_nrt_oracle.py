@@ -190,7 +190,7 @@ def no_full_merges(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_restart_loads_the_segments_and_replays_the_log(tmp_path: Path, no_full_merges: None) -> None:
-    """Segments and deletion marks survive a restart (the tail file), and what another process wrote since is applied."""
+    """Segments and deletion marks survive a restart (the tail file); what another process wrote since is applied."""
     db = tmp_path / "news.db"
 
     async def run() -> None:
