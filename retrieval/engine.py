@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
@@ -114,11 +115,22 @@ class IndexInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """The near-real-time index behind the base: segments added since it was built, and deletions."""
+
+    count: int  # segments behind the base
+    passages: int  # live passages in them
+    deleted_share: float  # deleted passages still held (base and segments) over all held
+    last_merge: str | None  # when segments were last merged (or the base rebuilt), ISO 8601 UTC
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     articles: int
     passages: int
     sources: int
     index: IndexInfo | None
+    segments: SegmentInfo | None = None
 
 
 ProgressCallback = Callable[[int, int], None]  # (files done, records done)
@@ -385,7 +397,7 @@ class SearchEngine:
                 except (OSError, ValueError) as exc:
                     log.warning("index file %s unusable (%s); rebuilding", self.index_path, exc)
                     state = None
-                if state is not None and await self._apply_log(state):
+                if state is not None and await self._apply_log(state, merge=False):
                     self._index_info = await self._stored_index_info()
                     return
         await self.rebuild_index()
@@ -408,8 +420,12 @@ class SearchEngine:
         covered = segments.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
         return trimmed <= log_seq <= covered <= last and last - covered <= indexing.tail_limit(passages)
 
-    async def _apply_log(self, state: segments.SegmentedIndex) -> bool:
-        """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed."""
+    async def _apply_log(self, state: segments.SegmentedIndex, *, merge: bool = True) -> bool:
+        """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed.
+
+        With `merge`, a full merge is started in the background when the policy asks for one (not
+        when merely opening: a command that asks one question and exits should not start one).
+        """
         def work() -> tuple[str, segments.LiveIndex | None]:
             # A connection of its own: a thread left running by a cancelled refresh never shares one.
             con = indexing.connect(self.db_path)
@@ -433,7 +449,7 @@ class SearchEngine:
             log.info("index refresh needs a rebuild (%s)", outcome)
             return False
         self._nrt, self._index = state, snapshot
-        if indexing.needs_full_merge(state) and not self.rebuilding:
+        if merge and indexing.needs_full_merge(state) and not self.rebuilding:
             self._start_merge()
         return True
 
@@ -683,5 +699,16 @@ class SearchEngine:
     async def stats(self) -> Stats:
         c = await store.counts(self._reader)
         info = self._index_info
-        return Stats(articles=c["articles"], passages=c["passages"], sources=c["sources"], index=info)
+        return Stats(articles=c["articles"], passages=c["passages"], sources=c["sources"], index=info,
+                     segments=self.segment_info())
+
+    def segment_info(self) -> SegmentInfo | None:
+        state = self._nrt
+        if state is None:
+            return None
+        held = sum(seg.size for seg in state.segments)
+        merged = (datetime.fromtimestamp(state.last_merge, UTC).isoformat(timespec="seconds")
+                  if state.last_merge else None)
+        return SegmentInfo(count=len(state.segments) - 1, passages=state.segment_passages,
+                           deleted_share=state.deleted / held if held else 0.0, last_merge=merged)
 
