@@ -16,6 +16,7 @@ duration of an uninterrupted run, so kills land in the real work.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -38,6 +39,7 @@ import pytest
 
 from bot.cli import main as cli_main
 from retrieval import bm25, segments
+from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import REPO, SAMPLE
 from .crashkit import Corpus, fresh_engine_problems, stored_article_numbers, unique_word
@@ -216,6 +218,52 @@ def test_sigkill_during_ingest_and_reindex(tmp_path: Path, seed: int):
           f" ~{reindex_run:.1f} s, Python start-up and imports ~{startup:.1f} s")
     for phase, count in sorted(phases.items()):
         print(f"  {count:2d} x {phase}")
+
+
+NRT_KILLS = int(os.environ.get("NEWSBOT_CRASH_NRT_KILLS", "8"))
+
+
+def test_sigkill_during_near_real_time_adds_merges_and_tail_saves(tmp_path: Path, seed: int):
+    """A serving process adding and updating articles (segments, deletion marks, tiered merges, tail-file
+    saves, background merges into the base) killed at random moments: what it leaves opens, answers every
+    committed article exactly once, and scores as a full rebuild of the database does."""
+    from .test_nrt_oracle import check_against_rebuild
+
+    rng = random.Random(seed + 2)
+    db = tmp_path / "news.db"
+    corpus = Corpus(tmp_path / "corpus", 400, seed)
+    _, out = run_to_completion("ingest", "--quiet", str(SAMPLE), str(corpus.folder), db=db)
+    assert out.returncode == 0, out.stderr
+    writer = [sys.executable, "-m", "tests.nrt_writer", str(db), str(corpus.folder)]
+    started = time.perf_counter()
+    subprocess.run(writer, check=True, cwd=REPO, env=clean_env(), timeout=300)
+    full_run = time.perf_counter() - started
+    startup = import_seconds()
+    kills = attempts = 0
+    while kills < NRT_KILLS:
+        attempts += 1
+        assert attempts < NRT_KILLS * 3, f"runs kept finishing before the kill (seed {seed})"
+        corpus.edit(0.05, edit=attempts)
+        started = time.perf_counter()
+        proc = subprocess.Popen(writer, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
+                                cwd=REPO)
+        try:
+            proc.wait(timeout=kill_delay(rng, startup, full_run))
+            full_run = (full_run + time.perf_counter() - started) / 2
+            continue
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        kills += 1
+        where = f"near-real-time kill {kills} (NEWSBOT_CRASH_SEED={seed})"
+        check_after_kill(db, corpus, rng, where, real_process=False)
+
+        async def oracle() -> None:
+            async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+                check_against_rebuild(engine)
+
+        asyncio.run(oracle())
+    print(f"crash tests: {NRT_KILLS} near-real-time kills ({attempts} runs started), a run ~{full_run:.1f} s")
 
 
 FRESH_KILLS = 5
