@@ -132,8 +132,11 @@ async def run(args: argparse.Namespace) -> dict:
         n_base -= 1
         grow_passages += len(corpus[n_base].body) // 400 + 1  # rough: only for the split point
     base, later = corpus[:n_base], corpus[n_base:]
-    singles = [replace(a, id=f"{a.id}~add{i}") for i, a in enumerate(base[: args.adds])]
-    hundred = [replace(a, id=f"{a.id}~h{i}") for i, a in enumerate(base[args.adds: args.adds + 100])]
+    # A tag per run: a database kept from an earlier run gets new articles and real updates again.
+    tag = f"~{int(time.time())}"
+    singles = [replace(a, id=f"{a.id}~add{i}{tag}") for i, a in enumerate(base[: args.adds])]
+    hundred = [replace(a, id=f"{a.id}~h{i}{tag}") for i, a in enumerate(base[args.adds: args.adds + 100])]
+    later = [replace(a, id=f"{a.id}{tag}") for a in later]
     work: Path = args.workdir
     db = work / "news.db"
     out: dict = {"size": args.size, "corpus_passes": reps}
@@ -182,7 +185,7 @@ async def run(args: argparse.Namespace) -> dict:
         await engine.close()
 
     small = work / "one.jsonl"
-    small.write_bytes(article_json(replace(base[-1], id="cli-added-article")) + b"\n")
+    small.write_bytes(article_json(replace(base[-1], id=f"cli-added-article{tag}")) + b"\n")
     out["cli_ingest_one_s"] = newsbot("ingest", "--quiet", str(small), db=db)
     log(f"newsbot ingest of one small file: {out['cli_ingest_one_s']:.2f} s")
 
@@ -203,7 +206,7 @@ async def run(args: argparse.Namespace) -> dict:
         for a in base[args.adds + 100:]:
             if n_changed >= target:
                 break
-            changed.append(replace(a, body=a.body + "\n\nتحديث."))
+            changed.append(replace(a, body=f"{a.body}\n\nتحديث {tag}."))
             n_changed += len(a.body) // 400 + 1
         await engine.ingest_bytes(b"\n".join(article_json(a) for a in changed), "update.jsonl")
         live = engine.index

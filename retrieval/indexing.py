@@ -116,9 +116,8 @@ def apply_changes(state: SegmentedIndex, changes: Changes) -> bool:
     (Deletions first: an id SQLite reuses for a new passage belongs to the new one.) On False
     the state is unusable and the caller rebuilds.
     """
-    for pid, terms in changes.deleted:
-        if not state.delete(pid, terms):
-            return False
+    if not state.delete_many(changes.deleted):
+        return False
     added = changes.added
     state.add([t.split() for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
     state.log_seq = changes.log_seq

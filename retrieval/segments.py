@@ -47,6 +47,8 @@ T = TypeVar("T")
 # much, far above float32 rounding (6e-8): pruning stays exact, only a hair less tight.
 _BOUND_SLACK = 1e-6
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
+# Deletions from one refresh from which one pass over a segment's postings beats a lookup per term.
+_BULK_DELETE = 256
 # Format of a saved segment (the base index file).
 SEGMENT_FORMAT = 1
 
@@ -642,6 +644,40 @@ class SegmentedIndex:
             self.total_len -= len(tokens)
             return True
         return False
+
+    def delete_many(self, deleted: Sequence[tuple[int, str]]) -> bool:
+        """Mark passages deleted, given as (passage id, stored terms); False if one is not held live.
+
+        A few are looked up term by term (`delete`); many in one segment (a re-ingested
+        batch of updated articles) in one vectorised pass over its postings instead.
+        """
+        if len(deleted) < _BULK_DELETE:
+            return all(self.delete(pid, terms) for pid, terms in deleted)
+        pending = np.array([pid for pid, _ in deleted], dtype=np.int64)
+        if np.unique(pending).size != pending.size:
+            return False
+        for seg in reversed(self.segments):
+            if pending.size == 0:
+                break
+            pos = np.searchsorted(seg.passage_ids, pending)
+            ok = pos < seg.size
+            ok[ok] = (seg.passage_ids[pos[ok]] == pending[ok]) & seg.live[pos[ok]]
+            local = pos[ok]
+            pending = pending[~ok]
+            if local.size:
+                self._kill(seg, local)
+        return pending.size == 0
+
+    def _kill(self, seg: Segment, local: np.ndarray) -> None:
+        """Mark passages `local` of `seg` deleted: zero their postings' codes, leave the statistics."""
+        self._account(seg, -1)
+        dead = np.zeros(seg.size, dtype=np.bool_)
+        dead[local] = True
+        seg.codes[dead[seg.doc_ids]] = 0
+        seg.live[local] = False
+        seg.n_live = int(seg.live.sum())
+        seg.live_len = int(seg.doc_len[seg.live].sum(dtype=np.int64))
+        self._account(seg, +1)
 
     def merge_small(self, first: int = 1) -> None:
         """Merge segments[first:] into one (the base stays as it is)."""

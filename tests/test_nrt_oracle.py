@@ -259,3 +259,24 @@ def test_another_process_ingest_is_picked_up(tmp_path: Path, monkeypatch: pytest
             check_against_rebuild(bot)
 
     asyncio.run(run())
+
+
+def test_many_deletions_in_one_refresh(tmp_path: Path, no_full_merges: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch of updates marks its deletions in one vectorised pass: the same statistics and scores."""
+    from retrieval import segments
+
+    monkeypatch.setattr(segments, "_BULK_DELETE", 3)
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            await engine.ingest_bytes("\n".join(article(i, 2, i) for i in range(8)).encode(), "a.jsonl")
+            await engine.rebuild_index()
+            await engine.ingest_bytes("\n".join(article(i, 2, 50 + i) for i in range(10, 14)).encode(), "b.jsonl")
+            # Updates of base and segment articles together, and a deletion.
+            await engine.ingest_bytes("\n".join(article(i, 1, 90 + i) for i in (1, 2, 3, 11, 12)).encode(), "c.jsonl")
+            await engine.delete_article("art5")
+            assert engine._nrt.deleted >= 6
+            check_against_rebuild(engine)
+
+    asyncio.run(run())
