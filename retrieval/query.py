@@ -150,13 +150,15 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
     by_view: dict[int, list[int]] = {}
     for v, d in leaders:
         by_view.setdefault(v, []).append(d)
+    views = list(by_view)
+    parts = [(index.views[v], rerank.article_layout(index.views[v]), by_view[v]) for v in views]
     found: dict[tuple[int, int], rerank.Evidence] = {}
-    for v, docs in by_view.items():
-        view = index.views[v]
-        evidence = rerank.rerank(view, rerank.article_layout(view), weights, qterms, docs, rw, ordered=False)
-        start = int(index.starts[v])
-        for d, e in zip(docs, evidence, strict=True):
-            found[v, d] = replace(e, passage=e.passage + start) if start else e
+    evidence = rerank.rerank_parts(parts, weights, qterms, rw)
+    # rerank_parts answers in the order of the parts' leaders: view by view, each view's in turn.
+    order = [(v, d) for v in views for d in by_view[v]]
+    for (p, e), (v, d) in zip(evidence, order, strict=True):
+        start = int(index.starts[views[p]])
+        found[v, d] = replace(e, passage=e.passage + start) if start else e
     # Stable: equal scores keep the passage ranking's order.
     return qterms, weights, sorted((found[leader] for leader in leaders), key=lambda e: -e.score)
 
