@@ -238,7 +238,7 @@ class SearchEngine:
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait([task])
-        await self._save_tail()
+        await self.save_segments()
         await self._reader.close()
         await self._writer.close()
 
@@ -453,8 +453,9 @@ class SearchEngine:
             self._start_merge()
         return True
 
-    async def _save_tail(self) -> None:
-        """Keep the segments for the next start (they are only an optimisation: the log rebuilds them)."""
+    async def save_segments(self) -> None:
+        """Write the segments to the tail file for the next start (done on close; they are only an
+        optimisation: the passage log rebuilds them)."""
         state = self._nrt
         if state is None or state.log_seq == state.saved_seq or str(self.db_path) == ":memory:":
             return
