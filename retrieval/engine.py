@@ -209,6 +209,7 @@ class SearchEngine:
         self._polled_at = time.monotonic()
         self._poller: asyncio.Future[None] | None = None
         self._merger: asyncio.Future[None] | None = None
+        self._watcher: asyncio.Future[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -234,7 +235,7 @@ class SearchEngine:
         return engine
 
     async def close(self) -> None:
-        for task in (self._poller, self._merger):
+        for task in (self._watcher, self._poller, self._merger):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait([task])
@@ -501,6 +502,18 @@ class SearchEngine:
             return
         self._polled_at = now
         self._poller = asyncio.ensure_future(self._poll_quietly())
+
+    def start_watching(self, interval: float = PICKUP_SECONDS) -> None:
+        """Look for other processes' writes every `interval` seconds until closed (a serving process
+        calls this, so a new article is searchable within ~`interval` even before anyone asks)."""
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                self._polled_at = time.monotonic()
+                await self._poll_quietly()
+
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(watch())
 
     async def _poll_quietly(self) -> None:
         try:

@@ -282,3 +282,23 @@ def test_many_deletions_in_one_refresh(tmp_path: Path, no_full_merges: None, mon
             check_against_rebuild(engine)
 
     asyncio.run(run())
+
+
+def test_a_watching_engine_picks_up_another_process_without_questions(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as bot:
+            await bot.ingest_bytes(article(0, 1, 0).encode(), "a.json")
+            bot.start_watching(interval=0.05)
+            async with await SearchEngine.open(db, RetrievalConfig(), load_index=False) as cli:
+                await cli.ingest_bytes(json.dumps({"id": "w", "text": "watchedword " * 60}).encode(), "w.json",
+                                       rebuild=False)
+            for _ in range(100):  # up to 5 s on a loaded machine; ~0.05 s normally
+                if "watchedword" in bot.index.vocabulary:
+                    break
+                await asyncio.sleep(0.05)
+            assert "watchedword" in bot.index.vocabulary
+            check_against_rebuild(bot)
+
+    asyncio.run(run())
