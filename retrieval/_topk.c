@@ -39,6 +39,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,7 +366,21 @@ typedef struct {
     Py_ssize_t completed; /* how many candidates were still in the race then */
     int32_t bad_doc;
     Py_ssize_t bad_term;
+    /* `floor=`: a score the caller already holds k better results than (another segment's k-th
+     * best): passages below it may be pruned at once, so fewer than k may come back. */
+    double floor;
 } Job;
+
+/* The k-th best so far, or the caller's floor when higher (or when there are not k yet). */
+static inline int job_kth(const Job *job, const Topk *top, double *kth) {
+    int full = topk_kth(top, kth);
+    if (job->floor > -HUGE_VAL) {
+        if (!full || *kth < job->floor)
+            *kth = job->floor;
+        return 1;
+    }
+    return full;
+}
 
 /* Terms j.. onto the candidates still able to reach kth; the top k into job->res.
  *
@@ -466,7 +481,7 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
         const Term *t = &job->terms[j];
         run_start[j] = c;
         double kth;
-        if (job->prune && j > 0 && rest[j] >= job->prune_min && topk_kth(top, &kth) && reach(left[j]) < kth) {
+        if (job->prune && j > 0 && rest[j] >= job->prune_min && job_kth(job, top, &kth) && reach(left[j]) < kth) {
             *count = c;
             int status = complete(job, top, touched, run_start, j, left, kth);
             *count = status == OK ? 0 : c; /* complete cleared the slots, or the caller does */
@@ -599,14 +614,15 @@ enum { B_OFFSETS, B_DOCS, B_IMPACTS, B_IDF, B_MAX, B_GROUPS, B_SCRATCH, B_OUT_DO
 
 static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"offsets", "doc_ids", "impacts", "idf", "max_impact", "term_ids", "weights", "k",
-                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", "table", NULL};
+                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", "table", "floor", NULL};
     PyObject *objs[N_BUFFERS], *term_ids, *weights, *stats = Py_None;
     objs[B_TABLE] = Py_None;
     Py_ssize_t k, prune_min = PRUNE_MIN_POSTINGS;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOnOOOO|$nOO", kwlist, &objs[B_OFFSETS], &objs[B_DOCS],
+    double floor = -HUGE_VAL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOnOOOO|$nOOd", kwlist, &objs[B_OFFSETS], &objs[B_DOCS],
                                      &objs[B_IMPACTS], &objs[B_IDF], &objs[B_MAX], &term_ids, &weights, &k,
                                      &objs[B_GROUPS], &objs[B_SCRATCH], &objs[B_OUT_DOCS], &objs[B_OUT_SCORES],
-                                     &prune_min, &stats, &objs[B_TABLE]))
+                                     &prune_min, &stats, &objs[B_TABLE], &floor))
         return NULL;
     if (stats != Py_None && !PyList_Check(stats)) {
         PyErr_Format(PyExc_TypeError, "stats must be a list or None, not %.100s", Py_TYPE(stats)->tp_name);
@@ -726,6 +742,7 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
         order_terms(terms, nt);
     Job job = {terms, nt, (size_t)want, held[B_GROUPS] ? views[B_GROUPS].buf : NULL, views[B_SCRATCH].buf,
                n_passages, prune, prune_min, res, 0, -1, 0, 0, 0};
+    job.floor = floor;
     int status;
     if (total >= GIL_RELEASE_POSTINGS) {
         Py_BEGIN_ALLOW_THREADS

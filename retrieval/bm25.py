@@ -451,7 +451,8 @@ def top_k(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarr
     return _top(index, weights, k, None)
 
 
-def top_articles(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_articles(index: BM25Index, weights: dict[int, float], k: int,
+                 floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The best passage of each of the top k articles, as (passage numbers, scores), best first.
 
     An article ranks by its best passage (the highest score, ties to the
@@ -461,12 +462,15 @@ def top_articles(index: BM25Index, weights: dict[int, float], k: int) -> tuple[n
     article rather than by the k-th best passage, which is higher when the
     passages of a few articles crowd the top (and asking `top_k` for
     several passages per article needed lowers its bound further).
+
+    With `floor` (a score the caller already holds k better articles than: another segment's k-th
+    best), the C kernel may leave out articles scoring below it, so fewer than k may come back.
     """
-    return _top(index, weights, k, index.article_numbers)
+    return _top(index, weights, k, index.article_numbers, floor)
 
 
-def _top(index: BM25Index, weights: dict[int, float], k: int,
-         groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _top(index: BM25Index, weights: dict[int, float], k: int, groups: np.ndarray | None,
+         floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top k passages, or with `groups` (the group of each passage) the best passage of each of the top k groups.
 
     The C kernel when it is built (and the index has the array types it
@@ -476,8 +480,8 @@ def _top(index: BM25Index, weights: dict[int, float], k: int,
     if k <= 0 or not weights:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
     if USE_NATIVE_TOPK and index.derived("native_topk", _native_layout):
-        return _top_native(index, weights, k, groups)
-    return _top_numpy(index, weights, k, groups)
+        return _top_native(index, weights, k, groups, **({} if floor is None else {"floor": floor}))
+    return _top_numpy(index, weights, k, groups)  # the whole top k: a floor only lets the kernel stop sooner
 
 
 # --- the same top k in C ---------------------------------------------------------------

@@ -10,6 +10,7 @@ re-ranking an article reads its own view only.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -98,6 +99,7 @@ def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) ->
     The order a full build gives: by score, ties to the lower passage id.
     """
     found: list[tuple[float, int, int, int]] = []
+    floor: float | None = None
     for v, view in enumerate(index.views):
         offsets = view.offsets
         w = {t: x for t, x in weights.items() if offsets[t + 1] > offsets[t]}
@@ -106,7 +108,8 @@ def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) ->
         seg = index.segments[v]
         want = depth
         while True:
-            docs, scores = bm25.top_articles(view, w, want)
+            # The views after the base need not find articles below the depth-th best found so far.
+            docs, scores = bm25.top_articles(view, w, want, floor)
             kept = [(-s, int(view.passage_ids[d]), v, d) for d, s in zip(docs.tolist(), scores.tolist(), strict=True)
                     if seg is None or seg.live[d]]
             # A deleted passage scores 0 (its impacts are 0): after every live one whenever all
@@ -116,6 +119,8 @@ def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) ->
                 break
             want = view.n_passages
         found += kept
+        if len(found) >= depth:
+            floor = -heapq.nsmallest(depth, found)[-1][0]
     found.sort()
     return [(v, d) for _, _, v, d in found[:depth]]
 

@@ -239,3 +239,21 @@ def test_a_damaged_posting_raises_and_leaves_the_scratch_clean(small_index):
     with pytest.raises(ValueError, match="offsets of term 1"):
         bm25._native_topk.top(**kernel_args(index, offsets=offsets))
     assert_clean(index)
+
+
+def test_floor_prunes_below_it_and_keeps_everything_above():
+    """With a floor, the kernel returns every article of the top k scoring at least the floor, in order."""
+    rng = np.random.default_rng(7)
+    vocab = [f"t{i}" for i in range(40)]
+    docs = [list(rng.choice(vocab, size=rng.integers(5, 30))) for _ in range(3000)]
+    index = bm25.build_index(docs, np.arange(3000), np.arange(3000) // 3)
+    for _ in range(30):
+        terms = list(rng.choice(vocab, size=4, replace=False))
+        weights = bm25.query_weights(index, terms)
+        docs_all, scores_all = bm25.top_articles(index, weights, 30)
+        assert bm25._native_topk is not None and docs_all.size == 30
+        floor = float(scores_all[10])
+        got_docs, got_scores = bm25.top_articles(index, weights, 30, floor)
+        keep = scores_all >= floor
+        assert got_docs[:keep.sum()].tolist() == docs_all[keep].tolist()
+        assert np.array_equal(got_scores[:keep.sum()], scores_all[keep])
