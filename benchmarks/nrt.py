@@ -230,7 +230,7 @@ async def run(args: argparse.Namespace) -> dict:
         merged_engine = await SearchEngine.open(db, config)
         try:
             waits: list[float] = []
-            merge = asyncio.create_task(merged_engine.rebuild_index(reason="merge"))
+            merge = asyncio.create_task(merged_engine.rebuild_index())
             before = merged_engine.index
             i = 0
             while not merge.done():

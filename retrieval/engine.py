@@ -527,11 +527,11 @@ class SearchEngine:
 
     async def _merge_quietly(self) -> None:
         try:
-            await self.rebuild_index(reason="merge")
+            await self.rebuild_index()
         except Exception:
             log.exception("background merge failed; segments keep serving")
 
-    async def rebuild_index(self, *, reason: str = "rebuild") -> IndexInfo:
+    async def rebuild_index(self) -> IndexInfo:
         """Build a fresh index from the database and swap it in atomically.
 
         Questions keep being answered from the old index meanwhile: a large
@@ -572,8 +572,7 @@ class SearchEngine:
             self._index_info = info
             async with self._write_lock:
                 await store.set_meta(self._writer, "index", json.dumps(asdict(info)))
-            log.info("index %s: %d passages, %d terms in %.2f s", reason, info.passages, info.terms,
-                     info.build_seconds)
+            log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
             return info
 
     def _trim_log(self, upto: int) -> None:
