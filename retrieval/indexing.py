@@ -69,9 +69,11 @@ def connect(db_path: str | Path) -> sqlite3.Connection:
 
 def _log_position(con: sqlite3.Connection) -> tuple[int, int, int]:
     """(last log seq ever assigned, trimmed up to, content generation), inside the caller's transaction."""
-    row = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'passage_log'").fetchone()
+    row = con.execute("SELECT MAX(seq) FROM passage_log").fetchone()
     meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('passage_log_trimmed', 'content_generation')"))
-    return (int(row[0]) if row else 0, int(meta.get("passage_log_trimmed", 0)), int(meta.get("content_generation", 0)))
+    trimmed = int(meta.get("passage_log_trimmed", 0))
+    last = int(row[0]) if row and row[0] is not None else 0
+    return max(last, trimmed), trimmed, int(meta.get("content_generation", 0))
 
 
 def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
@@ -198,7 +200,8 @@ def trim_log(con: sqlite3.Connection, upto: int) -> None:
     """Drop log entries a saved base covers (a process behind them reloads that base)."""
     con.execute("BEGIN IMMEDIATE")
     try:
-        con.execute("DELETE FROM passage_log WHERE seq <= ?", (upto,))
+        # The last entry stays: the next one is numbered after it (seq is a plain rowid).
+        con.execute("DELETE FROM passage_log WHERE seq <= ? AND seq < (SELECT MAX(seq) FROM passage_log)", (upto,))
         con.execute("UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?) AS TEXT)"
                     " WHERE key = 'passage_log_trimmed'", (upto,))
         con.execute("COMMIT")
