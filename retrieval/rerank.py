@@ -116,8 +116,7 @@ def rerank_parts(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], w
         return []
     idf = parts[0][0].idf
     tids = {tid for term in query for tid, _ in term.matches} | weights.keys()
-    passage_parts, score_parts, size_parts, lead_parts, part_of = [], [], [], [], []
-    present: dict[int, list[np.ndarray]] = {tid: [] for tid in tids}
+    passage_parts, score_parts, size_parts, lead_parts, credit_parts, part_of = [], [], [], [], [], []
     for p, (index, layout, leaders) in enumerate(parts):
         # The passages of each leading article in turn: its group of layout.order.
         first, sizes = layout.start[leaders], layout.end[leaders] - layout.start[leaders]
@@ -130,42 +129,45 @@ def rerank_parts(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], w
         # them, in ascending passage order (what the binary searches need), put
         # back in article order once at the end.
         sorted_scores = np.zeros(passages.size, dtype=np.float64)
+        present: dict[int, np.ndarray] = {}
         for tid in tids:
             docs = index.docs_of(tid)
-            hit = np.zeros(passages.size, dtype=np.bool_)
-            if docs.size:  # else a term only other segments hold
-                pos = np.searchsorted(docs, sorted_passages)
-                np.minimum(pos, docs.size - 1, out=pos)
-                np.equal(docs[pos], sorted_passages, out=hit)
-                w = weights.get(tid)
-                if w:
-                    # float32 impacts times a float64 factor: the products top_k adds (0 where absent).
-                    sorted_scores += (np.where(hit, index.impacts_at(tid, pos), np.float32(0))
-                                      * (np.float64(w) * idf[tid]))
-            unsorted = np.empty_like(hit)
-            unsorted[order] = hit
-            present[tid].append(unsorted)
+            if docs.size == 0:  # a term only other segments hold: absent here
+                continue
+            pos = np.searchsorted(docs, sorted_passages)
+            np.minimum(pos, docs.size - 1, out=pos)
+            hit = docs[pos] == sorted_passages
+            present[tid] = hit
+            w = weights.get(tid)
+            if w:
+                # float32 impacts times a float64 factor: the products top_k adds (0 where absent).
+                sorted_scores += np.where(hit, index.impacts_at(tid, pos), np.float32(0)) * (np.float64(w) * idf[tid])
         scores = np.empty_like(sorted_scores)
         scores[order] = sorted_scores
+        # credit[i, j]: how much of query word i passage j holds (its best match).
+        sorted_credit = np.zeros((len(query), passages.size), dtype=np.float64)
+        for i, term in enumerate(query):
+            for tid, c in term.matches:
+                hit = present.get(tid)
+                if hit is not None:
+                    np.maximum(sorted_credit[i], hit * c, out=sorted_credit[i])
+        credit = np.empty_like(sorted_credit)
+        credit[:, order] = sorted_credit
         passage_parts.append(passages)
         score_parts.append(scores)
         size_parts.append(sizes)
         lead_parts.append(layout.ordinal[passages] == 0)
+        credit_parts.append(credit)
         part_of += [p] * len(leaders)
     one = len(parts) == 1
     passages = passage_parts[0] if one else np.concatenate(passage_parts)
     scores = score_parts[0] if one else np.concatenate(score_parts)
     sizes = size_parts[0] if one else np.concatenate(size_parts)
     lead = lead_parts[0] if one else np.concatenate(lead_parts)
-    hits = {tid: h[0] if one else np.concatenate(h) for tid, h in present.items()}
+    credit = credit_parts[0] if one else np.concatenate(credit_parts, axis=1)
     starts = np.zeros(sizes.size, dtype=np.intp)
     np.cumsum(sizes[:-1], out=starts[1:])
     total_idf = sum(t.idf for t in query) or 1.0
-    # credit[i, j]: how much of query word i passage j holds (its best match).
-    credit = np.zeros((len(query), passages.size), dtype=np.float64)
-    for i, term in enumerate(query):
-        for tid, c in term.matches:
-            np.maximum(credit[i], hits[tid] * c, out=credit[i])
     idfs = np.array([t.idf for t in query], dtype=np.float64)
     # What each query word adds to a passage at one occurrence in a passage of average length.
     unit = np.array([max((weights.get(tid, 0.0) * float(idf[tid]) for tid, _ in t.matches), default=0.0)
