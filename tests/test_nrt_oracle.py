@@ -135,7 +135,7 @@ async def run_sequence(db: Path, variant: str, ops: list[tuple[str, int, int, in
 
 @pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
 @pytest.mark.parametrize("merges", [False, True])
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_live_index_equals_a_full_rebuild(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
                                           variant: str, merges: bool, ops: list[tuple[str, int, int, int]]) -> None:
