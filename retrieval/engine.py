@@ -648,9 +648,9 @@ class SearchEngine:
     def expand(self, index: _query.Index, terms: list[str]) -> dict[str, float]:
         return _query.expand(index, terms, self.config)
 
-    def rank(self, query_text: str, k: int, offset: int = 0) -> Ranking:
+    def rank(self, query: str, k: int, offset: int = 0) -> Ranking:
         """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check."""
-        return _query.rank(self._index, query_text, k, offset, self.config)
+        return _query.rank(self._index, query, k, offset, self.config)
 
     def leading_evidence(self, index: _query.Index, terms: list[str], expanded: dict[str, float],
                          depth: int) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
