@@ -33,7 +33,7 @@ from benchmarks.eval import (
     pipeline_key,
 )
 from benchmarks.qa_data import Question
-from retrieval import bm25
+from retrieval import bm25, segments
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 
@@ -73,7 +73,7 @@ def load_tasks(args: argparse.Namespace, names: Sequence[str]) -> list[Task]:
         index_file = db.with_name(db.name + ".index.npz")
         if not index_file.exists():
             raise SystemExit(f"{index_file} missing: run benchmarks.eval with the same corpus options first")
-        tasks.append(Task(name, bm25.load_index(index_file), article_names(db), asked[name]))
+        tasks.append(Task(name, segments.load_index(index_file), article_names(db), asked[name]))
     return tasks
 
 

@@ -123,9 +123,10 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
         progress.done()
         for skipped in report.skipped:
             print(f"skipped {skipped}", file=sys.stderr)
-        # Rebuild whenever the persisted index is stale, including after a
-        # previous ingest was interrupted before its rebuild.
-        await engine.ensure_index()
+        # Nothing to load: a process serving questions picks the new passages up from the
+        # database's passage log. The index is rebuilt only if the log cannot bridge to it
+        # (missing or foreign index file, or a tail too long to apply as segments).
+        await engine.ensure_index(serve=False)
     if not args.quiet or report.added or report.updated or report.skipped:
         print(f"ingest: {report.summary()}")
     return 0 if report.ingested else 1

@@ -379,6 +379,10 @@ def stats_text(stats: Stats, questions: QuestionStats, rebuilding: str | None) -
                      f"in {stats.index.build_seconds:.2f} s")
     else:
         lines.append("index: not built")
+    if stats.segments:
+        seg = stats.segments
+        lines.append(f"segments: {seg.count} ({seg.passages} passages), {seg.deleted_share:.1%} deleted, "
+                     f"last merge {esc(seg.last_merge or '—')}")
     median = f"{questions.median_ms:.0f} ms" if questions.median_ms is not None else "—"
     lines += [f"questions answered: {questions.last_24h} in the last 24 h, {questions.total} all time",
               f"median answer latency: {median}"]

@@ -51,4 +51,8 @@ def format_stats(stats: Stats, db: Path) -> str:
                   f"built:    {i.built_at} in {i.build_seconds:.2f} s"]
     else:
         lines.append("index:    not built")
+    if stats.segments:
+        seg = stats.segments
+        lines.append(f"segments: {seg.count} ({seg.passages} passages), {seg.deleted_share:.1%} deleted, "
+                     f"last merge {seg.last_merge or '—'}")
     return "\n".join(lines)

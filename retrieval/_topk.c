@@ -39,6 +39,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +74,19 @@ typedef struct {
     Py_ssize_t tid;
     double factor;
     double bound;
+    /* With an impact table (`table=`), `impacts` holds a code per posting and the impact is
+     * table[code] (retrieval/segments.py: the table follows the index-wide average length).
+     * Codes are checked against the table where a segment is built or loaded, not here. */
+    const uint32_t *codes;
+    const float *table;
 } Term;
 
 enum { OK = 0, NO_MEMORY, BAD_DOC };
+
+/* A posting's impact, widened as numpy widens the float32 impacts it multiplies. */
+static inline double imp_at(const Term *t, Py_ssize_t p) {
+    return t->codes ? (double)t->table[t->codes[p]] : (double)t->imps[p];
+}
 
 /* --- buffers -------------------------------------------------------------------------------- */
 
@@ -92,6 +103,8 @@ static int format_is(const char *fmt, char kind) {
         fmt++;
     if (fmt[0] == '\0' || fmt[1] != '\0')
         return 0;
+    if (kind == 'u')
+        return strchr("BHILQ", fmt[0]) != NULL;
     return kind == 'i' ? strchr("bhilq", fmt[0]) != NULL : strchr("fd", fmt[0]) != NULL;
 }
 
@@ -99,7 +112,9 @@ static int format_is(const char *fmt, char kind) {
  * with TypeError/ValueError naming the argument. */
 static int get_array(PyObject *obj, Py_buffer *view, const char *name, char kind, Py_ssize_t itemsize,
                      int writable) {
-    const char *type = kind == 'i' ? (itemsize == 4 ? "int32" : "int64") : (itemsize == 4 ? "float32" : "float64");
+    const char *type = kind == 'u'   ? "uint32"
+                       : kind == 'i' ? (itemsize == 4 ? "int32" : "int64")
+                                     : (itemsize == 4 ? "float32" : "float64");
     if (PyObject_GetBuffer(obj, view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_RECORDS_RO) < 0) {
         PyErr_Clear();
         if (writable && PyObject_CheckBuffer(obj))
@@ -351,7 +366,21 @@ typedef struct {
     Py_ssize_t completed; /* how many candidates were still in the race then */
     int32_t bad_doc;
     Py_ssize_t bad_term;
+    /* `floor=`: a score the caller already holds k better results than (another segment's k-th
+     * best): passages below it may be pruned at once, so fewer than k may come back. */
+    double floor;
 } Job;
+
+/* The k-th best so far, or the caller's floor when higher (or when there are not k yet). */
+static inline int job_kth(const Job *job, const Topk *top, double *kth) {
+    int full = topk_kth(top, kth);
+    if (job->floor > -HUGE_VAL) {
+        if (!full || *kth < job->floor)
+            *kth = job->floor;
+        return 1;
+    }
+    return full;
+}
 
 /* Terms j.. onto the candidates still able to reach kth; the top k into job->res.
  *
@@ -417,7 +446,7 @@ static int complete(Job *job, Topk *top, const int32_t *touched, const size_t *r
                 const Term *t = &job->terms[i];
                 Py_ssize_t pos = cursor[i] = gallop(t->docs, cursor[i], t->len, d);
                 if (pos < t->len && t->docs[pos] == d)
-                    s = s + (double)t->imps[pos] * t->factor;
+                    s = s + imp_at(t, pos) * t->factor;
                 if (s + reach_after[i] < kth)
                     break; /* out of the race: below the k-th best whatever the rest adds */
             }
@@ -452,7 +481,7 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
         const Term *t = &job->terms[j];
         run_start[j] = c;
         double kth;
-        if (job->prune && j > 0 && rest[j] >= job->prune_min && topk_kth(top, &kth) && reach(left[j]) < kth) {
+        if (job->prune && j > 0 && rest[j] >= job->prune_min && job_kth(job, top, &kth) && reach(left[j]) < kth) {
             *count = c;
             int status = complete(job, top, touched, run_start, j, left, kth);
             *count = status == OK ? 0 : c; /* complete cleared the slots, or the caller does */
@@ -460,7 +489,6 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
         }
         /* One loop per mode rather than the mode tested per posting. */
         const int32_t *docs = t->docs;
-        const float *imps = t->imps;
         double f = t->factor;
         Py_ssize_t p = 0;
         if (job->prune) {
@@ -470,7 +498,7 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
                 double v = buf[d];
                 if (v == 0.0)
                     touched[c++] = d;
-                Cand grown = {v + (double)imps[p] * f, d};
+                Cand grown = {v + imp_at(t, p) * f, d};
                 buf[d] = grown.score;
                 topk_add(top, grown);
             }
@@ -478,7 +506,7 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
             for (; p < t->len && (uint32_t)docs[p] < n; p++) {
                 /* numpy's `imp * f` itself, not 0.0 + it (which would turn -0.0 into 0.0) */
                 touched[c++] = docs[p];
-                buf[docs[p]] = (double)imps[p] * f;
+                buf[docs[p]] = imp_at(t, p) * f;
             }
         } else {
             for (; p < t->len && (uint32_t)docs[p] < n; p++) {
@@ -487,7 +515,7 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
                     marks[d] = 1;
                     touched[c++] = d;
                 }
-                buf[d] = buf[d] + (double)imps[p] * f;
+                buf[d] = buf[d] + imp_at(t, p) * f;
             }
         }
         if (p < t->len) {
@@ -581,17 +609,20 @@ static void order_terms(Term *terms, Py_ssize_t n) {
     }
 }
 
-enum { B_OFFSETS, B_DOCS, B_IMPACTS, B_IDF, B_MAX, B_GROUPS, B_SCRATCH, B_OUT_DOCS, B_OUT_SCORES, N_BUFFERS };
+enum { B_OFFSETS, B_DOCS, B_IMPACTS, B_IDF, B_MAX, B_GROUPS, B_SCRATCH, B_OUT_DOCS, B_OUT_SCORES, B_TABLE,
+       N_BUFFERS };
 
 static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"offsets", "doc_ids", "impacts", "idf", "max_impact", "term_ids", "weights", "k",
-                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", NULL};
+                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", "table", "floor", NULL};
     PyObject *objs[N_BUFFERS], *term_ids, *weights, *stats = Py_None;
+    objs[B_TABLE] = Py_None;
     Py_ssize_t k, prune_min = PRUNE_MIN_POSTINGS;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOnOOOO|$nO", kwlist, &objs[B_OFFSETS], &objs[B_DOCS],
+    double floor = -HUGE_VAL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOnOOOO|$nOOd", kwlist, &objs[B_OFFSETS], &objs[B_DOCS],
                                      &objs[B_IMPACTS], &objs[B_IDF], &objs[B_MAX], &term_ids, &weights, &k,
                                      &objs[B_GROUPS], &objs[B_SCRATCH], &objs[B_OUT_DOCS], &objs[B_OUT_SCORES],
-                                     &prune_min, &stats))
+                                     &prune_min, &stats, &objs[B_TABLE], &floor))
         return NULL;
     if (stats != Py_None && !PyList_Check(stats)) {
         PyErr_Format(PyExc_TypeError, "stats must be a list or None, not %.100s", Py_TYPE(stats)->tp_name);
@@ -606,6 +637,7 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
         {"offsets", 'i', 8, 0}, {"doc_ids", 'i', 4, 0}, {"impacts", 'f', 4, 0},
         {"idf", 'f', 8, 0},     {"max_impact", 'f', 4, 0}, {"groups", 'i', 4, 0},
         {"scratch", 'f', 8, 1}, {"out_docs", 'i', 4, 1},   {"out_scores", 'f', 8, 1},
+        {"table", 'f', 4, 0},
     };
     Py_buffer views[N_BUFFERS];
     int held[N_BUFFERS] = {0};
@@ -613,9 +645,11 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     Term *terms = NULL;
     Cand *res = NULL;
     for (int i = 0; i < N_BUFFERS; i++) {
-        if (i == B_GROUPS && objs[i] == Py_None)
+        if ((i == B_GROUPS || i == B_TABLE) && objs[i] == Py_None)
             continue;
-        if (get_array(objs[i], &views[i], spec[i].name, spec[i].kind, spec[i].size, spec[i].writable) < 0)
+        /* with a table, `impacts` holds uint32 codes into it */
+        char kind = i == B_IMPACTS && objs[B_TABLE] != Py_None ? 'u' : spec[i].kind;
+        if (get_array(objs[i], &views[i], spec[i].name, kind, spec[i].size, spec[i].writable) < 0)
             goto out;
         held[i] = 1;
     }
@@ -671,6 +705,8 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     }
     const int32_t *doc_ids = views[B_DOCS].buf;
     const float *impacts = views[B_IMPACTS].buf, *max_impact = views[B_MAX].buf;
+    const uint32_t *codes = held[B_TABLE] ? views[B_IMPACTS].buf : NULL;
+    const float *table = held[B_TABLE] ? views[B_TABLE].buf : NULL;
     const double *idf = views[B_IDF].buf;
     /* numpy sorts the terms unless there is one or some factor is <= 0 (then its `score` adds them
      * in the caller's order, marking candidates) */
@@ -694,7 +730,8 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
             goto out;
         }
         double f = w * idf[tid];
-        terms[i] = (Term){doc_ids + lo, impacts + lo, (Py_ssize_t)(hi - lo), tid, f, f * (double)max_impact[tid]};
+        terms[i] = (Term){doc_ids + lo, codes ? NULL : impacts + lo, (Py_ssize_t)(hi - lo), tid, f,
+                          f * (double)max_impact[tid], codes ? codes + lo : NULL, codes ? table : NULL};
         total += (size_t)(hi - lo);
         if (f <= 0)
             sorted = 0;
@@ -705,6 +742,7 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
         order_terms(terms, nt);
     Job job = {terms, nt, (size_t)want, held[B_GROUPS] ? views[B_GROUPS].buf : NULL, views[B_SCRATCH].buf,
                n_passages, prune, prune_min, res, 0, -1, 0, 0, 0};
+    job.floor = floor;
     int status;
     if (total >= GIL_RELEASE_POSTINGS) {
         Py_BEGIN_ALLOW_THREADS

@@ -69,6 +69,11 @@ class BM25Index:
     article_ids: np.ndarray  # int64, per passage: articles.rowid in SQLite
     max_impact: np.ndarray  # float32, per term: its largest impact (bounds what the term can add)
     params: BM25Params = field(default_factory=BM25Params)
+    # Coded impacts (retrieval/segments.py): `codes` (uint32, per posting) index `table` (float32), and
+    # `impacts` is unused. A segment's table follows the index-wide average passage length, which every
+    # added passage moves, while its postings stay as they are.
+    codes: np.ndarray | None = None
+    table: np.ndarray | None = None
     _scratch: threading.local = field(default_factory=threading.local, repr=False, compare=False)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -81,7 +86,20 @@ class BM25Index:
 
     def postings(self, term_id: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
+        if self.codes is not None:
+            return self.doc_ids[lo:hi], self.table[self.codes[lo:hi]]
         return self.doc_ids[lo:hi], self.impacts[lo:hi]
+
+    def docs_of(self, term_id: int) -> np.ndarray:
+        """The passage numbers of a term's postings (a view, no copy)."""
+        return self.doc_ids[self.offsets[term_id]:self.offsets[term_id + 1]]
+
+    def impacts_at(self, term_id: int, positions: np.ndarray) -> np.ndarray:
+        """The impacts of a term's postings at `positions` in its list (only those looked up, coded or not)."""
+        lo = self.offsets[term_id]
+        if self.codes is not None:
+            return self.table[self.codes[lo + positions]]
+        return self.impacts[lo + positions]
 
     @cached_property
     def article_numbers(self) -> np.ndarray:
@@ -433,7 +451,8 @@ def top_k(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarr
     return _top(index, weights, k, None)
 
 
-def top_articles(index: BM25Index, weights: dict[int, float], k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_articles(index: BM25Index, weights: dict[int, float], k: int,
+                 floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The best passage of each of the top k articles, as (passage numbers, scores), best first.
 
     An article ranks by its best passage (the highest score, ties to the
@@ -443,12 +462,15 @@ def top_articles(index: BM25Index, weights: dict[int, float], k: int) -> tuple[n
     article rather than by the k-th best passage, which is higher when the
     passages of a few articles crowd the top (and asking `top_k` for
     several passages per article needed lowers its bound further).
+
+    With `floor` (a score the caller already holds k better articles than: another segment's k-th
+    best), the C kernel may leave out articles scoring below it, so fewer than k may come back.
     """
-    return _top(index, weights, k, index.article_numbers)
+    return _top(index, weights, k, index.article_numbers, floor)
 
 
-def _top(index: BM25Index, weights: dict[int, float], k: int,
-         groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _top(index: BM25Index, weights: dict[int, float], k: int, groups: np.ndarray | None,
+         floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top k passages, or with `groups` (the group of each passage) the best passage of each of the top k groups.
 
     The C kernel when it is built (and the index has the array types it
@@ -458,8 +480,8 @@ def _top(index: BM25Index, weights: dict[int, float], k: int,
     if k <= 0 or not weights:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
     if USE_NATIVE_TOPK and index.derived("native_topk", _native_layout):
-        return _top_native(index, weights, k, groups)
-    return _top_numpy(index, weights, k, groups)
+        return _top_native(index, weights, k, groups, **({} if floor is None else {"floor": floor}))
+    return _top_numpy(index, weights, k, groups)  # the whole top k: a floor only lets the kernel stop sooner
 
 
 # --- the same top k in C ---------------------------------------------------------------
@@ -484,8 +506,9 @@ USE_NATIVE_TOPK: bool = NATIVE_TOPK and os.environ.get("NEWSBOT_NUMPY_TOPK") != 
 
 def _native_layout(index: BM25Index) -> bool:
     """Whether the index arrays have the types and layout the kernel reads (build_index's and load_index's do)."""
-    wanted = (("offsets", np.int64), ("doc_ids", np.int32), ("impacts", np.float32), ("idf", np.float64),
-              ("max_impact", np.float32))
+    wanted = (("offsets", np.int64), ("doc_ids", np.int32), ("idf", np.float64), ("max_impact", np.float32),
+              *((("codes", np.uint32), ("table", np.float32)) if index.codes is not None
+                else (("impacts", np.float32),)))
     return all(getattr(index, name).dtype == dtype and getattr(index, name).flags.c_contiguous
                for name, dtype in wanted)
 
@@ -502,9 +525,10 @@ def _top_native(index: BM25Index, weights: dict[int, float], k: int, groups: np.
     size = max(min(k, index.n_passages), 0)
     docs = np.empty(size, dtype=np.int32)
     scores = np.empty(size, dtype=np.float64)
-    found = _native_topk.top(index.offsets, index.doc_ids, index.impacts, index.idf, index.max_impact,
-                             list(weights), list(weights.values()), size, groups, index.scratch()[0], docs, scores,
-                             **test_options)
+    coded = index.codes is not None
+    found = _native_topk.top(index.offsets, index.doc_ids, index.codes if coded else index.impacts, index.idf,
+                             index.max_impact, list(weights), list(weights.values()), size, groups,
+                             index.scratch()[0], docs, scores, table=index.table if coded else None, **test_options)
     return docs[:found], scores[:found]
 
 
@@ -751,7 +775,7 @@ def top_passages(index: BM25Index, terms: Sequence[str], k: int = 10) -> list[tu
 
 def contains(index: BM25Index, term_id: int, passage: int) -> bool:
     """Whether a passage holds a term (binary search in the sorted postings)."""
-    docs, _ = index.postings(term_id)
+    docs = index.docs_of(term_id)
     i = int(np.searchsorted(docs, passage))
     return i < docs.size and int(docs[i]) == passage
 

@@ -1,9 +1,13 @@
 """`SearchEngine`: the one interface front ends use.
 
 It owns two SQLite connections (a writer, and a reader that never sees a
-half-written batch thanks to WAL) and the current BM25 index. Searching reads
-`self._index` once, so a rebuilt index swaps in atomically by plain
-assignment while questions keep being answered from the old one.
+half-written batch thanks to WAL) and the current index. Searching reads
+`self._index` once, so a refreshed or rebuilt index swaps in atomically by
+plain assignment while questions keep being answered from the old one.
+
+The parts behind it: `config` (RetrievalConfig), `query` (expansion, ranking
+over segments, re-ranking, the no-answer rule), `indexing` and `segments`
+(the near-real-time index: base file, passage log, segments, merges).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,20 +30,21 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, confidence, indexer, newsrank, rerank, store, storygroups
-from .analysis import analyze, analyze_query, passage_terms_utf8, release_index_caches
+from . import bm25, indexer, indexing, newsrank, rerank, segments, store, storygroups
+from . import query as _query
+from .analysis import analyze, passage_terms_utf8, release_index_caches
 from .articles import Article
-from .excerpts import DEFAULT_EXCERPT_CHARS, make_excerpt
+
+# Re-exported: benchmarks and front ends import them from here.
+from .config import FULL_COVERAGE, PIPELINE_VERSION, RetrievalConfig  # noqa: F401
+from .excerpts import make_excerpt
 from .newsquery import Filters
-from .passages import DEFAULT_MAX_CHARS, DEFAULT_TARGET_CHARS, passage_spans
-from .readers import DEFAULT_MAX_DECOMPRESSED, Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
-from .variants import known_variants
+from .passages import passage_spans
+from .query import Ranking
+from .readers import Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
 
 log = logging.getLogger(__name__)
 
-# Bump when the analysis chain or passage splitting changes meaning: stored
-# terms are then re-derived from the article bodies on the next open.
-PIPELINE_VERSION = "7"
 INGEST_BATCH = 500
 # Title terms repeated into every passage are capped: a hostile 1 MB title must
 # not be copied into each passage of its article.
@@ -49,73 +55,10 @@ TITLE_CHARS, TITLE_TERMS = 1000, 64
 # loaded machine a 6,000-passage build in a thread held questions for
 # seconds.
 BUILD_IN_PROCESS_MIN_PASSAGES = 2_000
-# Coverage at which every question word is in the passage (float sums of idf shares).
-FULL_COVERAGE = 1 - 1e-9
+# A process that answers questions looks for another process's writes at most this often.
+PICKUP_SECONDS = 1.0
 # The index-building child imports this package from where we found it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    # k1 0.9 / b 0.5 rather than rank-bm25's 1.5 / 0.75: passages are short
-    # and of even length (little to normalise), and stemming already folds
-    # repeated word forms, so term frequency should saturate sooner.
-    bm25: bm25.BM25Params = field(default_factory=lambda: bm25.BM25Params(k1=0.9, b=0.5))
-    passage_target_chars: int = DEFAULT_TARGET_CHARS
-    passage_max_chars: int = DEFAULT_MAX_CHARS
-    excerpt_chars: int = DEFAULT_EXCERPT_CHARS
-    # Titles as a field: the title's terms are added this many times to every
-    # passage of the article. A passage often names its subject only by a
-    # pronoun ("he was born in ..."); the title says who or what it is about.
-    title_weight: int = 2
-    # No-answer rule: the leading article must hold at least this share of
-    # the question's idf mass (a question whose rare words are all missing is
-    # not answered by an article matching only its common words). The
-    # article, not only its best passage: a headline's words are spread over
-    # the story it heads, and judged on one passage 2-3% of real headlines
-    # were refused on a corpus of 5,000 articles (fewer on a larger one, where
-    # a near-duplicate story happens to lead); docs/retrieval-quality.md, row 38.
-    min_coverage: float = 0.3
-    # The no-answer model (retrieval/confidence.py): refuse when the
-    # estimated probability that the leading article answers is below this;
-    # 0 turns the model off and leaves only `min_coverage`. 0.17 is the cut
-    # that answers 96% of the ARCD train split's answerable questions
-    # (benchmarks/noanswer_fit.py; test split: 95.7% of answerable questions
-    # answered, 17% of unanswerable ones refused; 98.7% of headlines answered).
-    min_confidence: float = 0.17
-    # Between min_confidence and this, the results are shown as "closest matches, which may not
-    # answer your question" (SearchResult.confidence "low") instead of being refused or shown as
-    # an answer; a question naming a year the archive never mentions (an event after its last
-    # article) is shown so too. Chosen by benchmarks/outcomes.py (docs/retrieval-quality.md).
-    low_confidence: float = 0.56
-    # Re-ranking of the leading articles (retrieval/rerank.py): how many are
-    # re-ordered; the lead passage's score × (1 + lead_boost), since news
-    # puts the story's gist first; and the share of a question word's
-    # one-occurrence score credited when the article has it outside the
-    # best passage. 0.3 / 0.2 chosen on a separate sample of titles
-    # (docs/retrieval-quality.md, rows 20-22).
-    rerank_depth: int = 30
-    lead_boost: float = 0.3
-    spread_weight: float = 0.2
-    # Spelling variants: query words of at least `fuzzy_min_chars` letters
-    # also match index terms one edit away, at `fuzzy_weight`.
-    fuzzy: bool = True
-    fuzzy_min_chars: int = 5
-    fuzzy_weight: float = 0.6
-    # A word the index has never seen is looked up from this length (ترمب for ترامب), and a
-    # spelling variant standing for it counts as the word itself for the no-answer check: a name
-    # spelled one letter off is still the name (tests/test_name_variants.py).
-    fuzzy_unknown_min_chars: int = 4
-    max_input_bytes: int = DEFAULT_MAX_DECOMPRESSED
-    # The zone of stored publication times that carry no offset, and of date filters (newsrank).
-    timezone: str = "Asia/Riyadh"
-    # One result per story: copies of a story (retrieval/storygroups.py) after its best version are
-    # dropped from answers and listed under it (`Hit.also`).
-    one_per_story: bool = True
-
-    @property
-    def pipeline_signature(self) -> str:
-        return f"{PIPELINE_VERSION}:{self.passage_target_chars}:{self.passage_max_chars}:{self.title_weight}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +76,6 @@ class Hit:
     passage_ord: int
     outside_filters: bool = False  # shown although outside the question's date or outlet filters
     also: tuple[storygroups.StoryCopy, ...] = ()  # other versions of the same story (other outlets, sections)
-
-
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    terms: list[str]  # the analysed question
-    expanded: dict[str, float]  # index terms searched, with weights (variants included)
-    picked: list[tuple[int, float]]  # (passage number, score), one per article
-    has_more: bool
-    no_answer: str | None
-    confidence: str = "high"  # "high" or "low" (closest matches): see RetrievalConfig.low_confidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +123,22 @@ class IndexInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentInfo:
+    """The near-real-time index behind the base: segments added since it was built, and deletions."""
+
+    count: int  # segments behind the base
+    passages: int  # live passages in them
+    deleted_share: float  # deleted passages still held (base and segments) over all held
+    last_merge: str | None  # when segments were last merged (or the base rebuilt), ISO 8601 UTC
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     articles: int
     passages: int
     sources: int
     index: IndexInfo | None
+    segments: SegmentInfo | None = None
 
 
 ProgressCallback = Callable[[int, int], None]  # (files done, records done)
@@ -264,11 +208,19 @@ class SearchEngine:
         self.config = config
         self._writer = writer
         self._reader = reader
-        self._index: bm25.BM25Index | None = None
+        self._index: segments.LiveIndex | None = None
         self._index_info: IndexInfo | None = None
+        self._nrt: segments.SegmentedIndex | None = None  # what refreshes apply the passage log to
         self._write_lock = asyncio.Lock()
         self._build_lock = asyncio.Lock()
-        self._news_meta: tuple[bm25.BM25Index, newsrank.ArticleMeta] | None = None
+        self._refresh_lock = asyncio.Lock()
+        self._polled_at = time.monotonic()
+        self._poller: asyncio.Future[None] | None = None
+        self._merger: asyncio.Future[None] | None = None
+        self._watcher: asyncio.Future[None] | None = None
+        # Outlet codes of the news metadata (newsrank.live_meta): grows as outlets appear, so the
+        # codes of every segment's part read before stay valid.
+        self._news_sources: dict[str, int] = {}
         self._stories = storygroups.StoryKeeper(ZoneInfo(config.timezone))
         # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
         self.ingest_listeners: list[Callable[[], None]] = []
@@ -298,6 +250,11 @@ class SearchEngine:
         return engine
 
     async def close(self) -> None:
+        for task in (self._watcher, self._poller, self._merger):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait([task])
+        await self.save_segments()
         await self._reader.close()
         await self._writer.close()
 
@@ -331,7 +288,7 @@ class SearchEngine:
         await self._ingest(records(), report, progress)
         report.seconds = time.perf_counter() - started
         if rebuild and (report.added or report.updated):
-            await self.rebuild_index()
+            await self.refresh_index()
         return report
 
     async def ingest_bytes(self, data: bytes, name: str, *, rebuild: bool = True) -> IngestReport:
@@ -344,18 +301,19 @@ class SearchEngine:
         await self._ingest(records, report, None)
         report.seconds = time.perf_counter() - started
         if rebuild and (report.added or report.updated):
-            await self.rebuild_index()
+            await self.refresh_index()
         return report
 
     async def ingest_articles(self, articles: Iterable[Article], origin: str, *, rebuild: bool = True) -> IngestReport:
         """Ingest articles made in memory (the feed poller's), through the same path as files:
-        same passages and analysis, whole batches per transaction, unchanged ones left alone."""
+        same passages and analysis, whole batches per transaction, unchanged ones left alone.
+        With `rebuild` what changed is made searchable at once (a near-real-time refresh)."""
         report = IngestReport()
         started = time.perf_counter()
         await self._ingest(((a, origin) for a in articles), report, None)
         report.seconds = time.perf_counter() - started
         if rebuild and (report.added or report.updated):
-            await self.rebuild_index()
+            await self.refresh_index()
         return report
 
     async def _ingest(self, records: Iterator[tuple[Record, str]], report: IngestReport,
@@ -424,7 +382,7 @@ class SearchEngine:
             deleted = await store.delete_article(self._writer, article_id)
             self._stories.forget(article_id)  # its stories row went with it (ON DELETE CASCADE)
         if deleted and rebuild:
-            await self.rebuild_index()
+            await self.refresh_index()
         return deleted
 
     async def _refresh_pipeline(self) -> None:
@@ -450,20 +408,162 @@ class SearchEngine:
 
     # --- index ------------------------------------------------------------------------
 
-    async def ensure_index(self) -> None:
-        """Load the persisted index if it matches the database, else rebuild it."""
-        generation = await store.content_generation(self._reader)
-        info = await self._stored_index_info()
-        if (info and info.generation == generation and self.index_path.exists()
-                and await asyncio.to_thread(bm25.stored_generation, self.index_path) == generation):
-            try:
-                index = await asyncio.to_thread(bm25.load_index, self.index_path)
-                if index.params == self.config.bm25 and index.n_passages == info.passages:
-                    self._index, self._index_info = index, info
+    async def ensure_index(self, *, serve: bool = True) -> None:
+        """Load the base index and apply what the database logged since, else rebuild.
+
+        With `serve=False` (a command that only writes, such as `newsbot ingest`) nothing is
+        loaded: the base file's header is checked, and the index rebuilt only if it is missing,
+        from another database state the log cannot bridge, or the log since it is long.
+        """
+        if str(self.db_path) == ":memory:":
+            if self._index is None:
+                await self.rebuild_index()
+            return
+        if not serve:
+            if await asyncio.to_thread(self._base_usable):
+                return
+        else:
+            async with self._refresh_lock:
+                try:
+                    state = await asyncio.to_thread(indexing.load_state_with_tail, self.index_path,
+                                                    self.config.bm25)
+                except FileNotFoundError:
+                    state = None
+                except (OSError, ValueError) as exc:
+                    log.warning("index file %s unusable (%s); rebuilding", self.index_path, exc)
+                    state = None
+                if state is not None and await self._apply_log(state, merge=False):
+                    self._index_info = await self._stored_index_info()
                     return
-            except (OSError, ValueError, KeyError) as exc:
-                log.warning("index file %s unreadable (%s); rebuilding", self.index_path, exc)
         await self.rebuild_index()
+
+    def _base_usable(self) -> bool:
+        header = segments.read_header(self.index_path)
+        if header is None:
+            return False
+        con = indexing.connect(self.db_path)
+        try:
+            con.execute("BEGIN")
+            try:
+                last, trimmed, _ = indexing._log_position(con)
+                passages = con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+            finally:
+                con.execute("COMMIT")
+        finally:
+            con.close()
+        log_seq = header[1]
+        covered = segments.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
+        return trimmed <= log_seq <= covered <= last and last - covered <= indexing.tail_limit(passages)
+
+    async def _apply_log(self, state: segments.SegmentedIndex, *, merge: bool = True) -> bool:
+        """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed.
+
+        With `merge`, a full merge is started in the background when the policy asks for one (not
+        when merely opening: a command that asks one question and exits should not start one).
+        """
+        def work() -> tuple[str, segments.LiveIndex | None]:
+            # A connection of its own: a thread left running by a cancelled refresh never shares one.
+            con = indexing.connect(self.db_path)
+            try:
+                changes = indexing.read_changes(con, state.log_seq, indexing.tail_limit(state.n_live))
+            finally:
+                con.close()
+            if changes.gap or changes.too_long:
+                return ("gap" if changes.gap else "long"), None
+            merged = state.last_merge
+            if not indexing.apply_changes(state, changes):
+                return "inconsistent", None
+            state.generation = changes.generation
+            if state.last_merge != merged and not self.rebuilding:
+                # Merged segments are worth keeping: a restart loads them instead of re-indexing.
+                segments.save_tail(state, indexing.tail_path(self.index_path))
+            return "ok", state.snapshot()
+
+        outcome, snapshot = await asyncio.to_thread(work)
+        if snapshot is None:
+            log.info("index refresh needs a rebuild (%s)", outcome)
+            return False
+        self._nrt, self._index = state, snapshot
+        if merge and indexing.needs_full_merge(state) and not self.rebuilding:
+            self._start_merge()
+        return True
+
+    async def save_segments(self) -> None:
+        """Write the segments to the tail file for the next start (done on close; they are only an
+        optimisation: the passage log rebuilds them)."""
+        state = self._nrt
+        if state is None or state.log_seq == state.saved_seq or str(self.db_path) == ":memory:":
+            return
+        try:
+            async with self._refresh_lock:
+                if self._nrt is state:
+                    await asyncio.to_thread(segments.save_tail, state, indexing.tail_path(self.index_path))
+        except OSError as exc:
+            log.warning("could not save the index tail (%s); the next start re-indexes it", exc)
+
+    async def refresh_index(self) -> None:
+        """Make what was written to the database since the last refresh searchable (near-real-time).
+
+        Only the new passages are indexed (a segment) and the deleted ones marked; a long
+        tail (a bulk ingest) or a log the index cannot follow rebuilds everything instead.
+        """
+        if str(self.db_path) == ":memory:" or self._nrt is None:
+            if str(self.db_path) == ":memory:":
+                await self.rebuild_index()
+            else:
+                await self.ensure_index()
+            return
+        async with self._refresh_lock:
+            state = self._nrt
+            if state is not None and await self._apply_log(state):
+                return
+            self._nrt = None  # half-applied: not to be refreshed again
+        await self.rebuild_index()
+
+    async def poll_changes(self) -> bool:
+        """Refresh if another process changed the database (its content generation moved); True if it did."""
+        if self._nrt is None or str(self.db_path) == ":memory:":
+            return False
+        if await store.content_generation(self._reader) == self._nrt.generation:
+            return False
+        await self.refresh_index()
+        return True
+
+    def _maybe_poll(self) -> None:
+        """At most once a `PICKUP_SECONDS`, look for changes in the background (questions never wait for it)."""
+        now = time.monotonic()
+        if now - self._polled_at < PICKUP_SECONDS or (self._poller is not None and not self._poller.done()):
+            return
+        self._polled_at = now
+        self._poller = asyncio.ensure_future(self._poll_quietly())
+
+    def start_watching(self, interval: float = PICKUP_SECONDS) -> None:
+        """Look for other processes' writes every `interval` seconds until closed (a serving process
+        calls this, so a new article is searchable within ~`interval` even before anyone asks)."""
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                self._polled_at = time.monotonic()
+                await self._poll_quietly()
+
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(watch())
+
+    async def _poll_quietly(self) -> None:
+        try:
+            await self.poll_changes()
+        except Exception:  # a failed refresh leaves the current index serving; the next poll retries
+            log.exception("index refresh failed")
+
+    def _start_merge(self) -> None:
+        if self._merger is None or self._merger.done():
+            self._merger = asyncio.ensure_future(self._merge_quietly())
+
+    async def _merge_quietly(self) -> None:
+        try:
+            await self.rebuild_index()
+        except Exception:
+            log.exception("background merge failed; segments keep serving")
 
     async def rebuild_index(self) -> IndexInfo:
         """Build a fresh index from the database and swap it in atomically.
@@ -472,41 +572,58 @@ class SearchEngine:
         database is indexed in a separate process (the build is GIL-bound
         Python and would stall the event loop from a thread), a small one in
         a thread, each reading the database through its own connection.
+        What was written while it ran is applied on top before the swap.
         """
         async with self._build_lock:
             started = time.perf_counter()
             size = 0
             if str(self.db_path) == ":memory:":
                 index, generation = await self._build_from_reader()
-            elif await self._passage_id_bound() < BUILD_IN_PROCESS_MIN_PASSAGES:
-                index, generation = await asyncio.to_thread(indexer.build_index_from_db, self.db_path,
-                                                            self.config.bm25)
-                await asyncio.to_thread(bm25.save_index, index, self.index_path, generation)
+                snapshot: segments.LiveIndex | None = segments.LiveIndex.of_index(index)
+                passages, terms = index.n_passages, len(index.vocabulary)
             else:
-                generation = (await self._build_in_process()).generation
-                index = await asyncio.to_thread(bm25.load_index, self.index_path)
-            if str(self.db_path) != ":memory:":
+                if await self._passage_id_bound() < BUILD_IN_PROCESS_MIN_PASSAGES:
+                    built = indexer.BuiltIndex(*await asyncio.to_thread(
+                        indexing.build_base_file, self.db_path, self.index_path, self.config.bm25))
+                else:
+                    built = await self._build_in_process()
+                generation, passages, terms = built.generation, built.passages, built.terms
+                async with self._refresh_lock:
+                    # The tail file extended the old base: the log since the new one replaces it.
+                    indexing.tail_path(self.index_path).unlink(missing_ok=True)
+                    state = await asyncio.to_thread(indexing.load_state, self.index_path, self.config.bm25)
+                    if not await self._apply_log(state):
+                        raise RuntimeError("the index just built does not follow the database's passage log")
+                    snapshot = None
+                    await asyncio.to_thread(self._trim_log, built.log_seq)
+                state.last_merge = time.time()
                 size = self.index_path.stat().st_size
-            info = IndexInfo(passages=index.n_passages, terms=len(index.vocabulary), generation=generation,
+            info = IndexInfo(passages=passages, terms=terms, generation=generation,
                              built_at=store.now_iso(), build_seconds=round(time.perf_counter() - started, 3),
                              size_bytes=size)
+            if snapshot is not None:  # an in-memory database (a file's index is in since _apply_log)
+                self._index = snapshot
+            self._index_info = info
             async with self._write_lock:
                 await store.set_meta(self._writer, "index", json.dumps(asdict(info)))
-            self._index, self._index_info = index, info
             log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
             return info
 
-    async def _catch_up(self, stale: bm25.BM25Index) -> bool:
-        """Wait for (or start) the rebuild that replaces `stale`; True once a fresher index is in."""
+    def _trim_log(self, upto: int) -> None:
+        con = indexing.connect(self.db_path)
+        try:
+            indexing.trim_log(con, upto)
+        finally:
+            con.close()
+
+    async def _catch_up(self, stale: segments.LiveIndex | None) -> bool:
+        """Bring in what the database holds beyond `stale`; True once a fresher index is in."""
         async with self._build_lock:  # a rebuild under way finishes first
             pass
         if self._index is not stale:
             return True
-        built_from = self._index_info.generation if self._index_info else None
-        if await store.content_generation(self._reader) == built_from:
-            return False  # nothing newer to build from
-        await self.rebuild_index()
-        return True
+        await self.refresh_index()
+        return self._index is not stale
 
     async def _build_from_reader(self) -> tuple[bm25.BM25Index, int]:
         # An in-memory database is only visible through our own connections.
@@ -552,143 +669,48 @@ class SearchEngine:
             return None
 
     @property
-    def index(self) -> bm25.BM25Index | None:
+    def index(self) -> segments.LiveIndex | None:
+        """The index questions read now: every segment with the index-wide statistics."""
         return self._index
 
     @property
     def rebuilding(self) -> bool:
         return self._build_lock.locked()
 
-    # --- search -----------------------------------------------------------------------
+    # --- search (retrieval/query.py) ---------------------------------------------------
 
-    def expand(self, index: bm25.BM25Index, terms: list[str]) -> dict[str, float]:
-        """Query term → weight, with spelling variants of rare or unknown words added.
-
-        A transliterated name is spelled several ways (لافرينتييف / لافرنتييف);
-        a word that is rare or absent in the index also matches index terms
-        one edit away, at a lower weight. Common words are left alone: their
-        one-edit neighbours are usually different words.
-        """
-        weights: dict[str, float] = {}
-        for term in terms:
-            if term in index.vocabulary:
-                weights[term] = weights.get(term, 0.0) + 1.0
-        if not self.config.fuzzy:
-            return weights
-        rare = max(3, index.n_passages // 500)
-        for term in dict.fromkeys(terms):
-            if not self._fuzzy_eligible(index, term) or not term.isalpha() or term.isascii():
-                continue
-            tid = index.vocabulary.get(term)
-            if tid is not None and index.df(tid) > rare:
-                continue
-            variants = [(df, v) for df, v in known_variants(index, term) if v not in weights]
-            if tid is not None:
-                variants = [(df, v) for df, v in variants if df <= rare]
-            for _, v in sorted(variants, reverse=True)[:3]:
-                weights[v] = weights.get(v, 0.0) + self.config.fuzzy_weight
-        return weights
+    def expand(self, index: _query.Index, terms: list[str]) -> dict[str, float]:
+        return _query.expand(index, terms, self.config)
 
     def rank(self, query: str, k: int, offset: int = 0, *, mask: np.ndarray | None = None,
              published: np.ndarray | None = None) -> Ranking:
         """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check.
 
-        `mask` (per passage) restricts the ranking to the passages it marks (date and outlet
-        filters); with `published` (per passage) the confident matches are ordered newest first.
+        `mask` (per global passage number) restricts the ranking to the passages it marks (date and
+        outlet filters); with `published` the confident matches are ordered newest first.
         """
-        index = self._index
-        terms = analyze_query(query)
-        if not terms and mask is not None and published is not None and index is not None:
-            # A window and no subject (أخبار أمس): that window's articles, newest first (newsrank).
-            latest = newsrank.latest_in(index, mask, published, offset + k + 1)
-            return Ranking(terms, {}, latest[offset:offset + k], len(latest) > offset + k,
-                           None if latest else "empty_window")
-        if not terms:
-            return Ranking(terms, {}, [], False, "no_terms")
-        if index is None or index.n_passages == 0:
-            return Ranking(terms, {}, [], False, "unknown_terms")
-        expanded = self.expand(index, terms)
-        if not expanded:
-            return Ranking(terms, {}, [], False, "unknown_terms")
-        wanted = offset + k + 1  # one more than shown tells whether a next page exists
-        # Every page re-ranks the same leading articles, so paging through
-        # them neither repeats nor skips one.
-        depth = max(wanted, self.config.rerank_depth if published is None else newsrank.NEWEST_DEPTH)
-        query_terms, weights, evidence = self.leading_evidence(index, terms, expanded, depth, mask=mask)
-        verdict = self._judge(index, terms, query_terms, weights, evidence) if evidence else "high"
-        if offset == 0 and verdict == "refuse":
-            return Ranking(terms, expanded, [], False, "weak")
-        if published is not None:
-            evidence = newsrank.newest_first(evidence, published)
-        picked = [(e.passage, e.score) for e in evidence[:wanted]]
-        return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None,
-                       "low" if verdict == "low" else "high")
+        return _query.rank(self._index, query, k, offset, self.config, mask=mask, published=published)
 
-    def leading_evidence(self, index: bm25.BM25Index, terms: list[str], expanded: dict[str, float], depth: int,
+    def leading_evidence(self, index: _query.Index, terms: list[str], expanded: dict[str, float], depth: int,
                          *, mask: np.ndarray | None = None,
                          ) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
-        """The top `depth` articles re-ranked, with what the no-answer check judges them by.
-
-        Returns the question words with their index terms, the term weights,
-        and each article's evidence, best first (what `rank` pages through).
-        """
-        weights = {index.vocabulary[t]: w for t, w in expanded.items()}
-        leaders = (self._leading_passages(index, weights, depth) if mask is None
-                   else newsrank.leading_passages(index, weights, depth, mask))
-        query_terms = self._query_terms(index, terms, expanded)
-        evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
-                                 rerank.RerankWeights(self.config.lead_boost, self.config.spread_weight))
-        return query_terms, weights, evidence
+        return _query.leading_evidence(index, terms, expanded, depth, self.config, mask=mask)
 
     @staticmethod
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
-        """The best passage of each of the top `wanted` articles by passage score."""
+        """The best passage of each of the top `wanted` articles of one plain index (for tools and tests)."""
         return bm25.top_articles(index, weights, wanted)[0].tolist()
 
-    def _query_terms(self, index: bm25.BM25Index, terms: list[str],
+    def _query_terms(self, index: _query.Index, terms: list[str],
                      expanded: dict[str, float]) -> list[rerank.QueryTerm]:
-        """Each distinct question word with the index terms standing for it (its spelling variants at their weight).
+        return _query.query_terms(index, terms, expanded, self.config)
 
-        A variant is matched back to its word by an edit-distance check on
-        the few variants `expand` found, not by regenerating every word's
-        hundreds of one-edit neighbours.
-        """
-        variants = [v for v in expanded if v not in terms]
-        out = []
-        for term in dict.fromkeys(terms):
-            matches = []
-            tid = index.vocabulary.get(term)
-            if tid is not None:
-                matches.append((tid, 1.0))
-            if self.config.fuzzy and self._fuzzy_eligible(index, term):
-                # Credit for coverage: a variant of a word the index knows is another word, partly; of one
-                # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
-                credit = self.config.fuzzy_weight if tid is not None else 1.0
-                matches += [(index.vocabulary[v], credit) for v in variants if rerank.one_edit_apart(term, v)]
-            out.append(rerank.QueryTerm(bm25.idf_of(index, term), tuple(matches)))
-        return out
+    def _fuzzy_eligible(self, index: _query.Index, term: str) -> bool:
+        return _query.fuzzy_eligible(index, term, self.config)
 
-    def _fuzzy_eligible(self, index: bm25.BM25Index, term: str) -> bool:
-        """Whether a question word is long enough to be matched through its spelling variants."""
-        shortest = self.config.fuzzy_min_chars if term in index.vocabulary else self.config.fuzzy_unknown_min_chars
-        return len(term) >= shortest
-
-    def _judge(self, index: bm25.BM25Index, terms: list[str], query_terms: list[rerank.QueryTerm],
+    def _judge(self, index: _query.Index, terms: list[str], query_terms: list[rerank.QueryTerm],
                weights: dict[int, float], evidence: list[rerank.Evidence]) -> str:
-        """How sure the best answer is: "refuse" (nothing meaningful matched), "low" (closest matches) or "high"."""
-        if evidence[0].article_coverage < self.config.min_coverage:
-            return "refuse"
-        low = confidence.names_unseen_year(index, terms)
-        # A passage holding every question word is as good an answer as word
-        # matching can find: the model judges partial matches only. (Without
-        # this it refused one-word news questions such as ترامب, which match
-        # hundreds of articles equally well.)
-        if self.config.min_confidence <= 0 or evidence[0].passage_coverage >= FULL_COVERAGE:
-            return "low" if low else "high"
-        p = confidence.answerable_probability(confidence.features(index, terms, query_terms, weights, evidence))
-        if p < self.config.min_confidence:
-            return "refuse"
-        return "low" if low or p < self.config.low_confidence else "high"
+        return _query.judge(index, terms, query_terms, weights, evidence, self.config)
 
     async def search(self, query: str, k: int = 3, offset: int = 0, *, filters: Filters | None = None,
                      _caught_up: bool = False) -> SearchResult:
@@ -699,6 +721,7 @@ class SearchEngine:
         marked `outside_filters`.
         """
         started = time.perf_counter()
+        self._maybe_poll()
         index = self._index
         # --- news filters (retrieval/newsrank.py) ---
         mask = published = None
@@ -708,24 +731,25 @@ class SearchEngine:
             published = meta.published if filters.newest_first else None
         # One result per story: rank more articles than shown, from the first, and drop the copies.
         fetch_k, fetch_offset = (2 * (offset + k) + 1, 0) if self.config.one_per_story else (k, offset)
-        ranking = self.rank(query, fetch_k, fetch_offset, mask=mask, published=published)
+        ranking = _query.rank(index, query, fetch_k, fetch_offset, self.config, mask=mask, published=published)
         outside = False
         if mask is not None and not ranking.picked and ranking.no_answer not in ("no_terms", "unknown_terms"):
-            outside_ranking = self.rank(query, fetch_k, fetch_offset, published=published)
+            outside_ranking = _query.rank(index, query, fetch_k, fetch_offset, self.config, published=published)
             if outside_ranking.picked:
                 ranking, outside = outside_ranking, True
         picked, has_more, also = ranking.picked, ranking.has_more, {}
         if self.config.one_per_story and picked and index is not None:
-            picked, has_more, also = await self._one_per_story(index, picked, offset, k)
+            picked, has_more, also = await self._one_per_story(_query.live(index), picked, offset, k)
         # --- end of news filters ---
         hits: list[Hit] = []
         if picked and index is not None:
-            ids = [int(index.passage_ids[p]) for p, _ in picked]
+            live = _query.live(index)
+            ids = [live.passage_id(p) for p, _ in picked]
             rows = await store.passages_by_id(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
-                # Passages gone since the index was built (an article updated or deleted by an ingest
-                # whose index is not swapped in yet): answer wholly from the fresh index instead of
-                # half an answer from the stale one.
+                # Passages gone since the index was refreshed (an article updated or deleted by another
+                # process, not applied yet): answer wholly from the fresh index instead of half an
+                # answer from the stale one.
                 return await self.search(query, k, offset, filters=filters, _caught_up=True)
             for (_, score), pid in zip(picked, ids, strict=True):
                 row = rows.get(pid)
@@ -744,13 +768,13 @@ class SearchEngine:
                             seconds=time.perf_counter() - started, filters=filters, outside_filters=outside,
                             confidence=ranking.confidence)
 
-    async def _one_per_story(self, index: bm25.BM25Index, picked: list[tuple[int, float]], offset: int, k: int,
+    async def _one_per_story(self, index: segments.LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
                              ) -> tuple[list[tuple[int, float]], bool, dict[int, tuple[storygroups.StoryCopy, ...]]]:
         """The page [offset, offset + k) of `picked` with each story's first article only.
 
         Returns it, whether more follow, and per shown passage id the story's other articles.
         """
-        rowids = [int(index.article_ids[p]) for p, _ in picked]
+        rowids = [index.article_id(p) for p, _ in picked]
         story_of, members = await storygroups.story_members(self._reader, rowids)
         kept, seen = [], set()
         for (p, score), rowid in zip(picked, rowids, strict=True):
@@ -759,17 +783,15 @@ class SearchEngine:
                 seen.add(story)
                 kept.append((p, score, rowid, story))
         page = kept[offset:offset + k]
-        also = {int(index.passage_ids[p]): tuple(c for r, c in members.get(story, ()) if r != rowid)[
+        also = {index.passage_id(p): tuple(c for r, c in members.get(story, ()) if r != rowid)[
             :storygroups.MAX_ALSO] for p, _, rowid, story in page}
         return [(p, s) for p, s, _, _ in page], len(kept) > offset + k, also
 
-    async def _article_meta(self, index: bm25.BM25Index) -> newsrank.ArticleMeta:
-        """Publication time and source per passage of `index`, read once per index."""
-        cached = self._news_meta
-        if cached is None or cached[0] is not index:
-            cached = self._news_meta = (index, await newsrank.article_meta(self._reader, index,
-                                                                            ZoneInfo(self.config.timezone)))
-        return cached[1]
+    async def _article_meta(self, index: _query.Index) -> newsrank.ArticleMeta:
+        """Publication time and source per global passage number of `index`: read once per segment
+        (a refresh reads only the new segment's articles), put together once per snapshot."""
+        return await newsrank.live_meta(self._reader, _query.live(index), ZoneInfo(self.config.timezone),
+                                        self._news_sources)
 
     # --- browsing ---------------------------------------------------------------------
 
@@ -785,5 +807,16 @@ class SearchEngine:
     async def stats(self) -> Stats:
         c = await store.counts(self._reader)
         info = self._index_info
-        return Stats(articles=c["articles"], passages=c["passages"], sources=c["sources"], index=info)
+        return Stats(articles=c["articles"], passages=c["passages"], sources=c["sources"], index=info,
+                     segments=self.segment_info())
+
+    def segment_info(self) -> SegmentInfo | None:
+        state = self._nrt
+        if state is None:
+            return None
+        held = sum(seg.size for seg in state.segments)
+        merged = (datetime.fromtimestamp(state.last_merge, UTC).isoformat(timespec="seconds")
+                  if state.last_merge else None)
+        return SegmentInfo(count=len(state.segments) - 1, passages=state.segment_passages,
+                           deleted_share=state.deleted / held if held else 0.0, last_merge=merged)
 

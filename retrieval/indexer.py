@@ -20,7 +20,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import bm25
+from . import bm25, indexing
 
 INDEX_INPUTS_SQL = ("SELECT p.id, a.rowid, p.terms FROM passages p"
                     " JOIN articles a ON a.id = p.article_id ORDER BY p.id")
@@ -31,6 +31,7 @@ class BuiltIndex:
     passages: int
     terms: int
     generation: int
+    log_seq: int = 0
 
 
 def read_index_inputs(con: sqlite3.Connection) -> tuple[int, list[int], list[int], list[str]]:
@@ -70,7 +71,9 @@ def build_index_file(db_path: str | Path, out_path: str | Path, params: bm25.BM2
 def main(argv: list[str] | None = None) -> int:
     db_path, out_path, params_json = argv if argv is not None else sys.argv[1:]
     params = bm25.BM25Params(**json.loads(params_json))
-    print(json.dumps(asdict(build_index_file(db_path, out_path, params))))
+    # The engine's index file: the base of retrieval/indexing.py (segments are applied on top).
+    passages, terms, generation, log_seq = indexing.build_base_file(db_path, out_path, params)
+    print(json.dumps(asdict(BuiltIndex(passages, terms, generation, log_seq))))
     return 0
 
 

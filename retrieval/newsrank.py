@@ -1,10 +1,12 @@
 """Date and outlet filters in ranking, and newest-first ordering.
 
-Per index, each passage's article publication time (epoch seconds, NaN when the article has no
-readable date) and source code are read from SQLite once (`ArticleMeta`), so a filter is a
-boolean mask over passages: ranking under a filter scores the question's postings, keeps the
-passages inside the mask and takes each article's best one, and re-ranking and the no-answer
-check then run on those leaders exactly as without a filter.
+Each passage's article publication time (epoch seconds, NaN when the article has no readable
+date) and source code are read from SQLite once per segment of the index (`segment_meta`, kept
+with the segment: a refresh that adds a segment reads only its articles) and put together per
+index snapshot (`live_meta`), so a filter is a boolean mask over global passage numbers: ranking
+under a filter scores the question's postings in every segment, keeps the live passages inside
+the mask and takes each article's best one, and re-ranking and the no-answer check then run on
+those leaders exactly as without a filter.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from . import bm25, rerank
 from .newsquery import Filters
+from .segments import LiveIndex
 
 _SLASHED = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})")
 
@@ -52,26 +55,75 @@ def published_timestamp(published: str, tz: tzinfo) -> float:
 
 @dataclass(frozen=True)
 class ArticleMeta:
-    """Per passage number of one index: its article's publication time and source."""
+    """Per global passage number of one index snapshot: its article's publication time and source.
+
+    Deleted passages (and articles gone since their segment was read) have NaN and -1, so no
+    filter window or outlet holds them.
+    """
 
     published: np.ndarray  # float64 epoch seconds, NaN if unknown
-    source: np.ndarray  # int32 code into `sources`, -1 for an article gone since the build
+    source: np.ndarray  # int32 code into `sources`, -1 for an article gone
     sources: dict[str, int]
 
 
-async def article_meta(db: aiosqlite.Connection, index: bm25.BM25Index, tz: tzinfo) -> ArticleMeta:
-    rows = await db.execute_fetchall("SELECT rowid, published, source FROM articles ORDER BY rowid")
+_PART = "news_meta"  # the key of a segment's part in its derived values
+_LOOKUP_CHUNK = 900
+
+
+async def segment_meta(db: aiosqlite.Connection, view: bm25.BM25Index, tz: tzinfo,
+                       sources: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(publication time, source code) per passage of one segment, read once and kept with it.
+
+    An article's date or source changes only with its text, which writes new passages (a new
+    segment): what was read for a segment holds for its passages as long as they are live.
+    `sources` grows as new outlets are met, so codes stay valid for every part read before.
+    """
+    cached = view._derived.get(_PART)
+    if cached is not None and cached[0] is sources:
+        return cached[1], cached[2]
+    wanted = np.unique(view.article_ids)
+    if wanted.size > view.n_passages // 4 or wanted.size > 50_000:
+        rows = await db.execute_fetchall("SELECT rowid, published, source FROM articles ORDER BY rowid")
+    else:
+        rows = []
+        ids = wanted.tolist()
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start:start + _LOOKUP_CHUNK]
+            rows += await db.execute_fetchall(
+                f"SELECT rowid, published, source FROM articles WHERE rowid IN ({','.join('?' * len(chunk))})"
+                " ORDER BY rowid", chunk)
+        rows.sort()
     rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     stamps = np.fromiter((published_timestamp(r[1], tz) for r in rows), dtype=np.float64, count=len(rows))
-    sources: dict[str, int] = {}
     codes = np.fromiter((sources.setdefault(r[2], len(sources)) for r in rows), dtype=np.int32, count=len(rows))
-    pos = np.searchsorted(rowids, index.article_ids)
+    pos = np.searchsorted(rowids, view.article_ids)
     found = pos < rowids.size
-    found[found] = rowids[pos[found]] == index.article_ids[found]
+    found[found] = rowids[pos[found]] == view.article_ids[found]
     pos = np.where(found, pos, 0)
     published = np.where(found, stamps[pos] if rows else np.nan, np.nan)
     source = np.where(found, codes[pos] if rows else -1, -1).astype(np.int32)
-    return ArticleMeta(published, source, sources)
+    view._derived[_PART] = (sources, published, source)
+    return published, source
+
+
+async def live_meta(db: aiosqlite.Connection, index: LiveIndex, tz: tzinfo, sources: dict[str, int]) -> ArticleMeta:
+    """The `ArticleMeta` of an index snapshot: its segments' parts (read only for new segments) put
+    together, with deleted passages blanked; kept with the snapshot (one concatenation per refresh)."""
+    cached = index._derived.get(_PART)
+    if cached is not None and cached.sources is sources:
+        return cached
+    published_parts, source_parts = [], []
+    for view, seg in zip(index.views, index.segments, strict=True):
+        published, source = await segment_meta(db, view, tz, sources)
+        if seg is not None and seg.n_live != seg.size:
+            published = np.where(seg.live, published, np.nan)
+            source = np.where(seg.live, source, -1).astype(np.int32)
+        published_parts.append(published)
+        source_parts.append(source)
+    meta = ArticleMeta(np.concatenate(published_parts) if published_parts else np.empty(0),
+                       np.concatenate(source_parts) if source_parts else np.empty(0, dtype=np.int32), sources)
+    index._derived[_PART] = meta
+    return meta
 
 
 def mask_of(meta: ArticleMeta, filters: Filters) -> np.ndarray | None:
@@ -87,32 +139,61 @@ def mask_of(meta: ArticleMeta, filters: Filters) -> np.ndarray | None:
     return mask
 
 
-def leading_passages(index: bm25.BM25Index, weights: dict[int, float], depth: int, mask: np.ndarray) -> list[int]:
-    """The best passage of each of the top `depth` articles among the passages of `mask`.
+def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int,
+                     mask: np.ndarray) -> list[tuple[int, int]]:
+    """(view, passage number in it) of the best passage of each of the top `depth` live articles
+    among the passages of `mask` (global passage numbers), best first.
 
-    Exact, by scoring every posting of the question's terms (no pruning: the pruning bounds
-    hold for the whole index, not for a part of it); the same order as `bm25.top_articles`
-    (score descending, ties to the lower passage number).
+    Exact, by scoring every posting of the question's terms in every segment (no pruning: the
+    pruning bounds hold for the whole index, not for a part of it); the order of a full build
+    (score descending, ties to the lower passage id). An article's live passages are all in one
+    segment, so each segment's best passage per article is the article's best.
     """
-    cand, scores = bm25.score(index, weights)
-    keep = mask[cand]
-    cand, scores = cand[keep], scores[keep]
-    if cand.size == 0:
-        return []
-    order = np.lexsort((cand, -scores))
-    cand = cand[order]
-    _, first = np.unique(index.article_numbers[cand], return_index=True)
-    first.sort()
-    return cand[first[:depth]].tolist()
+    found: list[tuple[float, int, int, int]] = []
+    for v, view in enumerate(index.views):
+        w = {t: x for t, x in weights.items() if view.offsets[t + 1] > view.offsets[t]}
+        if not w:
+            continue
+        cand, scores = bm25.score(view, w)
+        start = int(index.starts[v])
+        keep = mask[cand + start] if start else mask[cand]
+        seg = index.segments[v]
+        if seg is not None:
+            keep &= seg.live[cand]
+        cand, scores = cand[keep], scores[keep]
+        if cand.size == 0:
+            continue
+        order = np.lexsort((cand, -scores))
+        cand, scores = cand[order], scores[order]
+        _, first = np.unique(view.article_numbers[cand], return_index=True)
+        first.sort()
+        first = first[:depth]
+        pids = view.passage_ids[cand[first]]
+        found += [(-s, int(pid), v, int(d)) for s, pid, d in
+                  zip(scores[first].tolist(), pids.tolist(), cand[first].tolist(), strict=True)]
+    found.sort()
+    return [(v, d) for _, _, v, d in found[:depth]]
 
 
-def latest_in(index: bm25.BM25Index, mask: np.ndarray, published: np.ndarray, wanted: int) -> list[tuple[int, float]]:
-    """The lead passages of the newest `wanted` articles inside `mask` (score 0: nothing was matched)."""
-    leads = np.flatnonzero(mask & (rerank.article_layout(index).ordinal == 0) & ~np.isnan(published))
+def latest_in(index: LiveIndex, mask: np.ndarray, published: np.ndarray, wanted: int) -> list[tuple[int, float]]:
+    """The lead passages of the newest `wanted` live articles inside `mask` (score 0: nothing was matched).
+
+    (`published` is NaN for deleted passages: see `live_meta`.)
+    """
+    leads = np.flatnonzero(mask & _lead_marks(index) & ~np.isnan(published))
     if leads.size == 0:
         return []
     order = np.lexsort((leads, -published[leads]))[:wanted]
     return [(int(p), 0.0) for p in leads[order]]
+
+
+def _lead_marks(index: LiveIndex) -> np.ndarray:
+    """Per global passage number, whether it is its article's first passage (kept with the snapshot)."""
+    def build(index: LiveIndex) -> np.ndarray:
+        parts = [rerank.article_layout(view).ordinal == 0 for view in index.views]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=np.bool_)
+
+    return index.derived("lead_marks", build)
 
 
 # Newest first keeps the leading articles that match the question about as well as the best one

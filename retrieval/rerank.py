@@ -100,45 +100,78 @@ class Evidence:
 def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, float], query: list[QueryTerm],
            leaders: list[int], rw: RerankWeights) -> list[Evidence]:
     """Evidence for the articles of `leaders` (each article's best passage), best first."""
-    if not leaders:
+    out = [e for _, e in rerank_parts([(index, layout, leaders)], weights, query, rw)]
+    # Stable: equal scores keep the passage ranking's order.
+    return sorted(out, key=lambda e: -e.score)
+
+
+def rerank_parts(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], weights: dict[int, float],
+                 query: list[QueryTerm], rw: RerankWeights) -> list[tuple[int, Evidence]]:
+    """Evidence for leading articles held in several indexes (the segments of one index, sharing its
+    term ids and idf): (part, evidence with the passage numbered in that part), in the order of the
+    parts' leaders. One pass for all, so a question pays the fixed costs once, however many segments.
+    """
+    parts = [(index, layout, leaders) for index, layout, leaders in parts if leaders]
+    if not parts:
         return []
-    # The passages of each leading article in turn: its group of layout.order.
-    first, sizes = layout.start[leaders], layout.end[leaders] - layout.start[leaders]
+    idf = parts[0][0].idf
+    tids = {tid for term in query for tid, _ in term.matches} | weights.keys()
+    passage_parts, score_parts, size_parts, lead_parts, credit_parts, part_of = [], [], [], [], [], []
+    for p, (index, layout, leaders) in enumerate(parts):
+        # The passages of each leading article in turn: its group of layout.order.
+        first, sizes = layout.start[leaders], layout.end[leaders] - layout.start[leaders]
+        starts = np.zeros(sizes.size, dtype=np.intp)
+        np.cumsum(sizes[:-1], out=starts[1:])
+        passages = layout.order[np.arange(int(sizes.sum())) + np.repeat(first - starts, sizes)]
+        order = np.argsort(passages, kind="stable")
+        sorted_passages = passages[order]
+        # Every passage of the leading articles, scored exactly as top_k scores
+        # them, in ascending passage order (what the binary searches need), put
+        # back in article order once at the end.
+        sorted_scores = np.zeros(passages.size, dtype=np.float64)
+        present: dict[int, np.ndarray] = {}
+        for tid in tids:
+            docs = index.docs_of(tid)
+            if docs.size == 0:  # a term only other segments hold: absent here
+                continue
+            pos = np.searchsorted(docs, sorted_passages)
+            np.minimum(pos, docs.size - 1, out=pos)
+            hit = docs[pos] == sorted_passages
+            present[tid] = hit
+            w = weights.get(tid)
+            if w:
+                # float32 impacts times a float64 factor: the products top_k adds (0 where absent).
+                sorted_scores += np.where(hit, index.impacts_at(tid, pos), np.float32(0)) * (np.float64(w) * idf[tid])
+        scores = np.empty_like(sorted_scores)
+        scores[order] = sorted_scores
+        # credit[i, j]: how much of query word i passage j holds (its best match).
+        sorted_credit = np.zeros((len(query), passages.size), dtype=np.float64)
+        for i, term in enumerate(query):
+            for tid, c in term.matches:
+                hit = present.get(tid)
+                if hit is not None:
+                    np.maximum(sorted_credit[i], hit * c, out=sorted_credit[i])
+        credit = np.empty_like(sorted_credit)
+        credit[:, order] = sorted_credit
+        passage_parts.append(passages)
+        score_parts.append(scores)
+        size_parts.append(sizes)
+        lead_parts.append(layout.ordinal[passages] == 0)
+        credit_parts.append(credit)
+        part_of += [p] * len(leaders)
+    one = len(parts) == 1
+    passages = passage_parts[0] if one else np.concatenate(passage_parts)
+    scores = score_parts[0] if one else np.concatenate(score_parts)
+    sizes = size_parts[0] if one else np.concatenate(size_parts)
+    lead = lead_parts[0] if one else np.concatenate(lead_parts)
+    credit = credit_parts[0] if one else np.concatenate(credit_parts, axis=1)
     starts = np.zeros(sizes.size, dtype=np.intp)
     np.cumsum(sizes[:-1], out=starts[1:])
-    passages = layout.order[np.arange(int(sizes.sum())) + np.repeat(first - starts, sizes)]
-    order = np.argsort(passages, kind="stable")
-    sorted_passages = passages[order]
-    # Every passage of the leading articles, scored exactly as top_k scores
-    # them, in ascending passage order (what the binary searches need), put
-    # back in article order once at the end.
-    sorted_scores = np.zeros(passages.size, dtype=np.float64)
-    present: dict[int, np.ndarray] = {}
-    for tid in {tid for term in query for tid, _ in term.matches} | weights.keys():
-        docs, impacts = index.postings(tid)
-        pos = np.searchsorted(docs, sorted_passages)
-        np.minimum(pos, docs.size - 1, out=pos)
-        hit = docs[pos] == sorted_passages
-        present[tid] = hit
-        w = weights.get(tid)
-        if w:
-            # float32 impacts times a float64 factor: the products top_k adds (0 where absent).
-            sorted_scores += np.where(hit, impacts[pos], np.float32(0)) * (np.float64(w) * index.idf[tid])
-    scores = np.empty_like(sorted_scores)
-    scores[order] = sorted_scores
     total_idf = sum(t.idf for t in query) or 1.0
-    # credit[i, j]: how much of query word i passage j holds (its best match).
-    sorted_credit = np.zeros((len(query), passages.size), dtype=np.float64)
-    for i, term in enumerate(query):
-        for tid, c in term.matches:
-            np.maximum(sorted_credit[i], present[tid] * c, out=sorted_credit[i])
-    credit = np.empty_like(sorted_credit)
-    credit[:, order] = sorted_credit
     idfs = np.array([t.idf for t in query], dtype=np.float64)
     # What each query word adds to a passage at one occurrence in a passage of average length.
-    unit = np.array([max((weights.get(tid, 0.0) * float(index.idf[tid]) for tid, _ in t.matches), default=0.0)
+    unit = np.array([max((weights.get(tid, 0.0) * float(idf[tid]) for tid, _ in t.matches), default=0.0)
                      for t in query], dtype=np.float64)
-    lead = layout.ordinal[passages] == 0
     boosted = np.where(lead, scores * (1.0 + rw.lead_boost), scores)
     # Each article's best passage: the first of its group holding the group's highest boosted score.
     tops = np.flatnonzero(boosted == np.repeat(np.maximum.reduceat(boosted, starts), sizes))
@@ -150,12 +183,12 @@ def rerank(index: bm25.BM25Index, layout: ArticleLayout, weights: dict[int, floa
     for g, (b, passage, boost, score) in enumerate(zip(best.tolist(), passages[best].tolist(), boosted[best].tolist(),
                                                        scores[best].tolist(), strict=True)):
         spread = float(unit @ missing[g])
-        out.append(Evidence(passage=passage, score=boost + rw.spread_weight * spread, passage_score=score,
-                            # credit[:, b] a column view, as always: BLAS sums a strided vector in another order.
-                            passage_coverage=float(idfs @ credit[:, b]) / total_idf,
-                            article_coverage=float(idfs @ in_article[g]) / total_idf))
-    # Stable: equal scores keep the passage ranking's order.
-    return sorted(out, key=lambda e: -e.score)
+        out.append((part_of[g], Evidence(
+            passage=passage, score=boost + rw.spread_weight * spread, passage_score=score,
+            # credit[:, b] a column view, as always: BLAS sums a strided vector in another order.
+            passage_coverage=float(idfs @ credit[:, b]) / total_idf,
+            article_coverage=float(idfs @ in_article[g]) / total_idf)))
+    return out
 
 
 def one_edit_apart(a: str, b: str) -> bool:

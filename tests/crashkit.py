@@ -115,7 +115,7 @@ def fresh_engine_problems(db: Path, probe: list[int]) -> list[str]:
         problems = []
         async with await SearchEngine.open(db, RetrievalConfig()) as engine:
             index = engine.index
-            if index is None or set(index.passage_ids.tolist()) != passage_ids(db):
+            if index is None or set(index.live_passage_ids().tolist()) != passage_ids(db):
                 problems.append("served index does not match the passages in the database")
             result = await engine.search(SAMPLE_QUESTION)
             if not result.hits or "2585" not in result.hits[0].excerpt:

@@ -39,6 +39,16 @@ def test_ingest_ask_search_stats(tmp_path: Path):
     out = newsbot("stats", db=db)
     assert "articles: 4" in out.stdout and "sources:  4" in out.stdout and "index:" in out.stdout
 
+    # One more article: a segment over the base, not a rebuild; searchable by the next process.
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(json.dumps({"id": "late", "text": "خبر متأخر عن الكسوف الشمسي " * 20}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    assert newsbot("ingest", "--quiet", str(extra), db=db).returncode == 0
+    out = newsbot("stats", db=db)
+    assert "articles: 5" in out.stdout and "segments: 1 (1 passages), 0.0% deleted" in out.stdout, out.stdout
+    out = newsbot("ask", "الكسوف الشمسي", db=db)
+    assert out.returncode == 0 and "خبر متأخر" in out.stdout, out.stdout
+
 
 def test_analyze_prints_the_terms_of_each_line_in_both_modes(tmp_path: Path):
     from retrieval import analysis

@@ -16,6 +16,7 @@ duration of an uninterrupted run, so kills land in the real work.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -37,7 +38,8 @@ import numpy as np
 import pytest
 
 from bot.cli import main as cli_main
-from retrieval import bm25
+from retrieval import bm25, segments
+from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import REPO, SAMPLE
 from .crashkit import Corpus, fresh_engine_problems, stored_article_numbers, unique_word
@@ -218,6 +220,52 @@ def test_sigkill_during_ingest_and_reindex(tmp_path: Path, seed: int):
         print(f"  {count:2d} x {phase}")
 
 
+NRT_KILLS = int(os.environ.get("NEWSBOT_CRASH_NRT_KILLS", "8"))
+
+
+def test_sigkill_during_near_real_time_adds_merges_and_tail_saves(tmp_path: Path, seed: int):
+    """A serving process adding and updating articles (segments, deletion marks, tiered merges, tail-file
+    saves, background merges into the base) killed at random moments: what it leaves opens, answers every
+    committed article exactly once, and scores as a full rebuild of the database does."""
+    from .test_nrt_oracle import check_against_rebuild
+
+    rng = random.Random(seed + 2)
+    db = tmp_path / "news.db"
+    corpus = Corpus(tmp_path / "corpus", 400, seed)
+    _, out = run_to_completion("ingest", "--quiet", str(SAMPLE), str(corpus.folder), db=db)
+    assert out.returncode == 0, out.stderr
+    writer = [sys.executable, "-m", "tests.nrt_writer", str(db), str(corpus.folder)]
+    started = time.perf_counter()
+    subprocess.run(writer, check=True, cwd=REPO, env=clean_env(), timeout=300)
+    full_run = time.perf_counter() - started
+    startup = import_seconds()
+    kills = attempts = 0
+    while kills < NRT_KILLS:
+        attempts += 1
+        assert attempts < NRT_KILLS * 3, f"runs kept finishing before the kill (seed {seed})"
+        corpus.edit(0.05, edit=attempts)
+        started = time.perf_counter()
+        proc = subprocess.Popen(writer, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(),
+                                cwd=REPO)
+        try:
+            proc.wait(timeout=kill_delay(rng, startup, full_run))
+            full_run = (full_run + time.perf_counter() - started) / 2
+            continue
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        kills += 1
+        where = f"near-real-time kill {kills} (NEWSBOT_CRASH_SEED={seed})"
+        check_after_kill(db, corpus, rng, where, real_process=False)
+
+        async def oracle() -> None:
+            async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+                check_against_rebuild(engine)
+
+        asyncio.run(oracle())
+    print(f"crash tests: {NRT_KILLS} near-real-time kills ({attempts} runs started), a run ~{full_run:.1f} s")
+
+
 FRESH_KILLS = 5
 
 
@@ -371,14 +419,16 @@ def _empty_zip() -> bytes:
     return buf.getvalue()
 
 
-def same_index(a: bm25.BM25Index, b: bm25.BM25Index) -> bool:
-    return (a.vocabulary == b.vocabulary and a.params == b.params
-            and all(np.array_equal(getattr(a, f), getattr(b, f)) for f in
-                    ("offsets", "doc_ids", "impacts", "idf", "doc_len", "passage_ids", "article_ids")))
+def same_base(a: segments.StoredBase, b: segments.StoredBase) -> bool:
+    return (a.vocabulary.ids == b.vocabulary.ids and a.params == b.params and a.log_seq == b.log_seq
+            and a.segment.ref_avgdl == b.segment.ref_avgdl
+            and all(np.array_equal(getattr(a.segment, f), getattr(b.segment, f)) for f in
+                    ("offsets", "doc_ids", "codes", "pair_tf", "pair_dl", "doc_len", "passage_ids", "article_ids",
+                     "ref_max", "live")))
 
 
 def test_damaged_index_file_is_refused_or_identical_never_wrong(tmp_path: Path, seed: int):
-    """load_index on each damaged copy raises OSError/ValueError (what ensure_index catches) or loads the same index."""
+    """load_segment on each damaged copy raises OSError/ValueError (what ensure_index catches) or loads the same."""
     rng = random.Random(seed)
     corpus = Corpus(tmp_path / "corpus", 200, seed)
     db = tmp_path / "news.db"
@@ -386,24 +436,24 @@ def test_damaged_index_file_is_refused_or_identical_never_wrong(tmp_path: Path, 
     assert out.returncode == 0, out.stderr
     index_path = db.with_name(db.name + ".index.npz")
     good_bytes = index_path.read_bytes()
-    good = bm25.load_index(index_path)
+    good = segments.load_segment(index_path)
     copies = damaged_copies(good_bytes, rng)
     refused = identical = 0
     for name, data in copies.items():
         index_path.write_bytes(data)
         try:
-            loaded = bm25.load_index(index_path)
+            loaded = segments.load_segment(index_path)
         except (OSError, ValueError):
             refused += 1
             continue
-        assert same_index(loaded, good), f"{name} loaded as a different index (seed {seed})"
+        assert same_base(loaded, good), f"{name} loaded as a different index (seed {seed})"
         identical += 1
     assert refused + identical == len(copies) and refused > len(copies) // 2
     # And through the engine: a damaged file is rebuilt, answers are right.
     for name in rng.sample(sorted(copies), 8):
         index_path.write_bytes(copies[name])
         assert fresh_engine_problems(db, rng.sample(range(200), 3)) == [], (name, seed)
-        assert bm25.load_index(index_path).n_passages == good.n_passages  # rewritten whole
+        assert segments.load_segment(index_path).segment.size == good.segment.size  # rewritten whole
 
 
 def test_index_file_with_consistent_zip_but_impossible_arrays_is_refused(tmp_path: Path, seed: int):
@@ -412,27 +462,24 @@ def test_index_file_with_consistent_zip_but_impossible_arrays_is_refused(tmp_pat
     _, out = run_to_completion("ingest", "--quiet", str(SAMPLE), str(corpus.folder), db=db)
     assert out.returncode == 0, out.stderr
     index_path = db.with_name(db.name + ".index.npz")
-    good = bm25.load_index(index_path)
-    n = good.n_passages
+    with np.load(index_path) as data:
+        good = {name: data[name] for name in data.files if name != "checksum"}
+    n = good["doc_len"].shape[0]
     tampered = {
-        "doc id past the end": {"doc_ids": good.doc_ids + n},
-        "negative doc id": {"doc_ids": good.doc_ids - n},
-        "offsets too short": {"offsets": good.offsets[:-1]},
-        "offsets decreasing": {"offsets": good.offsets[::-1].copy()},
-        "missing passage ids": {"passage_ids": good.passage_ids[:-1]},
-        "impacts as text": {"impacts": np.array(["x"] * good.impacts.shape[0])},
-        "two-dimensional idf": {"idf": good.idf.reshape(1, -1)},
+        "doc id past the end": {"doc_ids": good["doc_ids"] + n},
+        "negative doc id": {"doc_ids": good["doc_ids"] - n},
+        "offsets too short": {"offsets": good["offsets"][:-1]},
+        "offsets decreasing": {"offsets": good["offsets"][::-1].copy()},
+        "missing passage ids": {"passage_ids": good["passage_ids"][:-1]},
+        "codes as text": {"codes": np.array(["x"] * good["codes"].shape[0])},
+        "code past the table": {"codes": good["codes"] + np.uint32(good["pair_tf"].shape[0])},
+        "passage ids out of order": {"passage_ids": good["passage_ids"][::-1].copy()},
     }
     for name, change in tampered.items():
-        fields = {f: getattr(good, f) for f in ("offsets", "doc_ids", "impacts", "idf", "doc_len",
-                                                 "passage_ids", "article_ids")}
-        fields.update(change)
-        members = {"vocabulary": np.frombuffer("\n".join(good.vocabulary).encode(), dtype=np.uint8),
-                   "params": np.array([1.5, 0.75, 0.25, -1.0]), "variant": np.frombuffer(b"plus", dtype=np.uint8),
-                   "max_impact": good.max_impact, **fields}
+        members = {**good, **change}
         # A correct checksum of impossible content: the consistency check, not the checksum, must refuse it.
         with open(index_path, "wb") as fh:
             np.savez(fh, checksum=np.array([bm25.content_checksum(members)], dtype=np.int64), **members)
         with pytest.raises(ValueError, match="damaged index file"):
-            bm25.load_index(index_path)
+            segments.load_segment(index_path)
         assert fresh_engine_problems(db, [0, 7, 49]) == [], name

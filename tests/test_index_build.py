@@ -8,13 +8,19 @@ import numpy as np
 from retrieval import bm25, indexer
 from retrieval import engine as engine_module
 from retrieval.engine import RetrievalConfig, SearchEngine
+from retrieval.segments import LiveIndex
 
 from .conftest import NEWS, write_jsonl
 
 
-def same_index(a: bm25.BM25Index, b: bm25.BM25Index) -> bool:
-    arrays = ("offsets", "doc_ids", "impacts", "idf", "doc_len", "passage_ids", "article_ids", "max_impact")
-    return a.vocabulary == b.vocabulary and all(np.array_equal(getattr(a, n), getattr(b, n)) for n in arrays)
+def same_index(a: LiveIndex, b: LiveIndex) -> bool:
+    """Two live indexes of one base each (no segments), array for array."""
+    arrays = ("offsets", "doc_ids", "codes", "table", "idf", "doc_len", "passage_ids", "article_ids", "max_impact")
+    if len(a.views) != 1 or len(b.views) != 1:
+        return False
+    va, vb = a.views[0], b.views[0]
+    return (dict(a.vocabulary) == dict(b.vocabulary)
+            and all(np.array_equal(getattr(va, n), getattr(vb, n)) for n in arrays))
 
 
 async def test_process_build_equals_thread_build_and_serves(tmp_path: Path, monkeypatch):
@@ -22,6 +28,7 @@ async def test_process_build_equals_thread_build_and_serves(tmp_path: Path, monk
     engine = await SearchEngine.open(db, RetrievalConfig())
     try:
         await engine.ingest_paths([write_jsonl(tmp_path / "news.jsonl", NEWS)])
+        await engine.rebuild_index()  # in a thread: a small database
         in_thread = engine.index
         monkeypatch.setattr(engine_module, "BUILD_IN_PROCESS_MIN_PASSAGES", 0)
         info = await engine.rebuild_index()

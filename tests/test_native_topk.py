@@ -239,3 +239,29 @@ def test_a_damaged_posting_raises_and_leaves_the_scratch_clean(small_index):
     with pytest.raises(ValueError, match="offsets of term 1"):
         bm25._native_topk.top(**kernel_args(index, offsets=offsets))
     assert_clean(index)
+
+
+def test_floor_prunes_below_it_and_keeps_everything_above():
+    """With a floor, the kernel returns every article of the top k scoring at least the floor, in order."""
+    rng = np.random.default_rng(7)
+    vocab = [f"t{i}" for i in range(40)]
+    docs = [list(rng.choice(vocab, size=rng.integers(5, 30))) for _ in range(3000)]
+    index = bm25.build_index(docs, np.arange(3000), np.arange(3000) // 3)
+    pruned_early = 0
+    for _ in range(30):
+        terms = list(rng.choice(vocab, size=4, replace=False))
+        weights = bm25.query_weights(index, terms)
+        groups = index.article_numbers
+        # prune_min=1: small lists prune too, so the floor is what the kernel prunes by.
+        plain: list = []
+        docs_all, scores_all = bm25._top_native(index, weights, 30, groups, prune_min=1, stats=plain)
+        assert docs_all.size == 30
+        floor = float(scores_all[10])
+        stats: list = []
+        got_docs, got_scores = bm25._top_native(index, weights, 30, groups, prune_min=1, floor=floor, stats=stats)
+        (at, completed), (plain_at, plain_completed) = stats[0], plain[0]
+        pruned_early += at != -1 and (plain_at == -1 or at < plain_at or completed < plain_completed)
+        keep = scores_all >= floor
+        assert got_docs[:keep.sum()].tolist() == docs_all[keep].tolist()
+        assert np.array_equal(got_scores[:keep.sum()], scores_all[keep])
+    assert pruned_early > 0  # the floor let the kernel prune sooner, or complete fewer candidates

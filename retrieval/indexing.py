@@ -1,0 +1,210 @@
+"""Keeping the index current: the base file, the passage log since it, segments and merges.
+
+The database is the source of truth. The base index file (`news.db.index.npz`)
+records the last passage-log entry it covers (`log_seq`); everything logged
+after it is applied on top as segments and deletion marks
+(`segments.SegmentedIndex`), in this process or any other that opens the same
+database. Segments live in memory only: they are rebuilt from the database
+(the passages' stored terms) when a process starts, so nothing but the base
+file can be damaged on disk, and that file is checksummed and replaced whole.
+
+The policy (tiered, as Lucene's): a refresh adds one small segment; when more
+than `MAX_SMALL_SEGMENTS` pile up the newest are merged in memory (O(their
+postings), no database read; an older one joins only if at most `MERGE_FACTOR`
+times their size); when the segments hold more than
+`MERGE_SHARE` of the passages, or deleted passages pass `DELETED_SHARE`, the
+whole index is rebuilt in a child process and swapped in (the rebuild the
+engine always had, `rebuild_index`), which also trims the log.
+
+Everything here is synchronous and runs in a worker thread (or the child).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import bm25
+from .segments import SegmentedIndex, Vocabulary, build_segment, load_segment, load_tail, save_segment
+
+log = logging.getLogger(__name__)
+
+# Segments behind the base: each costs a question ~0.1 ms of fixed work (a kernel call, a re-ranking
+# pass), so few are kept; tiered merging (segments.SegmentedIndex.merge_tiered) bounds the rewriting.
+MAX_SMALL_SEGMENTS = 3
+MERGE_FACTOR = 4.0
+MERGE_SHARE = 0.10
+DELETED_SHARE = 0.20
+# A refresh reads at most this many log entries (or this share of the passages, if more); a longer
+# tail (a bulk ingest) is indexed by a full rebuild instead, in a child process.
+TAIL_MIN = 2_000
+TAIL_SHARE = 0.10
+_LOOKUP_CHUNK = 900
+
+INDEX_INPUTS_SQL = ("SELECT p.id, a.rowid, p.terms FROM passages p"
+                    " JOIN articles a ON a.id = p.article_id ORDER BY p.id")
+
+
+@dataclass
+class Changes:
+    """What the passage log says happened after some entry, read in one snapshot of the database."""
+
+    log_seq: int  # the last entry read
+    generation: int
+    added: list[tuple[int, int, str]] = field(default_factory=list)  # (passage id, article rowid, terms), by id
+    deleted: list[tuple[int, str]] = field(default_factory=list)  # (passage id, terms) of indexed passages
+    gap: bool = False  # entries after `after` were trimmed: the base must be reloaded or rebuilt
+    too_long: bool = False  # more than `limit` entries: rebuild instead
+
+
+def connect(db_path: str | Path) -> sqlite3.Connection:
+    con = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA busy_timeout=5000")
+    return con
+
+
+def _log_position(con: sqlite3.Connection) -> tuple[int, int, int]:
+    """(last log seq ever assigned, trimmed up to, content generation), inside the caller's transaction."""
+    row = con.execute("SELECT MAX(seq) FROM passage_log").fetchone()
+    meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('passage_log_trimmed', 'content_generation')"))
+    trimmed = int(meta.get("passage_log_trimmed", 0))
+    last = int(row[0]) if row and row[0] is not None else 0
+    return max(last, trimmed), trimmed, int(meta.get("content_generation", 0))
+
+
+def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
+    """The passages added and deleted after log entry `after`, netted out.
+
+    A passage added and deleted since is neither.
+    """
+    con.execute("BEGIN")
+    try:
+        last, trimmed, generation = _log_position(con)
+        changes = Changes(log_seq=last, generation=generation)
+        if trimmed > after or last < after:
+            changes.gap = True
+            return changes
+        if last - after > limit:
+            changes.too_long = True
+            return changes
+        pending: dict[int, None] = {}
+        for _seq, pid, terms in con.execute(
+                "SELECT seq, passage_id, terms FROM passage_log WHERE seq > ? ORDER BY seq", (after,)):
+            if terms is None:
+                pending[pid] = None
+            elif pid in pending:
+                del pending[pid]  # written and deleted since: never indexed
+            else:
+                changes.deleted.append((pid, terms))
+        ids = list(pending)
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start:start + _LOOKUP_CHUNK]
+            changes.added += con.execute(
+                "SELECT p.id, a.rowid, p.terms FROM passages p JOIN articles a ON a.id = p.article_id"
+                f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        changes.added.sort()
+    finally:
+        con.execute("COMMIT")
+    return changes
+
+
+def apply_changes(state: SegmentedIndex, changes: Changes) -> bool:
+    """Deletion marks, then one new segment; False if the log names a passage the index does not hold.
+
+    (Deletions first: an id SQLite reuses for a new passage belongs to the new one.) On False
+    the state is unusable and the caller rebuilds.
+    """
+    if not state.delete_many(changes.deleted):
+        return False
+    added = changes.added
+    state.add([t.split() for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
+    state.log_seq = changes.log_seq
+    if state.merge_tiered(MAX_SMALL_SEGMENTS, MERGE_FACTOR):
+        state.last_merge = time.time()
+    return True
+
+
+def needs_full_merge(state: SegmentedIndex) -> bool:
+    """Whether the segments or the deleted passages have grown enough to rebuild the whole index."""
+    size = sum(s.size for s in state.segments)
+    return (state.segment_passages > MERGE_SHARE * max(state.base.n_live, 1)
+            or state.deleted > DELETED_SHARE * max(size, 1))
+
+
+def tail_limit(passages: int) -> int:
+    return max(TAIL_MIN, int(TAIL_SHARE * passages))
+
+
+def read_index_inputs(con: sqlite3.Connection) -> tuple[int, int, list[int], list[int], list[str]]:
+    """(content generation, last log seq, passage ids, article rowids, terms) in one consistent snapshot."""
+    con.execute("BEGIN")
+    try:
+        last, _, generation = _log_position(con)
+        ids, articles, terms = [], [], []
+        for pid, arowid, text in con.execute(INDEX_INPUTS_SQL):
+            ids.append(pid)
+            articles.append(arowid)
+            terms.append(text)
+    finally:
+        con.execute("COMMIT")
+    return generation, last, ids, articles, terms
+
+
+def build_base_file(db_path: str | Path, out_path: str | Path, params: bm25.BM25Params) -> tuple[int, int, int, int]:
+    """Index the whole database into `out_path`: (passages, terms, generation, log seq)."""
+    con = connect(db_path)
+    try:
+        generation, last, ids, articles, terms = read_index_inputs(con)
+    finally:
+        con.close()
+    vocabulary = Vocabulary()
+    docs: Sequence[list[str]] = [t.split() for t in terms]
+    del terms
+    seg = build_segment(docs, ids, articles, vocabulary, params)
+    save_segment(seg, vocabulary, params, Path(out_path), generation=generation, log_seq=last)
+    return seg.size, len(vocabulary), generation, last
+
+
+def load_state(path: Path, params: bm25.BM25Params) -> SegmentedIndex:
+    """The base file as a segmented index with no segments yet (ValueError/OSError if unusable)."""
+    stored = load_segment(path)
+    if stored.params != params:
+        raise ValueError("index built with other BM25 parameters")
+    state = SegmentedIndex(stored.segment, stored.vocabulary, params, stored.log_seq)
+    state.generation = stored.generation
+    state.base_checksum = stored.checksum
+    return state
+
+
+def tail_path(index_path: Path) -> Path:
+    return index_path.with_name(index_path.name.removesuffix(".npz") + ".tail.npz")
+
+
+def load_state_with_tail(path: Path, params: bm25.BM25Params) -> SegmentedIndex:
+    """The base, extended by the tail file when it is usable (else the log since the base is replayed)."""
+    state = load_state(path, params)
+    tail = tail_path(path)
+    if tail.exists():
+        try:
+            load_tail(state, tail)
+        except (OSError, ValueError) as exc:
+            log.warning("tail file %s unusable (%s): its passages are re-indexed from the database", tail, exc)
+    return state
+
+
+def trim_log(con: sqlite3.Connection, upto: int) -> None:
+    """Drop log entries a saved base covers (a process behind them reloads that base)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        # The last entry stays: the next one is numbered after it (seq is a plain rowid).
+        con.execute("DELETE FROM passage_log WHERE seq <= ? AND seq < (SELECT MAX(seq) FROM passage_log)", (upto,))
+        con.execute("UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?) AS TEXT)"
+                    " WHERE key = 'passage_log_trimmed'", (upto,))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

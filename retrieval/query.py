@@ -1,0 +1,238 @@
+"""From a question to ranked evidence: expansion, ranking over every segment, re-ranking, the no-answer rule.
+
+Everything here reads one `segments.LiveIndex` (a plain `bm25.BM25Index` is
+wrapped as one): the index-wide statistics from it, the postings from its
+views. An article's live passages are always in one view (an article is
+written, replaced or deleted whole, in one transaction), so the best passage
+of each of the top articles overall is among the per-view top articles, and
+re-ranking an article reads its own view only.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import bm25, confidence, newsrank, rerank
+from .analysis import analyze_query
+from .config import FULL_COVERAGE, RetrievalConfig
+from .segments import LiveIndex
+from .variants import known_variants
+
+Index = LiveIndex | bm25.BM25Index
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    terms: list[str]  # the analysed question
+    expanded: dict[str, float]  # index terms searched, with weights (variants included)
+    picked: list[tuple[int, float]]  # (global passage number, score), one per article
+    has_more: bool
+    no_answer: str | None
+    confidence: str = "high"  # "high" or "low" (closest matches): see RetrievalConfig.low_confidence
+
+
+def live(index: Index) -> LiveIndex:
+    """`index` as a live index (a plain one wrapped once, and remembered with it)."""
+    if isinstance(index, LiveIndex):
+        return index
+    return index.derived("live_index", LiveIndex.of_index)
+
+
+def expand(index: Index, terms: list[str], config: RetrievalConfig) -> dict[str, float]:
+    """Query term → weight, with spelling variants of rare or unknown words added.
+
+    A transliterated name is spelled several ways (لافرينتييف / لافرنتييف);
+    a word that is rare or absent in the index also matches index terms
+    one edit away, at a lower weight. Common words are left alone: their
+    one-edit neighbours are usually different words.
+    """
+    index = live(index)
+    weights: dict[str, float] = {}
+    for term in terms:
+        if term in index.vocabulary:
+            weights[term] = weights.get(term, 0.0) + 1.0
+    if not config.fuzzy:
+        return weights
+    rare = max(3, index.n_passages // 500)
+    for term in dict.fromkeys(terms):
+        if not fuzzy_eligible(index, term, config) or not term.isalpha() or term.isascii():
+            continue
+        tid = index.vocabulary.get(term)
+        if tid is not None and index.df(tid) > rare:
+            continue
+        variants = [(df, v) for df, v in known_variants(index, term) if v not in weights]  # type: ignore[arg-type]
+        if tid is not None:
+            variants = [(df, v) for df, v in variants if df <= rare]
+        for _, v in sorted(variants, reverse=True)[:3]:
+            weights[v] = weights.get(v, 0.0) + config.fuzzy_weight
+    return weights
+
+
+def query_terms(index: Index, terms: list[str], expanded: dict[str, float],
+                config: RetrievalConfig) -> list[rerank.QueryTerm]:
+    """Each distinct question word with the index terms standing for it (its spelling variants at their weight).
+
+    A variant is matched back to its word by an edit-distance check on
+    the few variants `expand` found, not by regenerating every word's
+    hundreds of one-edit neighbours.
+    """
+    index = live(index)
+    variants = [v for v in expanded if v not in terms]
+    out = []
+    for term in dict.fromkeys(terms):
+        matches = []
+        tid = index.vocabulary.get(term)
+        if tid is not None:
+            matches.append((tid, 1.0))
+        if config.fuzzy and fuzzy_eligible(index, term, config):
+            # Credit for coverage: a variant of a word the index knows is another word, partly; of one
+            # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
+            credit = config.fuzzy_weight if tid is not None else 1.0
+            matches += [(index.vocabulary[v], credit) for v in variants if rerank.one_edit_apart(term, v)]
+        out.append(rerank.QueryTerm(bm25.idf_of(index, term), tuple(matches)))  # type: ignore[arg-type]
+    return out
+
+
+def fuzzy_eligible(index: Index, term: str, config: RetrievalConfig) -> bool:
+    """Whether a question word is long enough to be matched through its spelling variants."""
+    shortest = config.fuzzy_min_chars if term in index.vocabulary else config.fuzzy_unknown_min_chars
+    return len(term) >= shortest
+
+
+def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) -> list[tuple[int, int]]:
+    """(view, passage number in it) of the best passage of each of the top `depth` live articles, best first.
+
+    The order a full build gives: by score, ties to the lower passage id.
+    """
+    found: list[tuple[float, int, int, int]] = []
+    floor: float | None = None
+    for v, view in enumerate(index.views):
+        offsets = view.offsets
+        w = {t: x for t, x in weights.items() if offsets[t + 1] > offsets[t]}
+        if not w:
+            continue
+        seg = index.segments[v]
+        want = depth
+        while True:
+            # The views after the base need not find articles below the depth-th best found so far.
+            docs, scores = bm25.top_articles(view, w, want, floor)
+            kept = [(-s, int(view.passage_ids[d]), v, d) for d, s in zip(docs.tolist(), scores.tolist(), strict=True)
+                    if seg is None or seg.live[d]]
+            # A deleted passage scores 0 (its impacts are 0): after every live one whenever all
+            # factors are positive. Otherwise live articles may score <= 0 and rank below it: ask for all.
+            if (len(kept) == len(docs) or len(docs) < want or want >= view.n_passages
+                    or all(x * index.idf[t] > 0 for t, x in w.items())):
+                break
+            want = view.n_passages
+        found += kept
+        if len(found) >= depth:
+            floor = -heapq.nsmallest(depth, found)[-1][0]
+    found.sort()
+    return [(v, d) for _, _, v, d in found[:depth]]
+
+
+class _ViewStats:
+    """The index-wide statistics with one view's postings in global passage numbers (what confidence reads)."""
+
+    def __init__(self, index: LiveIndex, v: int) -> None:
+        self.n_passages = index.n_passages
+        self.idf = index.idf
+        self.vocabulary = index.vocabulary
+        self._view = index.views[v]
+        self._start = int(index.starts[v])
+
+    def docs_of(self, term_id: int) -> np.ndarray:
+        docs = self._view.docs_of(term_id)
+        return docs + self._start if self._start else docs
+
+
+def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float], depth: int,
+                     config: RetrievalConfig, *, mask: np.ndarray | None = None,
+                     ) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
+    """The top `depth` articles re-ranked, with what the no-answer check judges them by.
+
+    Returns the question words with their index terms, the term weights,
+    and each article's evidence (passages in global numbers), best first.
+    `mask` (per global passage number) restricts the articles to those it marks.
+    """
+    index = live(index)
+    weights = {index.vocabulary[t]: w for t, w in expanded.items()}
+    leaders = (leading_passages(index, weights, depth) if mask is None
+               else newsrank.leading_passages(index, weights, depth, mask))
+    qterms = query_terms(index, terms, expanded, config)
+    rw = rerank.RerankWeights(config.lead_boost, config.spread_weight)
+    by_view: dict[int, list[int]] = {}
+    for v, d in leaders:
+        by_view.setdefault(v, []).append(d)
+    views = list(by_view)
+    parts = [(index.views[v], rerank.article_layout(index.views[v]), by_view[v]) for v in views]
+    found: dict[tuple[int, int], rerank.Evidence] = {}
+    evidence = rerank.rerank_parts(parts, weights, qterms, rw)
+    # rerank_parts answers in the order of the parts' leaders: view by view, each view's in turn.
+    order = [(v, d) for v in views for d in by_view[v]]
+    for (p, e), (v, d) in zip(evidence, order, strict=True):
+        start = int(index.starts[views[p]])
+        found[v, d] = replace(e, passage=e.passage + start) if start else e
+    # Stable: equal scores keep the passage ranking's order.
+    return qterms, weights, sorted((found[leader] for leader in leaders), key=lambda e: -e.score)
+
+
+def judge(index: Index, terms: list[str], qterms: list[rerank.QueryTerm], weights: dict[int, float],
+          evidence: list[rerank.Evidence], config: RetrievalConfig) -> str:
+    """How sure the best answer is: "refuse" (nothing meaningful matched), "low" (closest matches) or "high"."""
+    if evidence[0].article_coverage < config.min_coverage:
+        return "refuse"
+    index = live(index)
+    low = confidence.names_unseen_year(index, terms)  # type: ignore[arg-type]
+    # A passage holding every question word is as good an answer as word
+    # matching can find: the model judges partial matches only. (Without
+    # this it refused one-word news questions such as ترامب, which match
+    # hundreds of articles equally well.)
+    if config.min_confidence <= 0 or evidence[0].passage_coverage >= FULL_COVERAGE:
+        return "low" if low else "high"
+    stats = _ViewStats(index, index.locate(evidence[0].passage)[0])
+    x = confidence.features(stats, terms, qterms, weights, evidence)  # type: ignore[arg-type]
+    p = confidence.answerable_probability(x)
+    if p < config.min_confidence:
+        return "refuse"
+    return "low" if low or p < config.low_confidence else "high"
+
+
+def rank(index: Index | None, query: str, k: int, offset: int, config: RetrievalConfig, *,
+         mask: np.ndarray | None = None, published: np.ndarray | None = None) -> Ranking:
+    """The CPU part of a search: analysis, scoring, one passage per article, re-ranking, no-answer check.
+
+    `mask` (per global passage number) restricts the ranking to the passages it marks (date and
+    outlet filters); with `published` (per global passage number) the confident matches are
+    ordered newest first.
+    """
+    terms = analyze_query(query)
+    if not terms and mask is not None and published is not None and index is not None:
+        # A window and no subject (أخبار أمس): that window's articles, newest first (newsrank).
+        latest = newsrank.latest_in(live(index), mask, published, offset + k + 1)
+        return Ranking(terms, {}, latest[offset:offset + k], len(latest) > offset + k,
+                       None if latest else "empty_window")
+    if not terms:
+        return Ranking(terms, {}, [], False, "no_terms")
+    if index is None or index.n_passages == 0:
+        return Ranking(terms, {}, [], False, "unknown_terms")
+    index = live(index)
+    expanded = expand(index, terms, config)
+    if not expanded:
+        return Ranking(terms, {}, [], False, "unknown_terms")
+    wanted = offset + k + 1  # one more than shown tells whether a next page exists
+    # Every page re-ranks the same leading articles, so paging through
+    # them neither repeats nor skips one.
+    depth = max(wanted, config.rerank_depth if published is None else newsrank.NEWEST_DEPTH)
+    qterms, weights, evidence = leading_evidence(index, terms, expanded, depth, config, mask=mask)
+    verdict = judge(index, terms, qterms, weights, evidence, config) if evidence else "high"
+    if offset == 0 and verdict == "refuse":
+        return Ranking(terms, expanded, [], False, "weak")
+    if published is not None:
+        evidence = newsrank.newest_first(evidence, published)
+    picked = [(e.passage, e.score) for e in evidence[:wanted]]
+    return Ranking(terms, expanded, picked[offset:offset + k], len(picked) == wanted, None,
+                   "low" if verdict == "low" else "high")
