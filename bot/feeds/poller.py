@@ -186,12 +186,10 @@ class Poller:
         self.config = config
         self.clock = clock
         self.wakeup = asyncio.Event()
-        self._dirty = False
         # Deciding what to store and storing it is one step per feed at a time (fetching and
         # extraction are not): two feeds carrying one article must not both take it.
         self._commit_lock = asyncio.Lock()
-        self._rebuilder: asyncio.Task | None = None
-        # Called after a feed's articles are ingested (tests and the benchmark time with it).
+        # Called after a feed's articles are ingested, and so searchable (tests and the benchmark time with it).
         self.on_ingested: Callable[[Outcome], Awaitable[None] | None] | None = None
         # CPU seconds the worker reported, the latest ones: per feed parse (with its item count), per
         # page extraction (bounded: the bot runs for months).
@@ -201,7 +199,7 @@ class Poller:
 
     async def poll_once(self, *, all_feeds: bool = True) -> list[Outcome]:
         """Poll every feed now (`watch --once`), except one inside a Retry-After or backoff
-        window; or, with `all_feeds=False`, only the due ones. Waits for the index to catch up."""
+        window; or, with `all_feeds=False`, only the due ones. Every article taken is searchable on return."""
         now = self.clock()
         feeds = await feeds_store.list_feeds(self.db) if all_feeds else await feeds_store.due_feeds(self.db, now)
         skipped, todo = [], []
@@ -217,7 +215,6 @@ class Poller:
             else:
                 todo.append(feed)
         outcomes = await asyncio.gather(*(self.poll_feed(f) for f in todo))
-        await self.settle()
         return skipped + list(outcomes)
 
     async def run_forever(self, report: Callable[[Outcome], None] | None = None) -> None:
@@ -242,29 +239,9 @@ class Poller:
             except TimeoutError:
                 pass
 
-    async def settle(self) -> None:
-        """Wait until every article ingested so far is in the search index."""
-        while self._rebuilder is not None and not self._rebuilder.done():
-            await asyncio.shield(self._rebuilder)
-
     async def close(self) -> None:
-        if self._rebuilder is not None and not self._rebuilder.done():
-            self._rebuilder.cancel()
-            await asyncio.gather(self._rebuilder, return_exceptions=True)
-
-    def _request_rebuild(self) -> None:
-        """One rebuild after any number of ingests: ingests during a rebuild are taken by the next."""
-        self._dirty = True
-        if self._rebuilder is None or self._rebuilder.done():
-            self._rebuilder = asyncio.ensure_future(self._rebuild_loop())
-
-    async def _rebuild_loop(self) -> None:
-        while self._dirty:
-            self._dirty = False
-            try:
-                await self.engine.rebuild_index()
-            except Exception:
-                log.exception("index rebuild after a feed poll failed")
+        """Nothing runs behind a poll (its ingest makes the articles searchable before returning);
+        kept for the front ends' shutdown order."""
 
     # --- one feed -----------------------------------------------------------------------------
 
@@ -313,8 +290,9 @@ class Poller:
             taken, urls = await self._decide(feed, candidates, stats)
             report = None
             if taken:
-                report = await self.engine.ingest_articles([t.article for t in taken], f"feed:{feed.url}",
-                                                           rebuild=False)
+                # The ingest's near-real-time refresh indexes just these articles (a small segment, in
+                # milliseconds) before it returns: nothing to schedule or coalesce.
+                report = await self.engine.ingest_articles([t.article for t in taken], f"feed:{feed.url}")
                 if report.skipped:
                     stats.dropped += [s.reason for s in report.skipped]
             await feeds_store.record_items(self.db, [t.item for t in taken], urls)
@@ -331,7 +309,6 @@ class Poller:
         detail += "".join(f", {n} {what}" for n, what in extras if n) + moved
         outcome = Outcome(feed.url, result, detail, added, updated)
         if added or updated:
-            self._request_rebuild()
             if self.on_ingested is not None:
                 maybe = self.on_ingested(outcome)
                 if maybe is not None:
