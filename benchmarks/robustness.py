@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import retrieval.engine as engine_module
+import retrieval.query as engine_module
 from benchmarks import qa_data
 from benchmarks.eval import (
     DEFAULT_CACHE,

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import retrieval.engine as engine_module
+import retrieval.query as engine_module
 from benchmarks import qa_data
 from benchmarks.eval import DEFAULT_CORPUS, DEFAULT_QA, K, Outcome, metrics, parse_overrides
 from retrieval import bm25

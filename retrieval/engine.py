@@ -13,42 +13,44 @@ over segments, re-ranking, the no-answer rule), `indexing` and `segments`
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 import numpy as np
 
-from . import bm25, indexer, indexing, newsrank, rerank, segments, store, storygroups
+from . import bm25, indexer, indexing, ingest, newsrank, rerank, segments, store, storygroups
 from . import query as _query
-from .analysis import analyze, passage_terms_utf8, release_index_caches
 from .articles import Article
 
 # Re-exported: benchmarks and front ends import them from here.
 from .config import FULL_COVERAGE, PIPELINE_VERSION, RetrievalConfig  # noqa: F401
 from .excerpts import make_excerpt
+
+# Re-exported: front ends, tests and benchmarks import them from here.
+from .ingest import (  # noqa: F401
+    _COLLECTOR_PAUSE,
+    TITLE_CHARS,
+    TITLE_TERMS,
+    IngestReport,
+    ProgressCallback,
+    _CollectorPause,
+    prepare,
+)
 from .newsquery import Filters
-from .passages import passage_spans
 from .query import Ranking
-from .readers import Record, Skipped, iter_input_files, read_bytes, read_path, upload_name
+from .readers import Record, read_bytes, upload_name
 
 log = logging.getLogger(__name__)
 
-INGEST_BATCH = 500
-# Title terms repeated into every passage are capped: a hostile 1 MB title must
-# not be copied into each passage of its article.
-TITLE_CHARS, TITLE_TERMS = 1000, 64
 # Databases with fewer passages are indexed in a thread (tens of
 # milliseconds); larger ones in a separate process, so serving never stalls:
 # a build in a thread competes with the event loop for the GIL, and on a
@@ -92,26 +94,6 @@ class SearchResult:
     outside_filters: bool = False  # nothing matched inside them: these hits are the best outside
 
 
-@dataclass
-class IngestReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
-    files: int = 0
-    passages: int = 0
-    seconds: float = 0.0
-
-    @property
-    def ingested(self) -> int:
-        return self.added + self.updated + self.unchanged
-
-    def summary(self) -> str:
-        return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{len(self.skipped)} skipped ({self.files} files, {self.passages} passages written, "
-                f"{self.seconds:.1f} s)")
-
-
 @dataclass(frozen=True, slots=True)
 class IndexInfo:
     passages: int
@@ -141,66 +123,6 @@ class Stats:
     segments: SegmentInfo | None = None
 
 
-ProgressCallback = Callable[[int, int], None]  # (files done, records done)
-
-
-def prepare(article: Article, origin: str, config: RetrievalConfig) -> store.PreparedArticle:
-    """Split and analyse an article: all the CPU work of ingesting it."""
-    body = article.body
-    spans = passage_spans(body, target_chars=config.passage_target_chars, max_chars=config.passage_max_chars)
-    # Capped: a real headline is a few dozen words; a hostile megabyte title
-    # must not be copied into every passage.
-    title_terms = " ".join(analyze(article.title[:TITLE_CHARS])[:TITLE_TERMS] * config.title_weight).encode()
-    # A passage's terms go to SQLite as the UTF-8 the C chain writes (`store.write_articles` binds
-    # them as text) instead of one more str object SQLite would encode.
-    rows = [(ord_, start, end, passage_terms_utf8(body, start, end, title_terms))
-            for ord_, (start, end) in enumerate(spans)]
-    return store.PreparedArticle(article, article.fingerprint(), origin, rows)
-
-
-class _CollectorPause:
-    """The cyclic garbage collector off while any ingest runs, and back as it was when the last ends.
-
-    An ingest allocates millions of short-lived container objects (records, rows, batches) that
-    form no cycles; every 700 of them set off a young collection, and the survivors handed from
-    thread to thread pile into the older generations, whose collections walk the whole heap:
-    measured 5-8% of a bulk ingest's CPU. The collector is process-wide, so the pause is counted:
-    overlapping ingests restore it once, when the last one ends (on every exit path: error,
-    cancellation), and only if it was on before the first began. Meanwhile the rest of the
-    process (the bot answering during an upload) keeps any cyclic garbage it makes until then:
-    reference counting still frees everything else at once.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._was_enabled = False
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                self._was_enabled = gc.isenabled()
-                gc.disable()
-            self._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0 and self._was_enabled:
-                gc.enable()
-
-
-_COLLECTOR_PAUSE = _CollectorPause()
-
-
-def _usable_cores() -> int:
-    """The cores this process may run on (its affinity where the OS tells it, else all of them)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 class SearchEngine:
     def __init__(self, db_path: str | Path, config: RetrievalConfig, writer: aiosqlite.Connection,
                  reader: aiosqlite.Connection) -> None:
@@ -222,8 +144,9 @@ class SearchEngine:
         # codes of every segment's part read before stay valid.
         self._news_sources: dict[str, int] = {}
         self._stories = storygroups.StoryKeeper(ZoneInfo(config.timezone))
+        self._target = ingest.Target(config, writer, self._write_lock, self._stories)
         # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
-        self.ingest_listeners: list[Callable[[], None]] = []
+        self.ingest_listeners = self._target.listeners
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -240,7 +163,7 @@ class SearchEngine:
             raise
         engine = cls(db_path, config, writer, reader)
         try:
-            await engine._refresh_pipeline()
+            await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
                 await engine.ensure_index()
@@ -272,110 +195,32 @@ class SearchEngine:
 
     async def ingest_paths(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None,
                            *, rebuild: bool = True) -> IngestReport:
-        """Ingest files and folders; rebuilds the index if anything changed."""
+        """Ingest files and folders; with `rebuild` what changed is made searchable at once."""
         report = IngestReport()
-        started = time.perf_counter()
-
-        def records() -> Iterator[tuple[Record, str]]:
-            for item in iter_input_files(paths):
-                if isinstance(item, Skipped):
-                    yield item, item.location
-                    continue
-                report.files += 1
-                for record in read_path(item, max_bytes=self.config.max_input_bytes):
-                    yield record, str(item)
-
-        await self._ingest(records(), report, progress)
-        report.seconds = time.perf_counter() - started
-        if rebuild and (report.added or report.updated):
-            await self.refresh_index()
-        return report
+        records = ingest.path_records(paths, report, self.config.max_input_bytes)
+        return await self._ingest(records, report, progress, rebuild)
 
     async def ingest_bytes(self, data: bytes, name: str, *, rebuild: bool = True) -> IngestReport:
         """Ingest one uploaded file held in memory; `name` tells its format."""
-        report = IngestReport(files=1)
-        started = time.perf_counter()
         # The sender chose the name: stored as its last component only, like the reader uses it.
         origin = upload_name(name)
         records = ((r, origin) for r in read_bytes(data, name, max_bytes=self.config.max_input_bytes))
-        await self._ingest(records, report, None)
-        report.seconds = time.perf_counter() - started
-        if rebuild and (report.added or report.updated):
-            await self.refresh_index()
-        return report
+        return await self._ingest(records, IngestReport(files=1), None, rebuild)
 
     async def ingest_articles(self, articles: Iterable[Article], origin: str, *, rebuild: bool = True) -> IngestReport:
         """Ingest articles made in memory (the feed poller's), through the same path as files:
-        same passages and analysis, whole batches per transaction, unchanged ones left alone.
-        With `rebuild` what changed is made searchable at once (a near-real-time refresh)."""
-        report = IngestReport()
-        started = time.perf_counter()
-        await self._ingest(((a, origin) for a in articles), report, None)
-        report.seconds = time.perf_counter() - started
-        if rebuild and (report.added or report.updated):
-            await self.refresh_index()
-        return report
+        same passages and analysis, whole batches per transaction, unchanged ones left alone."""
+        return await self._ingest(((a, origin) for a in articles), IngestReport(), None, rebuild)
 
     async def _ingest(self, records: Iterator[tuple[Record, str]], report: IngestReport,
-                      progress: ProgressCallback | None) -> None:
-        def next_batch() -> tuple[list[store.PreparedArticle], list[Skipped]]:
-            batch, skipped = [], []
-            for record, origin in islice(records, INGEST_BATCH):
-                if isinstance(record, Skipped):
-                    skipped.append(record)
-                else:
-                    batch.append(prepare(record, origin, self.config))
-            return batch, skipped
-
-        done = 0
-        async with self._write_lock:
-            with _COLLECTOR_PAUSE:  # see _CollectorPause
-                # Parsing and analysis are CPU work, off the event loop. With more than one core
-                # the next batch is prepared while SQLite writes this one (sqlite3 releases the
-                # GIL while it works, so the two overlap); on one core they cannot, and taking
-                # turns on it only cost time (the two threads evicting each other's caches
-                # and trading the GIL): there each batch is prepared after the last is written.
-                overlap = _usable_cores() > 1
-
-                def prepare_next() -> asyncio.Future[tuple[list[store.PreparedArticle], list[Skipped]]]:
-                    return asyncio.ensure_future(asyncio.to_thread(next_batch))
-
-                upcoming = prepare_next()
-                try:
-                    while True:
-                        batch, skipped = await upcoming
-                        if not batch and not skipped:
-                            break
-                        if overlap:
-                            upcoming = prepare_next()
-                        for record in skipped:
-                            log.warning("skipped %s", record)
-                        report.skipped.extend(skipped)
-                        if batch:
-                            written: list[store.PreparedArticle] = []
-                            counts = await store.write_articles(self._writer, batch, written=written)
-                            await self._stories.update(self._writer, [
-                                (p.article.id, p.article.title, p.article.body, p.article.published) for p in written])
-                            report.added += counts["added"]
-                            report.updated += counts["updated"]
-                            report.unchanged += counts["unchanged"]
-                            report.passages += sum(len(p.passages) for p in batch)
-                        done += len(batch) + len(skipped)
-                        if progress:
-                            progress(report.files, done)
-                        if not overlap:
-                            upcoming = prepare_next()
-                    if report.added or report.updated:
-                        for listener in self.ingest_listeners:
-                            listener()
-                finally:
-                    # On an error or cancellation the batch being prepared is never
-                    # written; its thread cannot be stopped, so wait for it: the
-                    # records iterator must not be in use after this returns.
-                    await asyncio.wait([upcoming])
-                    if not upcoming.cancelled():
-                        upcoming.exception()  # mark retrieved: only the first error is reported
-                    release_index_caches()
+                      progress: ProgressCallback | None, refresh: bool) -> IngestReport:
+        started = time.perf_counter()
+        await ingest.write_records(self._target, records, report, progress)
+        report.seconds = time.perf_counter() - started
+        if refresh and (report.added or report.updated):
+            # Near-real-time: only what changed is indexed (a segment), before this returns.
+            await self.refresh_index()
+        return report
 
     async def delete_article(self, article_id: str, *, rebuild: bool = True) -> bool:
         async with self._write_lock:
@@ -384,27 +229,6 @@ class SearchEngine:
         if deleted and rebuild:
             await self.refresh_index()
         return deleted
-
-    async def _refresh_pipeline(self) -> None:
-        """Re-derive passages and terms if the analysis pipeline changed."""
-        signature = self.config.pipeline_signature
-        if await store.get_meta(self._writer, "pipeline", signature) == signature:
-            await store.set_meta(self._writer, "pipeline", signature)
-            return
-        log.info("analysis pipeline changed: re-analysing stored articles")
-        async with self._write_lock:
-            after = -1
-            # A batch at a time, by rowid (which rewriting an article keeps): a million
-            # passages' bodies held at once took gigabytes.
-            while rows := await self._writer.execute_fetchall(
-                    "SELECT rowid, id, body, title, source, section, published, url, author, origin"
-                    " FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, INGEST_BATCH)):
-                after = rows[-1][0]
-                batch = await asyncio.to_thread(
-                    lambda c=rows: [prepare(Article(*r[1:9]), r[9], self.config) for r in c])
-                await store.write_articles(self._writer, batch, rewrite_unchanged=True)
-            release_index_caches()
-            await store.set_meta(self._writer, "pipeline", signature)
 
     # --- index ------------------------------------------------------------------------
 

@@ -193,7 +193,7 @@ async def test_changed_analysis_settings_rederive_every_article_on_open(tmp_path
         await engine.ingest_paths([SAMPLE, news])
     hashes = rows(db, "SELECT id, content_hash FROM articles")
     before = rows(db, "SELECT article_id, terms FROM passages ORDER BY article_id, ord")
-    monkeypatch.setattr("retrieval.engine.INGEST_BATCH", 2)  # several batches: every article is reached
+    monkeypatch.setattr("retrieval.ingest.INGEST_BATCH", 2)  # several batches: every article is reached
     smaller = RetrievalConfig(passage_target_chars=200, passage_max_chars=300, title_weight=1)
     async with await SearchEngine.open(db, smaller) as engine:
         assert rows(db, 'SELECT MAX("end" - start) FROM passages')[0][0] <= 300

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import engine as engine_module
+from retrieval import ingest as ingest_module
 from retrieval.engine import SearchEngine, _CollectorPause
 
 from .conftest import NEWS, write_jsonl
@@ -36,7 +36,7 @@ async def test_on_again_after_an_ingest_that_fails(tmp_path: Path, monkeypatch: 
     def broken(*args, **kwargs):
         raise RuntimeError("analysis failed")
 
-    monkeypatch.setattr(engine_module, "prepare", broken)
+    monkeypatch.setattr(ingest_module, "prepare", broken)
     async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
         with pytest.raises(RuntimeError, match="analysis failed"):
             await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)])
@@ -45,14 +45,14 @@ async def test_on_again_after_an_ingest_that_fails(tmp_path: Path, monkeypatch: 
 
 async def test_on_again_after_an_ingest_that_is_cancelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     started = asyncio.Event()
-    real_write = engine_module.store.write_articles
+    real_write = ingest_module.store.write_articles
 
     async def slow_write(*args, **kwargs):
         started.set()
         await asyncio.sleep(30)
         return await real_write(*args, **kwargs)
 
-    monkeypatch.setattr(engine_module.store, "write_articles", slow_write)
+    monkeypatch.setattr(ingest_module.store, "write_articles", slow_write)
     async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
         task = asyncio.ensure_future(engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)]))
         await started.wait()
@@ -85,7 +85,7 @@ async def test_batches_are_prepared_during_writes_only_with_more_than_one_core(
     # threads only take turns (measured ~9% slower); with more cores they overlap.
     writing = []
     prepared_while_writing = []
-    real_write, real_prepare = engine_module.store.write_articles, engine_module.prepare
+    real_write, real_prepare = ingest_module.store.write_articles, ingest_module.prepare
 
     async def write(*args, **kwargs):
         writing.append(True)
@@ -99,10 +99,10 @@ async def test_batches_are_prepared_during_writes_only_with_more_than_one_core(
         prepared_while_writing.append(bool(writing))
         return real_prepare(*args, **kwargs)
 
-    monkeypatch.setattr(engine_module, "_usable_cores", lambda: cores)
-    monkeypatch.setattr(engine_module, "INGEST_BATCH", 1)
-    monkeypatch.setattr(engine_module.store, "write_articles", write)
-    monkeypatch.setattr(engine_module, "prepare", prepare)
+    monkeypatch.setattr(ingest_module, "_usable_cores", lambda: cores)
+    monkeypatch.setattr(ingest_module, "INGEST_BATCH", 1)
+    monkeypatch.setattr(ingest_module.store, "write_articles", write)
+    monkeypatch.setattr(ingest_module, "prepare", prepare)
     async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
         report = await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)])
     assert report.added == 3 and len(prepared_while_writing) == 3
