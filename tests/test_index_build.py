@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import bm25, indexer
-from retrieval import engine as engine_module
+from retrieval import upkeep as engine_module
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.segments import LiveIndex
 

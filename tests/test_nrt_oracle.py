@@ -240,7 +240,7 @@ def test_a_damaged_tail_file_is_never_served(tmp_path: Path, no_full_merges: Non
 
 
 def test_another_process_ingest_is_picked_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from retrieval import engine as engine_module
+    from retrieval import upkeep as engine_module
 
     db = tmp_path / "news.db"
 
