@@ -23,10 +23,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiosqlite
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import Application
 
 from retrieval import outlets as outlet_store
 from retrieval import store
@@ -35,25 +34,18 @@ from retrieval.newsquery import BUILTIN_ALIASES, content_terms, outlet_catalogue
 from retrieval.percolator import Percolator, Topic, article_terms
 
 from . import formatting as fmt
-from .handlers import services, text_after_command
+from . import texts
 from .settings import Settings
+from .texts import MAX_FOLLOWS_PER_CHAT
 
 log = logging.getLogger(__name__)
 
-MAX_FOLLOWS_PER_CHAT = 20
 MAX_TOPIC_CHARS = 200
 MAX_TOPIC_TERMS = 8
 BATCH = 200
 CURSOR_KEY = "alerts_cursor"
 STOP_PREFIX = "u:"
 
-USAGE = "اكتب ما تريد متابعته بعد الأمر، مثلاً: ‎/follow الانتخابات العراقية"
-NO_TERMS = "لم أجد في ما كتبت كلمات أتابع الأخبار بها. اكتب أسماء أو أماكن أو موضوعاً، مثلاً: زلزال تركيا."
-TOO_MANY = f"تتابع {MAX_FOLLOWS_PER_CHAT} موضوعاً، وهو الحد الأقصى. أوقف أحدها بالأمر ‎/following أولاً."
-GROUP_ADMINS_ONLY = "في المجموعات، يضيف المتابعات ويوقفها مشرفو المجموعة فقط."
-NONE_FOLLOWED = "لا تتابع أي موضوع بعد. اكتب ‎/follow ثم الموضوع."
-STOPPED = "أوقفت المتابعة."
-NOT_FOUND = "لم أجد هذه المتابعة."
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,14 +152,14 @@ class FollowStore:
 def alert_text(title: str, source: str, published: str, body: str, url: str, topic: str) -> str:
     """One alert: the story's title, source and date, an excerpt, the link, and the topic it matched."""
     first = next((" ".join(p.split()) for p in body.splitlines() if p.strip()), "")
-    lines = [f"{fmt.RLM}🔔 <b>{fmt.esc(fmt.shorten(title, 200) or '(بلا عنوان)')}</b>"]
+    lines = [f"{fmt.RLM}🔔 <b>{fmt.esc(fmt.shorten(title, 200) or texts.UNTITLED)}</b>"]
     if meta := fmt.source_line(source, "", published, 100):
         lines.append(f"{fmt.RLM}{fmt.esc(meta)}")
     if first:
         lines.append(f"{fmt.RLM}{fmt.esc(fmt.shorten(first, 300))}")
     if url:
-        lines.append(f'{fmt.RLM}<a href="{fmt.esc(url)}">رابط المقال</a>')
-    lines.append(f"{fmt.RLM}{fmt.esc('متابعتك: ' + fmt.shorten(topic, 100))}")
+        lines.append(f'{fmt.RLM}<a href="{fmt.esc(url)}">{texts.ARTICLE_LINK}</a>')
+    lines.append(f"{fmt.RLM}{fmt.esc(texts.YOUR_FOLLOW + fmt.shorten(topic, 100))}")
     return "\n".join(lines)
 
 
@@ -248,28 +240,28 @@ class AlertService:
         self._chat_of.pop(follow_id, None)
         self.percolator.remove(follow_id)
 
-    async def follow(self, chat_id: int, topic: str) -> tuple[Follow | None, str]:
+    async def follow(self, chat_id: int, topic: str, text: texts.Texts = texts.AR) -> tuple[Follow | None, str]:
         """Add a follow for `chat_id`; (the follow, or None, and the reply to send)."""
         assert self.follows is not None
         topic = " ".join(topic.split())
         if not topic:
-            return None, USAGE
+            return None, text.follow_usage
         if len(topic) > MAX_TOPIC_CHARS:
-            return None, f"الموضوع طويل جداً. اختصره إلى {MAX_TOPIC_CHARS} حرف على الأكثر."
+            return None, text.follow_topic_too_long.format(limit=MAX_TOPIC_CHARS)
         parsed = parse(topic, datetime.now(UTC), self.tz, await self._outlets())
         terms = self._terms(parsed.text)
         if not terms:
-            return None, NO_TERMS
+            return None, text.follow_no_terms
         for resumed in await self.follows.resume_chat(chat_id):
             self._index(resumed)
         if await self.follows.count(chat_id) >= MAX_FOLLOWS_PER_CHAT:
-            return None, TOO_MANY
+            return None, text.follow_too_many
         follow, new = await self.follows.add(chat_id, topic, terms, list(parsed.filters.sources))
         self._index(follow)
-        where = f" من {'، '.join(parsed.filters.source_labels)}" if parsed.filters.sources else ""
-        lead = "أتابع لك" if new else "تتابع بالفعل"
-        return follow, (f"{lead}: {follow.topic}{where}. سأرسل الأخبار الجديدة عنه، "
-                        f"حتى {self.settings.alerts_per_day} تنبيهات في اليوم. ‎/following لعرض متابعاتك وإيقافها.")
+        where = (text.follow_from.format(sources=text.list_separator.join(parsed.filters.source_labels))
+                 if parsed.filters.sources else "")
+        reply = text.follow_added if new else text.follow_already
+        return follow, reply.format(topic=follow.topic, where=where, per_day=self.settings.alerts_per_day)
 
     @staticmethod
     def _terms(text: str) -> list[str]:
@@ -290,14 +282,14 @@ class AlertService:
             self._unindex(follow_id)
         return removed
 
-    async def listing(self, chat_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    async def listing(self, chat_id: int, text: texts.Texts = texts.AR) -> tuple[str, InlineKeyboardMarkup | None]:
         assert self.follows is not None
         for resumed in await self.follows.resume_chat(chat_id):
             self._index(resumed)
         follows = await self.follows.of_chat(chat_id)
         if not follows:
-            return fmt.esc(NONE_FOLLOWED), None
-        lines = [f"{fmt.RLM}<b>متابعاتك</b>"]
+            return fmt.esc(text.follow_none), None
+        lines = [f"{fmt.RLM}<b>{text.follow_title}</b>"]
         lines += [f"{fmt.RLM}{n}. {fmt.esc(fmt.shorten(f.topic, 120))}" for n, f in enumerate(follows, start=1)]
         buttons = [InlineKeyboardButton(f"⏹ {n}", callback_data=f"{STOP_PREFIX}{f.id}")
                    for n, f in enumerate(follows, start=1)]
@@ -385,107 +377,3 @@ class AlertService:
                 counts[chat_id] += 1
                 sent += 1
         return sent
-
-
-# --- handlers ------------------------------------------------------------------------------
-
-def alerts(context: ContextTypes.DEFAULT_TYPE) -> AlertService:
-    return context.application.bot_data["alerts"]
-
-
-async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """In private: yes. In a group: only its administrators (asked of Telegram)."""
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None or user is None:
-        return False
-    if chat.type == ChatType.PRIVATE:
-        return True
-    if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-        return False
-    try:
-        member = await context.bot.get_chat_member(chat.id, user.id)
-    except TelegramError as exc:
-        log.warning("could not check the admins of chat %s: %s", chat.id, exc)
-        return False
-    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
-
-
-async def follow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
-    svc = services(context)
-    if message is None or chat is None:
-        return
-    is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-    if not svc.limits.allow(user.id if user else None, chat.id, is_group):
-        if svc.limits.warn(user.id if user else None, chat.id):
-            await message.reply_text(fmt.esc(fmt.RATE_LIMITED))
-        return
-    if not await may_manage(update, context):
-        await message.reply_text(fmt.esc(GROUP_ADMINS_ONLY))
-        return
-    _, reply = await alerts(context).follow(chat.id, text_after_command(message))
-    await message.reply_text(fmt.esc(reply))
-
-
-async def following_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, chat = update.effective_message, update.effective_chat
-    if message is None or chat is None:
-        return
-    text, keyboard = await alerts(context).listing(chat.id)
-    await message.reply_text(text, reply_markup=keyboard)
-
-
-async def unfollow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """`/unfollow N` stops the N-th follow of the list; without N, the list with its stop buttons."""
-    message, chat = update.effective_message, update.effective_chat
-    if message is None or chat is None:
-        return
-    arg = text_after_command(message)
-    if not arg:
-        await following_command(update, context)
-        return
-    if not await may_manage(update, context):
-        await message.reply_text(fmt.esc(GROUP_ADMINS_ONLY))
-        return
-    svc = alerts(context)
-    assert svc.follows is not None
-    follows = await svc.follows.of_chat(chat.id)
-    number = arg.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))
-    chosen = follows[int(number) - 1] if number.isascii() and number.isdigit() and 0 < int(number) <= len(
-        follows) else next((f for f in follows if f.topic == " ".join(arg.split())), None)
-    if chosen is None or not await svc.unfollow(chat.id, chosen.id):
-        await message.reply_text(fmt.esc(NOT_FOUND))
-        return
-    await message.reply_text(fmt.esc(f"{STOPPED} ({chosen.topic})"))
-
-
-async def stop_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    if query is None or query.message is None:
-        return
-    chat_id = query.message.chat.id
-    if not await may_manage(update, context):
-        await query.answer(GROUP_ADMINS_ONLY[:200])
-        return
-    try:
-        follow_id = int((query.data or "")[len(STOP_PREFIX):])
-    except ValueError:
-        await query.answer(fmt.BUTTON_EXPIRED)
-        return
-    svc = alerts(context)
-    removed = await svc.unfollow(chat_id, follow_id)
-    await query.answer(STOPPED if removed else NOT_FOUND)
-    text, keyboard = await svc.listing(chat_id)
-    try:
-        await query.edit_message_text(text, reply_markup=keyboard)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
-
-
-def handlers() -> list:
-    only_new = filters.UpdateType.MESSAGE
-    return [CommandHandler("follow", follow_command, filters=only_new),
-            CommandHandler("following", following_command, filters=only_new),
-            CommandHandler("unfollow", unfollow_command, filters=only_new),
-            CallbackQueryHandler(stop_button, pattern=rf"^{STOP_PREFIX}\d{{1,19}}$")]

@@ -30,6 +30,10 @@ class NewsDesk:
             self._catalogue = (stamp, await outlets.catalogue(db))
         return self._catalogue[1]
 
+    async def aliases(self) -> dict[str, list[str]]:
+        """The names stored for each outlet beside its own (`newsbot sources alias`)."""
+        return await outlets.aliases(self.engine._reader)
+
     async def understand(self, question: str, now: datetime | None = None) -> Parsed:
         return parse(question, now or datetime.now(UTC), self.tz, await self.outlets())
 

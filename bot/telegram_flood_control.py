@@ -1,10 +1,10 @@
-"""Getting the bot's requests to Telegram through its limits and its hiccups.
+"""What the bot may send: its requests kept under Telegram's flood limits, and retried through hiccups.
 
 PTB's `AIORateLimiter` keeps under Telegram's flood limits and waits out a
 429 `retry_after`, but any other failure — a 500 or 502 from Telegram's
 front end, a timeout, a dropped connection — reaches the handler, which then
 tells the reader "something went wrong" instead of sending the answer it
-already has. `PatientRateLimiter` retries those transient failures a few
+already has. `TelegramFloodControl` retries those transient failures a few
 times with a short backoff, so a hiccup costs a moment, not the answer.
 
 The price: when Telegram did deliver a message but the response to it was
@@ -41,7 +41,7 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
 
 
-class PatientRateLimiter(AIORateLimiter):
+class TelegramFloodControl(AIORateLimiter):
     """`AIORateLimiter` that also retries 5xx answers, timeouts and dropped connections."""
 
     def __init__(self, *, transient_retries: int = TRANSIENT_RETRIES,

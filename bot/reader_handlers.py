@@ -1,7 +1,8 @@
 """Handlers for readers: questions (private, group, inline), buttons, public commands, errors.
 
-Each handler does one job; text comes from `bot.formatting`, buttons from
-`bot.keyboards`, and shared state from `Services` in `bot_data`.
+Each handler does one job; answers are formatted by `bot.formatting`, fixed
+strings come from `bot.texts` in the user's language, buttons from
+`bot.keyboards`, and shared state from the typed `BotContext`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
 
 from telegram import (
     InlineQueryResultArticle,
@@ -22,19 +22,15 @@ from telegram import (
 )
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
-from telegram.ext import ContextTypes
 
 from retrieval import outlets
 from retrieval.articles import Article
-from retrieval.engine import Hit, SearchEngine
-from retrieval.news import NewsDesk
+from retrieval.engine import Hit
 
-from . import callbacks
+from . import callbacks, texts
 from . import formatting as fmt
+from .context import BotContext, Services, is_admin
 from .keyboards import answer_keyboard, articles_keyboard
-from .ratelimit import QuestionLimits
-from .records import QuestionLog
-from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,63 +39,23 @@ LATEST_COUNT = 5
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
-@dataclass
-class ReindexState:
-    running: bool = False
-    phase: str = ""
-    files: int = 0
-    records: int = 0
-
-    def progress(self) -> str:
-        return f"{self.phase}: {self.files} files, {self.records} articles read"
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: SearchEngine
-    limits: QuestionLimits
-    records: QuestionLog | None = None  # opened at start-up (async)
-    reindex: ReindexState = field(default_factory=ReindexState)
-    news: NewsDesk | None = None  # questions with dates and outlets (set by build_application)
-
-    def desk(self) -> NewsDesk:
-        if self.news is None:
-            self.news = NewsDesk(self.engine, self.settings.timezone)
-        return self.news
-
-
-def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    return context.application.bot_data["services"]
-
-
-def english(update: Update) -> bool:
-    user = update.effective_user
-    return bool(user and (user.language_code or "").lower().startswith("en"))
-
-
-def is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    user = update.effective_user
-    return bool(user and user.id in services(context).settings.admin_ids)
-
-
 # --- questions ---------------------------------------------------------------------------
 
-def problem_with(question: str, max_chars: int) -> str | None:
+def problem_with(question: str, max_chars: int, text: texts.Texts = texts.AR) -> str | None:
     """Why `question` cannot be searched (as the reply to send), or None if it can."""
     if not question:
-        return fmt.esc(fmt.EMPTY_QUESTION)
+        return fmt.esc(text.empty_question)
     if len(question) > max_chars:
-        return fmt.too_long(max_chars)
+        return fmt.esc(text.question_too_long.format(limit=max_chars))
     if not any(ch.isalnum() for ch in question):
-        return fmt.esc(fmt.NOT_A_QUESTION)
+        return fmt.esc(text.not_a_question)
     return None
 
 
-async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
+async def answer_question(update: Update, context: BotContext, question: str) -> None:
     """Search `question` and reply to its message with the first page of results."""
     started = time.perf_counter()
-    svc = services(context)
+    svc = context.services
     message = update.effective_message
     chat = update.effective_chat
     user = update.effective_user
@@ -110,9 +66,9 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE, qu
     is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
     if not svc.limits.allow(user.id if user else None, chat.id, is_group):
         if svc.limits.warn(user.id if user else None, chat.id):
-            await message.reply_text(fmt.esc(fmt.RATE_LIMITED))
+            await message.reply_text(fmt.esc(texts.for_update(update).rate_limited))
         return
-    if (problem := problem_with(question, svc.settings.max_question_chars)) is not None:
+    if (problem := problem_with(question, svc.settings.max_question_chars, texts.for_update(update))) is not None:
         await message.reply_text(problem)
         return
     # The typing action's round trip to Telegram overlaps the search instead of preceding it; it is
@@ -149,12 +105,12 @@ async def log_question(svc: Services, chat_type: str, user_id: int | None, quest
         return None
 
 
-async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def private_text(update: Update, context: BotContext) -> None:
     """In a private chat, any text is a question."""
     await answer_question(update, context, update.effective_message.text or "")
 
 
-async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask_command(update: Update, context: BotContext) -> None:
     """`/ask question` (or `/ask@botname question`) in any chat."""
     await answer_question(update, context, text_after_command(update.effective_message))
 
@@ -167,7 +123,7 @@ def text_after_command(message: Message) -> str:
     return text.strip()
 
 
-async def group_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def group_text(update: Update, context: BotContext) -> None:
     """In groups: answer mentions of the bot and replies to its messages; ignore all other chatter."""
     message = update.effective_message
     question = question_addressed_to_bot(message, context.bot.username, context.bot.id)
@@ -197,16 +153,16 @@ def question_addressed_to_bot(message: Message, username: str, bot_id: int) -> s
     return None
 
 
-async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(fmt.esc(fmt.TEXT_ONLY))
+async def not_text(update: Update, context: BotContext) -> None:
+    await update.effective_message.reply_text(fmt.esc(texts.for_update(update).text_only))
 
 
 # --- buttons -----------------------------------------------------------------------------
 
-async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def button(update: Update, context: BotContext) -> None:
     query = update.callback_query
-    if not services(context).limits.allow_follow_up(query.from_user.id):
-        await query.answer(fmt.RATE_LIMITED)
+    if not context.services.limits.allow_follow_up(query.from_user.id):
+        await query.answer(texts.for_update(update).rate_limited)
         return
     pressed = callbacks.decode(query.data)
     if isinstance(pressed, callbacks.PageButton):
@@ -214,21 +170,21 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif isinstance(pressed, callbacks.ArticleButton | callbacks.PassageArticleButton):
         await send_full_article(update, context, pressed)
     else:
-        await query.answer(fmt.BUTTON_EXPIRED)
+        await query.answer(texts.for_update(update).button_expired)
 
 
-async def show_page(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed: callbacks.PageButton) -> None:
+async def show_page(update: Update, context: BotContext, pressed: callbacks.PageButton) -> None:
     """Edit the answer in place to show another page of results."""
-    svc = services(context)
+    svc = context.services
     query = update.callback_query
     question = await svc.records.question(pressed.question_id) if svc.records else None
     if question is None or query.message is None:
-        await query.answer(fmt.BUTTON_EXPIRED)
+        await query.answer(texts.for_update(update).button_expired)
         return
     asked = await svc.records.asked_at(pressed.question_id) if svc.records else None
     result = await svc.desk().ask(question, k=svc.settings.results_per_page, offset=pressed.offset, now=asked)
     if not result.hits:
-        await query.answer(fmt.BUTTON_EXPIRED)
+        await query.answer(texts.for_update(update).button_expired)
         return
     await query.answer()
     try:
@@ -239,9 +195,9 @@ async def show_page(update: Update, context: ContextTypes.DEFAULT_TYPE, pressed:
             raise
 
 
-async def send_full_article(update: Update, context: ContextTypes.DEFAULT_TYPE,
+async def send_full_article(update: Update, context: BotContext,
                             pressed: callbacks.ArticleButton | callbacks.PassageArticleButton) -> None:
-    svc = services(context)
+    svc = context.services
     query = update.callback_query
     if isinstance(pressed, callbacks.ArticleButton):
         article_id: str | None = pressed.article_id
@@ -249,7 +205,7 @@ async def send_full_article(update: Update, context: ContextTypes.DEFAULT_TYPE,
         article_id = await svc.records.article_of_passage(pressed.passage_id) if svc.records else None
     article = await svc.engine.article(article_id) if article_id else None
     if article is None or query.message is None:
-        await query.answer(fmt.ARTICLE_GONE)
+        await query.answer(texts.for_update(update).article_gone)
         return
     await query.answer()
     message = query.message
@@ -268,7 +224,7 @@ def inline_id(article_id: str) -> str:
 
 def hit_result(hit: Hit) -> InlineQueryResultArticle:
     return InlineQueryResultArticle(
-        id=inline_id(hit.article_id), title=fmt.shorten(hit.title or "(بلا عنوان)", 200),
+        id=inline_id(hit.article_id), title=fmt.shorten(hit.title or texts.UNTITLED, 200),
         description=fmt.inline_description(hit),
         input_message_content=InputTextMessageContent(fmt.inline_message(hit), parse_mode=ParseMode.HTML,
                                                       link_preview_options=NO_PREVIEW))
@@ -279,15 +235,15 @@ def article_result(article: Article) -> InlineQueryResultArticle:
     excerpt = fmt.shorten(" ".join(first_line.split()), 300)
     text = f"{fmt.article_block(article)}\n\n{fmt.RLM}{fmt.esc(excerpt)}"
     return InlineQueryResultArticle(
-        id=inline_id(article.id), title=fmt.shorten(article.title or "(بلا عنوان)", 200),
+        id=inline_id(article.id), title=fmt.shorten(article.title or texts.UNTITLED, 200),
         description=fmt.shorten(excerpt, 120),
         input_message_content=InputTextMessageContent(text, parse_mode=ParseMode.HTML,
                                                       link_preview_options=NO_PREVIEW))
 
 
-async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def inline_query(update: Update, context: BotContext) -> None:
     """`@botname question`: up to 10 articles a page; an empty query lists the latest articles."""
-    svc = services(context)
+    svc = context.services
     query = update.inline_query
     offset = callbacks.parse_offset(query.offset)
     text = query.query.strip()
@@ -312,29 +268,28 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 # --- public commands ---------------------------------------------------------------------
 
-async def start_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start_command(update: Update, context: BotContext) -> None:
     await help_command(update, context)
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await update.effective_message.reply_text(fmt.help_text(
-        "en" if english(update) else "ar", is_admin(update, context)))
+async def help_command(update: Update, context: BotContext) -> None:
+    await update.effective_message.reply_text(fmt.help_text(texts.for_update(update), is_admin(update, context)))
 
 
-async def latest_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    articles = await services(context).engine.latest(LATEST_COUNT)
+async def latest_command(update: Update, context: BotContext) -> None:
+    articles = await context.services.engine.latest(LATEST_COUNT)
     await update.effective_message.reply_text(fmt.latest_text(articles), reply_markup=articles_keyboard(articles))
 
 
-async def sources_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    engine = services(context).engine
+async def sources_command(update: Update, context: BotContext) -> None:
+    engine = context.services.engine
     sources = await engine.sources()
-    stored = await outlets.aliases(engine._reader)  # news: the names questions may use for each outlet
+    stored = await context.services.desk().aliases()  # the names questions may use for each outlet
     names = {s: [*outlets.builtin_aliases(s), *stored.get(s, [])] for s, _ in sources}
     await update.effective_message.reply_text(fmt.sources_text(sources, names))
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: BotContext) -> None:
     await help_command(update, context)
 
 
@@ -351,14 +306,14 @@ def describe(update: object) -> str:
     return f"update {update.update_id} ({kind}, {where})"
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     log.error("error while handling %s", describe(update), exc_info=context.error)
     if not isinstance(update, Update):
         return
     try:
         if update.callback_query is not None:
-            await update.callback_query.answer(fmt.ERROR)
+            await update.callback_query.answer(texts.for_update(update).error)
         elif update.effective_message is not None:
-            await update.effective_message.reply_text(fmt.esc(fmt.ERROR))
+            await update.effective_message.reply_text(fmt.esc(texts.for_update(update).error))
     except TelegramError as exc:
         log.warning("could not tell the user about the error: %s", exc)

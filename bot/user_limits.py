@@ -1,4 +1,4 @@
-"""Sliding-window limits on questions, per user and per group chat.
+"""What readers may send: sliding-window limits on questions per user and per group chat.
 
 Held in memory on purpose: a restart forgetting who asked a minute ago is
 harmless, and a flood has to get through Telegram to us first.
@@ -45,7 +45,9 @@ class SlidingWindow:
         return False
 
 
-class QuestionLimits:
+class UserLimits:
+    """How many questions, and how many follow-ups (buttons, inline queries), each user and group may send."""
+
     def __init__(self, per_user: int, per_chat: int, window: float,
                  clock: Callable[[], float] = time.monotonic, *, follow_ups_per_user: int = 60) -> None:
         self.users = SlidingWindow(per_user, window, clock)
