@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiosqlite
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application
@@ -34,7 +31,8 @@ from retrieval.newsquery import BUILTIN_ALIASES, content_terms, outlet_catalogue
 from retrieval.percolator import Percolator, Topic, article_terms
 
 from . import formatting as fmt
-from . import texts
+from . import schema, texts
+from .follow_store import Follow, FollowStore
 from .settings import Settings
 from .texts import MAX_FOLLOWS_PER_CHAT
 
@@ -46,107 +44,6 @@ BATCH = 200
 CURSOR_KEY = "alerts_cursor"
 STOP_PREFIX = "u:"
 
-
-
-@dataclass(frozen=True, slots=True)
-class Follow:
-    id: int
-    chat_id: int
-    topic: str
-    terms: tuple[str, ...]
-    sources: tuple[str, ...]
-    paused: bool
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class FollowStore:
-    """Follows and sent alerts in SQLite (one connection of its own)."""
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self.db = db
-
-    @classmethod
-    async def open(cls, path: str | Path) -> FollowStore:
-        return cls(await store.connect(path))
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    @staticmethod
-    def _follow(row: tuple) -> Follow:
-        return Follow(row[0], row[1], row[2], tuple(row[3].split()), tuple(s for s in row[4].split("\n") if s),
-                      row[5] is not None)
-
-    async def add(self, chat_id: int, topic: str, terms: list[str], sources: list[str]) -> tuple[Follow, bool]:
-        """The follow (new, or the same terms followed before); True if it is new."""
-        key_terms, key_sources = " ".join(sorted(set(terms))), "\n".join(sorted(set(sources)))
-        cur = await self.db.execute(
-            "INSERT INTO follows (chat_id, topic, terms, sources, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (chat_id, terms, sources) DO UPDATE SET paused_at = NULL",
-            (chat_id, topic, key_terms, key_sources, _now_iso()))
-        new = cur.rowcount == 1 and cur.lastrowid is not None
-        row = await (await self.db.execute(
-            "SELECT id, chat_id, topic, terms, sources, paused_at FROM follows"
-            " WHERE chat_id = ? AND terms = ? AND sources = ?", (chat_id, key_terms, key_sources))).fetchone()
-        return self._follow(row), new
-
-    async def retag(self, follow: Follow, terms: list[str]) -> Follow:
-        """The follow with its terms replaced (kept as they were if another follow of the chat has those)."""
-        key = " ".join(sorted(set(terms)))
-        cur = await self.db.execute("UPDATE OR IGNORE follows SET terms = ? WHERE id = ?", (key, follow.id))
-        if cur.rowcount != 1:
-            return follow
-        return Follow(follow.id, follow.chat_id, follow.topic, tuple(key.split()), follow.sources, follow.paused)
-
-    async def count(self, chat_id: int) -> int:
-        return (await (await self.db.execute("SELECT COUNT(*) FROM follows WHERE chat_id = ?",
-                                             (chat_id,))).fetchone())[0]
-
-    async def of_chat(self, chat_id: int) -> list[Follow]:
-        rows = await self.db.execute_fetchall(
-            "SELECT id, chat_id, topic, terms, sources, paused_at FROM follows WHERE chat_id = ? ORDER BY id",
-            (chat_id,))
-        return [self._follow(r) for r in rows]
-
-    async def active(self) -> list[Follow]:
-        rows = await self.db.execute_fetchall(
-            "SELECT id, chat_id, topic, terms, sources, paused_at FROM follows WHERE paused_at IS NULL ORDER BY id")
-        return [self._follow(r) for r in rows]
-
-    async def remove(self, chat_id: int, follow_id: int) -> bool:
-        cur = await self.db.execute("DELETE FROM follows WHERE id = ? AND chat_id = ?", (follow_id, chat_id))
-        return cur.rowcount > 0
-
-    async def pause_chat(self, chat_id: int) -> list[int]:
-        ids = [r[0] for r in await self.db.execute_fetchall(
-            "SELECT id FROM follows WHERE chat_id = ? AND paused_at IS NULL", (chat_id,))]
-        await self.db.execute("UPDATE follows SET paused_at = ? WHERE chat_id = ? AND paused_at IS NULL",
-                              (_now_iso(), chat_id))
-        return ids
-
-    async def resume_chat(self, chat_id: int) -> list[Follow]:
-        paused = [f for f in await self.of_chat(chat_id) if f.paused]
-        if paused:
-            await self.db.execute("UPDATE follows SET paused_at = NULL WHERE chat_id = ?", (chat_id,))
-        return [Follow(f.id, f.chat_id, f.topic, f.terms, f.sources, False) for f in paused]
-
-    async def already_told(self, chat_id: int, story: str) -> bool:
-        row = await (await self.db.execute("SELECT 1 FROM alerts_sent WHERE chat_id = ? AND story = ?",
-                                           (chat_id, story))).fetchone()
-        return row is not None
-
-    async def sent_since(self, chat_id: int, since: datetime) -> int:
-        return (await (await self.db.execute(
-            "SELECT COUNT(*) FROM alerts_sent WHERE chat_id = ? AND sent_at >= ?",
-            (chat_id, since.astimezone(UTC).isoformat(timespec="seconds")))).fetchone())[0]
-
-    async def record(self, chat_id: int, story: str, article_id: str, follow_id: int) -> None:
-        await self.db.execute(
-            "INSERT OR IGNORE INTO alerts_sent (chat_id, story, article_id, follow_id, sent_at) VALUES (?, ?, ?, ?, ?)",
-            (chat_id, story, article_id, follow_id, _now_iso()))
 
 
 def alert_text(title: str, source: str, published: str, body: str, url: str, topic: str) -> str:
@@ -193,9 +90,8 @@ class AlertService:
             if terms and sorted(terms) != sorted(follow.terms):
                 follow = await self.follows.retag(follow, terms)
             self._index(follow)
-        if not await store.get_meta(self.follows.db, CURSOR_KEY):
-            row = await (await self.follows.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles")).fetchone()
-            await store.set_meta(self.follows.db, CURSOR_KEY, str(row[0]))
+        if not await schema.get_value(self.follows.db, CURSOR_KEY):
+            await schema.set_value(self.follows.db, CURSOR_KEY, str(await store.last_article_rowid(self.follows.db)))
         self.engine.ingest_listeners.append(self.wake)
         self._task = asyncio.create_task(self._run(), name="alerts")
 
@@ -271,7 +167,7 @@ class AlertService:
         """Stored outlets, and the built-in ones even before any of their articles arrive (a follow is for later)."""
         assert self.follows is not None
         db = self.follows.db
-        stored = [r[0] for r in await db.execute_fetchall("SELECT DISTINCT source FROM articles WHERE source != ''")]
+        stored = await store.stored_sources(db)
         names = list(dict.fromkeys([*stored, *BUILTIN_ALIASES]))
         return outlet_catalogue(names, await outlet_store.aliases(db))
 
@@ -307,40 +203,34 @@ class AlertService:
         async with self._lock:
             assert self.follows is not None
             db = self.follows.db
-            cursor = int(await store.get_meta(db, CURSOR_KEY, "0"))
+            cursor = int(await schema.get_value(db, CURSOR_KEY, "0"))
             sent = 0
-            while rows := await db.execute_fetchall(
-                    "SELECT a.rowid, a.id, a.title, a.body, a.source, a.published, a.url, s.story FROM articles a"
-                    " LEFT JOIN stories s ON s.article_id = a.id WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
-                    (cursor, BATCH)):
+            while rows := await store.articles_after(db, cursor, BATCH):
                 ready = []
                 for row in rows:
-                    if row[7] is None:  # its story is being written by the ingest under way: next round
+                    if row.story is None:  # its story is being written by the ingest under way: next round
                         break
                     ready.append(row)
                 if not ready:
                     break
                 if len(self.percolator):
                     sent += await self._alert(ready)
-                cursor = ready[-1][0]
-                await store.set_meta(db, CURSOR_KEY, str(cursor))
+                cursor = ready[-1].rowid
+                await schema.set_value(db, CURSOR_KEY, str(cursor))
                 if len(ready) < len(rows):
                     break
             return sent
 
-    async def _alert(self, rows: list[tuple]) -> int:
+    async def _alert(self, rows: list[store.NewArticle]) -> int:
         assert self.follows is not None
-        db = self.follows.db
-        ids = [r[1] for r in rows]
-        marks = ",".join("?" * len(ids))
-        passages: dict[str, list[str]] = {}
-        for article_id, terms in await db.execute_fetchall(
-                f"SELECT article_id, terms FROM passages WHERE article_id IN ({marks}) ORDER BY article_id, ord", ids):
-            passages.setdefault(article_id, []).append(terms)
+        passages = await store.passage_terms(self.follows.db, [r.id for r in rows])
         day_start = self._day_start()
         counts: dict[int, int] = {}
         sent = 0
-        for _, article_id, title, body, source, published, url, story in rows:
+        for row in rows:
+            article_id, title, body, source, published, url, story = (
+                row.id, row.title, row.body, row.source, row.published, row.url, row.story)
+            assert story is not None  # only grouped articles are alerted
             terms, lead = article_terms(passages.get(article_id, []))
             chats: dict[int, Follow] = {}
             for topic in self.percolator.match(terms, lead, source):

@@ -15,10 +15,8 @@ import aiosqlite
 from telegram import Update
 from telegram.ext import Application
 
-from retrieval import store
-
 from .. import formatting as fmt
-from .. import texts
+from .. import schema, texts
 from ..admin_handlers import admin_only
 from ..context import BotContext, bot_data
 from . import store as feeds_store
@@ -47,7 +45,7 @@ async def start_polling(app: Application) -> None:
     svc = bot_data(app).services
     assert svc is not None, "build_application sets the services"
     settings = svc.settings
-    db = await store.connect(settings.db)
+    db = await schema.connect(settings.db)
     fetcher = make_fetcher(settings)
     poller = Poller(svc.engine, db, fetcher, poll_config(settings))
     rt = FeedsRuntime(db, fetcher, poller)
