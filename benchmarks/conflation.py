@@ -8,7 +8,7 @@ A reader treats some word forms as one word: a noun with and without the article
 plural beside its singular (حكومة / حكومات, مصري / مصريون). The families are found in the
 vocabulary itself (both forms must occur), and a pair counts as conflated when both forms give
 the same non-empty terms. Three chains side by side: the project's indexing chain
-(`retrieval.analysis.analyze`), the Lucene ArabicAnalyzer port (`retrieval.lucene`) and plain
+(`retrieval.analysis.analyze`), the Lucene ArabicAnalyzer port (`benchmarks.lucene`) and plain
 Snowball (PyStemmer's Arabic stemmer on the token).
 
 Conflating more is only half of it: a chain that cut every word to its first two letters would
@@ -33,7 +33,8 @@ from pathlib import Path
 
 import Stemmer
 
-from retrieval import analysis, lucene
+from benchmarks import lucene
+from retrieval import analysis
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "ant-multisource.jsonl.gz"

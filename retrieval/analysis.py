@@ -289,7 +289,7 @@ def light_stem(token: str) -> str:
 # انتخاب). The hard part is a word-initial و ف ب ك ل, which is a clitic in وقوات or بقوة and a
 # root letter in وزارة, فريق, بيان, لجنة, بكين: no rule on the letters can tell, so a
 # default (below) is corrected by `CLITIC_EXCEPTIONS`, words of a news corpus whose evidence says
-# otherwise (`benchmarks/clitic_lexicon.py` builds it, docs/retrieval-quality.md explains the
+# otherwise (`benchmarks/lab/clitic_lexicon.py` builds it, docs/retrieval-quality.md explains the
 # evidence). Measured by `benchmarks/conflation.py` against the Lucene port and Snowball.
 
 def _load_clitic_exceptions() -> frozenset[str]:

@@ -4,11 +4,11 @@ Each input is read as text (atheris' ConsumeUnicode: ASCII, UTF-16 or UTF-32 cod
 surrogates included) and analysed by the C chain and by the pure-Python chain, its
 specification; any difference or crash stops the run. atheris guides on the Python code it
 reaches (the fallback chain, the term callback); the C loop is not instrumented with gcc, so
-run it on the AddressSanitizer build as benchmarks/fuzz_chain.py describes, e.g.:
+run it on the AddressSanitizer build as benchmarks/lab/fuzz_chain.py describes, e.g.:
 
     LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) \\
         ASAN_OPTIONS=detect_leaks=0 PYTHONPATH=/tmp/asan-c \\
-        .venv/bin/python benchmarks/fuzz_chain_atheris.py -max_total_time=300
+        .venv/bin/python benchmarks/lab/fuzz_chain_atheris.py -max_total_time=300
 
 Arguments are libFuzzer's (-max_total_time, -runs, a corpus folder). With atheris 3.0 on
 Python 3.11 here, libFuzzer reported no coverage from the instrumented Python ("no interesting

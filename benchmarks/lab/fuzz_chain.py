@@ -22,7 +22,7 @@ What it does, each part printing what it tried:
 
 Run it on the normal build:
 
-    .venv/bin/python benchmarks/fuzz_chain.py
+    .venv/bin/python benchmarks/lab/fuzz_chain.py
 
 and, what it is for, on an AddressSanitizer/UBSan build of the extension in a scratch copy:
 
@@ -32,7 +32,7 @@ and, what it is for, on an AddressSanitizer/UBSan build of the extension in a sc
         LDFLAGS='-fsanitize=address,undefined' $PWD/.venv/bin/python setup.py build_ext --inplace)
     LD_PRELOAD=$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so) \\
         ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \\
-        PYTHONPATH=/tmp/asan-c .venv/bin/python benchmarks/fuzz_chain.py
+        PYTHONPATH=/tmp/asan-c .venv/bin/python benchmarks/lab/fuzz_chain.py
 
 `--examples N` scales the hypothesis parts (default 3000), `--seed` fixes the random parts,
 `--skip huge,leaks` leaves parts out. Exit status 1 on any mismatch.

@@ -12,10 +12,10 @@ After timing, each run fingerprints what it stored (articles, passages with
 spans, text and terms): the versions must store the same thing, and the
 script says whether they did.
 
-    git archive 99d138b | tar -x -C /tmp/main-code
-    .venv/bin/python -m benchmarks.ingest_ab --baseline-code /tmp/main-code          # 3 rounds, ~3 min
-    .venv/bin/python -m benchmarks.ingest_ab --baseline-code /tmp/main-code --rounds 5 --passages 20000
-    .venv/bin/python -m benchmarks.ingest_ab --baseline-code /tmp/main-code --search-check 1000   # + same answers?
+    .venv/bin/python -m benchmarks.lab.checkouts 99d138b /tmp/main-code
+    .venv/bin/python -m benchmarks.lab.ingest_ab --baseline-code /tmp/main-code          # 3 rounds, ~3 min
+    .venv/bin/python -m benchmarks.lab.ingest_ab --baseline-code /tmp/main-code --rounds 5 --passages 20000
+    .venv/bin/python -m benchmarks.lab.ingest_ab --baseline-code /tmp/main-code --search-check 1000   # + same answers?
 """
 
 from __future__ import annotations
@@ -27,14 +27,15 @@ import json
 import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from benchmarks.lab import checkouts
+
+REPO = checkouts.REPO
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "ant-multisource.jsonl.gz"
 
 
@@ -135,11 +136,7 @@ def search_check(versions: dict[str, Path], jsonl: Path, workdir: Path, n: int) 
     answers = {}
     for name, code in versions.items():
         out = workdir / f"ingest-ab-answers-{name}.jsonl"
-        proc = subprocess.run([sys.executable, "-c", SEARCH_PROBE, str(workdir / f"ab-{name}.db"), str(qfile),
-                               str(out)], capture_output=True, text=True, cwd=code,
-                              env={**os.environ, "PYTHONPATH": str(code)})
-        if proc.returncode != 0:
-            raise SystemExit(f"search check of {code} failed:\n{proc.stderr}")
+        checkouts.run(code, ["-c", SEARCH_PROBE, str(workdir / f"ab-{name}.db"), str(qfile), str(out)])
         answers[name] = out.read_text(encoding="utf-8").split("\n")[:-1]  # not splitlines: excerpts may hold U+2028
     base, this = answers["baseline"], answers["this"]
     same = sum(a == b for a, b in zip(base, this, strict=True))
@@ -152,44 +149,18 @@ def run_one(code: Path, jsonl: Path, workdir: Path, name: str) -> dict:
     db = workdir / f"ab-{name}.db"
     for suffix in ("", "-wal", "-shm", ".index.npz"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.ingest_ab", "--worker", str(code), str(db), str(jsonl)],
-                          capture_output=True, text=True, cwd=REPO, env=env)
-    if proc.returncode != 0:
-        raise SystemExit(f"ingest run of {code} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def check_checkout(p: argparse.ArgumentParser, code: Path) -> None:
-    """Refuse a baseline that is not a checkout, or whose C extensions are not built.
-
-    Without its extensions a version runs its pure-Python fallbacks, and the
-    comparison would measure those (a `git archive` holds the C sources only).
-    """
-    if not (code / "retrieval" / "engine.py").exists():
-        p.error(f"{code} is not a checkout of this project (no retrieval/engine.py)")
-    unbuilt = [c.name for c in sorted((code / "retrieval").glob("*.c")) if not any(c.parent.glob(f"{c.stem}.*.so"))]
-    if unbuilt:
-        p.error(f"{code}: {', '.join(unbuilt)} not built, so its pure-Python fallback would be measured;"
-                f" build it first: (cd {code} && {sys.executable} setup.py -q build_ext --inplace)")
+    return checkouts.run_json(code, ["-m", "benchmarks.lab.ingest_ab", "--worker", str(code), str(db), str(jsonl)],
+                              cwd=REPO)
 
 
 def versions_to_compare(p: argparse.ArgumentParser, baseline_code: Path | None) -> dict[str, Path]:
     """This checkout, and the baseline's if given; the process pinned to one core for every run."""
     versions = {"this": REPO}
     if baseline_code:
-        check_checkout(p, baseline_code)
-        versions = {"baseline": baseline_code.resolve(), "this": REPO}
+        versions = {"baseline": checkouts.require(p, baseline_code), "this": REPO}
     # One core for every run: the figures are per core, and both versions get the same one.
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    checkouts.pin_to_one_core()
     return versions
-
-
-def alternating(versions: dict[str, Path], rounds: int) -> Iterator[tuple[int, str]]:
-    """(round, version) in turn, the order reversed every other round: both see the same load."""
-    for r in range(rounds):
-        for name in list(versions) if r % 2 == 0 else list(reversed(versions)):
-            yield r, name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     jsonl = corpus_jsonl(args.corpus, args.passages, args.workdir)
     results: dict[str, list[dict]] = {name: [] for name in versions}
-    for r, name in alternating(versions, args.rounds):
+    for r, name in checkouts.alternating(versions, args.rounds):
         out = run_one(versions[name], jsonl, args.workdir, name)
         results[name].append(out)
         log(f"round {r + 1} {name:8s}: {out['passages_per_cpu_s']:7,.0f} passages per CPU-second"

@@ -9,15 +9,15 @@ question timed `--repeat` times per version in alternating order and the
 fastest time kept (on a shared machine the slowest are other processes'
 time slices). Results must be identical; the first differences are printed.
 
-    git archive main | tar -x -C /tmp/main-code
-    .venv/bin/python -m benchmarks.rank_ab --baseline-code /tmp/main-code \\
+    .venv/bin/python -m benchmarks.lab.checkouts main /tmp/main-code
+    .venv/bin/python -m benchmarks.lab.rank_ab --baseline-code /tmp/main-code \\
         --db /tmp/perf1m/news-1000000.db --questions-file /tmp/perf1m/questions.txt
 
 With `--numpy-baseline` instead of `--baseline-code`, the baseline is this
 checkout's own numpy `_top` (the specification) and "current" its C kernel
 (`retrieval/_topk.c`), both called directly:
 
-    taskset -c 0 .venv/bin/python -m benchmarks.rank_ab --numpy-baseline \\
+    taskset -c 0 .venv/bin/python -m benchmarks.lab.rank_ab --numpy-baseline \\
         --db /tmp/perf100k/news-100000.db --questions-file /tmp/perf100k/questions.txt
 """
 

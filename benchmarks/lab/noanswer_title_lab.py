@@ -1,6 +1,6 @@
 """Does a passage's *body* coverage separate answerable from unanswerable better than its coverage with the title?
 
-    python -m benchmarks.noanswer_title_lab           # ~25 s after benchmarks.eval has cached its indexes
+    python -m benchmarks.lab.noanswer_title_lab           # ~25 s after benchmarks.eval has cached its indexes
 
 Every passage is indexed with its article's title terms appended
 (`engine.prepare`, `title_weight` times), so a passage of another article
@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import qa_data
+from benchmarks.cached import article_names, cached_dbs, engine_over
 from benchmarks.eval import DEFAULT_QA
 from benchmarks.noanswer_fit import (
     SPLITS,
@@ -51,7 +52,6 @@ from benchmarks.noanswer_fit import (
     fit_standardised,
     tradeoff,
 )
-from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
 from retrieval import bm25, confidence, rerank
 from retrieval.analysis import analyze, analyze_query
 from retrieval.engine import FULL_COVERAGE, TITLE_CHARS, TITLE_TERMS, RetrievalConfig, SearchEngine

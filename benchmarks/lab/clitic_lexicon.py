@@ -1,7 +1,7 @@
 """Build retrieval/resources/clitic_exceptions.txt: where a word-initial و ف ب ك ل is (not) a clitic.
 
-    python -m benchmarks.clitic_lexicon                   # ANT, all but the first 8,000 articles
-    python -m benchmarks.clitic_lexicon --corpus news.jsonl.gz --skip 0 --out /tmp/exceptions.txt
+    python -m benchmarks.lab.clitic_lexicon                   # ANT, all but the first 8,000 articles
+    python -m benchmarks.lab.clitic_lexicon --corpus news.jsonl.gz --skip 0 --out /tmp/exceptions.txt
 
 `analysis.clitic_default` reads و/ف as the conjunction and ب/ك/ل as part of the word. A corpus
 says where that is wrong. For a form W = c + Y seen at least `--min-count` times:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             counts.update(analysis._TOKEN_RE.findall(text.translate(table).lower()))
     words = exceptions(counts, args.min_count)
     header = (f"# Words whose first letter (و ف ب ك ل) is decided against analysis.clitic_default.\n"
-              f"# Built by `python -m benchmarks.clitic_lexicon` from {args.corpus.name} "
+              f"# Built by `python -m benchmarks.lab.clitic_lexicon` from {args.corpus.name} "
               f"(records after the first {args.skip}, forms seen >= {args.min_count} times).\n")
     args.out.write_text(header + "\n".join(words) + "\n", encoding="utf-8")
     print(f"{len(words)} exceptions written to {args.out}")

@@ -1,6 +1,6 @@
 """Fast loop over re-ranking and no-answer settings, on the indexes `benchmarks.eval` cached.
 
-    python -m benchmarks.rerank_lab lead_boost=0.2 spread_weight=0.3,lead_boost=0.2 ...
+    python -m benchmarks.lab.rerank_lab lead_boost=0.2 spread_weight=0.3,lead_boost=0.2 ...
 
 Loads the cached pooled / untitled / news indexes once (run `benchmarks.eval`
 first with the same corpus options), then for each variant (comma-separated
@@ -20,21 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import qa_data
+from benchmarks.cached import article_names, cached_dbs, engine_over
 from benchmarks.eval import (
     DEFAULT_CACHE,
     DEFAULT_CORPUS,
     DEFAULT_QA,
     K,
     Outcome,
-    cache_name,
-    file_identity,
     metrics,
     parse_overrides,
-    pipeline_key,
 )
 from benchmarks.qa_data import Question
 from retrieval import bm25
-from retrieval.engine import RetrievalConfig, SearchEngine
+from retrieval.engine import RetrievalConfig
 
 
 @dataclass
@@ -43,22 +41,6 @@ class Task:
     index: bm25.BM25Index
     article_names: dict[int, str]  # articles.rowid → articles.id
     questions: list[Question]
-
-
-def cached_dbs(cache: Path, corpus: Path, qa: Path, config: RetrievalConfig, corpus_limit: int | None = None,
-               seed: int = 13) -> dict[str, Path]:
-    """The databases `benchmarks.eval` built for these options (same names as eval.run gives them)."""
-    corpus_id = f"{file_identity(corpus)}:{corpus_limit}:{seed}"
-    pkey = pipeline_key(config)
-    return {"arcd": cache / (cache_name("pooled", corpus_id, file_identity(qa), pkey) + ".db"),
-            "known": cache / (cache_name("untitled", corpus_id, pkey) + ".db"),
-            "noanswer": cache / (cache_name("news", corpus_id, pkey) + ".db")}
-
-
-def article_names(db: Path) -> dict[int, str]:
-    import sqlite3
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-        return dict(con.execute("SELECT rowid, id FROM articles").fetchall())
 
 
 def load_tasks(args: argparse.Namespace, names: Sequence[str]) -> list[Task]:
@@ -75,12 +57,6 @@ def load_tasks(args: argparse.Namespace, names: Sequence[str]) -> list[Task]:
             raise SystemExit(f"{index_file} missing: run benchmarks.eval with the same corpus options first")
         tasks.append(Task(name, bm25.load_index(index_file), article_names(db), asked[name]))
     return tasks
-
-
-def engine_over(index: bm25.BM25Index, config: RetrievalConfig) -> SearchEngine:
-    engine = SearchEngine(":memory:", config, None, None)  # type: ignore[arg-type]
-    engine._index = index
-    return engine
 
 
 def ask(task: Task, config: RetrievalConfig) -> list[Outcome]:

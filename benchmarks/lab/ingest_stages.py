@@ -1,6 +1,6 @@
 """Ingest's CPU stages one at a time: this checkout against another, taking turns, in fresh processes.
 
-The whole-ingest A/B (`benchmarks/ingest_ab.py`) varies by ±20% from run to
+The whole-ingest A/B (`benchmarks/lab/ingest_ab.py`) varies by ±20% from run to
 run on this shared machine, more than a change of a few percent; each stage
 alone, timed in a process with nothing else to do, is steadier. Each run is a
 fresh process on one core that reads the same JSONL of ~100,000 passages and
@@ -11,7 +11,7 @@ reports µs per passage (CPU time) of:
 - analysis, first pass: splitting and analysing every passage once with
   every cache cold (once per process: a second pass would be warm).
 
-    .venv/bin/python -m benchmarks.ingest_stages --baseline-code /tmp/main-code --rounds 3
+    .venv/bin/python -m benchmarks.lab.ingest_stages --baseline-code /tmp/main-code --rounds 3
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import gc
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks.ingest_ab import DEFAULT_CORPUS, REPO, alternating, corpus_jsonl, log, versions_to_compare
+from benchmarks.lab import checkouts
+from benchmarks.lab.ingest_ab import DEFAULT_CORPUS, REPO, corpus_jsonl, log, versions_to_compare
 
 STAGES = ("read", "fingerprint", "analysis_first_pass")
 
@@ -63,11 +63,7 @@ def worker(jsonl: Path) -> None:
 
 
 def run_one(code: Path, jsonl: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.ingest_stages", "--worker", str(jsonl)],
-                          capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(code)})
-    if proc.returncode != 0:
-        raise SystemExit(f"stage run of {code} failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return checkouts.run_json(code, ["-m", "benchmarks.lab.ingest_stages", "--worker", str(jsonl)], cwd=REPO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     jsonl = corpus_jsonl(args.corpus, args.passages, args.workdir)
     results: dict[str, list[dict]] = {name: [] for name in versions}
-    for r, name in alternating(versions, args.rounds):
+    for r, name in checkouts.alternating(versions, args.rounds):
         results[name].append(run_one(versions[name], jsonl))
         log(f"round {r + 1} {name}: " + ", ".join(f"{s} {results[name][-1][s]:.2f}" for s in STAGES))
     print(f"µs per passage, median of {args.rounds} runs ({results['this'][0]['passages']:,} passages)")

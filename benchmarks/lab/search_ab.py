@@ -21,9 +21,9 @@ shared machine's load; the median of the per-question ratios is the figure.
 `--db` and `--questions-file` use an existing database (say, the 1M one
 `benchmarks.perf --keep` leaves) and questions instead of building them.
 
-    git archive main | tar -x -C /tmp/main-code
-    .venv/bin/python -m benchmarks.search_ab --baseline-code /tmp/main-code --compare
-    .venv/bin/python -m benchmarks.search_ab --baseline-code /tmp/main-code --compare \
+    .venv/bin/python -m benchmarks.lab.checkouts main /tmp/main-code
+    .venv/bin/python -m benchmarks.lab.search_ab --baseline-code /tmp/main-code --compare
+    .venv/bin/python -m benchmarks.lab.search_ab --baseline-code /tmp/main-code --compare \
         --db /tmp/perf1m/news-1000000.db --questions-file /tmp/perf1m/questions.txt
 """
 
@@ -34,7 +34,6 @@ import json
 import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -44,10 +43,10 @@ import numpy as np
 
 from benchmarks import bot_path, perf
 from benchmarks import eval as quality_eval
-from benchmarks.ingest_ab import check_checkout
+from benchmarks.lab import checkouts
 from retrieval.engine import RetrievalConfig
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = checkouts.REPO
 
 
 # Runs under either version's code: only what both have (`SearchEngine.open` / `search`).
@@ -132,10 +131,7 @@ def paired(versions: list[tuple[str, Path]], db: Path, questions: Path, count: i
     """Per version, (wall, CPU) seconds of each question after the warm-up ones, both versions taking turns."""
     procs = {}
     for name, code in versions:
-        procs[name] = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(db), str(questions), str(k)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, cwd=code, env=dict(os.environ, PYTHONPATH=str(code)),
-            preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+        procs[name] = checkouts.start(code, ["-c", SERVE, str(db), str(questions), str(k)], core=core)
     try:
         for name, proc in procs.items():
             if proc.stdout.readline().strip() != "ready":
@@ -173,11 +169,7 @@ def report_paired(times: dict[str, np.ndarray], k: int, passages: int, count: in
 
 
 def dump(code: Path, db: Path, questions: Path, out: Path) -> None:
-    env = dict(os.environ, PYTHONPATH=str(code))
-    proc = subprocess.run([sys.executable, "-c", DUMP, str(db), str(questions), str(out)],
-                          capture_output=True, text=True, cwd=code, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"the dump under {code} failed: {proc.stderr.strip()[-2000:]}")
+    checkouts.run(code, ["-c", DUMP, str(db), str(questions), str(out)])
 
 
 def compare_outputs(current: Path, baseline: Path) -> tuple[int, int, int, list[str]]:
@@ -197,13 +189,7 @@ def compare_outputs(current: Path, baseline: Path) -> tuple[int, int, int, list[
 
 
 def probe(code: Path, db: Path, questions: Path, k: int, warmup: int, core: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(code))
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(db), str(questions), str(k), str(warmup)],
-                          capture_output=True, text=True, cwd=code, env=env,
-                          preexec_fn=lambda: os.sched_setaffinity(0, {core}))
-    if proc.returncode != 0:
-        raise RuntimeError(f"the probe under {code} failed: {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return checkouts.run_json(code, ["-c", PROBE, str(db), str(questions), str(k), str(warmup)], core=core)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -224,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--compare", action="store_true",
                    help="also check that both versions show identical results (3 searches per question)")
     args = p.parse_args(argv)
-    check_checkout(p, args.baseline_code)
+    baseline = checkouts.require(p, args.baseline_code)
     if args.db and not args.db.exists():
         p.error(f"--db {args.db} does not exist")
 
@@ -236,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
         del articles
     core = min(os.sched_getaffinity(0))
-    versions = [("current", REPO), ("baseline", args.baseline_code.resolve())]
+    versions = [("current", REPO), ("baseline", baseline)]
     runs: dict[str, list[dict]] = {name: [] for name, _ in versions}
     with tempfile.TemporaryDirectory(prefix="newsbot-searchab-") as tmp:
         workdir = Path(tmp)

@@ -1,6 +1,6 @@
 """Does a sentence encoder's cosine tell "this passage answers" from "this passage is on the topic"?
 
-    python -m benchmarks.noanswer_semantic_lab            # after benchmarks.eval has cached its indexes
+    python -m benchmarks.lab.noanswer_semantic_lab            # after benchmarks.eval has cached its indexes
 
 The lexical no-answer model (retrieval/confidence.py) plateaus at ~17% of
 unanswerable ARCD test questions refused while 95.7% of answerable ones are
@@ -68,9 +68,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import qa_data
+from benchmarks.cached import article_names, cached_dbs, engine_over
 from benchmarks.eval import DEFAULT_QA, K, Outcome, metrics
 from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, auc, fit_arguments, fit_standardised, tradeoff
-from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
 from retrieval import bm25, confidence, store
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine
