@@ -150,7 +150,7 @@ def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
 
 def answer_text(result: SearchResult) -> str:
     """The answer to a question: its results, or the no-answer message with a hint."""
-    head = "".join(f"{RLM}{esc(line)}\n" for line in understood_lines(result))  # news: how it was understood
+    head = "".join(f"{RLM}{esc(line)}\n" for line in understood_lines(result))  # how a news question was understood
     if not result.hits:
         return head + no_answer_text(result.no_answer)
     hint = [f"{RLM}<i>{esc(LOW_CONFIDENCE_HINT)}</i>"] if result.confidence == "low" else []

@@ -210,8 +210,8 @@ def _load_stopwords() -> list[str]:
 
 # How a token is matched against the stopword lists: as written, but for the spellings writers use
 # interchangeably for one word (hamza alefs, taa marbuta / heh: أن and ان, هذة and هذه). Alef
-# maqsura is *not* folded, since that turns particles into names (على → علي, the name Ali;
-# the folded list used to drop it, so `علي خامنئي` searched for `خامنئي` alone).
+# maqsura is *not* folded, since that turns particles into names (على → علي, the name Ali: a
+# folded list would drop it, and `علي خامنئي` would search for `خامنئي` alone).
 _STOP_TABLE = _table({"ة": "ه"}, {a: "ا" for a in _HAMZA_ALEFS})
 
 
@@ -284,8 +284,8 @@ def light_stem(token: str) -> str:
 #
 # What a reader treats as one word must give one term, whatever is attached in front: the stem of
 # ال+X, و+X, بال+X, لل+X is the stem of X, because the suffix stage never looks at what the
-# prefix stage removed (Snowball, which the chain used before, chose its suffix rules by whether
-# the article was there: قوات → قوا but القوات → القو, انتخابات → انتخابا but الانتخابات →
+# prefix stage removed (a stemmer that chooses its suffix rules by whether the article is there,
+# as Snowball does, gives قوات → قوا but القوات → القو, انتخابات → انتخابا but الانتخابات →
 # انتخاب). The hard part is a word-initial و ف ب ك ل, which is a clitic in وقوات or بقوة and a
 # root letter in وزارة, فريق, بيان, لجنة, بكين: no rule on the letters can tell, so a
 # default (below) is corrected by `CLITIC_EXCEPTIONS`, words of a news corpus whose evidence says
@@ -648,8 +648,8 @@ def analyze_query(text: str) -> list[str]:
 # --- question frames -------------------------------------------------------------
 
 # How people open a question about a topic. The words of a frame are not the topic, yet each
-# weighed as much as a topic word: `ماذا حدث في الانتخابات العراقية؟` was refused while
-# `الانتخابات العراقية` was answered, because no article held حدث near the topic. A frame is
+# would weigh as much as a topic word: `ماذا حدث في الانتخابات العراقية؟` would be refused while
+# `الانتخابات العراقية` is answered, because no article holds حدث near the topic. A frame is
 # dropped where its terms open the question's terms (so clitics and spellings do not matter; the
 # question words before it are gone already, so متى قال loses قال as ماذا قال does) and something
 # is left after it; the same words later in a question are kept. Frames whose terms could open a

@@ -24,8 +24,7 @@ class NewsDesk:
     async def outlets(self) -> list[Outlet]:
         """The outlets questions can name: stored sources with their aliases (re-read when either changes)."""
         db = self.engine._reader  # the engine's read connection: same package, same file
-        stamp = (await store.content_generation(db),
-                 tuple(await db.execute_fetchall("SELECT COUNT(*), MAX(rowid) FROM outlet_aliases")))
+        stamp = (await store.content_generation(db), await outlets.aliases_stamp(db))
         if self._catalogue is None or self._catalogue[0] != stamp:
             self._catalogue = (stamp, await outlets.catalogue(db))
         return self._catalogue[1]

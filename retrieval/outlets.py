@@ -81,5 +81,10 @@ async def remove_aliases(db: aiosqlite.Connection, source: str, names: list[str]
     return removed
 
 
+async def aliases_stamp(db: aiosqlite.Connection) -> tuple:
+    """Changes whenever an alias is added or removed: when a cached catalogue must be rebuilt."""
+    return tuple(await db.execute_fetchall("SELECT COUNT(*), MAX(rowid) FROM outlet_aliases"))
+
+
 async def catalogue(db: aiosqlite.Connection) -> list[Outlet]:
     return outlet_catalogue(await store.stored_sources(db), await aliases(db))
