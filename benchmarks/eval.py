@@ -114,7 +114,8 @@ def pipeline_key(config: RetrievalConfig) -> str:
     # Stored terms depend on the analysis chain and the passage splitter; hashing
     # their sources as well as PIPELINE_VERSION keeps a forgotten bump from
     # silently reusing stale terms.
-    return f"{config.pipeline_signature}:{source_hash('retrieval/analysis.py', 'retrieval/passages.py')}"
+    sources = source_hash("retrieval/analysis.py", "retrieval/normalize.py", "retrieval/passages.py")
+    return f"{config.pipeline_signature}:{sources}"
 
 
 def cache_name(kind: str, *parts: str) -> str:
