@@ -126,12 +126,12 @@ asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
 """
 
 
-def paired(versions: list[tuple[str, Path]], db: Path, questions: Path, count: int, k: int, warmup: int,
-           core: int) -> dict[str, np.ndarray]:
+def paired(versions: list[tuple[str, Path]], dbs: dict[str, Path], questions: Path, count: int, k: int,
+           warmup: int, core: int) -> dict[str, np.ndarray]:
     """Per version, (wall, CPU) seconds of each question after the warm-up ones, both versions taking turns."""
     procs = {}
     for name, code in versions:
-        procs[name] = checkouts.start(code, ["-c", SERVE, str(db), str(questions), str(k)], core=core)
+        procs[name] = checkouts.start(code, ["-c", SERVE, str(dbs[name]), str(questions), str(k)], core=core)
     try:
         for name, proc in procs.items():
             if proc.stdout.readline().strip() != "ready":
@@ -203,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="other questions asked first in each process, untimed (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--cache-dir", type=Path, default=quality_eval.DEFAULT_CACHE)
-    p.add_argument("--db", type=Path, help="an existing database (with its .index.npz) to use in place")
+    p.add_argument("--db", type=Path, help="an existing database (with its .index.npz), copied for each version;"
+                   " build it with the older version: a newer one migrates it beyond what the older reads")
     p.add_argument("--questions-file", type=Path, help="questions to ask, one a line (default: built from --corpus)")
     p.add_argument("--paired", action="store_true",
                    help="both versions up at once, answering each question in turn (instead of --rounds runs)")
@@ -234,16 +235,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             db = bot_path.copy_database(cached, workdir)
         qfile = workdir / "questions.txt"
         qfile.write_text("\n".join(questions) + "\n", encoding="utf-8")
+        # Each version reads its own copy: opening a file may migrate it to that version's schema,
+        # which the other version would then refuse as newer than itself.
+        dbs = {}
+        for name, _ in versions:
+            (workdir / name).mkdir()
+            dbs[name] = bot_path.copy_database(db, workdir / name)
         if args.compare:
             outputs = {name: workdir / f"{name}.jsonl" for name, _ in versions}
             for name, code in versions:
-                dump(code, db, qfile, outputs[name])
+                dump(code, dbs[name], qfile, outputs[name])
             searches, hits, same, shown = compare_outputs(outputs["current"], outputs["baseline"])
             perf.log(f"outputs: {same} of {searches} searches identical ({hits:,} hits shown by this checkout)")
             for diff in shown:
                 print(diff)
         if args.paired:
-            report_paired(paired(versions, db, qfile, args.questions, args.k, args.warmup, core), args.k,
+            report_paired(paired(versions, dbs, qfile, args.questions, args.k, args.warmup, core), args.k,
                           passages, args.questions, args.warmup)
             if args.compare:
                 print(f"\nSame output: {same} of {searches} searches identical ({len(questions)} questions × top 3,"
@@ -252,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         for r in range(args.rounds):
             for name, code in (versions if r % 2 == 0 else versions[::-1]):
-                runs[name].append(probe(code, db, qfile, args.k, args.warmup, core))
+                runs[name].append(probe(code, dbs[name], qfile, args.k, args.warmup, core))
                 s = runs[name][-1]
                 perf.log(f"round {r + 1}: {name}: p50 {s['p50_ms']:.3f} ms, p95 {s['p95_ms']:.3f} ms,"
                          f" p99 {s['p99_ms']:.3f} ms, CPU p50 {s['cpu_p50_ms']:.3f} ms")
