@@ -33,6 +33,13 @@ class NewsDesk:
         """The names stored for each outlet beside its own (`newsbot sources alias`)."""
         return await outlets.aliases(self.engine._reader)
 
+    async def add_aliases(self, source: str, names: list[str]) -> list[str]:
+        """Give a stored outlet other names questions may use, all or none (`outlets.AliasError` says why)."""
+        return await outlets.add_aliases(self.engine._writer, source, names)
+
+    async def remove_aliases(self, source: str, names: list[str]) -> int:
+        return await outlets.remove_aliases(self.engine._writer, source, names)
+
     async def understand(self, question: str, now: datetime | None = None) -> Parsed:
         return parse(question, now or datetime.now(UTC), self.tz, await self.outlets())
 
