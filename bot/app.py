@@ -54,9 +54,13 @@ PUBLIC_COMMANDS = {
            ("sources", "Sources with article counts"), ("follow", "Follow a topic: get its new stories"),
            ("following", "Your follows, with buttons to stop them"), ("help", "Help")],
 }
-ADMIN_COMMANDS = [("reindex", "إعادة فحص مجلد البيانات وبناء الفهرس"),
-                  ("stats", "إحصاءات المقالات والفهرس والأسئلة"), ("delete", "حذف مقال برقمه"),
-                  ("feeds", "مصادر الأخبار المتابعة (RSS)")]
+ADMIN_COMMANDS = {
+    "ar": [("reindex", "إعادة فحص مجلد البيانات وبناء الفهرس"), ("stats", "إحصاءات المقالات والفهرس والأسئلة"),
+           ("delete", "حذف مقال برقمه"), ("feeds", "مصادر الأخبار المتابعة (RSS)")],
+    "en": [("reindex", "Re-scan the data folder and rebuild the index"),
+           ("stats", "Articles, index and question statistics"), ("delete", "Delete an article by its id"),
+           ("feeds", "Followed news feeds (RSS)")],
+}
 
 
 class TokenRedactor(logging.Filter):
@@ -156,12 +160,15 @@ async def register_commands(app: Application, settings: Settings) -> None:
     for language, commands in PUBLIC_COMMANDS.items():
         await bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=BotCommandScopeDefault(),
                                   language_code=None if language == "ar" else language)
-    admin_menu = [BotCommand(c, d) for c, d in PUBLIC_COMMANDS["ar"] + ADMIN_COMMANDS]
     for admin_id in sorted(settings.admin_ids):
-        try:
-            await bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
-        except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
-            log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
+        for language, commands in ADMIN_COMMANDS.items():
+            menu = [BotCommand(c, d) for c, d in PUBLIC_COMMANDS[language] + commands]
+            try:
+                await bot.set_my_commands(menu, scope=BotCommandScopeChat(admin_id),
+                                          language_code=None if language == "ar" else language)
+            except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
+                log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
+                break
 
 
 async def start_application(app: Application, *, poll_timeout: int = 10) -> None:
