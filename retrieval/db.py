@@ -141,6 +141,8 @@ async def migrate(db: aiosqlite.Connection, sets: Sequence[MigrationSet]) -> dic
     except sqlite3.DatabaseError as exc:
         raise SchemaError(f"not a SQLite database: {exc}") from None
     for migration_set in sets:
+        if await _up_to_date(db, migration_set):
+            continue  # the usual case: no write lock taken just to find nothing to do
         target = 1
         while target <= migration_set.version:
             async with transaction(db):
@@ -157,6 +159,19 @@ async def migrate(db: aiosqlite.Connection, sets: Sequence[MigrationSet]) -> dic
             async with transaction(db):
                 await _set_version(db, migration_set)
     return {s.name: s.version for s in sets}
+
+
+async def _up_to_date(db: aiosqlite.Connection, migration_set: MigrationSet) -> bool:
+    """Whether the file already has every step of the set (read without a transaction)."""
+    if (await (await db.execute("PRAGMA user_version")).fetchone())[0] != USER_VERSION:
+        return False
+    row = await (await db.execute("SELECT version FROM schema_versions WHERE name = ?",
+                                  (migration_set.name,))).fetchone()
+    version = row[0] if row else 0
+    if version > migration_set.version:
+        raise SchemaError(f"database schema version {version} of {migration_set.name!r} is newer than "
+                          f"this program's ({migration_set.version})")
+    return version == migration_set.version
 
 
 async def _set_version(db: aiosqlite.Connection, migration_set: MigrationSet) -> int:

@@ -117,3 +117,16 @@ async def test_transaction_commits_together_or_not_at_all(tmp_path: Path):
         assert (await store.get_meta(db, "x"), await store.get_meta(db, "y")) == ("1", "1")
     finally:
         await db.close()
+
+
+async def test_an_up_to_date_file_opens_while_another_process_writes(tmp_path: Path):
+    import asyncio
+
+    path = tmp_path / "news.db"
+    db = await schema.connect(path)
+    await db.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("BEGIN IMMEDIATE")  # an ingest's batch under way elsewhere
+        opened = await asyncio.wait_for(schema.connect(path), 2)  # no write lock wanted: no 5 s busy wait
+        await opened.close()
+        writer.execute("ROLLBACK")
