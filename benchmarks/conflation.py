@@ -34,7 +34,7 @@ from pathlib import Path
 import Stemmer
 
 from benchmarks import lucene
-from retrieval import analysis
+from retrieval import analysis, stopwords
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "ant-multisource.jsonl.gz"
@@ -139,7 +139,7 @@ def families(vocab: Counter[str]) -> dict[str, list[tuple[str, str]]]:
         "sound plural / singular (ون ين ات)": []}
     for word in vocab:
         # Function words are dropped, not conflated: a pair of them says nothing about stemming.
-        if len(word) < 3 or word.startswith(ARTICLE) or analysis.stop_form(word) in analysis.LUCENE_STOPWORDS:
+        if len(word) < 3 or word.startswith(ARTICLE) or stopwords.stop_form(word) in stopwords.LUCENE_STOPWORDS:
             continue
         if ARTICLE + word in vocab:
             out["X / ال+X"].append((word, ARTICLE + word))
