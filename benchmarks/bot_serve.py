@@ -66,7 +66,8 @@ def instrument(timings: Timings) -> None:
     `build_application` registers the handlers, so the registered ones are the timed ones)."""
     import telegram
 
-    from bot import formatting, handlers
+    from bot import formatting
+    from bot import reader_handlers as handlers
     from retrieval.engine import SearchEngine
 
     for name in ("private_text", "ask_command", "inline_query"):

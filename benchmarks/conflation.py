@@ -8,7 +8,7 @@ A reader treats some word forms as one word: a noun with and without the article
 plural beside its singular (حكومة / حكومات, مصري / مصريون). The families are found in the
 vocabulary itself (both forms must occur), and a pair counts as conflated when both forms give
 the same non-empty terms. Three chains side by side: the project's indexing chain
-(`retrieval.analysis.analyze`), the Lucene ArabicAnalyzer port (`retrieval.lucene`) and plain
+(`retrieval.analysis.analyze`), the Lucene ArabicAnalyzer port (`benchmarks.lucene`) and plain
 Snowball (PyStemmer's Arabic stemmer on the token).
 
 Conflating more is only half of it: a chain that cut every word to its first two letters would
@@ -33,7 +33,8 @@ from pathlib import Path
 
 import Stemmer
 
-from retrieval import analysis, lucene
+from benchmarks import lucene
+from retrieval import analysis, stopwords
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "ant-multisource.jsonl.gz"
@@ -138,7 +139,7 @@ def families(vocab: Counter[str]) -> dict[str, list[tuple[str, str]]]:
         "sound plural / singular (ون ين ات)": []}
     for word in vocab:
         # Function words are dropped, not conflated: a pair of them says nothing about stemming.
-        if len(word) < 3 or word.startswith(ARTICLE) or analysis.stop_form(word) in analysis.LUCENE_STOPWORDS:
+        if len(word) < 3 or word.startswith(ARTICLE) or stopwords.stop_form(word) in stopwords.LUCENE_STOPWORDS:
             continue
         if ARTICLE + word in vocab:
             out["X / ال+X"].append((word, ARTICLE + word))

@@ -19,7 +19,7 @@ Three tasks, each over its own temporary database built through
 Systems, side by side on the same passages:
 
 * naive   — whitespace tokens, BM25Okapi with rank-bm25's defaults;
-* lucene  — `retrieval.lucene` (port of Lucene's ArabicAnalyzer), BM25Okapi defaults;
+* lucene  — `benchmarks.lucene` (port of Lucene's ArabicAnalyzer), BM25Okapi defaults;
 * project — `SearchEngine.search`, exactly what the bot calls.
 
 The two baselines are scored with `retrieval.bm25` (variant okapi, k1=1.5,
@@ -46,9 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import qa_data
+from benchmarks import lucene, qa_data
 from benchmarks.qa_data import Question
-from retrieval import bm25, lucene, store
+from retrieval import bm25, store
 from retrieval.engine import PIPELINE_VERSION, RetrievalConfig, SearchEngine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -114,7 +114,9 @@ def pipeline_key(config: RetrievalConfig) -> str:
     # Stored terms depend on the analysis chain and the passage splitter; hashing
     # their sources as well as PIPELINE_VERSION keeps a forgotten bump from
     # silently reusing stale terms.
-    return f"{config.pipeline_signature}:{source_hash('retrieval/analysis.py', 'retrieval/passages.py')}"
+    sources = source_hash("retrieval/analysis.py", "retrieval/normalize.py", "retrieval/stopwords.py",
+                          "retrieval/passages.py")
+    return f"{config.pipeline_signature}:{sources}"
 
 
 def cache_name(kind: str, *parts: str) -> str:
@@ -184,7 +186,7 @@ def read_passages(db: Path) -> tuple[list[str], list[str]]:
 def load_baseline(name: str, db: Path, cache_dir: Path) -> Baseline:
     """The baseline's BM25 index over the database's passages, cached as .npz."""
     tokenize = BASELINE_TOKENIZERS[name]
-    key = cache_name(f"bl-{name}", db.name, source_hash("retrieval/lucene.py"))
+    key = cache_name(f"bl-{name}", db.name, source_hash("benchmarks/lucene.py"))
     npz, names_file = cache_dir / f"{key}.npz", cache_dir / f"{key}.articles.json"
     if npz.exists() and names_file.exists():
         return Baseline(bm25.load_index(npz), json.loads(names_file.read_text()), tokenize)

@@ -44,11 +44,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import perf
+from bot import schema
 from bot.feeds import store as feeds_store
 from bot.feeds.fetch import Fetcher
 from bot.feeds.parse import parse_feed
 from bot.feeds.poller import PollConfig, Poller
-from retrieval import store
 from retrieval.articles import Article
 from retrieval.engine import RetrievalConfig, SearchEngine
 from tests.news_site import Item, article_page, rss2
@@ -225,7 +225,7 @@ def measure(args: argparse.Namespace) -> dict:
 
 async def _poll(args, db, ports, full, site, spare, background) -> dict:
     engine = await SearchEngine.open(db, RetrievalConfig())
-    fdb = await store.connect(db)
+    fdb = await schema.connect(db)
     fetcher = Fetcher(user_agent="newsbot-bench", host_delay=0, allow_hosts={"127.0.0.1"}, concurrency=8)
     poller = Poller(engine, fdb, fetcher, PollConfig(interval=3600))
     try:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from benchmarks import qa_data
 from benchmarks.eval import DEFAULT_CORPUS, build_db
-from retrieval import analysis
+from retrieval import analysis, normalize
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 FRAMES = ("ماذا حدث في {}؟", "ما قصة {}؟", "هل صحيح أن {}؟", "ما الجديد بخصوص {}؟", "ما آخر أخبار {}؟",
@@ -40,7 +40,7 @@ def topics(engine: SearchEngine, articles: list[dict], n: int, seed: int) -> lis
     out = []
     for article in rng.sample([a for a in articles if str(a.get("title") or "").strip()], len(articles)):
         words = []
-        for word, _, _ in analysis.tokenize_with_spans(article["title"]):
+        for word, _, _ in normalize.tokenize_with_spans(article["title"]):
             terms = analysis.analyze_query(word)
             if len(terms) == 1 and terms[0] in index.vocabulary and not word.isdigit():
                 words.append(word)

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import qa_data
+from benchmarks.cached import cached_dbs, engine_over
 from benchmarks.eval import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA
-from benchmarks.rerank_lab import cached_dbs, engine_over
 from retrieval import confidence, segments
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import qa_data
+from benchmarks.cached import article_names, cached_dbs, engine_over
 from benchmarks.eval import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA
-from benchmarks.rerank_lab import article_names, cached_dbs, engine_over
 from retrieval import bm25, confidence
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine

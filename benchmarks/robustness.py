@@ -36,6 +36,7 @@ from pathlib import Path
 
 import retrieval.query as engine_module
 from benchmarks import qa_data
+from benchmarks.cached import cached_dbs
 from benchmarks.eval import (
     DEFAULT_CACHE,
     DEFAULT_CORPUS,
@@ -49,7 +50,6 @@ from benchmarks.eval import (
     parse_overrides,
 )
 from benchmarks.qa_data import Question
-from benchmarks.rerank_lab import cached_dbs
 from retrieval import bm25, segments
 from retrieval.analysis import STOPWORDS, _ChunkTerms, analyze
 from retrieval.engine import TITLE_CHARS, TITLE_TERMS, RetrievalConfig, SearchEngine

@@ -31,14 +31,15 @@ from telegram.ext import (
 from retrieval.engine import SearchEngine
 from retrieval.store import SchemaError
 
-from . import follow
-from . import handlers as h
-from . import handlers_admin as admin
-from .delivery import PatientRateLimiter
+from . import admin_handlers as admin
+from . import follow, follow_handlers
+from . import reader_handlers as h
+from .context import CONTEXT_TYPES, BotApplication, Services, bot_data
 from .feeds import telegram as feeds
-from .ratelimit import QuestionLimits
 from .records import QuestionLog
 from .settings import Settings
+from .telegram_flood_control import TelegramFloodControl
+from .user_limits import UserLimits
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,13 @@ PUBLIC_COMMANDS = {
            ("sources", "Sources with article counts"), ("follow", "Follow a topic: get its new stories"),
            ("following", "Your follows, with buttons to stop them"), ("help", "Help")],
 }
-ADMIN_COMMANDS = [("reindex", "إعادة فحص مجلد البيانات وبناء الفهرس"),
-                  ("stats", "إحصاءات المقالات والفهرس والأسئلة"), ("delete", "حذف مقال برقمه"),
-                  ("feeds", "مصادر الأخبار المتابعة (RSS)")]
+ADMIN_COMMANDS = {
+    "ar": [("reindex", "إعادة فحص مجلد البيانات وبناء الفهرس"), ("stats", "إحصاءات المقالات والفهرس والأسئلة"),
+           ("delete", "حذف مقال برقمه"), ("feeds", "مصادر الأخبار المتابعة (RSS)")],
+    "en": [("reindex", "Re-scan the data folder and rebuild the index"),
+           ("stats", "Articles, index and question statistics"), ("delete", "Delete an article by its id"),
+           ("feeds", "Followed news feeds (RSS)")],
+}
 
 
 class TokenRedactor(logging.Filter):
@@ -94,7 +99,7 @@ def protect_token_in_logs(token: str) -> None:
 
 
 def build_application(settings: Settings, engine: SearchEngine, *,
-                      rate_limiter: BaseRateLimiter | None = None) -> Application:
+                      rate_limiter: BaseRateLimiter | None = None) -> BotApplication:
     """The bot with all its handlers, ready for `start_application`.
 
     `rate_limiter` replaces the default (Telegram's flood limits, 429s waited
@@ -107,13 +112,14 @@ def build_application(settings: Settings, engine: SearchEngine, *,
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
                         do_quote=True, allow_sending_without_reply=True)
     app = (Application.builder().token(token).base_url(settings.bot_api_url)
-           .base_file_url(settings.bot_file_url).defaults(defaults)
-           .rate_limiter(rate_limiter or PatientRateLimiter(max_retries=RATE_LIMIT_RETRIES)).build())
-    app.bot_data["services"] = h.Services(
+           .base_file_url(settings.bot_file_url).defaults(defaults).context_types(CONTEXT_TYPES)
+           .rate_limiter(rate_limiter or TelegramFloodControl(max_retries=RATE_LIMIT_RETRIES)).build())
+    data = bot_data(app)
+    data.services = Services(
         settings=settings, engine=engine,
-        limits=QuestionLimits(settings.user_rate_limit, settings.chat_rate_limit, settings.rate_window_seconds,
-                              follow_ups_per_user=settings.follow_up_rate_limit))
-    app.bot_data["alerts"] = follow.AlertService(app, engine, settings)  # /follow alerts
+        limits=UserLimits(settings.user_rate_limit, settings.chat_rate_limit, settings.rate_window_seconds,
+                          follow_ups_per_user=settings.follow_up_rate_limit))
+    data.alerts = follow.AlertService(app, engine, settings)
     add_handlers(app)
     return app
 
@@ -128,7 +134,8 @@ def add_handlers(app: Application) -> None:
         CommandHandler("ask", h.ask_command, filters=only_new),
         CommandHandler("latest", h.latest_command, filters=only_new),
         CommandHandler("sources", h.sources_command, filters=only_new),
-        *follow.handlers(),  # /follow, /following, /unfollow and the stop buttons (before the generic button handler)
+        # /follow, /following, /unfollow and the stop buttons: before the generic button handler.
+        *follow_handlers.handlers(),
         CommandHandler("reindex", admin.reindex_command, filters=only_new),
         CommandHandler("stats", admin.stats_command, filters=only_new),
         # Slow operator work runs beside the update queue, so readers are not kept waiting.
@@ -153,18 +160,23 @@ async def register_commands(app: Application, settings: Settings) -> None:
     for language, commands in PUBLIC_COMMANDS.items():
         await bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=BotCommandScopeDefault(),
                                   language_code=None if language == "ar" else language)
-    admin_menu = [BotCommand(c, d) for c, d in PUBLIC_COMMANDS["ar"] + ADMIN_COMMANDS]
     for admin_id in sorted(settings.admin_ids):
-        try:
-            await bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(admin_id))
-        except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
-            log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
+        for language, commands in ADMIN_COMMANDS.items():
+            menu = [BotCommand(c, d) for c, d in PUBLIC_COMMANDS[language] + commands]
+            try:
+                await bot.set_my_commands(menu, scope=BotCommandScopeChat(admin_id),
+                                          language_code=None if language == "ar" else language)
+            except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
+                log.warning("could not set the admin command menu for %s: %s", admin_id, exc)
+                break
 
 
 async def start_application(app: Application, *, poll_timeout: int = 10) -> None:
     """Initialise, open the question log, register menus, start handling updates; then long
     polling, or a webhook (with a secret token) when `webhook_url` is set."""
-    svc: h.Services = app.bot_data["services"]
+    data = bot_data(app)
+    svc = data.services
+    assert svc is not None and data.alerts is not None, "build_application sets them"
     settings = svc.settings
     await app.initialize()
     svc.records = await QuestionLog.open(
@@ -174,7 +186,7 @@ async def start_application(app: Application, *, poll_timeout: int = 10) -> None
     await register_commands(app, settings)
     await app.start()
     await feeds.start_polling(app)
-    await app.bot_data["alerts"].start()
+    await data.alerts.start()
     if settings.webhook_url:
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else secrets.token_urlsafe(32)
         await app.updater.start_webhook(
@@ -188,15 +200,17 @@ async def start_application(app: Application, *, poll_timeout: int = 10) -> None
 
 
 async def stop_application(app: Application) -> None:
-    svc: h.Services = app.bot_data["services"]
+    data = bot_data(app)
+    svc = data.services
     await feeds.stop_polling(app)
     if app.updater and app.updater.running:
         await app.updater.stop()
-    await app.bot_data["alerts"].stop()
+    if data.alerts is not None:
+        await data.alerts.stop()
     if app.running:
         await app.stop()
     await app.shutdown()
-    if svc.records is not None:
+    if svc is not None and svc.records is not None:
         await svc.records.close()
         svc.records = None
 

@@ -8,9 +8,10 @@ import json
 import logging
 import sqlite3
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from tqdm import tqdm
 
 from retrieval import analysis
 from retrieval.engine import SearchEngine
@@ -100,20 +101,18 @@ async def _open(settings: Settings, *, load_index: bool = True) -> SearchEngine:
 
 
 class _Progress:
-    """A one-line progress meter on stderr, only when stderr is a terminal."""
+    """Ingest progress on stderr (tqdm), only when stderr is a terminal: a log file gets the summary alone."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.started = time.perf_counter()
+        self.bar = tqdm(unit=" articles", file=sys.stderr, disable=not (enabled and sys.stderr.isatty()),
+                        leave=True)
 
     def __call__(self, files: int, records: int) -> None:
-        if self.enabled:
-            rate = records / max(time.perf_counter() - self.started, 1e-6)
-            print(f"\r{files} files, {records} articles ({rate:,.0f}/s)", end="", file=sys.stderr, flush=True)
+        self.bar.update(records - self.bar.n)
+        self.bar.set_postfix_str(f"{files} files", refresh=False)
 
     def done(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)
+        self.bar.close()
 
 
 async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:

@@ -17,16 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ChatMemberStatus, ChatType
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+from telegram.ext import Application
 
 from retrieval import outlets as outlet_store
 from retrieval import store
@@ -35,139 +31,32 @@ from retrieval.newsquery import BUILTIN_ALIASES, content_terms, outlet_catalogue
 from retrieval.percolator import Percolator, Topic, article_terms
 
 from . import formatting as fmt
-from .handlers import services, text_after_command
+from . import schema, texts
+from .follow_store import Follow, FollowStore
 from .settings import Settings
+from .texts import MAX_FOLLOWS_PER_CHAT
 
 log = logging.getLogger(__name__)
 
-MAX_FOLLOWS_PER_CHAT = 20
 MAX_TOPIC_CHARS = 200
 MAX_TOPIC_TERMS = 8
 BATCH = 200
 CURSOR_KEY = "alerts_cursor"
 STOP_PREFIX = "u:"
 
-USAGE = "اكتب ما تريد متابعته بعد الأمر، مثلاً: ‎/follow الانتخابات العراقية"
-NO_TERMS = "لم أجد في ما كتبت كلمات أتابع الأخبار بها. اكتب أسماء أو أماكن أو موضوعاً، مثلاً: زلزال تركيا."
-TOO_MANY = f"تتابع {MAX_FOLLOWS_PER_CHAT} موضوعاً، وهو الحد الأقصى. أوقف أحدها بالأمر ‎/following أولاً."
-GROUP_ADMINS_ONLY = "في المجموعات، يضيف المتابعات ويوقفها مشرفو المجموعة فقط."
-NONE_FOLLOWED = "لا تتابع أي موضوع بعد. اكتب ‎/follow ثم الموضوع."
-STOPPED = "أوقفت المتابعة."
-NOT_FOUND = "لم أجد هذه المتابعة."
-
-
-@dataclass(frozen=True, slots=True)
-class Follow:
-    id: int
-    chat_id: int
-    topic: str
-    terms: tuple[str, ...]
-    sources: tuple[str, ...]
-    paused: bool
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class FollowStore:
-    """Follows and sent alerts in SQLite (one connection of its own)."""
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self.db = db
-
-    @classmethod
-    async def open(cls, path: str | Path) -> FollowStore:
-        return cls(await store.connect(path))
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    @staticmethod
-    def _follow(row: tuple) -> Follow:
-        return Follow(row[0], row[1], row[2], tuple(row[3].split()), tuple(s for s in row[4].split("\n") if s),
-                      row[5] is not None)
-
-    async def add(self, chat_id: int, topic: str, terms: list[str], sources: list[str]) -> tuple[Follow, bool]:
-        """The follow (new, or the same terms followed before); True if it is new."""
-        key_terms, key_sources = " ".join(sorted(set(terms))), "\n".join(sorted(set(sources)))
-        cur = await self.db.execute(
-            "INSERT INTO follows (chat_id, topic, terms, sources, created_at) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (chat_id, terms, sources) DO UPDATE SET paused_at = NULL",
-            (chat_id, topic, key_terms, key_sources, _now_iso()))
-        new = cur.rowcount == 1 and cur.lastrowid is not None
-        row = await (await self.db.execute(
-            "SELECT id, chat_id, topic, terms, sources, paused_at FROM follows"
-            " WHERE chat_id = ? AND terms = ? AND sources = ?", (chat_id, key_terms, key_sources))).fetchone()
-        return self._follow(row), new
-
-    async def retag(self, follow: Follow, terms: list[str]) -> Follow:
-        """The follow with its terms replaced (kept as they were if another follow of the chat has those)."""
-        key = " ".join(sorted(set(terms)))
-        cur = await self.db.execute("UPDATE OR IGNORE follows SET terms = ? WHERE id = ?", (key, follow.id))
-        if cur.rowcount != 1:
-            return follow
-        return Follow(follow.id, follow.chat_id, follow.topic, tuple(key.split()), follow.sources, follow.paused)
-
-    async def count(self, chat_id: int) -> int:
-        return (await (await self.db.execute("SELECT COUNT(*) FROM follows WHERE chat_id = ?",
-                                             (chat_id,))).fetchone())[0]
-
-    async def of_chat(self, chat_id: int) -> list[Follow]:
-        rows = await self.db.execute_fetchall(
-            "SELECT id, chat_id, topic, terms, sources, paused_at FROM follows WHERE chat_id = ? ORDER BY id",
-            (chat_id,))
-        return [self._follow(r) for r in rows]
-
-    async def active(self) -> list[Follow]:
-        rows = await self.db.execute_fetchall(
-            "SELECT id, chat_id, topic, terms, sources, paused_at FROM follows WHERE paused_at IS NULL ORDER BY id")
-        return [self._follow(r) for r in rows]
-
-    async def remove(self, chat_id: int, follow_id: int) -> bool:
-        cur = await self.db.execute("DELETE FROM follows WHERE id = ? AND chat_id = ?", (follow_id, chat_id))
-        return cur.rowcount > 0
-
-    async def pause_chat(self, chat_id: int) -> list[int]:
-        ids = [r[0] for r in await self.db.execute_fetchall(
-            "SELECT id FROM follows WHERE chat_id = ? AND paused_at IS NULL", (chat_id,))]
-        await self.db.execute("UPDATE follows SET paused_at = ? WHERE chat_id = ? AND paused_at IS NULL",
-                              (_now_iso(), chat_id))
-        return ids
-
-    async def resume_chat(self, chat_id: int) -> list[Follow]:
-        paused = [f for f in await self.of_chat(chat_id) if f.paused]
-        if paused:
-            await self.db.execute("UPDATE follows SET paused_at = NULL WHERE chat_id = ?", (chat_id,))
-        return [Follow(f.id, f.chat_id, f.topic, f.terms, f.sources, False) for f in paused]
-
-    async def already_told(self, chat_id: int, story: str) -> bool:
-        row = await (await self.db.execute("SELECT 1 FROM alerts_sent WHERE chat_id = ? AND story = ?",
-                                           (chat_id, story))).fetchone()
-        return row is not None
-
-    async def sent_since(self, chat_id: int, since: datetime) -> int:
-        return (await (await self.db.execute(
-            "SELECT COUNT(*) FROM alerts_sent WHERE chat_id = ? AND sent_at >= ?",
-            (chat_id, since.astimezone(UTC).isoformat(timespec="seconds")))).fetchone())[0]
-
-    async def record(self, chat_id: int, story: str, article_id: str, follow_id: int) -> None:
-        await self.db.execute(
-            "INSERT OR IGNORE INTO alerts_sent (chat_id, story, article_id, follow_id, sent_at) VALUES (?, ?, ?, ?, ?)",
-            (chat_id, story, article_id, follow_id, _now_iso()))
 
 
 def alert_text(title: str, source: str, published: str, body: str, url: str, topic: str) -> str:
     """One alert: the story's title, source and date, an excerpt, the link, and the topic it matched."""
     first = next((" ".join(p.split()) for p in body.splitlines() if p.strip()), "")
-    lines = [f"{fmt.RLM}🔔 <b>{fmt.esc(fmt.shorten(title, 200) or '(بلا عنوان)')}</b>"]
+    lines = [f"{fmt.RLM}🔔 <b>{fmt.esc(fmt.shorten(title, 200) or texts.UNTITLED)}</b>"]
     if meta := fmt.source_line(source, "", published, 100):
         lines.append(f"{fmt.RLM}{fmt.esc(meta)}")
     if first:
         lines.append(f"{fmt.RLM}{fmt.esc(fmt.shorten(first, 300))}")
     if url:
-        lines.append(f'{fmt.RLM}<a href="{fmt.esc(url)}">رابط المقال</a>')
-    lines.append(f"{fmt.RLM}{fmt.esc('متابعتك: ' + fmt.shorten(topic, 100))}")
+        lines.append(f'{fmt.RLM}<a href="{fmt.esc(url)}">{texts.ARTICLE_LINK}</a>')
+    lines.append(f"{fmt.RLM}{fmt.esc(texts.YOUR_FOLLOW + fmt.shorten(topic, 100))}")
     return "\n".join(lines)
 
 
@@ -201,9 +90,8 @@ class AlertService:
             if terms and sorted(terms) != sorted(follow.terms):
                 follow = await self.follows.retag(follow, terms)
             self._index(follow)
-        if not await store.get_meta(self.follows.db, CURSOR_KEY):
-            row = await (await self.follows.db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles")).fetchone()
-            await store.set_meta(self.follows.db, CURSOR_KEY, str(row[0]))
+        if not await schema.get_value(self.follows.db, CURSOR_KEY):
+            await schema.set_value(self.follows.db, CURSOR_KEY, str(await store.last_article_rowid(self.follows.db)))
         self.engine.ingest_listeners.append(self.wake)
         self._task = asyncio.create_task(self._run(), name="alerts")
 
@@ -248,28 +136,28 @@ class AlertService:
         self._chat_of.pop(follow_id, None)
         self.percolator.remove(follow_id)
 
-    async def follow(self, chat_id: int, topic: str) -> tuple[Follow | None, str]:
+    async def follow(self, chat_id: int, topic: str, text: texts.Texts = texts.AR) -> tuple[Follow | None, str]:
         """Add a follow for `chat_id`; (the follow, or None, and the reply to send)."""
         assert self.follows is not None
         topic = " ".join(topic.split())
         if not topic:
-            return None, USAGE
+            return None, text.follow_usage
         if len(topic) > MAX_TOPIC_CHARS:
-            return None, f"الموضوع طويل جداً. اختصره إلى {MAX_TOPIC_CHARS} حرف على الأكثر."
+            return None, text.follow_topic_too_long.format(limit=MAX_TOPIC_CHARS)
         parsed = parse(topic, datetime.now(UTC), self.tz, await self._outlets())
         terms = self._terms(parsed.text)
         if not terms:
-            return None, NO_TERMS
+            return None, text.follow_no_terms
         for resumed in await self.follows.resume_chat(chat_id):
             self._index(resumed)
         if await self.follows.count(chat_id) >= MAX_FOLLOWS_PER_CHAT:
-            return None, TOO_MANY
+            return None, text.follow_too_many
         follow, new = await self.follows.add(chat_id, topic, terms, list(parsed.filters.sources))
         self._index(follow)
-        where = f" من {'، '.join(parsed.filters.source_labels)}" if parsed.filters.sources else ""
-        lead = "أتابع لك" if new else "تتابع بالفعل"
-        return follow, (f"{lead}: {follow.topic}{where}. سأرسل الأخبار الجديدة عنه، "
-                        f"حتى {self.settings.alerts_per_day} تنبيهات في اليوم. ‎/following لعرض متابعاتك وإيقافها.")
+        where = (text.follow_from.format(sources=text.list_separator.join(parsed.filters.source_labels))
+                 if parsed.filters.sources else "")
+        reply = text.follow_added if new else text.follow_already
+        return follow, reply.format(topic=follow.topic, where=where, per_day=self.settings.alerts_per_day)
 
     @staticmethod
     def _terms(text: str) -> list[str]:
@@ -279,7 +167,7 @@ class AlertService:
         """Stored outlets, and the built-in ones even before any of their articles arrive (a follow is for later)."""
         assert self.follows is not None
         db = self.follows.db
-        stored = [r[0] for r in await db.execute_fetchall("SELECT DISTINCT source FROM articles WHERE source != ''")]
+        stored = await store.stored_sources(db)
         names = list(dict.fromkeys([*stored, *BUILTIN_ALIASES]))
         return outlet_catalogue(names, await outlet_store.aliases(db))
 
@@ -290,14 +178,14 @@ class AlertService:
             self._unindex(follow_id)
         return removed
 
-    async def listing(self, chat_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    async def listing(self, chat_id: int, text: texts.Texts = texts.AR) -> tuple[str, InlineKeyboardMarkup | None]:
         assert self.follows is not None
         for resumed in await self.follows.resume_chat(chat_id):
             self._index(resumed)
         follows = await self.follows.of_chat(chat_id)
         if not follows:
-            return fmt.esc(NONE_FOLLOWED), None
-        lines = [f"{fmt.RLM}<b>متابعاتك</b>"]
+            return fmt.esc(text.follow_none), None
+        lines = [f"{fmt.RLM}<b>{text.follow_title}</b>"]
         lines += [f"{fmt.RLM}{n}. {fmt.esc(fmt.shorten(f.topic, 120))}" for n, f in enumerate(follows, start=1)]
         buttons = [InlineKeyboardButton(f"⏹ {n}", callback_data=f"{STOP_PREFIX}{f.id}")
                    for n, f in enumerate(follows, start=1)]
@@ -315,40 +203,34 @@ class AlertService:
         async with self._lock:
             assert self.follows is not None
             db = self.follows.db
-            cursor = int(await store.get_meta(db, CURSOR_KEY, "0"))
+            cursor = int(await schema.get_value(db, CURSOR_KEY, "0"))
             sent = 0
-            while rows := await db.execute_fetchall(
-                    "SELECT a.rowid, a.id, a.title, a.body, a.source, a.published, a.url, s.story FROM articles a"
-                    " LEFT JOIN stories s ON s.article_id = a.id WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
-                    (cursor, BATCH)):
+            while rows := await store.articles_after(db, cursor, BATCH):
                 ready = []
                 for row in rows:
-                    if row[7] is None:  # its story is being written by the ingest under way: next round
+                    if row.story is None:  # its story is being written by the ingest under way: next round
                         break
                     ready.append(row)
                 if not ready:
                     break
                 if len(self.percolator):
                     sent += await self._alert(ready)
-                cursor = ready[-1][0]
-                await store.set_meta(db, CURSOR_KEY, str(cursor))
+                cursor = ready[-1].rowid
+                await schema.set_value(db, CURSOR_KEY, str(cursor))
                 if len(ready) < len(rows):
                     break
             return sent
 
-    async def _alert(self, rows: list[tuple]) -> int:
+    async def _alert(self, rows: list[store.NewArticle]) -> int:
         assert self.follows is not None
-        db = self.follows.db
-        ids = [r[1] for r in rows]
-        marks = ",".join("?" * len(ids))
-        passages: dict[str, list[str]] = {}
-        for article_id, terms in await db.execute_fetchall(
-                f"SELECT article_id, terms FROM passages WHERE article_id IN ({marks}) ORDER BY article_id, ord", ids):
-            passages.setdefault(article_id, []).append(terms)
+        passages = await store.passage_terms(self.follows.db, [r.id for r in rows])
         day_start = self._day_start()
         counts: dict[int, int] = {}
         sent = 0
-        for _, article_id, title, body, source, published, url, story in rows:
+        for row in rows:
+            article_id, title, body, source, published, url, story = (
+                row.id, row.title, row.body, row.source, row.published, row.url, row.story)
+            assert story is not None  # only grouped articles are alerted
             terms, lead = article_terms(passages.get(article_id, []))
             chats: dict[int, Follow] = {}
             for topic in self.percolator.match(terms, lead, source):
@@ -385,107 +267,3 @@ class AlertService:
                 counts[chat_id] += 1
                 sent += 1
         return sent
-
-
-# --- handlers ------------------------------------------------------------------------------
-
-def alerts(context: ContextTypes.DEFAULT_TYPE) -> AlertService:
-    return context.application.bot_data["alerts"]
-
-
-async def may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """In private: yes. In a group: only its administrators (asked of Telegram)."""
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None or user is None:
-        return False
-    if chat.type == ChatType.PRIVATE:
-        return True
-    if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
-        return False
-    try:
-        member = await context.bot.get_chat_member(chat.id, user.id)
-    except TelegramError as exc:
-        log.warning("could not check the admins of chat %s: %s", chat.id, exc)
-        return False
-    return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
-
-
-async def follow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, chat, user = update.effective_message, update.effective_chat, update.effective_user
-    svc = services(context)
-    if message is None or chat is None:
-        return
-    is_group = chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-    if not svc.limits.allow(user.id if user else None, chat.id, is_group):
-        if svc.limits.warn(user.id if user else None, chat.id):
-            await message.reply_text(fmt.esc(fmt.RATE_LIMITED))
-        return
-    if not await may_manage(update, context):
-        await message.reply_text(fmt.esc(GROUP_ADMINS_ONLY))
-        return
-    _, reply = await alerts(context).follow(chat.id, text_after_command(message))
-    await message.reply_text(fmt.esc(reply))
-
-
-async def following_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    message, chat = update.effective_message, update.effective_chat
-    if message is None or chat is None:
-        return
-    text, keyboard = await alerts(context).listing(chat.id)
-    await message.reply_text(text, reply_markup=keyboard)
-
-
-async def unfollow_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """`/unfollow N` stops the N-th follow of the list; without N, the list with its stop buttons."""
-    message, chat = update.effective_message, update.effective_chat
-    if message is None or chat is None:
-        return
-    arg = text_after_command(message)
-    if not arg:
-        await following_command(update, context)
-        return
-    if not await may_manage(update, context):
-        await message.reply_text(fmt.esc(GROUP_ADMINS_ONLY))
-        return
-    svc = alerts(context)
-    assert svc.follows is not None
-    follows = await svc.follows.of_chat(chat.id)
-    number = arg.translate(str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789"))
-    chosen = follows[int(number) - 1] if number.isascii() and number.isdigit() and 0 < int(number) <= len(
-        follows) else next((f for f in follows if f.topic == " ".join(arg.split())), None)
-    if chosen is None or not await svc.unfollow(chat.id, chosen.id):
-        await message.reply_text(fmt.esc(NOT_FOUND))
-        return
-    await message.reply_text(fmt.esc(f"{STOPPED} ({chosen.topic})"))
-
-
-async def stop_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    query = update.callback_query
-    if query is None or query.message is None:
-        return
-    chat_id = query.message.chat.id
-    if not await may_manage(update, context):
-        await query.answer(GROUP_ADMINS_ONLY[:200])
-        return
-    try:
-        follow_id = int((query.data or "")[len(STOP_PREFIX):])
-    except ValueError:
-        await query.answer(fmt.BUTTON_EXPIRED)
-        return
-    svc = alerts(context)
-    removed = await svc.unfollow(chat_id, follow_id)
-    await query.answer(STOPPED if removed else NOT_FOUND)
-    text, keyboard = await svc.listing(chat_id)
-    try:
-        await query.edit_message_text(text, reply_markup=keyboard)
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
-
-
-def handlers() -> list:
-    only_new = filters.UpdateType.MESSAGE
-    return [CommandHandler("follow", follow_command, filters=only_new),
-            CommandHandler("following", following_command, filters=only_new),
-            CommandHandler("unfollow", unfollow_command, filters=only_new),
-            CallbackQueryHandler(stop_button, pattern=rf"^{STOP_PREFIX}\d{{1,19}}$")]

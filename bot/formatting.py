@@ -1,5 +1,7 @@
 """Telegram HTML for answers, articles, lists and reports; handlers only send what this returns.
 
+The words themselves are in `bot.texts`; this module lays them out.
+
 Every piece of article or user text goes through `esc`, so a title holding
 `<`, `&` or `>` can never break the markup. Lengths are measured the way
 Telegram measures them: visible text (tags removed, entities decoded) in
@@ -17,9 +19,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from retrieval.articles import Article
 from retrieval.engine import Hit, IngestReport, SearchResult, Stats
 
-from .newsformat import ALSO, also_links, understood_lines
+from . import texts
+from .newsformat import also_links, understood_lines
 from .records import QuestionStats
-from .terminal import LOW_CONFIDENCE_HINT, NO_ANSWER
+from .texts import (
+    ALSO,
+    ARTICLE_LINK,
+    ARTICLE_TOO_LONG,
+    FULL_TEXT_AT_SOURCE,
+    LATEST_TITLE,
+    LOW_CONFIDENCE_HINT,
+    NO_ANSWER,
+    NO_ARTICLES,
+    NO_SOURCE,
+    NO_SOURCES,
+    SOURCES_TITLE,
+    UNTITLED,
+)
 
 MAX_MESSAGE = 4096
 RLM = "\u200f"
@@ -114,7 +130,7 @@ def shorten_excerpt(text: str, spans: Sequence[tuple[int, int]],
 def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
               title_limit: int | None = None) -> str:
     """One result: number and bold title, `source · section · date`, excerpt, link."""
-    title = shorten(hit.title, title_limit) or "(بلا عنوان)"
+    title = shorten(hit.title, title_limit) or UNTITLED
     head = f"{number}. " if number is not None else ""
     lines = [f"{RLM}{head}<b>{esc(title)}</b>"]
     if meta := source_line(hit.source, hit.section, hit.published, title_limit):
@@ -124,7 +140,7 @@ def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
     if text:
         lines.append(f"{RLM}{highlighted(text, spans)}")
     if hit.url:
-        lines.append(f'{RLM}<a href="{esc(hit.url)}">رابط المقال</a>')
+        lines.append(f'{RLM}<a href="{esc(hit.url)}">{ARTICLE_LINK}</a>')
     if links := also_links(hit):  # news: the story's other versions, each outlet linked
         names = [f'<a href="{esc(url)}">{esc(shorten(name, title_limit))}</a>' if url else esc(name)
                  for name, url in links]
@@ -134,7 +150,7 @@ def hit_block(number: int | None, hit: Hit, excerpt_limit: int | None = None,
 
 def answer_text(result: SearchResult) -> str:
     """The answer to a question: its results, or the no-answer message with a hint."""
-    head = "".join(f"{RLM}{esc(line)}\n" for line in understood_lines(result))  # news: how it was understood
+    head = "".join(f"{RLM}{esc(line)}\n" for line in understood_lines(result))  # how a news question was understood
     if not result.hits:
         return head + no_answer_text(result.no_answer)
     hint = [f"{RLM}<i>{esc(LOW_CONFIDENCE_HINT)}</i>"] if result.confidence == "low" else []
@@ -168,28 +184,28 @@ def inline_message(hit: Hit) -> str:
 def article_block(article: Article, number: int | None = None, limit: int = 200) -> str:
     """An article in a list: bold title, `source · section · date`, link."""
     head = f"{number}. " if number is not None else ""
-    lines = [f"{RLM}{head}<b>{esc(shorten(article.title, limit) or '(بلا عنوان)')}</b>"]
+    lines = [f"{RLM}{head}<b>{esc(shorten(article.title, limit) or UNTITLED)}</b>"]
     if meta := source_line(article.source, article.section, article.published, limit):
         lines.append(f"{RLM}{esc(meta)}")
     if article.url:
-        lines.append(f'{RLM}<a href="{esc(article.url)}">رابط المقال</a>')
+        lines.append(f'{RLM}<a href="{esc(article.url)}">{ARTICLE_LINK}</a>')
     return "\n".join(lines)
 
 
 def latest_text(articles: Sequence[Article]) -> str:
     if not articles:
-        return esc("لا توجد مقالات بعد.")
+        return esc(NO_ARTICLES)
     blocks = [article_block(a, n) for n, a in enumerate(articles, start=1)]
-    return f"{RLM}<b>أحدث المقالات</b>\n\n" + "\n\n".join(blocks)
+    return f"{RLM}<b>{LATEST_TITLE}</b>\n\n" + "\n\n".join(blocks)
 
 
 def sources_text(sources: Sequence[tuple[str, int]], aliases: dict[str, Sequence[str]] | None = None) -> str:
     """Each outlet with its article count, and the other names questions may call it by."""
     if not sources:
-        return esc("لا توجد مصادر بعد.")
+        return esc(NO_SOURCES)
     aliases = aliases or {}
-    lines = [f"{RLM}<b>المصادر</b>"]
-    lines += [f"{RLM}• {esc(shorten(name, 100) or '(بلا مصدر)')}: {count}"
+    lines = [f"{RLM}<b>{SOURCES_TITLE}</b>"]
+    lines += [f"{RLM}• {esc(shorten(name, 100) or NO_SOURCE)}: {count}"
               + (f" ({esc(shorten('، '.join(aliases[name]), 200))})" if aliases.get(name) else "")
               for name, count in sources]
     return fit_lines(lines)
@@ -296,96 +312,45 @@ def article_messages(article: Article, max_messages: int = 8) -> list[str]:
 
 def article_continues(article: Article) -> str:
     """The last message of an article too long to show whole."""
-    where = f'\n{RLM}<a href="{esc(article.url)}">النص الكامل في المصدر</a>' if article.url else ""
+    where = f'\n{RLM}<a href="{esc(article.url)}">{FULL_TEXT_AT_SOURCE}</a>' if article.url else ""
     return f"{RLM}… {ARTICLE_TOO_LONG}{where}"
 
 
-def help_text(language_code: str | None, is_admin: bool = False) -> str:
-    if (language_code or "").lower().startswith("en"):
-        lines = [
-            "<b>Arabic news bot</b>",
-            "Send me a question in Arabic and I answer with the best-matching excerpts of the news articles "
-            "I hold, each with its source, date and link.",
-            "",
-            "/ask &lt;question&gt; — ask (also in groups)",
-            "/latest — the most recent articles",
-            "/sources — sources and how many articles each has",
-            "/follow &lt;topic&gt; — get new stories about a topic as they arrive; /following — list and stop",
-            "/help — this help",
-            "",
-            "In a group: /ask, mention me, or reply to one of my messages.",
-            "In any chat: type @botname followed by a question.",
-        ]
-        if is_admin:
-            lines += ["", "<b>Admin</b>: /reindex, /stats, /delete &lt;article id&gt;, "
-                          "send a .txt/.jsonl/.json (or .gz) file to load articles.",
-                      "/feeds — followed news feeds; /feeds add URL [name], /feeds remove URL, "
-                      "/feeds pause|resume URL; send an .opml file to follow its feeds."]
-    else:
-        lines = [
-            f"{RLM}<b>بوت الأخبار</b>",
-            f"{RLM}أرسل سؤالك بالعربية وسأجيبك بأفضل المقتطفات المطابقة من المقالات الإخبارية "
-            "مع مصدر كل منها وتاريخه ورابطه.",
-            "",
-            f"{RLM}/ask &lt;سؤال&gt; — اسأل (في المجموعات أيضاً)",
-            f"{RLM}/latest — أحدث المقالات",
-            f"{RLM}/sources — المصادر وعدد مقالات كل منها",
-            f"{RLM}/follow &lt;موضوع&gt; — تابع موضوعاً وتصلك أخباره الجديدة؛ /following — متابعاتك وإيقافها",
-            f"{RLM}/help — هذه المساعدة",
-            "",
-            f"{RLM}في المجموعات: استخدم /ask أو اذكرني باسمي أو ردّ على إحدى رسائلي.",
-            f"{RLM}في أي محادثة: اكتب ‎@اسم_البوت ثم سؤالك.",
-            f"{RLM}نصيحة: الأسماء والأماكن والتواريخ تعطي نتائج أدق.",
-        ]
-        if is_admin:
-            lines += ["", f"{RLM}<b>للمشرفين</b>: /reindex و /stats و /delete &lt;رقم المقال&gt;، "
-                          "أو أرسل ملف ‎.txt أو ‎.jsonl أو ‎.json (أو ‎.gz) لتحميل مقالات.",
-                      f"{RLM}/feeds — مصادر الأخبار المتابعة؛ ‎/feeds add رابط [اسم] و‎/feeds remove رابط "
-                      "و‎/feeds pause|resume رابط، أو أرسل ملف ‎.opml لمتابعة مصادره."]
-    return "\n".join(lines)
+def help_text(text: texts.Texts, is_admin: bool = False) -> str:
+    """/help in the reader's language; admins also see their commands."""
+    body = text.help + ("\n\n" + text.help_admin if is_admin else "")
+    if text is not texts.AR:
+        return body
+    # Arabic lines begin with a right-to-left mark so lines starting with /commands lay out right-to-left.
+    return "\n".join(f"{RLM}{line}" if line else line for line in body.split("\n"))
 
 
-# Short replies, in Arabic: the bot's readers ask in Arabic.
-EMPTY_QUESTION = "اكتب سؤالك بعد الأمر، مثلاً: ‎/ask ما رقم قرار مجلس الأمن؟"
-NOT_A_QUESTION = "لم أجد في رسالتك كلمات أبحث عنها. اكتب سؤالك بالكلمات، مثلاً: من هو وزير الخارجية الإيراني؟"
-TEXT_ONLY = "أفهم الرسائل النصية فقط. اكتب سؤالك بالعربية."
-RATE_LIMITED = "أسئلة كثيرة في وقت قصير. انتظر دقيقة ثم أعد المحاولة."
-ERROR = "حدث خطأ غير متوقع أثناء معالجة طلبك. حاول مرة أخرى بعد قليل."
-BUTTON_EXPIRED = "انتهت صلاحية هذا الزر. أرسل سؤالك من جديد."
-ARTICLE_GONE = "هذا المقال لم يعد موجوداً."
-ARTICLE_TOO_LONG = "المقال أطول من أن يُعرض هنا كاملاً، وهذا أوله."
-ADMIN_ONLY = "هذا الأمر للمشرفين فقط."
-ADMIN_PRIVATE_ONLY = "أوامر المشرفين تُكتب في المحادثة الخاصة مع البوت، لا في مجموعة ولا في رسالة معاد توجيهها."
-
-
-def too_long(limit: int) -> str:
-    return esc(f"سؤالك طويل جداً. اختصره إلى {limit} حرف على الأكثر، واذكر الكلمات الأهم فقط.")
-
-
-def ingest_report_text(report: IngestReport, title: str) -> str:
+def ingest_report_text(report: IngestReport, title: str, text: texts.Texts = texts.EN) -> str:
     """A title, the same summary line as `newsbot ingest`, then each skipped record and why."""
     lines = [f"{RLM}<b>{esc(title)}</b>", esc(report.summary())]
     lines += [f"• {esc(shorten(str(s), 300))}" for s in report.skipped[:10]]
     if len(report.skipped) > 10:
-        lines.append(f"… {len(report.skipped) - 10} more skipped")
+        lines.append(esc(text.more_skipped.format(count=len(report.skipped) - 10)))
     return fit_lines(lines)
 
 
-def stats_text(stats: Stats, questions: QuestionStats, rebuilding: str | None) -> str:
-    lines = ["<b>Statistics</b>", f"articles: {stats.articles}", f"passages: {stats.passages}",
-             f"sources: {stats.sources}"]
+def stats_text(stats: Stats, questions: QuestionStats, rebuilding: str | None,
+               text: texts.Texts = texts.EN) -> str:
+    lines = [text.stats_title, text.stats_articles.format(count=stats.articles),
+             text.stats_passages.format(count=stats.passages), text.stats_sources.format(count=stats.sources)]
     if stats.index:
-        lines.append(f"index: {stats.index.passages} passages, built {esc(stats.index.built_at)} "
-                     f"in {stats.index.build_seconds:.2f} s")
+        lines.append(esc(text.stats_index.format(passages=stats.index.passages, built_at=stats.index.built_at,
+                                                 seconds=stats.index.build_seconds)))
     else:
-        lines.append("index: not built")
+        lines.append(text.stats_no_index)
     if stats.segments:
         seg = stats.segments
-        lines.append(f"segments: {seg.count} ({seg.passages} passages), {seg.deleted_share:.1%} deleted, "
-                     f"last merge {esc(seg.last_merge or '—')}")
+        lines.append(esc(text.stats_segments.format(count=seg.count, passages=seg.passages, deleted=seg.deleted_share,
+                                                    last_merge=seg.last_merge or "—")))
     median = f"{questions.median_ms:.0f} ms" if questions.median_ms is not None else "—"
-    lines += [f"questions answered: {questions.last_24h} in the last 24 h, {questions.total} all time",
-              f"median answer latency: {median}"]
+    lines += [text.stats_questions.format(last_24h=questions.last_24h, total=questions.total),
+              text.stats_latency.format(median=median)]
     if rebuilding:
-        lines.append(f"reindex running: {esc(rebuilding)}")
-    return "\n".join(lines)
+        lines.append(esc(text.stats_reindexing.format(progress=rebuilding)))
+    rtl = RLM if text is texts.AR else ""
+    return "\n".join(rtl + line for line in lines)

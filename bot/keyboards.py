@@ -10,10 +10,7 @@ from retrieval.articles import Article
 from retrieval.engine import SearchResult
 
 from . import callbacks
-
-FULL_ARTICLE = "📄 المقال"
-NEXT_PAGE = "التالي ◀"
-PREVIOUS_PAGE = "▶ السابق"
+from .texts import FULL_ARTICLE, NEXT_PAGE, PREVIOUS_PAGE
 
 
 def _full_article_row(items: Sequence[tuple[int, str | None]]) -> list[InlineKeyboardButton]:

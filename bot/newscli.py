@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from retrieval import outlets
 from retrieval.engine import Hit, SearchEngine, SearchResult
+from retrieval.news import NewsDesk
 
 from .settings import Settings
 
@@ -58,20 +59,20 @@ def add_sources_parser(sub: argparse._SubParsersAction, common: argparse.Argumen
 
 async def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     async with await SearchEngine.open(settings.db, settings.retrieval_config(), load_index=False) as engine:
-        db = engine._writer  # alias changes are writes
+        desk = NewsDesk(engine, settings.timezone)
         if args.sources_action == "alias":
             try:
-                added = await outlets.add_aliases(db, args.name, args.aliases)
+                added = await desk.add_aliases(args.name, args.aliases)
             except outlets.AliasError as exc:
                 print(f"newsbot sources alias: {exc}", file=sys.stderr)
                 return 2
             print(f"{args.name}: {len(added)} alias(es) added" + (f": {', '.join(added)}" if added else ""))
             return 0
         if args.sources_action == "unalias":
-            removed = await outlets.remove_aliases(db, args.name, args.aliases)
+            removed = await desk.remove_aliases(args.name, args.aliases)
             print(f"{args.name}: {removed} alias(es) removed")
             return 0 if removed else 1
-        stored = await outlets.aliases(db)
+        stored = await desk.aliases()
         for source, count in await engine.sources():
             names = [*outlets.builtin_aliases(source), *stored.get(source, [])]
             print(f"{source or '(no source)'}\t{count}" + (f"\t{' | '.join(names)}" if names else ""))

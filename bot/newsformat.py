@@ -8,15 +8,15 @@ from __future__ import annotations
 from retrieval.engine import Hit, SearchResult
 from retrieval.newsquery import outlet_key
 
-OUTSIDE_FILTERS = "لا توجد نتائج ضمن ما طلبت؛ هذه أقرب النتائج خارجه:"
-ALSO = "وردت أيضاً في:"
+from .texts import ALSO, NO_SOURCE, OUTSIDE_FILTERS
+
 # How readers know the shared corpus's outlets (stored under Latin names).
 DISPLAY_NAMES = {"bbc": "بي بي سي", "cnn": "سي إن إن", "skynews": "سكاي نيوز عربية", "alarabia": "العربية",
                  "alarabiya": "العربية", "france24": "فرانس 24"}
 
 
 def outlet_name(source: str) -> str:
-    return DISPLAY_NAMES.get(outlet_key(source), source) or "(بلا مصدر)"
+    return DISPLAY_NAMES.get(outlet_key(source), source) or NO_SOURCE
 
 
 def also_links(hit: Hit) -> list[tuple[str, str]]:

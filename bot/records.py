@@ -1,8 +1,8 @@
 """The question log: who asked (as a salted hash), what, how many hits, how fast.
 
-Rows live in the `question_log` table (migration 2 of `retrieval.store`).
+Rows live in the `question_log` table (the bot's migration set, `bot.schema`).
 Rows older than the retention period are deleted; the all-time count is a
-counter in `meta`, so it survives the deletion. The log has its own SQLite
+counter in `bot_meta`, so it survives the deletion. The log has its own SQLite
 connection: WAL lets it write between the engine's ingest batches.
 """
 
@@ -22,6 +22,8 @@ import aiosqlite
 
 from retrieval import store
 
+from . import schema
+
 log = logging.getLogger(__name__)
 
 SALT_META_KEY = "question_log_salt"
@@ -40,7 +42,7 @@ class QuestionStats:
 _COUNT_QUESTIONS = """
 CREATE TEMP TRIGGER IF NOT EXISTS question_log_counts AFTER INSERT ON main.question_log
 BEGIN
-    UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'questions_total';
+    UPDATE bot_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'questions_total';
 END
 """
 
@@ -58,7 +60,7 @@ class QuestionLog:
 
     @classmethod
     async def open(cls, db_path: str | Path, *, retention_days: int, salt: str | None = None) -> QuestionLog:
-        db = await store.connect(db_path)
+        db = await schema.connect(db_path)
         try:
             if salt is None:
                 salt = await _stored_salt(db)
@@ -105,9 +107,7 @@ class QuestionLog:
 
     async def article_of_passage(self, passage_id: int) -> str | None:
         """The article holding a passage (full-article buttons for ids too long to encode)."""
-        row = await (await self._db.execute("SELECT article_id FROM passages WHERE id = ?",
-                                            (passage_id,))).fetchone()
-        return row[0] if row else None
+        return await store.article_of_passage(self._db, passage_id)
 
     async def purge(self, now: datetime | None = None) -> int:
         """Delete rows older than the retention period."""
@@ -122,7 +122,7 @@ class QuestionLog:
         since = _iso((now or datetime.now(UTC)) - timedelta(hours=24))
         recent = (await (await self._db.execute(
             "SELECT COUNT(*) FROM question_log WHERE asked_at >= ?", (since,))).fetchone())[0]
-        total = int(await store.get_meta(self._db, "questions_total", "0"))
+        total = int(await schema.get_value(self._db, "questions_total", "0"))
         latencies = [r[0] for r in await (await self._db.execute("SELECT latency_ms FROM question_log")).fetchall()]
         median = statistics.median(latencies) if latencies else None
         return QuestionStats(last_24h=recent, total=total, median_ms=median)
@@ -130,9 +130,5 @@ class QuestionLog:
 
 async def _stored_salt(db: aiosqlite.Connection) -> str:
     """The database's own random salt, created once: hashes stay comparable across restarts."""
-    salt = await store.get_meta(db, SALT_META_KEY)
-    if not salt:
-        await db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                         (SALT_META_KEY, secrets.token_hex(16)))
-        salt = await store.get_meta(db, SALT_META_KEY)
-    return salt
+    return await schema.get_value(db, SALT_META_KEY) or await schema.set_value_once(
+        db, SALT_META_KEY, secrets.token_hex(16))

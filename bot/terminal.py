@@ -7,15 +7,7 @@ from pathlib import Path
 from retrieval.engine import SearchResult, Stats
 
 from .newsformat import also_line, understood_lines
-
-NO_ANSWER = {
-    "no_terms": "لم أجد في سؤالك كلمات يمكن البحث عنها. اكتب أسماء أو أماكن أو أحداثاً محددة.",
-    "unknown_terms": "لم أجد أي مقال يذكر كلمات سؤالك. جرّب كلمات أقل أو أسماء أو تواريخ أخرى.",
-    "weak": "لم أجد إجابة واضحة عن سؤالك. جرّب كلمات أقل أو اسماً أو تاريخاً محدداً.",
-    "empty_window": "لا توجد عندي أخبار في هذه الفترة.",  # news: a date with no articles in it
-}
-# Shown above results the engine is not sure of (SearchResult.confidence "low").
-LOW_CONFIDENCE_HINT = "هذه أقرب النتائج إلى سؤالك، وقد لا تجيب عنه."
+from .texts import LOW_CONFIDENCE_HINT, NO_ANSWER, UNTITLED
 
 
 def source_line(source: str, section: str, published: str) -> str:
@@ -28,13 +20,13 @@ def format_result(result: SearchResult) -> str:
         return head + NO_ANSWER.get(result.no_answer or "weak", NO_ANSWER["weak"])
     blocks = [head.rstrip("\n")] if head else []
     for n, hit in enumerate(result.hits, start=result.offset + 1):
-        lines = [f"{n}. {hit.title or '(بلا عنوان)'}"]
+        lines = [f"{n}. {hit.title or UNTITLED}"]
         if meta := source_line(hit.source, hit.section, hit.published):
             lines.append(f"   {meta}")
         lines.append(f"   {hit.excerpt}")
         if hit.url:
             lines.append(f"   {hit.url}")
-        if also := also_line(hit):  # news: the story's other versions
+        if also := also_line(hit):  # the story's other versions
             lines.append(f"   {also}")
         blocks.append("\n".join(lines))
     if result.confidence == "low":

@@ -112,7 +112,7 @@ static inline const Py_UCS2 *entry_chars(const Entry *e) {
 
 /* Tables of 2 MiB and more are allocated 2 MiB-aligned and offered to the kernel for transparent
  * huge pages: a probe lands anywhere in tens of MB, and with 4 KiB pages nearly every one also
- * missed the TLB (first pass over 100k passages: ~19 → ~17.5 µs a passage for the analysis). */
+ * missed the TLB (~8% of the first analysis pass over 100k passages). */
 #define HUGE_PAGE ((size_t)2 << 20)
 
 static Entry *table_alloc(size_t capacity) {

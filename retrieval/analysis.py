@@ -18,278 +18,37 @@ token, since news vocabulary is heavily repeated.
 from __future__ import annotations
 
 import re
-import threading
 from array import array
-from collections.abc import Iterable, Iterator
 from importlib import resources
 from itertools import chain
 
-import Stemmer
-from pyarabic import araby
-
-# --- character filters ------------------------------------------------------
-
-# Harakat (fathatan .. sukun), superscript alef, Quranic marks: pyarabic's
-# TASHKEEL covers the common ones; the extra ranges catch Quranic annotation
-# signs that appear in religious quotes inside news text.
-_DIACRITICS = set(araby.TASHKEEL) | {araby.SHADDA, "\u0670"}
-_DIACRITICS |= {chr(c) for c in range(0x0610, 0x061B)}
-_DIACRITICS |= {chr(c) for c in range(0x06D6, 0x06EE)} - {"\u06E5", "\u06E6"}
-_DIACRITICS |= {chr(c) for c in range(0x08D3, 0x0900)}
-
-# Invisible formatting characters: they split or join words without being
-# letters (ZWNJ/ZWJ, direction marks, BOM, soft hyphen).
-_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u061c",
-              "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
-              "\u2067", "\u2068", "\u2069", "\ufeff", "\u00ad"}
-
-
-def _deletions(chars: Iterable[str]) -> dict[int, None]:
-    return {ord(c): None for c in chars}
-
-
-def strip_diacritics(text: str) -> str:
-    """Remove tashkeel (harakat, shadda, tanwin, sukun, dagger alef)."""
-    return text.translate(_DIACRITICS_TABLE)
-
-
-def strip_tatweel(text: str) -> str:
-    """Remove the kashida used to stretch words (كتـــاب → كتاب)."""
-    return text.replace(araby.TATWEEL, "")
-
-
-_LIGATURES = {
-    "\ufefb": "لا", "\ufefc": "لا",  # lam-alef isolated/final
-    "\ufef5": "لآ", "\ufef6": "لآ",
-    "\ufef7": "لأ", "\ufef8": "لأ",
-    "\ufef9": "لإ", "\ufefa": "لإ",
-}
-
-
-def split_ligatures(text: str) -> str:
-    """Expand presentation-form lam-alef ligatures into their two letters."""
-    return text.translate(_LIGATURES_TABLE)
-
-
-# Alef with hamza above/below, madda and wasla all become bare alef; these are
-# the spellings writers (and keyboards) use interchangeably.
-_ALEF_VARIANTS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا"}
-# Alef maqsura and Farsi yeh fold to yeh; taa marbuta to heh (as Lucene's
-# ArabicNormalizer): final ى/ي and ة/ه are confused constantly in news copy.
-_YEH_HEH = {"ى": "ي", "ی": "ي", "ې": "ي", "ة": "ه", "ۀ": "ه", "ھ": "ه"}
-# Hamza seated on waw/yeh is written both ways (مسؤول/مسئول/مسوول); seat-less
-# forms keep the letter so مسؤول and مسوول still meet.
-_HAMZA_SEATS = {"ؤ": "و", "ئ": "ي"}
-# Persian/Urdu letters that appear in transliterated names.
-_PERSIAN = {"ک": "ك", "گ": "ك", "ڤ": "ف", "پ": "ب", "چ": "ج", "ژ": "ز"}
-
-
-def normalize_alef(text: str) -> str:
-    """Fold hamza/madda/wasla alef forms to bare alef (أحمد → احمد)."""
-    return text.translate(_ALEF_TABLE)
-
-
-def normalize_yeh_heh(text: str) -> str:
-    """Fold alef maqsura to yeh and taa marbuta to heh (مستشفى/مدينة)."""
-    return text.translate(_YEH_HEH_TABLE)
-
-
-def normalize_hamza_seats(text: str) -> str:
-    """Drop the hamza from its waw/yeh seat (مسؤول → مسوول)."""
-    return text.translate(_HAMZA_TABLE)
-
-
-_ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
-_PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
-
-
-def fold_digits(text: str) -> str:
-    """Arabic-Indic and Persian digits to ASCII, so ٢٥٨٥ finds 2585."""
-    return text.translate(_DIGITS_TABLE)
-
-
-def lowercase_latin(text: str) -> str:
-    """Lower-case Latin letters (Arabic has no case; str.lower is a no-op there)."""
-    return text.lower()
-
-
-def _table(*mappings: dict[str, str]) -> dict[int, str | None]:
-    table: dict[int, str | None] = {}
-    for mapping in mappings:
-        table.update({ord(k): v for k, v in mapping.items()})
-    return table
-
-
-_DIACRITICS_TABLE = _deletions(_DIACRITICS)
-_LIGATURES_TABLE = _table(_LIGATURES)
-_ALEF_TABLE = _table(_ALEF_VARIANTS)
-_YEH_HEH_TABLE = _table(_YEH_HEH)
-_HAMZA_TABLE = _table(_HAMZA_SEATS)
-_DIGITS_TABLE = _table(
-    {d: str(i) for i, d in enumerate(_ARABIC_INDIC)},
-    {d: str(i) for i, d in enumerate(_PERSIAN_DIGITS)},
+from .normalize import (
+    _ALEF_VARIANTS,
+    _TOKEN_CHAR,
+    _TOKEN_RE,
+    MAX_TOKEN_CHARS,
+    _table,
+)
+from .stopwords import (
+    _HAMZA_ALEFS,
+    _PRE_STEM_TABLE,
+    _STOP_TABLE,
+    QUERY_STOPWORDS,
+    STOPWORDS,
 )
 
-# All character filters above fused into one translate table: composition of
-# single-character maps, applied in the order the functions are listed in
-# `normalize`. Tested against the composed functions in the test suite.
-_NORMALIZE_TABLE: dict[int, str | None] = {}
-for _m in (_deletions(_DIACRITICS | _INVISIBLE | {araby.TATWEEL}), _LIGATURES_TABLE,
-           _ALEF_TABLE, _YEH_HEH_TABLE, _HAMZA_TABLE, _table(_PERSIAN), _DIGITS_TABLE):
-    for _k, _v in _m.items():
-        _NORMALIZE_TABLE.setdefault(_k, _v)
-
-
-def normalize(text: str) -> str:
-    """All character filters in one pass: the normaliser of the chain."""
-    return text.translate(_NORMALIZE_TABLE).lower()
-
-
-# --- tokenizer ---------------------------------------------------------------
-
-# A token is a run of letters and digits (\w minus underscore). Apostrophes and
-# hyphens split, which is what Arabic news needs (كيم يونغ-تشول). Runs longer
-# than MAX_TOKEN_CHARS are cut into pieces (as Lucene's maxTokenLength does):
-# no word is that long, and the stemmer's cost grows faster than linearly with
-# a token's length, so a megabyte "word" in hostile input would stall ingest.
-MAX_TOKEN_CHARS = 64
-_TOKEN_CHAR = r"[^\W_]"
-_TOKEN_RE = re.compile(rf"{_TOKEN_CHAR}{{1,{MAX_TOKEN_CHARS}}}")
-
-
-def tokenize(text: str) -> list[str]:
-    """Split normalised text into letter/digit runs."""
-    return _TOKEN_RE.findall(text)
-
-
-def tokenize_with_spans(text: str) -> Iterator[tuple[str, int, int]]:
-    """Tokens of the *original* text with their character spans.
-
-    Normalisation can delete characters (diacritics, tatweel), so spans are
-    taken on the raw text and each token is normalised on its own; letters
-    joined only by a deleted mark still form one token because the pattern
-    below treats marks as word characters.
-    """
-    for match in _RAW_RUN_RE.finditer(text):
-        word = match.group()
-        if "_" not in word:
-            yield word, match.start(), match.end()
-            continue
-        start = match.start()
-        for part in word.split("_"):
-            if part:
-                yield part, start, start + len(part)
-            start += len(part) + 1
-
-
-# Raw text: letters, digits, combining marks and tatweel/ZWJ/ZWNJ inside words.
-# One character class (which must include the underscore of \w, split off
-# above) scans about twice as fast as an alternation per character, and this
-# runs over every word of every passage shown.
-_RAW_RUN_RE = re.compile(r"[\w\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200c\u200d]+")
-
-
-# --- the normaliser the chain runs before stemming ------------------------------------
-
-# Everything `normalize` does except three folds the term decision needs to see undone: taa
-# marbuta (the feminine ending the stemmer removes, unlike a pronoun ه), the hamza alefs (a hamza
-# after و/ف means the و/ف is the conjunction, `strip_prefixes`), and alef maqsura (the
-# stopwords are decided on it: على is a particle, علي the name Ali).
-_HAMZA_ALEFS = "أإآ"
-_KEPT_FOR_STEMMING = "ة" + _HAMZA_ALEFS + "ى"
-_PRE_STEM_TABLE = {k: v for k, v in _NORMALIZE_TABLE.items() if chr(k) not in _KEPT_FOR_STEMMING}
-
-
-# --- stopwords -----------------------------------------------------------------
-
-def _load_stopwords() -> list[str]:
-    raw = resources.files("retrieval.resources").joinpath(
-        "lucene_savoy_arabic_stopwords.txt").read_text(encoding="utf-8")
-    return [w for w in (line.strip() for line in raw.splitlines()) if w and not w.startswith("#")]
-
-
-# How a token is matched against the stopword lists: as written, but for the spellings writers use
-# interchangeably for one word (hamza alefs, taa marbuta / heh: أن and ان, هذة and هذه). Alef
-# maqsura is *not* folded, since that turns particles into names (على → علي, the name Ali;
-# the folded list used to drop it, so `علي خامنئي` searched for `خامنئي` alone).
-_STOP_TABLE = _table({"ة": "ه"}, {a: "ا" for a in _HAMZA_ALEFS})
-
-
-def stop_form(word: str) -> str:
-    """A word as the stopword lists are matched: normalised, alef maqsura kept, ة→ه and أإآ→ا."""
-    return word.translate(_PRE_STEM_TABLE).lower().translate(_STOP_TABLE)
-
-
-LUCENE_STOPWORDS: frozenset[str] = frozenset(stop_form(w) for w in _load_stopwords())
-
-# Words that ask rather than tell, plus request verbs and fillers people type
-# into a search box. They carry no topic, so they are dropped from questions
-# only: in a passage, "من" or "كم" may be part of what is said. Question words
-# are typed with ي for ى as often as not (متي), and none of those spellings is
-# a name, so both are listed.
-_QUESTION_WORDS = """
-ما ماذا من متى أين اين كيف لماذا لم هل كم أي اي ايش شو وين ليش إيه
-وما وماذا ومن ومتى وأين وكيف ولماذا وهل وكم فما فمن فهل أما بماذا لماذا
-عن عما ممن ماهو ماهي ما هو هي هو هم هن
-أريد اريد أعرف اعرف أخبرني اخبرني اعطني أعطني ابحث أبحث قل لي
-""".split()
-QUESTION_WORDS: frozenset[str] = frozenset(stop_form(w) for w in _QUESTION_WORDS) | frozenset(
-    stop_form(w).replace("ى", "ي") for w in _QUESTION_WORDS)
-
-STOPWORDS: frozenset[str] = LUCENE_STOPWORDS
-QUERY_STOPWORDS: frozenset[str] = LUCENE_STOPWORDS | QUESTION_WORDS
-
-
-def remove_stopwords(tokens: Iterable[str], stopwords: frozenset[str] = STOPWORDS) -> list[str]:
-    """Drop tokens whose `stop_form` is in `stopwords`."""
-    return [t for t in tokens if stop_form(t) not in stopwords]
-
-
 # --- stemming --------------------------------------------------------------------
-
-# Light stemming after Larkey et al. ("light10"), the stemmer Lucene's
-# ArabicStemmer implements. Operates on normalised tokens (alef/heh folded).
-# Kept as the reference the chain's stemmer was developed against.
-_PREFIXES = ("ال", "وال", "بال", "كال", "فال", "لل", "و")
-_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "يه", "ه", "ه", "ي")
-
-
-def light_stem(token: str) -> str:
-    """Strip one article/conjunction prefix and stacked plural/pronoun suffixes.
-
-    Faithful to light10 as Lucene implements it: prefixes are tried in order
-    and only the first match is removed (و only from words of ≥ 4 letters, the
-    others only when ≥ 2 letters remain); then every suffix, in order, is
-    removed once if ≥ 2 letters remain. Digits and Latin words pass through.
-    """
-    if not token or not ("\u0621" <= token[0] <= "\u064a"):
-        return token
-    for prefix in _PREFIXES:
-        if token.startswith(prefix):
-            if prefix == "و":
-                if len(token) >= 4:
-                    token = token[1:]
-            elif len(token) - len(prefix) >= 2:
-                token = token[len(prefix):]
-            else:
-                continue
-            break
-    for suffix in _SUFFIXES:
-        if token.endswith(suffix) and len(token) - len(suffix) >= 2:
-            token = token[: -len(suffix)]
-    return token
-
 
 # The chain's stemmer: clitics and the article, then suffixes, each stage on its own.
 #
 # What a reader treats as one word must give one term, whatever is attached in front: the stem of
 # ال+X, و+X, بال+X, لل+X is the stem of X, because the suffix stage never looks at what the
-# prefix stage removed (Snowball, which the chain used before, chose its suffix rules by whether
-# the article was there: قوات → قوا but القوات → القو, انتخابات → انتخابا but الانتخابات →
+# prefix stage removed (a stemmer that chooses its suffix rules by whether the article is there,
+# as Snowball does, gives قوات → قوا but القوات → القو, انتخابات → انتخابا but الانتخابات →
 # انتخاب). The hard part is a word-initial و ف ب ك ل, which is a clitic in وقوات or بقوة and a
 # root letter in وزارة, فريق, بيان, لجنة, بكين: no rule on the letters can tell, so a
 # default (below) is corrected by `CLITIC_EXCEPTIONS`, words of a news corpus whose evidence says
-# otherwise (`benchmarks/clitic_lexicon.py` builds it, docs/retrieval-quality.md explains the
+# otherwise (`benchmarks/lab/clitic_lexicon.py` builds it, docs/retrieval-quality.md explains the
 # evidence). Measured by `benchmarks/conflation.py` against the Lucene port and Snowball.
 
 def _load_clitic_exceptions() -> frozenset[str]:
@@ -421,22 +180,6 @@ def _term(token: str, stopwords: frozenset[str]) -> str | None:
     else:
         token = token.translate(_STEM_TABLE)
     return token.replace("ة", "ه") or None
-
-
-def snowball_stem(token: str) -> str:
-    """Snowball's Arabic stemmer (PyStemmer), for comparison only (benchmarks/conflation.py).
-
-    The chain used it until its stems were found to depend on whether the article was there.
-    """
-    if not token or not ("\u0621" <= token[0] <= "\u064a") or len(token) > MAX_STEM_CHARS:
-        return token
-    stem_word = getattr(_snowball, "stem_word", None)
-    if stem_word is None:
-        stem_word = _snowball.stem_word = Stemmer.Stemmer("arabic", 0).stemWord
-    return stem_word(token).replace("ة", "ه")
-
-
-_snowball = threading.local()  # PyStemmer objects must not be shared between threads
 
 
 # What retrieval/_chain.c spells out as letters (`stop_fold`, `stem_fold`, the clitic and suffix
@@ -648,8 +391,8 @@ def analyze_query(text: str) -> list[str]:
 # --- question frames -------------------------------------------------------------
 
 # How people open a question about a topic. The words of a frame are not the topic, yet each
-# weighed as much as a topic word: `ماذا حدث في الانتخابات العراقية؟` was refused while
-# `الانتخابات العراقية` was answered, because no article held حدث near the topic. A frame is
+# would weigh as much as a topic word: `ماذا حدث في الانتخابات العراقية؟` would be refused while
+# `الانتخابات العراقية` is answered, because no article holds حدث near the topic. A frame is
 # dropped where its terms open the question's terms (so clitics and spellings do not matter; the
 # question words before it are gone already, so متى قال loses قال as ماذا قال does) and something
 # is left after it; the same words later in a question are kept. Frames whose terms could open a
@@ -682,31 +425,3 @@ def analyze_token(raw_token: str) -> str | None:
     """The indexing chain on one raw token (for highlighting matched words)."""
     terms = analyze(raw_token)
     return terms[0] if len(terms) == 1 else None
-
-
-# --- spelling variants ---------------------------------------------------------
-
-_ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويء"
-
-
-def edit1_variants(term: str) -> set[str]:
-    """All Arabic-letter strings one edit (insert/delete/substitute/swap) away.
-
-    Used to match transliterated names spelled several ways (لافرينتييف /
-    لافرنتييف) by looking each candidate up in the index vocabulary: a few
-    hundred dict probes instead of an edit-distance scan over the vocabulary.
-    """
-    out: set[str] = set()
-    n = len(term)
-    for i in range(n + 1):
-        left, right = term[:i], term[i:]
-        if right:
-            out.add(left + right[1:])
-            if len(right) > 1:
-                out.add(left + right[1] + right[0] + right[2:])
-        for ch in _ARABIC_LETTERS:
-            out.add(left + ch + right)
-            if right:
-                out.add(left + ch + right[1:])
-    out.discard(term)
-    return out

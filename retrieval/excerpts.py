@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from .analysis import analyze_token, tokenize_with_spans
+from .analysis import analyze_token
+from .normalize import tokenize_with_spans
 
 DEFAULT_EXCERPT_CHARS = 300
 ELLIPSIS = "…"

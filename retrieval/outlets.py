@@ -56,8 +56,8 @@ async def add_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -
         for key in outlet.names:
             others[key] = outlet.source
     added = []
-    await db.execute("BEGIN IMMEDIATE")
-    try:
+    # All or none: a refused alias leaves the others unwritten too.
+    async with store.transaction(db):
         for alias in cleaned:
             key = outlet_key(alias)
             if key in others:
@@ -68,28 +68,23 @@ async def add_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -
             await db.execute("INSERT INTO outlet_aliases (source, alias, alias_key, added_at) VALUES (?, ?, ?, ?)",
                              (source, alias, key, store.now_iso()))
             added.append(alias)
-        await db.execute("COMMIT")
-    except BaseException:  # all or none: a refused alias leaves the others unwritten too
-        await store.rollback(db)
-        raise
     return added
 
 
 async def remove_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -> int:
-    await db.execute("BEGIN IMMEDIATE")
-    try:
-        removed = 0
+    removed = 0
+    async with store.transaction(db):
         for name in names:
             cur = await db.execute("DELETE FROM outlet_aliases WHERE source = ? AND alias_key = ?",
                                    (source, outlet_key(name)))
             removed += cur.rowcount
-        await db.execute("COMMIT")
-    except BaseException:
-        await store.rollback(db)
-        raise
     return removed
 
 
+async def aliases_stamp(db: aiosqlite.Connection) -> tuple:
+    """Changes whenever an alias is added or removed: when a cached catalogue must be rebuilt."""
+    return tuple(await db.execute_fetchall("SELECT COUNT(*), MAX(rowid) FROM outlet_aliases"))
+
+
 async def catalogue(db: aiosqlite.Connection) -> list[Outlet]:
-    sources = [r[0] for r in await db.execute_fetchall("SELECT DISTINCT source FROM articles WHERE source != ''")]
-    return outlet_catalogue(sources, await aliases(db))
+    return outlet_catalogue(await store.stored_sources(db), await aliases(db))

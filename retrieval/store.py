@@ -1,21 +1,15 @@
-"""SQLite storage: articles and passages are the source of truth.
+"""Retrieval's tables: articles and passages (the source of truth), and the index metadata.
 
-Opened through aiosqlite in WAL mode with foreign keys on. The schema is
-versioned: `MIGRATIONS[i]` moves a database from version i to i + 1, each in
-its own transaction, and `PRAGMA user_version` records where a file stands,
-so any `sqlite3 data/news.db` session can inspect it.
-
-Every article is written in one transaction with its passages (a batch of
-articles shares a transaction), so a crash or Ctrl-C never leaves half an
-article behind. `meta.content_generation` is bumped by every change to
+The connection, the migration machinery and the transaction idiom are
+`retrieval.db`'s; this module owns the tables' SQL and the `retrieval`
+migration set. Every article is written in one transaction with its passages
+(a batch of articles shares a transaction), so a crash or Ctrl-C never leaves
+half an article behind. `meta.content_generation` is bumped by every change to
 passages; the search index records the generation it was built from.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,10 +17,15 @@ from pathlib import Path
 
 import aiosqlite
 
+from . import db as database
 from .articles import Article
+from .db import PAGE_SIZE, SchemaError, rollback, transaction
 
+__all__ = ["PAGE_SIZE", "SchemaError", "rollback", "transaction"]
+
+# Retrieval's migrations: `MIGRATIONS[i]` moves the set from version i to i + 1. Append new ones at the end.
 MIGRATIONS: tuple[str, ...] = (
-    # 0 → 1: articles, passages and their analysed terms.
+    # 0 → 1: articles, passages and their analysed terms, and the index metadata.
     """
     CREATE TABLE articles (
         id TEXT PRIMARY KEY,
@@ -57,58 +56,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('content_generation', '0');
     """,
-    # 1 → 2: the bot's question log (the user is a salted hash, never the raw id).
-    """
-    CREATE TABLE question_log (
-        id INTEGER PRIMARY KEY,
-        asked_at TEXT NOT NULL,
-        chat_type TEXT NOT NULL,
-        user_hash TEXT NOT NULL,
-        question TEXT NOT NULL,
-        hits INTEGER NOT NULL,
-        latency_ms REAL NOT NULL
-    );
-    CREATE INDEX question_log_asked_at ON question_log (asked_at);
-    INSERT INTO meta (key, value) VALUES ('questions_total', '0');
-    """,
-    # 2 → 3: a passage's text is its article's body[start:end], which every answer reads anyway;
+    # 1 → 2: a passage's text is its article's body[start:end], which every answer reads anyway;
     # storing it again made a third of the file and ~2 µs of every passage's ingest.
     """
     ALTER TABLE passages DROP COLUMN text;
     """,
-    # 3 → 4: followed news feeds (bot/feeds/store.py owns these tables and their queries). Feed
-    # items point at articles by id without a foreign key: an article outlives the feed and the item.
-    """
-    CREATE TABLE feeds (
-        id INTEGER PRIMARY KEY,
-        url TEXT NOT NULL UNIQUE,
-        name TEXT NOT NULL DEFAULT '',
-        paused INTEGER NOT NULL DEFAULT 0,
-        etag TEXT,
-        last_modified TEXT,
-        added_at TEXT NOT NULL,
-        last_fetch TEXT,
-        last_success TEXT,
-        errors INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT NOT NULL DEFAULT '',
-        next_due REAL NOT NULL DEFAULT 0,
-        retry_until REAL NOT NULL DEFAULT 0,
-        articles INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE feed_items (
-        article_id TEXT PRIMARY KEY,
-        url TEXT NOT NULL,
-        feed_id INTEGER NOT NULL,
-        item_hash TEXT NOT NULL,
-        body_hash TEXT NOT NULL,
-        summary_only INTEGER NOT NULL DEFAULT 0,
-        first_seen TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX feed_items_body ON feed_items (body_hash);
-    CREATE TABLE feed_urls (url TEXT PRIMARY KEY, article_id TEXT NOT NULL);
-    """,
-    # 4 → 5: names operators give outlets (`newsbot sources alias`), matched in questions.
+    # 2 → 3: names operators give outlets (`newsbot sources alias`, retrieval/outlets.py).
     """
     CREATE TABLE outlet_aliases (
         source TEXT NOT NULL,
@@ -118,7 +71,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source, alias)
     );
     """,
-    # 5 → 6: each article's story (near-duplicates grouped at ingest, retrieval/storygroups.py)
+    # 3 → 4: each article's story (near-duplicates grouped at ingest, retrieval/storygroups.py)
     # with the MinHash signature it was grouped by, so grouping resumes after a restart.
     """
     CREATE TABLE stories (
@@ -129,29 +82,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX stories_story ON stories (story);
     """,
-    # 6 → 7: followed topics (`/follow`) and the alerts sent for them, one per chat and story.
-    """
-    CREATE TABLE follows (
-        id INTEGER PRIMARY KEY,
-        chat_id INTEGER NOT NULL,
-        topic TEXT NOT NULL,
-        terms TEXT NOT NULL,
-        sources TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL,
-        paused_at TEXT,
-        UNIQUE (chat_id, terms, sources)
-    );
-    CREATE TABLE alerts_sent (
-        chat_id INTEGER NOT NULL,
-        story TEXT NOT NULL,
-        article_id TEXT NOT NULL,
-        follow_id INTEGER,
-        sent_at TEXT NOT NULL,
-        PRIMARY KEY (chat_id, story)
-    );
-    CREATE INDEX alerts_sent_day ON alerts_sent (chat_id, sent_at);
-    """,
-    # 7 → 8: the passage log, every passage written or deleted in order (by triggers, so no writer can
+    # 4 → 5: the passage log, every passage written or deleted in order (by triggers, so no writer can
     # forget it), for a process holding the index to apply just what changed since its last look
     # (retrieval/indexing.py). A deleted passage's terms are kept: they leave the document frequencies.
     # `passage_log_trimmed`: entries up to it were removed once a full index covered them (the last entry
@@ -172,13 +103,8 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-SCHEMA_VERSION = len(MIGRATIONS)
-PAGE_SIZE = 16384
-
-
-class SchemaError(RuntimeError):
-    """The database file is newer than this code or not ours."""
-
+RETRIEVAL = database.MigrationSet("retrieval", MIGRATIONS)
+SCHEMA_VERSION = RETRIEVAL.version
 
 @dataclass(frozen=True, slots=True)
 class StoredPassage:
@@ -196,93 +122,8 @@ def now_iso() -> str:
 
 
 async def connect(path: str | Path) -> aiosqlite.Connection:
-    """Open (creating if needed) and migrate the database at `path`."""
-    path = Path(path)
-    if str(path) != ":memory:":
-        path.parent.mkdir(parents=True, exist_ok=True)
-    db = await _open_connection(path)
-    try:
-        # 16 KiB pages for a new database (an existing one keeps its size: the
-        # pragma only acts before the first write, hence before WAL mode): an
-        # article body (~7 KB of UTF-8) fits in its row instead of spilling into
-        # overflow pages, and bulk ingest writes fewer, fuller pages (SQLite's
-        # share of ingest CPU ~15 → ~11.5 µs a passage on this machine).
-        await db.execute(f"PRAGMA page_size={PAGE_SIZE}")
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=5000")
-        await migrate(db)
-    except BaseException:
-        await db.close()
-        raise
-    return db
-
-
-async def _open_connection(path: Path) -> aiosqlite.Connection:
-    """`aiosqlite.connect`, seen through even if the caller is cancelled meanwhile.
-
-    The file is opened in aiosqlite's own thread, which then reports to this
-    event loop. A Ctrl-C arriving meanwhile cancels the caller at once, so
-    `asyncio.run` could close the loop before the thread reports, and the
-    thread would print "Event loop is closed" (seen in tests/test_crash.py).
-    On cancellation the opening is waited for, the connection closed, and the
-    cancellation goes on.
-    """
-    opening = asyncio.ensure_future(aiosqlite.connect(path, isolation_level=None))
-    try:
-        return await asyncio.shield(opening)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await (await opening).close()
-        raise
-
-
-async def rollback(db: aiosqlite.Connection) -> None:
-    """Roll back after an error, if there is still a transaction to roll back.
-
-    A cancellation (Ctrl-C) can reach the awaiting coroutine while COMMIT is
-    already running in aiosqlite's thread: the COMMIT completes, and a ROLLBACK
-    would fail with "no transaction is active", replacing the cancellation
-    with a misleading database error.
-    """
-    try:
-        await db.execute("ROLLBACK")
-    except sqlite3.OperationalError as exc:
-        if "no transaction is active" not in str(exc):
-            raise
-
-
-async def migrate(db: aiosqlite.Connection) -> int:
-    """Apply pending migrations, each atomically; returns the final version."""
-    try:
-        version = (await (await db.execute("PRAGMA user_version")).fetchone())[0]
-    except sqlite3.DatabaseError as exc:
-        raise SchemaError(f"not a SQLite database: {exc}") from None
-    if version > SCHEMA_VERSION:
-        raise SchemaError(f"database schema version {version} is newer than this program's ({SCHEMA_VERSION})")
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _statements(MIGRATIONS[target - 1]):
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {target}")
-            await db.execute("COMMIT")
-        except BaseException:
-            await rollback(db)
-            raise
-    return SCHEMA_VERSION
-
-
-def _statements(script: str) -> list[str]:
-    # executescript would COMMIT implicitly; split so the migration stays one transaction.
-    out, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    return [s for s in out if s]
+    """Open (creating if needed) the database at `path` with retrieval's tables migrated."""
+    return await database.connect(path, (RETRIEVAL,))
 
 
 # --- writes ----------------------------------------------------------------------------
@@ -319,8 +160,7 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
     items = list(batch)
     counts = {"added": 0, "updated": 0, "unchanged": 0}
     stamp = now_iso()
-    await db.execute("BEGIN IMMEDIATE")
-    try:
+    async with transaction(db):
         stored = await _stored_hashes(db, [item.article.id for item in items])
         # The same id twice in a batch acts as two ingests in a row: the
         # later copy wins, and the counts say what each copy did.
@@ -356,10 +196,6 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
                 'INSERT INTO passages (article_id, ord, start, "end", terms) VALUES (?,?,?,?,CAST(? AS TEXT))',
                 [(aid, *p) for aid, item in final.items() for p in item.passages])
             await _bump_generation(db)
-        await db.execute("COMMIT")
-    except BaseException:
-        await rollback(db)
-        raise
     if written is not None:
         written.extend(final.values())
     return counts
@@ -378,16 +214,11 @@ async def _stored_hashes(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[s
 
 
 async def delete_article(db: aiosqlite.Connection, article_id: str) -> bool:
-    await db.execute("BEGIN IMMEDIATE")
-    try:
+    async with transaction(db):
         cur = await db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         deleted = cur.rowcount > 0
         if deleted:
             await _bump_generation(db)
-        await db.execute("COMMIT")
-    except BaseException:
-        await rollback(db)
-        raise
     return deleted
 
 
@@ -471,3 +302,52 @@ async def counts(db: aiosqlite.Connection) -> dict[str, int]:
         "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM passages),"
         " (SELECT COUNT(DISTINCT source) FROM articles)")).fetchone()
     return {"articles": row[0], "passages": row[1], "sources": row[2]}
+
+
+async def article_of_passage(db: aiosqlite.Connection, passage_id: int) -> str | None:
+    """The id of the article holding a passage, or None."""
+    row = await (await db.execute("SELECT article_id FROM passages WHERE id = ?", (passage_id,))).fetchone()
+    return row[0] if row else None
+
+
+async def stored_sources(db: aiosqlite.Connection) -> list[str]:
+    """Every non-empty source name the articles carry."""
+    return [r[0] for r in await db.execute_fetchall("SELECT DISTINCT source FROM articles WHERE source != ''")]
+
+
+async def last_article_rowid(db: aiosqlite.Connection) -> int:
+    """The rowid of the newest article (0 for none): a cursor for readers of what arrives next."""
+    return (await (await db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles")).fetchone())[0]
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    rowid: int
+    id: str
+    title: str
+    body: str
+    source: str
+    published: str
+    url: str
+    story: str | None  # None while the ingest that wrote it is still grouping it
+
+
+async def articles_after(db: aiosqlite.Connection, rowid: int, limit: int) -> list[NewArticle]:
+    """Up to `limit` articles stored after `rowid`, oldest first, each with its story."""
+    rows = await db.execute_fetchall(
+        "SELECT a.rowid, a.id, a.title, a.body, a.source, a.published, a.url, s.story FROM articles a"
+        " LEFT JOIN stories s ON s.article_id = a.id WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?", (rowid, limit))
+    return [NewArticle(*r) for r in rows]
+
+
+async def passage_terms(db: aiosqlite.Connection, article_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Each article's passages' analysed terms, in passage order."""
+    out: dict[str, list[str]] = {}
+    for start in range(0, len(article_ids), _LOOKUP_CHUNK):
+        chunk = list(article_ids[start:start + _LOOKUP_CHUNK])
+        marks = ",".join("?" * len(chunk))
+        for article_id, terms in await db.execute_fetchall(
+                f"SELECT article_id, terms FROM passages WHERE article_id IN ({marks}) ORDER BY article_id, ord",
+                chunk):
+            out.setdefault(article_id, []).append(terms)
+    return out

@@ -82,15 +82,13 @@ class StoryKeeper:
             return rows
 
         rows = await asyncio.to_thread(assign)
-        await db.execute("BEGIN IMMEDIATE")
         try:
-            await db.executemany(
-                "INSERT INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story, signature = excluded.signature,"
-                " published_ts = excluded.published_ts", rows)
-            await db.execute("COMMIT")
+            async with store.transaction(db):
+                await db.executemany(
+                    "INSERT INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story, signature = excluded.signature,"
+                    " published_ts = excluded.published_ts", rows)
         except BaseException:
-            await store.rollback(db)
             # The in-memory index ran ahead of the file: reload it from the file next time.
             self._index = None
             raise

@@ -10,8 +10,33 @@ starts with none.
 
 from __future__ import annotations
 
-from .analysis import edit1_variants
 from .bm25 import BM25Index
+
+_ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويء"
+
+
+def edit1_variants(term: str) -> set[str]:
+    """All Arabic-letter strings one edit (insert/delete/substitute/swap) away.
+
+    Used to match transliterated names spelled several ways (لافرينتييف /
+    لافرنتييف) by looking each candidate up in the index vocabulary: a few
+    hundred dict probes instead of an edit-distance scan over the vocabulary.
+    """
+    out: set[str] = set()
+    n = len(term)
+    for i in range(n + 1):
+        left, right = term[:i], term[i:]
+        if right:
+            out.add(left + right[1:])
+            if len(right) > 1:
+                out.add(left + right[1] + right[0] + right[2:])
+        for ch in _ARABIC_LETTERS:
+            out.add(left + ch + right)
+            if right:
+                out.add(left + ch + right[1:])
+    out.discard(term)
+    return out
+
 
 # Bounded: a stream of distinct misspellings must not grow memory without end.
 CACHE_LIMIT = 1 << 16

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .telegram_stub.harness import ADMIN, READER, BotHarness
+from bot import texts
+
+from .telegram_stub.harness import ADMIN, ENGLISH_ADMIN, READER, BotHarness
 from .telegram_stub.server import FakeBotApi
 
 NEW_ARTICLE = {"id": "up1", "title": "زلزال في اليابان", "source": "NHK", "category": "عالم",
@@ -47,7 +49,7 @@ async def test_admin_commands_are_refused_to_others_and_change_nothing(bot, fake
     assert "للمشرفين فقط" in await reply_to(fake, READER, command)
     await asyncio.sleep(0.2)  # a background job, had one started, would have written by now
     assert snapshot(bot.settings.db) == before
-    assert not bot.app.bot_data["services"].reindex.running
+    assert not bot.app.bot_data.services.reindex.running
 
 
 async def test_reindex_runs_in_the_background_refuses_a_second_run_and_reports(bot, fake, monkeypatch):
@@ -64,7 +66,7 @@ async def test_reindex_runs_in_the_background_refuses_a_second_run_and_reports(b
     assert "بدأت إعادة الفهرسة" in await reply_to(fake, ADMIN, "/reindex")
     await asyncio.wait_for(building.wait(), 5)
     refusal = await reply_to(fake, ADMIN, "/reindex")
-    assert "جارية بالفعل" in refusal and "building index" in refusal and "files" in refusal
+    assert "جارية بالفعل" in refusal and texts.AR.phase_building in refusal and "ملفاً" in refusal
     # Questions are answered from the old index meanwhile.
     answer = await reply_to(fake, READER, "أسعار النفط")
     assert "النفط والأسواق" in answer
@@ -73,14 +75,14 @@ async def test_reindex_runs_in_the_background_refuses_a_second_run_and_reports(b
     release.set()
     [report] = await fake.wait_for("sendMessage", since=mark, chat_id=ADMIN.id)
     text = fake.message(report)["text"]
-    assert "Reindex done" in text and "1 added, 0 updated, 8 unchanged, 0 skipped" in text and "index:" in text
+    assert texts.AR.reindex_done in text and "1 added, 0 updated, 8 unchanged, 0 skipped" in text and "الفهرس:" in text
     assert "زلزال في اليابان" in await reply_to(fake, READER, "زلزال هوكايدو")
 
 
 async def test_stats_reports_articles_index_and_questions(bot, fake):
     for question in ("أسعار النفط", "من هو وزير الخارجية الإيراني؟", "كم سعر الذهب في بورصة طوكيو"):
         await reply_to(fake, READER, question)
-    text = await reply_to(fake, ADMIN, "/stats")
+    text = await reply_to(fake, ENGLISH_ADMIN, "/stats")
     assert "articles: 8" in text and "sources: 4" in text
     passages = snapshot(bot.settings.db)[1][0]
     assert f"passages: {passages}" in text
@@ -96,9 +98,10 @@ async def test_stats_reports_articles_index_and_questions(bot, fake):
 
 
 async def test_delete_removes_the_article_and_updates_the_index(bot, fake):
-    assert "No article with id nope" in await reply_to(fake, ADMIN, "/delete nope")
-    assert "Usage" in await reply_to(fake, ADMIN, "/delete")
-    assert "Deleted article oil3" in await reply_to(fake, ADMIN, "/delete oil3")
+    assert "No article with id nope" in await reply_to(fake, ENGLISH_ADMIN, "/delete nope")
+    assert "Usage" in await reply_to(fake, ENGLISH_ADMIN, "/delete")
+    assert "لا يوجد مقال برقم nope" in await reply_to(fake, ADMIN, "/delete nope")  # Arabic by default
+    assert "Deleted article oil3" in await reply_to(fake, ENGLISH_ADMIN, "/delete oil3")
     mark = fake.mark()
     fake.inline(READER, "النفط")
     [answer] = await fake.wait_for("answerInlineQuery", since=mark)
@@ -113,7 +116,7 @@ async def test_delete_removes_the_article_and_updates_the_index(bot, fake):
 ])
 async def test_admin_upload_is_downloaded_and_ingested(bot, fake, name, data):
     mark = fake.mark()
-    fake.send_document(fake.chats[ADMIN.id], ADMIN, name, data)
+    fake.send_document(fake.chats[ADMIN.id], ENGLISH_ADMIN, name, data)
     [report] = await fake.wait_for("sendMessage", since=mark, chat_id=ADMIN.id)
     assert fake.sent("getFile", since=mark)
     text = fake.message(report)["text"]
@@ -130,7 +133,7 @@ async def test_admin_upload_is_downloaded_and_ingested(bot, fake, name, data):
 async def test_bad_uploads_are_refused_with_the_reason_and_change_nothing(bot, fake, name, data, claimed, reason):
     before = snapshot(bot.settings.db)
     mark = fake.mark()
-    fake.send_document(fake.chats[ADMIN.id], ADMIN, name, data, claimed_size=claimed)
+    fake.send_document(fake.chats[ADMIN.id], ENGLISH_ADMIN, name, data, claimed_size=claimed)
     [reply] = await fake.wait_for("sendMessage", since=mark, chat_id=ADMIN.id)
     text = fake.message(reply)["text"]
     assert f"Refused {name}" in text and reason in text

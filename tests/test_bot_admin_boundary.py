@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import formatting as fmt
+from bot import texts
 
 from .telegram_stub.faults import reply_to
 from .telegram_stub.harness import ADMIN, READER, STRANGER, BotHarness, started
@@ -67,27 +67,30 @@ def forwarded_from(message: dict, origin: User) -> dict:
     return message
 
 
+ADMIN_ONLY, PRIVATE_ONLY = texts.AR.admin_only, texts.AR.admin_private_only
+
+
 def attempts(fake: FakeBotApi) -> list[tuple[str, dict, str]]:
     """(who/where, the message sent, the refusal expected: None for silence)."""
     group = fake.chats[GROUP_ID]
     out = []
     for command in COMMANDS:
         out += [
-            ("reader in private", fake.send(fake.chats[READER.id], READER, command), fmt.ADMIN_ONLY),
-            ("stranger in the group", fake.send(group, STRANGER, command), fmt.ADMIN_ONLY),
-            ("admin in the group", fake.send(group, ADMIN, command), fmt.ADMIN_PRIVATE_ONLY),
+            ("reader in private", fake.send(fake.chats[READER.id], READER, command), ADMIN_ONLY),
+            ("stranger in the group", fake.send(group, STRANGER, command), ADMIN_ONLY),
+            ("admin in the group", fake.send(group, ADMIN, command), PRIVATE_ONLY),
             ("admin forwarding", forwarded_from(fake.send(fake.chats[ADMIN.id], ADMIN, command), READER),
-             fmt.ADMIN_PRIVATE_ONLY),
+             PRIVATE_ONLY),
             ("reader forwarding the admin", forwarded_from(fake.send(fake.chats[READER.id], READER, command), ADMIN),
-             fmt.ADMIN_ONLY),
+             ADMIN_ONLY),
         ]
     upload = json.dumps(NEW_ARTICLE, ensure_ascii=False).encode()
     out += [
-        ("reader uploading", fake.send_document(fake.chats[READER.id], READER, "news.jsonl", upload), fmt.ADMIN_ONLY),
+        ("reader uploading", fake.send_document(fake.chats[READER.id], READER, "news.jsonl", upload), ADMIN_ONLY),
         ("admin forwarding a file", forwarded_from(
-            fake.send_document(fake.chats[ADMIN.id], ADMIN, "news.jsonl", upload), STRANGER), fmt.ADMIN_PRIVATE_ONLY),
+            fake.send_document(fake.chats[ADMIN.id], ADMIN, "news.jsonl", upload), STRANGER), PRIVATE_ONLY),
         ("reader forwarding the admin's file", forwarded_from(
-            fake.send_document(fake.chats[READER.id], READER, "news.jsonl", upload), ADMIN), fmt.ADMIN_ONLY),
+            fake.send_document(fake.chats[READER.id], READER, "news.jsonl", upload), ADMIN), ADMIN_ONLY),
         # Files are taken only in private: in a group, silence.
         ("admin uploading in the group", fake.send_document(group, ADMIN, "news.jsonl", upload), None),
         ("stranger uploading in the group", fake.send_document(group, STRANGER, "news.jsonl", upload), None),
@@ -112,7 +115,7 @@ async def test_admin_commands_and_uploads_from_the_wrong_place_are_refused_and_c
             [reply] = replies
             assert fake.message(reply)["text"] == refusal, (who, message.get("text"))
     assert fake.sent("getFile", since=mark) == []
-    assert not bot.app.bot_data["services"].reindex.running
+    assert not bot.app.bot_data.services.reindex.running
     assert fingerprint(bot.settings.db) == before
     print(f"\nadmin boundary: {len(tried)} attempts refused "
           f"({sum(r is None for *_, r in tried)} by silence), database unchanged")
@@ -121,5 +124,5 @@ async def test_admin_commands_and_uploads_from_the_wrong_place_are_refused_and_c
     mark = fake.mark()
     ok = fake.send(fake.chats[ADMIN.id], ADMIN, "/delete oil1")
     reply = await reply_to(fake, ADMIN.id, ok["message_id"])
-    assert "Deleted article oil1" in fake.message(reply)["text"]
+    assert texts.AR.deleted.format(id="oil1") in fake.message(reply)["text"]
     assert fingerprint(bot.settings.db)[0] != before[0]

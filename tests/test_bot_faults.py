@@ -10,8 +10,8 @@ import logging
 
 import pytest
 
-from bot import formatting as fmt
-from bot.delivery import TRANSIENT_RETRIES, PatientRateLimiter
+from bot import texts
+from bot.telegram_flood_control import TRANSIENT_RETRIES, TelegramFloodControl
 
 from .telegram_stub.faults import FaultyBotApi, LiftedLimitsHarness
 from .telegram_stub.harness import ADMIN, started
@@ -36,7 +36,7 @@ async def bot(tmp_path, fake, caplog):
     yield harness
     assert harness.app.updater.running and harness.app.running  # never gave up
     await harness.stop()
-    handled_errors = [r for r in caplog.records if r.name == "bot.handlers" and r.levelno >= logging.ERROR]
+    handled_errors = [r for r in caplog.records if r.name == "bot.reader_handlers" and r.levelno >= logging.ERROR]
     assert handled_errors == [], [r.getMessage() for r in handled_errors]
 
 
@@ -56,7 +56,7 @@ async def ask_everyone(fake, users: list[User]) -> list[dict]:
 def assert_answered_once(fake, questions: list[dict]) -> None:
     for q in questions:
         [answer] = replies_to(fake, q["chat"]["id"], q["message_id"])
-        assert fmt.ERROR not in fake.message(answer)["text"]
+        assert texts.AR.error not in fake.message(answer)["text"]
     assert len(fake.sent("sendMessage")) == len(questions)  # nothing else: no duplicates, no error notices
 
 
@@ -81,14 +81,14 @@ async def test_get_updates_faults_lose_no_update_and_repeat_none(bot, fake, faul
 async def test_a_storm_of_mixed_faults_loses_nothing(tmp_path, fake, caplog):
     # Short backoffs: what is under test is that nothing is lost, not how long the bot waits.
     caplog.set_level(logging.WARNING)
-    harness = LiftedLimitsHarness(tmp_path, fake, rate_limiter=PatientRateLimiter(first_backoff=0.02, max_retries=3))
+    harness = LiftedLimitsHarness(tmp_path, fake, rate_limiter=TelegramFloodControl(first_backoff=0.02, max_retries=3))
     await harness.start()
     try:
         await storm(fake)
         assert harness.app.updater.running
     finally:
         await harness.stop()
-    assert not [r for r in caplog.records if r.name == "bot.handlers" and r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.name == "bot.reader_handlers" and r.levelno >= logging.ERROR]
 
 
 async def storm(fake: FaultyBotApi) -> None:
@@ -110,13 +110,13 @@ async def storm(fake: FaultyBotApi) -> None:
 
 
 async def test_beyond_the_retry_budget_the_reader_is_told_once_and_the_bot_goes_on(tmp_path, fake, caplog):
-    harness = LiftedLimitsHarness(tmp_path, fake, rate_limiter=PatientRateLimiter(first_backoff=0.01))
+    harness = LiftedLimitsHarness(tmp_path, fake, rate_limiter=TelegramFloodControl(first_backoff=0.01))
     await harness.start()
     try:
         fake.inject("sendMessage", "502", times=TRANSIENT_RETRIES + 1)
         [question] = await ask_everyone(fake, READERS[:1])
         [notice] = replies_to(fake, READERS[0].id, question["message_id"])
-        assert fmt.ERROR in fake.message(notice)["text"]
+        assert texts.AR.error in fake.message(notice)["text"]
         assert any("error while handling" in r.getMessage() for r in caplog.records)
         [later] = await ask_everyone(fake, READERS[1:2])
         [answer] = replies_to(fake, READERS[1].id, later["message_id"])

@@ -12,7 +12,7 @@ from contextlib import closing
 import pytest
 
 from .news_site import Item, NewsSite, Route, article_page, rss2
-from .telegram_stub.harness import ADMIN, READER, BotHarness
+from .telegram_stub.harness import ADMIN, ENGLISH_ADMIN, READER, BotHarness
 from .test_bot_admin import reply_to
 from .test_feeds import LONG_HTML
 
@@ -45,7 +45,7 @@ def feeds_rows(db) -> list[tuple]:
 async def test_admin_follows_a_feed_and_a_new_item_is_answered_with_source_and_link(bot, fake, site):
     site.routes["/rss"] = Route(rss2("feed title", [Item("زيتون", site.url("/n/1"), content=LONG_HTML)]),
                                 etag='"1"')
-    reply = await reply_to(fake, ADMIN, f"/feeds add {site.url('/rss')} وكالة الصحراء")
+    reply = await reply_to(fake, ENGLISH_ADMIN, f"/feeds add {site.url('/rss')} وكالة الصحراء")
     assert "Added" in reply and "وكالة الصحراء" in reply
     # The new item appears after the feed was added; the background poll takes it.
     site.routes["/rss"].body = rss2("feed title", [
@@ -64,9 +64,9 @@ async def test_admin_follows_a_feed_and_a_new_item_is_answered_with_source_and_l
     assert "عاصفة رملية تضرب تمبكتو" in answer and "وكالة الصحراء" in answer
     [call] = fake.sent("sendMessage", chat_id=READER.id)[-1:]
     assert site.url("/n/2") in str(call.params)  # the article's link (tracking parameter removed)
-    listing = await reply_to(fake, ADMIN, "/feeds")
+    listing = await reply_to(fake, ENGLISH_ADMIN, "/feeds")
     assert "وكالة الصحراء — ok, 2 articles" in listing and site.url("/rss") in listing
-    assert "Removed" in await reply_to(fake, ADMIN, f"/feeds remove {site.url('/rss')}")
+    assert "Removed" in await reply_to(fake, ENGLISH_ADMIN, f"/feeds remove {site.url('/rss')}")
     assert feeds_rows(bot.settings.db) == []
 
 
@@ -79,13 +79,13 @@ async def test_non_admin_feeds_add_is_refused_and_changes_nothing(bot, fake, sit
 
 
 async def test_admin_bad_feed_and_opml_upload(bot, fake, site):
-    assert "Refused" in await reply_to(fake, ADMIN, "/feeds add ftp://example.org/rss")
-    assert "Usage" in await reply_to(fake, ADMIN, "/feeds frobnicate")
+    assert "Refused" in await reply_to(fake, ENGLISH_ADMIN, "/feeds add ftp://example.org/rss")
+    assert "Usage" in await reply_to(fake, ENGLISH_ADMIN, "/feeds frobnicate")
     opml = (f'<?xml version="1.0"?><opml version="2.0"><body><outline text="عربي">'
             f'<outline type="rss" text="وكالة" xmlUrl="{site.url("/rss")}"/></outline></body></opml>').encode()
     site.routes["/rss"] = Route(rss2("م", []))
     mark = fake.mark()
-    fake.send_document(fake.chats[ADMIN.id], ADMIN, "feeds.opml", opml)
+    fake.send_document(fake.chats[ADMIN.id], ENGLISH_ADMIN, "feeds.opml", opml)
     [reply] = await fake.wait_for("sendMessage", since=mark, chat_id=ADMIN.id)
     assert "import: 1 added, 0 already followed, 0 refused" in fake.message(reply)["text"]
     assert feeds_rows(bot.settings.db) == [(site.url("/rss"), "وكالة")]

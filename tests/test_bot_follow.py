@@ -88,7 +88,7 @@ async def say(fake: FakeBotApi, chat_id: int, user, text: str) -> dict:
 async def ingest(bot: BotHarness, *articles: dict) -> None:
     """An upload-like ingest in the bot's process, then the alerts it woke up, done."""
     await bot.engine.ingest_bytes(jsonl(*articles), "news.jsonl")
-    await bot.app.bot_data["alerts"].process_new()
+    await bot.app.bot_data.alerts.process_new()
 
 
 def alerts_to(fake: FakeBotApi, chat_id: int, since: int = 0) -> list[str]:

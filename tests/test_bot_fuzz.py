@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bot import formatting as fmt
+from bot import texts
 
 from .telegram_stub.faults import LiftedLimitsHarness, reply_to, unlimited
 from .telegram_stub.harness import ADMIN, READER, fixture_articles, started
@@ -163,8 +163,8 @@ async def test_hostile_updates_get_valid_replies_or_deliberate_silence(bot, fake
     assert all(answered_inline[q] == 1 for q in expect.inline)
 
     sent_texts = [fake.message(c)["text"] for c in fake.sent("sendMessage", since=mark)]
-    assert not [t for t in sent_texts if fmt.ERROR in t]
-    assert not [c for c in fake.sent("answerCallbackQuery", since=mark) if c.params.get("text") == fmt.ERROR]
+    assert not [t for t in sent_texts if texts.AR.error in t]
+    assert not [c for c in fake.sent("answerCallbackQuery", since=mark) if c.params.get("text") == texts.AR.error]
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [], [r.getMessage() for r in errors[:5]]
     assert bot.app.updater.running

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import formatting as fmt
+from bot import texts
 
 from .telegram_stub.harness import ADMIN, READER, STRANGER, BotHarness, started
 from .telegram_stub.server import FakeBotApi
@@ -146,8 +146,8 @@ async def test_page_buttons_and_inline_queries_have_their_own_per_user_limit(tmp
         fake.press(ADMIN, message, next_page)  # the fourth within the window
         await fake.drained()
         notices = await fake.wait_for("answerCallbackQuery", since=mark, count=3)
-        texts = [n.params.get("text") for n in notices]
-        assert fmt.RATE_LIMITED not in texts[:2] and texts[2] == fmt.RATE_LIMITED
+        said = [n.params.get("text") for n in notices]
+        assert texts.AR.rate_limited not in said[:2] and said[2] == texts.AR.rate_limited
         [listed] = fake.sent("answerInlineQuery", since=mark)
         assert listed.params["results"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import formatting as fmt
+from bot import texts
 
 from .telegram_stub.faults import LiftedLimitsHarness, TimedBotApi, reply_to, unlimited
 from .telegram_stub.harness import ADMIN, started
@@ -65,11 +65,11 @@ async def test_2000_questions_from_200_users_are_all_answered(tmp_path, fake, ca
         over = [fake.send(fake.chats[user.id], user, "أسعار النفط") for user in USERS[:20]]
         replies = [await reply_to(fake, q["chat"]["id"], q["message_id"], within=300) for _, q in asked]
         seconds = time.perf_counter() - started
-        assert not [r for r in replies if fmt.RATE_LIMITED in fake.message(r)["text"]]
+        assert not [r for r in replies if texts.AR.rate_limited in fake.message(r)["text"]]
         arrived = {id(call): t for call, t in zip(fake.calls, fake.times, strict=True)}
         latencies = [arrived[id(reply)] - sent_at for (sent_at, _), reply in zip(asked, replies, strict=True)]
         notices = [await reply_to(fake, q["chat"]["id"], q["message_id"]) for q in over]
-        assert all(fake.message(n)["text"] == fmt.RATE_LIMITED for n in notices)
+        assert all(fake.message(n)["text"] == texts.AR.rate_limited for n in notices)
         rss_after = rss_mib()
         assert bot.app.updater.running
     finally:

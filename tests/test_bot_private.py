@@ -230,7 +230,10 @@ async def test_command_menus_registered_public_for_all_admin_only_for_admins(bot
     assert ('{"type": "default"}', "en") in fake.commands
     admin = fake.commands[(f'{{"chat_id": {ADMIN.id}, "type": "chat"}}', "")]
     assert {"reindex", "stats", "delete"} <= {c["command"] for c in admin}
-    assert len(fake.commands) == 3
+    english_admin = fake.commands[(f'{{"chat_id": {ADMIN.id}, "type": "chat"}}', "en")]
+    assert {c["command"] for c in english_admin} == {c["command"] for c in admin}
+    assert "Re-scan the data folder and rebuild the index" in [c["description"] for c in english_admin]
+    assert len(fake.commands) == 4
 
 
 async def test_the_token_never_reaches_the_logs(bot, fake, caplog):

@@ -71,7 +71,7 @@ async def test_reindex_under_500_questions_answers_each_wholly_old_or_new(bot, f
     old = await answers(bot.engine, k)
     change_the_data(bot.data_dir)
 
-    svc = bot.app.bot_data["services"]
+    svc = bot.app.bot_data.services
     during = []
     real_search, real_rebuild = bot.engine.search, bot.engine.rebuild_index
 

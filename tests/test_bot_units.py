@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 
-from bot import callbacks
+from bot import callbacks, texts
 from bot import formatting as fmt
 from bot.app import TokenRedactor, run_bot
-from bot.handlers import question_addressed_to_bot
-from bot.ratelimit import QuestionLimits, SlidingWindow
+from bot.reader_handlers import question_addressed_to_bot
 from bot.records import QuestionLog
 from bot.settings import SettingsError, load_settings
+from bot.user_limits import SlidingWindow, UserLimits
 from retrieval.articles import Article
 from retrieval.engine import Hit, SearchResult
 
@@ -108,7 +108,7 @@ def test_full_article_is_split_on_paragraph_boundaries():
     assert all(f"فقرة رقم {n} " in body for n in range(10))
     # No paragraph is split across two messages.
     assert all(sum(f"فقرة رقم {n} " in p for p in plains) == 1 for n in range(10))
-    assert not any(fmt.ARTICLE_TOO_LONG in p for p in plains)  # shown whole
+    assert not any(texts.ARTICLE_TOO_LONG in p for p in plains)  # shown whole
 
 
 def test_a_book_length_article_is_cut_at_the_message_limit_and_points_to_the_source():
@@ -120,7 +120,7 @@ def test_a_book_length_article_is_cut_at_the_message_limit_and_points_to_the_sou
     assert all(problems == [] and utf16_len(plain) <= 4096 for plain, problems in plains)
     assert plains[0][0].startswith(fmt.RLM + "كتاب")
     assert "فقرة رقم 0 " in plains[0][0] + plains[1][0]
-    assert fmt.ARTICLE_TOO_LONG in plains[-1][0] and "النص الكامل في المصدر" in plains[-1][0]
+    assert texts.ARTICLE_TOO_LONG in plains[-1][0] and "النص الكامل في المصدر" in plains[-1][0]
     assert 'href="https://example.com/a?b=1&amp;c=2"' in messages[-1]
     # What is shown is the article's beginning, in order.
     shown = "".join(p for p, _ in plains[:-1])
@@ -131,9 +131,9 @@ def test_an_article_needing_exactly_the_limit_is_shown_whole_and_one_more_is_cut
     paragraphs = [f"فقرة رقم {n} " + "نص " * 900 for n in range(4)]  # one message each
     article = Article(id="x", body="\n".join(paragraphs), title="t")  # no URL
     whole = fmt.article_messages(article, max_messages=4)
-    assert len(whole) == 4 and fmt.ARTICLE_TOO_LONG not in whole[-1]  # the header goes with the first
+    assert len(whole) == 4 and texts.ARTICLE_TOO_LONG not in whole[-1]  # the header goes with the first
     cut = fmt.article_messages(article, max_messages=3)
-    assert len(cut) == 3 and fmt.ARTICLE_TOO_LONG in cut[-1] and "href" not in cut[-1]
+    assert len(cut) == 3 and texts.ARTICLE_TOO_LONG in cut[-1] and "href" not in cut[-1]
     assert cut[:2] == whole[:2]
 
 
@@ -216,13 +216,13 @@ def test_sliding_window_limits_and_recovers():
 
 
 def test_group_limit_counts_every_user_and_private_chats_only_the_user():
-    limits = QuestionLimits(per_user=2, per_chat=3, window=60, clock=lambda: 0.0)
+    limits = UserLimits(per_user=2, per_chat=3, window=60, clock=lambda: 0.0)
     assert [limits.allow(u, -1, True) for u in (1, 1, 1, 2, 3)] == [True, True, False, True, False]
     assert limits.allow(3, 3, False)
 
 
 def test_follow_ups_are_counted_apart_from_questions():
-    limits = QuestionLimits(per_user=1, per_chat=1, window=60, clock=lambda: 0.0, follow_ups_per_user=2)
+    limits = UserLimits(per_user=1, per_chat=1, window=60, clock=lambda: 0.0, follow_ups_per_user=2)
     assert [limits.allow_follow_up(1) for _ in range(3)] == [True, True, False]
     assert limits.allow(1, 1, False) and limits.allow_follow_up(2)
 
@@ -378,3 +378,24 @@ def test_the_packer_chunks_as_its_first_version_did(units, separator, limit):
     from bot.formatting import _pack
 
     assert _pack(units, separator, limit) == _pack_first_version(units, separator, limit)
+
+
+def test_both_languages_fill_the_same_placeholders_and_english_users_get_english():
+    import string
+    from dataclasses import fields
+
+    from telegram import Update, User
+
+    def placeholders(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    for f in fields(texts.Texts):
+        ar, en = getattr(texts.AR, f.name), getattr(texts.EN, f.name)
+        assert ar and en and placeholders(ar) == placeholders(en), f.name
+    user = {"id": 1, "is_bot": False, "first_name": "x"}
+    message = {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"},
+               "from": {**user, "language_code": "en-GB"}}
+    update = Update.de_json({"update_id": 1, "message": message}, None)
+    assert texts.for_update(update) is texts.EN
+    assert texts.for_language("ar") is texts.AR and texts.for_language(None) is texts.AR
+    assert User(**user).language_code is None

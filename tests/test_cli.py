@@ -108,3 +108,32 @@ def test_ctrl_c_while_reading_settings_gives_the_one_line_message(monkeypatch, c
     assert cli.main(["stats"]) == 130
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err
+
+
+def test_ingest_shows_a_progress_bar_on_a_terminal_and_none_in_a_pipe(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    data = write_jsonl(tmp_path / "news.jsonl", NEWS)
+    piped = newsbot("ingest", str(data), db=tmp_path / "piped.db")
+    assert piped.returncode == 0 and "articles/s" not in piped.stderr
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", "--db", str(tmp_path / "tty.db"), str(data)],
+                          stdin=secondary, stdout=secondary, stderr=secondary, timeout=60)
+    os.close(secondary)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal's other end closed: everything was read
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(primary)
+    text = out.decode()
+    assert proc.returncode == 0
+    assert f"{len(NEWS)} articles [" in text and "articles/s" in text and "ingest: " in text

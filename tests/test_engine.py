@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval import db as db_module
 from retrieval import store
 from retrieval.engine import RetrievalConfig, SearchEngine
 
@@ -243,7 +244,7 @@ async def test_latest_and_sources(tmp_path: Path):
 async def test_newer_schema_is_refused(tmp_path: Path):
     db = tmp_path / "db.sqlite"
     with sqlite3.connect(db) as con:
-        con.execute(f"PRAGMA user_version = {store.SCHEMA_VERSION + 1}")
+        con.execute(f"PRAGMA user_version = {db_module.USER_VERSION + 1}")
     with pytest.raises(store.SchemaError, match="newer"):
         await SearchEngine.open(db, RetrievalConfig())
 

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import schema
 from bot.feeds import store as feeds_store
 from bot.feeds.fetch import Fetcher, FetchError
 from bot.feeds.parse import FeedError, parse_feed
 from bot.feeds.poller import PollConfig, Poller
 from bot.feeds.urls import canonical_url
-from retrieval import store
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .news_site import COPYRIGHT, MENU, READ_ALSO, RELATED, Item, NewsSite, Route, article_page, atom, rss1, rss2
@@ -48,7 +48,7 @@ async def site():
 @pytest.fixture
 async def env(tmp_path):
     engine = await SearchEngine.open(tmp_path / "news.db", RetrievalConfig())
-    db = await store.connect(tmp_path / "news.db")
+    db = await schema.connect(tmp_path / "news.db")
     fetcher = Fetcher(user_agent="newsbot-test/1", host_delay=0, allow_hosts={"127.0.0.1"}, total_timeout=2,
                       connect_timeout=1)
     poller = Poller(engine, db, fetcher, PollConfig(interval=0.05, feed_max_bytes=200_000, page_max_bytes=200_000))

@@ -20,7 +20,8 @@ import pytest
 
 from bot.cli import main as cli_main
 from retrieval.engine import RetrievalConfig, SearchEngine
-from retrieval.readers import MAX_ID_CHARS, Skipped, read_bytes
+from retrieval.jsonrecords import MAX_ID_CHARS
+from retrieval.readers import Skipped, read_bytes
 
 from .conftest import NEWS, SAMPLE, write_jsonl
 from .dbcheck import files_under, integrity_problems, partial_articles, snapshot

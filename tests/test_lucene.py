@@ -6,7 +6,7 @@ TestArabicStemFilter cases and the order of filters in ArabicAnalyzer.
 
 import pytest
 
-from retrieval import lucene
+from benchmarks import lucene
 
 
 @pytest.mark.parametrize(("word", "expected"), [

@@ -29,7 +29,7 @@ Not copied: `testWithKeywordAttribute` (the port has no keyword marker: the bot 
 
 import pytest
 
-from retrieval import lucene
+from benchmarks import lucene
 
 # TestArabicNormalizationFilter: test name → (input, expected)
 NORMALIZATION = {

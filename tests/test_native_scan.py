@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retrieval import jsonrecords
 from retrieval import passages as p
-from retrieval import readers
 
 pytestmark = pytest.mark.skipif(not p.NATIVE_SPANS and os.environ.get("NEWSBOT_ALLOW_PURE_PYTHON") == "1",
                                 reason="native splitting not built, allowed by NEWSBOT_ALLOW_PURE_PYTHON=1")
@@ -29,7 +29,7 @@ _BODY = st.lists(_SENTENCE | _PIECE | st.text(max_size=8), max_size=30).map("".j
 def test_native_scan_is_built():
     # CI builds the extension (`pip install -e .`): a silent fallback would only show as a slower ingest.
     assert p.NATIVE_SPANS, "retrieval._scan is not importable: run `pip install -e .` with a C compiler"
-    assert readers._clean_line is not readers.reference_plain_json_line
+    assert jsonrecords._clean_line is not jsonrecords.reference_plain_json_line
 
 
 @settings(max_examples=600, deadline=None)
@@ -85,7 +85,7 @@ _LINE_BYTES = st.sampled_from([b"\\", b"u", b"b", b"n", b"\x7f", b"\xc2", b"\x80
 @settings(max_examples=600, deadline=None)
 @given(st.lists(_LINE_BYTES, max_size=40).map(b"".join) | st.binary(max_size=60))
 def test_plain_json_line_answers_as_the_specification(line):
-    assert readers._clean_line(line) == readers.reference_plain_json_line(line)
+    assert jsonrecords._clean_line(line) == jsonrecords.reference_plain_json_line(line)
 
 
 @pytest.mark.parametrize("line, plain", [
@@ -99,5 +99,5 @@ def test_plain_json_line_answers_as_the_specification(line):
     (b"", True),
 ])
 def test_plain_json_line_cases(line, plain):
-    assert readers._clean_line(line) is plain
-    assert readers.reference_plain_json_line(line) is plain
+    assert jsonrecords._clean_line(line) is plain
+    assert jsonrecords.reference_plain_json_line(line) is plain

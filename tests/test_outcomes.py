@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot import formatting as fmt
-from bot.terminal import LOW_CONFIDENCE_HINT, format_result
+from bot.terminal import format_result
+from bot.texts import LOW_CONFIDENCE_HINT
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import write_jsonl

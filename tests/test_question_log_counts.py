@@ -15,7 +15,7 @@ async def record(log: QuestionLog, question: str = "سؤال") -> int:
 
 def total(db) -> int:
     with sqlite3.connect(db) as con:
-        return int(con.execute("SELECT value FROM meta WHERE key = 'questions_total'").fetchone()[0])
+        return int(con.execute("SELECT value FROM bot_meta WHERE key = 'questions_total'").fetchone()[0])
 
 
 async def test_each_question_counts_once_across_reopenings(tmp_path):

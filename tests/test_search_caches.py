@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from retrieval import excerpts, variants
-from retrieval.analysis import analyze, analyze_token, edit1_variants
+from retrieval.analysis import analyze, analyze_token
 from retrieval.bm25 import build_index
 from retrieval.excerpts import cached_term, make_excerpt, matched_words
+from retrieval.variants import edit1_variants
 
 from .conftest import NEWS, SAMPLE
 

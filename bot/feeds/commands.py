@@ -12,9 +12,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from retrieval import store
 from retrieval.engine import SearchEngine
 
+from .. import schema
 from . import store as feeds_store
 from .fetch import Fetcher, FetchError
 from .opml import export_opml, parse_opml
@@ -121,7 +121,7 @@ def _err(message: str) -> int:
 
 
 async def cmd_feeds(settings, args: argparse.Namespace) -> int:
-    db = await store.connect(settings.db)
+    db = await schema.connect(settings.db)
     try:
         match args.feeds_command:
             case "add":
@@ -160,7 +160,7 @@ async def cmd_feeds(settings, args: argparse.Namespace) -> int:
 
 async def cmd_watch(settings, args: argparse.Namespace) -> int:
     engine = await SearchEngine.open(settings.db, settings.retrieval_config(), load_index=False)
-    db = await store.connect(settings.db)
+    db = await schema.connect(settings.db)
     fetcher = make_fetcher(settings)
     poller = Poller(engine, db, fetcher, poll_config(settings))
     try:

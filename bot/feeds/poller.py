@@ -17,16 +17,11 @@ and pushes the next poll back exponentially (interval × 2^errors, capped); one 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import hashlib
 import logging
-import multiprocessing
-import os
-import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,10 +33,11 @@ from retrieval.articles import Article
 from retrieval.engine import SearchEngine
 
 from . import store as feeds_store
-from .extract import MIN_BODY_CHARS, extract_job, html_to_text, letters, parse_job, worker_init
+from .extract import MIN_BODY_CHARS, extract_job, html_to_text, letters, parse_job
 from .fetch import Fetcher, FetchError
 from .parse import FeedError, FeedItem, ParsedFeed
 from .urls import BadUrl, article_id_for, canonical_url, check_url
+from .worker import in_worker
 
 log = logging.getLogger(__name__)
 
@@ -88,51 +84,6 @@ class _Stats:
     duplicates: int = 0
     deferred: int = 0
     dropped: list[str] = field(default_factory=list)
-
-
-# One worker process for parsing and extraction (two on machines with more than two cores), shared by
-# every poller of the process and started on first use. Spawned, not forked: the bot's process has
-# threads (SQLite connections, PTB) that a fork would copy in whatever state they were.
-_POOL: ProcessPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-WORKERS = 1 if (os.cpu_count() or 1) <= 2 else 2
-
-
-def _pool() -> ProcessPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                                        max_tasks_per_child=2000, initializer=worker_init,
-                                        initargs=(os.getpid(),))
-        return _POOL
-
-
-def _drop_pool(broken: ProcessPoolExecutor | None = None) -> None:
-    global _POOL
-    with _POOL_LOCK:
-        if broken is not None and _POOL is not broken:
-            return  # already replaced
-        pool, _POOL = _POOL, None
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-atexit.register(_drop_pool)
-
-
-async def in_worker(fn: Callable, *args: object) -> object:
-    """`fn(*args)` in the worker process; a worker that died (a page that crashed lxml, the OOM
-    killer) is replaced, and the job is retried once in the new one."""
-    for attempt in (1, 2):
-        pool = _pool()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
-        except BrokenProcessPool:
-            _drop_pool(pool)
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
 
 
 def item_hash(item: FeedItem) -> str:

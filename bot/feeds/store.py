@@ -1,4 +1,4 @@
-"""The feeds tables (migration 3 → 4 in retrieval/store.py) and their queries.
+"""The feeds tables (the bot's migration set, `bot.schema`) and their queries.
 
 `feeds`: one row per followed feed with what polling needs (validators for conditional GET, last
 fetch and success, consecutive errors and the last one, next due time, Retry-After window,
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from retrieval.store import now_iso, rollback
+from retrieval.db import transaction
+from retrieval.store import now_iso
 
 _COLS = ("id, url, name, paused, etag, last_modified, added_at, last_fetch, last_success, errors, last_error,"
          " next_due, retry_until, articles")
@@ -190,8 +191,7 @@ async def record_items(db: aiosqlite.Connection, items: Sequence[ItemRow], urls:
     if not items and not urls:
         return
     stamp = now_iso()
-    await db.execute("BEGIN IMMEDIATE")
-    try:
+    async with transaction(db):
         await db.executemany(
             "INSERT INTO feed_items (article_id, url, feed_id, item_hash, body_hash, summary_only, first_seen,"
             " updated_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (article_id) DO UPDATE SET"
@@ -200,7 +200,3 @@ async def record_items(db: aiosqlite.Connection, items: Sequence[ItemRow], urls:
             [(i.article_id, i.url, i.feed_id, i.item_hash, i.body_hash, int(i.summary_only), stamp, stamp)
              for i in items])
         await db.executemany("INSERT OR IGNORE INTO feed_urls (url, article_id) VALUES (?, ?)", urls)
-        await db.execute("COMMIT")
-    except BaseException:
-        await rollback(db)
-        raise

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 
 import aiosqlite
 from telegram import Update
-from telegram.ext import Application, ContextTypes
-
-from retrieval import store
+from telegram.ext import Application
 
 from .. import formatting as fmt
-from ..handlers import services
-from ..handlers_admin import admin_only
+from .. import schema, texts
+from ..admin_handlers import admin_only
+from ..context import BotContext, bot_data
 from . import store as feeds_store
 from .commands import FeedCommandError, add_feed, import_feeds, make_fetcher, poll_config
 from .fetch import Fetcher
@@ -29,8 +28,6 @@ from .poller import Poller
 
 log = logging.getLogger(__name__)
 
-USAGE = ("Usage: /feeds — list; /feeds add URL [name]; /feeds remove URL; /feeds pause URL; /feeds resume URL;"
-         " or send an .opml file to import")
 LIST_LIMIT = 3500  # characters of the list in one message (Telegram's limit is 4096)
 
 
@@ -42,25 +39,23 @@ class FeedsRuntime:
     task: asyncio.Task | None = None
 
 
-def runtime(context: ContextTypes.DEFAULT_TYPE) -> FeedsRuntime:
-    return context.application.bot_data["feeds"]
-
-
 async def start_polling(app: Application) -> None:
     """Open the feeds' connection and start polling due feeds in the background (a database
     without feeds fetches nothing: the loop only wakes to look for due ones)."""
-    svc = app.bot_data["services"]
+    svc = bot_data(app).services
+    assert svc is not None, "build_application sets the services"
     settings = svc.settings
-    db = await store.connect(settings.db)
+    db = await schema.connect(settings.db)
     fetcher = make_fetcher(settings)
     poller = Poller(svc.engine, db, fetcher, poll_config(settings))
     rt = FeedsRuntime(db, fetcher, poller)
     rt.task = asyncio.create_task(poller.run_forever(), name="feed-poller")
-    app.bot_data["feeds"] = rt
+    bot_data(app).feeds = rt
 
 
 async def stop_polling(app: Application) -> None:
-    rt: FeedsRuntime | None = app.bot_data.pop("feeds", None)
+    data = bot_data(app)
+    rt, data.feeds = data.feeds, None
     if rt is None:
         return
     if rt.task is not None:
@@ -71,75 +66,78 @@ async def stop_polling(app: Application) -> None:
     await rt.db.close()
 
 
-def feeds_list_text(feeds: list[feeds_store.Feed]) -> str:
+def feeds_list_text(feeds: list[feeds_store.Feed], text: texts.Texts = texts.EN) -> str:
     if not feeds:
-        return fmt.esc("No feeds followed. Add one with /feeds add URL [name], or send an .opml file.")
+        return fmt.esc(text.feeds_none)
     lines = []
     for f in feeds:
-        line = f"• {f.name or '-'} — {f.status}, {f.articles} articles"
+        line = text.feeds_line.format(name=f.name or "-", status=f.status, articles=f.articles)
         if f.errors:
-            line += f", {f.errors} errors (last: {f.last_error})"
+            line += text.feeds_errors.format(errors=f.errors, last_error=f.last_error)
         lines.append(fmt.esc(line) + "\n" + fmt.esc(f.url))
-    text, shown = "", 0
+    listing, shown = "", 0
     for line in lines:
-        if len(text) + len(line) > LIST_LIMIT:
+        if len(listing) + len(line) > LIST_LIMIT:
             break
-        text += line + "\n"
+        listing += line + "\n"
         shown += 1
     if shown < len(lines):
-        text += fmt.esc(f"… and {len(lines) - shown} more (newsbot feeds list shows all)")
-    return text.rstrip()
+        listing += fmt.esc(text.feeds_more.format(count=len(lines) - shown))
+    return listing.rstrip()
 
 
 @admin_only
-async def feeds_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    rt = runtime(context)
+async def feeds_command(update: Update, context: BotContext) -> None:
+    rt = context.feeds
+    text = texts.for_update(update)
     message = update.effective_message
     args = context.args or []
     if not args or args == ["list"]:
-        await message.reply_text(feeds_list_text(await feeds_store.list_feeds(rt.db)))
+        await message.reply_text(feeds_list_text(await feeds_store.list_feeds(rt.db), text))
         return
     if args[0] == "add" and len(args) >= 2:
         name = " ".join(args[2:]) or None
         try:
-            feed = await add_feed(rt.db, rt.fetcher, args[1], name, services(context).settings.feed_max_bytes)
+            feed = await add_feed(rt.db, rt.fetcher, args[1], name, context.services.settings.feed_max_bytes)
         except FeedCommandError as exc:
-            await message.reply_text(fmt.esc(f"Refused: {exc}"))
+            await message.reply_text(fmt.esc(text.feeds_refused.format(reason=exc)))
             return
         rt.poller.wakeup.set()
-        await message.reply_text(fmt.esc(f"Added {feed.url} ({feed.name}); its items are taken on the next poll."))
+        await message.reply_text(fmt.esc(text.feeds_added.format(url=feed.url, name=feed.name)))
         return
     if args[0] == "remove" and len(args) == 2:
         if await feeds_store.remove_feed(rt.db, args[1].strip()):
-            await message.reply_text(fmt.esc(f"Removed {args[1].strip()} (its articles stay)."))
+            await message.reply_text(fmt.esc(text.feeds_removed.format(url=args[1].strip())))
         else:
-            await message.reply_text(fmt.esc(f"Not followed: {args[1]}"))
+            await message.reply_text(fmt.esc(text.feeds_not_followed.format(url=args[1])))
         return
     if args[0] in ("pause", "resume") and len(args) == 2:
         if await feeds_store.set_paused(rt.db, args[1].strip(), args[0] == "pause"):
             rt.poller.wakeup.set()
-            await message.reply_text(fmt.esc(f"{args[0].capitalize()}d {args[1].strip()}."))
+            done = text.feeds_paused if args[0] == "pause" else text.feeds_resumed
+            await message.reply_text(fmt.esc(done.format(url=args[1].strip())))
         else:
-            await message.reply_text(fmt.esc(f"Not followed: {args[1]}"))
+            await message.reply_text(fmt.esc(text.feeds_not_followed.format(url=args[1])))
         return
-    await message.reply_text(fmt.esc(USAGE))
+    await message.reply_text(fmt.esc(text.feeds_usage))
 
 
 @admin_only
-async def opml_upload(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def opml_upload(update: Update, context: BotContext) -> None:
     """An .opml file sent by an admin in private: every feed in it is followed."""
-    rt = runtime(context)
+    rt = context.feeds
+    text = texts.for_update(update)
     message = update.effective_message
     document = message.document
     name = document.file_name or "feeds.opml"
     if document.file_size is not None and document.file_size > MAX_OPML_BYTES:
-        await message.reply_text(fmt.esc(f"Refused {name}: over the {MAX_OPML_BYTES:,} byte OPML limit."))
+        await message.reply_text(fmt.esc(text.opml_too_big.format(name=name, limit=MAX_OPML_BYTES)))
         return
     data = bytes(await (await document.get_file()).download_as_bytearray())
     try:
         report = await import_feeds(rt.db, data)
     except FeedError as exc:
-        await message.reply_text(fmt.esc(f"Refused {name}: {exc}"))
+        await message.reply_text(fmt.esc(text.opml_refused.format(name=name, reason=exc)))
         return
     rt.poller.wakeup.set()
     await message.reply_text(fmt.esc("\n".join(report.lines())))

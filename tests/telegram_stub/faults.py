@@ -14,7 +14,7 @@ once. For every other method the fault strikes before the stand-in acts, as
 when a proxy in front of Telegram fails: the request had no effect, and the
 bot must send it again to get its answer through. (A lost response to a
 delivered sendMessage cannot be told apart from a lost request; see
-`bot.delivery`.)
+`bot.telegram_flood_control`.)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from aiohttp import web
 from telegram.ext import BaseRateLimiter
 
 from bot.app import build_application, start_application
-from bot.delivery import PatientRateLimiter
+from bot.telegram_flood_control import TelegramFloodControl
 from retrieval.engine import SearchEngine
 
 from .harness import BotHarness
@@ -119,10 +119,10 @@ class LiftedLimitsHarness(BotHarness):
         await start_application(self.app, poll_timeout=1)
 
 
-def unlimited() -> PatientRateLimiter:
+def unlimited() -> TelegramFloodControl:
     """The production limiter without Telegram's 30 messages/s and 20/min per group flood limits:
     429s are still waited out and transient failures retried; the tests measure the bot, not the sleep."""
-    return PatientRateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
+    return TelegramFloodControl(overall_max_rate=0, group_max_rate=0, max_retries=3)
 
 
 async def reply_to(fake: FakeBotApi, chat_id: int, message_id: int, within: float = 60) -> Call:

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = next((REPO / "data" / "articles").glob("*.txt"))
 
 ADMIN = User(1001, "Admin", "ar", "site_admin")
+ENGLISH_ADMIN = User(ADMIN.id, "Admin", "en", "site_admin")  # the same admin, its client set to English
 READER = User(2002, "Reader", "ar", "reader1")
 ENGLISH_READER = User(3003, "Reader EN", "en", "reader_en")
 STRANGER = User(4004, "Stranger", "ar", "stranger")
