@@ -294,13 +294,17 @@ class Poller:
                 continue
             todo.append((canonical, aid, h, item))
         fetched = datetime.now(UTC)
-        gate = asyncio.Semaphore(PAGE_WORKERS)
+        built: list[tuple[Article, bool] | str | None] = [None] * len(todo)
+        queue = iter(enumerate(todo))
 
-        async def build(entry: tuple[str, str, str, FeedItem]) -> tuple[Article, bool] | str | None:
-            async with gate:
-                return await self._article(name, entry[3], entry[0], entry[1], fetched)
+        # A few workers take the items in turn, rather than a task per item waiting on a semaphore: when
+        # every feed's parse came back at once, thousands of such tasks all became ready together and a
+        # reader's question queued behind them on the event loop (~0.3 s at 50 feeds × 50 items).
+        async def worker() -> None:
+            for i, (canonical, aid, _, item) in queue:
+                built[i] = await self._article(name, item, canonical, aid, fetched)
 
-        built = await asyncio.gather(*(build(e) for e in todo))
+        await asyncio.gather(*(worker() for _ in range(min(PAGE_WORKERS, len(todo)))))
         return [(canonical, aid, h, result) for (canonical, aid, h, _), result in zip(todo, built, strict=True)]
 
     async def _decide(self, feed: feeds_store.Feed, candidates: list, stats: _Stats
