@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, segments, store, storygroups
+from . import bm25, ingest, newsrank, rerank, segments, store, storygroups, topk
 from . import query as _query
 from .articles import Article
 
@@ -222,7 +222,7 @@ class SearchEngine(IndexUpkeep):
     @staticmethod
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
         """The best passage of each of the top `wanted` articles of one plain index (for tools and tests)."""
-        return bm25.top_articles(index, weights, wanted)[0].tolist()
+        return topk.top_articles(index, weights, wanted)[0].tolist()
 
     def _query_terms(self, index: _query.Index, terms: list[str],
                      expanded: dict[str, float]) -> list[rerank.QueryTerm]:

@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, rerank
+from . import bm25, rerank, scoring
 from .newsquery import Filters
 from .segments import LiveIndex
 
@@ -154,7 +154,7 @@ def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int,
         w = {t: x for t, x in weights.items() if view.offsets[t + 1] > view.offsets[t]}
         if not w:
             continue
-        cand, scores = bm25.score(view, w)
+        cand, scores = scoring.score(view, w)
         start = int(index.starts[v])
         keep = mask[cand + start] if start else mask[cand]
         seg = index.segments[v]

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import bm25
+from . import bm25, indexfile
 
 T = TypeVar("T")
 
@@ -274,7 +274,7 @@ def save_segment(seg: Segment, vocabulary: Vocabulary, params: bm25.BM25Params, 
     })
     tmp = path.with_name(f"{path.name}.{threading.get_native_id()}.tmp")
     with open(tmp, "wb") as fh:
-        np.savez(fh, checksum=np.array([bm25.content_checksum(members)], dtype=np.int64), **members)
+        np.savez(fh, checksum=np.array([indexfile.content_checksum(members)], dtype=np.int64), **members)
     tmp.replace(path)
 
 
@@ -308,7 +308,7 @@ def load_segment(path: Path) -> StoredBase:
     except Exception as exc:  # zipfile.BadZipFile, EOFError, struct.error... from a damaged zip
         raise ValueError(f"damaged index file ({type(exc).__name__}: {exc})") from exc
     stored = members.pop("checksum", None)
-    if stored is None or stored.shape != (1,) or int(stored[0]) != bm25.content_checksum(members):
+    if stored is None or stored.shape != (1,) or int(stored[0]) != indexfile.content_checksum(members):
         raise ValueError("damaged index file (checksum mismatch)" if stored is not None
                          else "damaged index file (no checksum)")
     try:
@@ -365,7 +365,7 @@ def save_tail(state: SegmentedIndex, path: Path) -> None:
         members.update({f"s{i}.{name}": getattr(seg, name) for name in _TAIL_ARRAYS})
     tmp = path.with_name(f"{path.name}.{threading.get_native_id()}.tmp")
     with open(tmp, "wb") as fh:
-        np.savez(fh, checksum=np.array([bm25.content_checksum(members)], dtype=np.int64), **members)
+        np.savez(fh, checksum=np.array([indexfile.content_checksum(members)], dtype=np.int64), **members)
     tmp.replace(path)
     state.saved_seq = state.log_seq
 
@@ -392,7 +392,7 @@ def load_tail(state: SegmentedIndex, path: Path) -> None:
     except Exception as exc:
         raise ValueError(f"damaged tail file ({type(exc).__name__}: {exc})") from exc
     stored = members.pop("checksum", None)
-    if stored is None or stored.shape != (1,) or int(stored[0]) != bm25.content_checksum(members):
+    if stored is None or stored.shape != (1,) or int(stored[0]) != indexfile.content_checksum(members):
         raise ValueError("damaged tail file (checksum)")
     try:
         h = members["header"]

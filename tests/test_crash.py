@@ -38,7 +38,7 @@ import numpy as np
 import pytest
 
 from bot.cli import main as cli_main
-from retrieval import bm25, segments
+from retrieval import indexfile, segments
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import REPO, SAMPLE
@@ -479,7 +479,7 @@ def test_index_file_with_consistent_zip_but_impossible_arrays_is_refused(tmp_pat
         members = {**good, **change}
         # A correct checksum of impossible content: the consistency check, not the checksum, must refuse it.
         with open(index_path, "wb") as fh:
-            np.savez(fh, checksum=np.array([bm25.content_checksum(members)], dtype=np.int64), **members)
+            np.savez(fh, checksum=np.array([indexfile.content_checksum(members)], dtype=np.int64), **members)
         with pytest.raises(ValueError, match="damaged index file"):
             segments.load_segment(index_path)
         assert fresh_engine_problems(db, [0, 7, 49]) == [], name
