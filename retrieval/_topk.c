@@ -75,7 +75,7 @@ typedef struct {
     double factor;
     double bound;
     /* With an impact table (`table=`), `impacts` holds a code per posting and the impact is
-     * table[code] (retrieval/segments.py: the table follows the index-wide average length).
+     * table[code] (retrieval/segment.py: the table follows the index-wide average length).
      * Codes are checked against the table where a segment is built or loaded, not here. */
     const uint32_t *codes;
     const float *table;

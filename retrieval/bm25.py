@@ -69,7 +69,7 @@ class BM25Index:
     article_ids: np.ndarray  # int64, per passage: articles.rowid in SQLite
     max_impact: np.ndarray  # float32, per term: its largest impact (bounds what the term can add)
     params: BM25Params = field(default_factory=BM25Params)
-    # Coded impacts (retrieval/segments.py): `codes` (uint32, per posting) index `table` (float32), and
+    # Coded impacts (retrieval/segment.py): `codes` (uint32, per posting) index `table` (float32), and
     # `impacts` is unused. A segment's table follows the index-wide average passage length, which every
     # added passage moves, while its postings stay as they are.
     codes: np.ndarray | None = None
