@@ -113,6 +113,15 @@ class BM25Index:
         numbers[order] = np.cumsum(new) - 1
         return numbers
 
+    def kept(self, name: str) -> Any:
+        """What `keep` (or `derived`) holds under `name` for this index, None if nothing yet."""
+        return self._derived.get(name)
+
+    def keep(self, name: str, value: T) -> T:
+        """Hold `value` under `name` as long as this index is: for what is derived asynchronously."""
+        self._derived[name] = value
+        return value
+
     def derived(self, name: str, build: Callable[[BM25Index], T]) -> T:
         """`build(self)`, made on first use and kept as long as this index is.
 

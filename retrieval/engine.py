@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -157,6 +158,19 @@ class SearchEngine(IndexUpkeep):
 
     async def __aenter__(self) -> SearchEngine:
         return self
+
+    # --- the database, for the rest of retrieval (NewsDesk's outlets) ---------------
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The read connection: queries only, never a transaction."""
+        return self._reader
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The write connection, held alone: a transaction here never interleaves with ingest's."""
+        async with self._write_lock:
+            yield self._writer
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()

@@ -33,12 +33,14 @@ the whole index always was). A segment and its build and merge are in
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from . import bm25
 from .segment import Segment, Vocabulary, build_segment, merge_segments
+
+T = TypeVar("T")
 
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
 # Deletions from one refresh from which one pass over a segment's postings beats a lookup per term.
@@ -110,6 +112,15 @@ class LiveIndex:
 
     def df(self, term_id: int) -> int:
         return int(self._df[term_id])
+
+    def kept(self, name: str) -> Any:
+        """What `keep` (or `derived`) holds under `name` for this snapshot, None if nothing yet."""
+        return self._derived.get(name)
+
+    def keep(self, name: str, value: T) -> T:
+        """Hold `value` under `name` as long as this snapshot is: for what is derived asynchronously."""
+        self._derived[name] = value
+        return value
 
     def derived(self, name: str, build: Any) -> Any:
         try:
