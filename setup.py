@@ -4,7 +4,7 @@
 Everything else about the package is in pyproject.toml. The extensions are
 optional at build time so that a machine without a C compiler still installs
 the project (analysis then runs the pure-Python chain and ranking the numpy
-`_top`, with a warning); `make test` checks that they were built
+`topk._top_numpy`, with a warning); `make test` checks that they were built
 (tests/test_native_chain.py, tests/test_native_scan.py, tests/test_native_topk.py).
 """
 
@@ -14,7 +14,7 @@ setup(ext_modules=[
     Extension("retrieval._chain", ["retrieval/_chain.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
     Extension("retrieval._scan", ["retrieval/_scan.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
     # -ffp-contract=off: each `sum + impact * factor` must round twice, as numpy's does (an FMA
-    # would round once and the scores would no longer be bit-identical to the numpy `_top`).
+    # would round once and the scores would no longer be bit-identical to the numpy `_top_numpy`).
     Extension("retrieval._topk", ["retrieval/_topk.c"], optional=True,
               extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"]),
 ])

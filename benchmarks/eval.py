@@ -46,9 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import lucene, qa_data
+from benchmarks import bm25_reference, lucene, qa_data
 from benchmarks.qa_data import Question
-from retrieval import bm25, store
+from retrieval import bm25, indexfile, scoring, store
 from retrieval.engine import PIPELINE_VERSION, RetrievalConfig, SearchEngine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -189,13 +189,13 @@ def load_baseline(name: str, db: Path, cache_dir: Path) -> Baseline:
     key = cache_name(f"bl-{name}", db.name, source_hash("benchmarks/lucene.py"))
     npz, names_file = cache_dir / f"{key}.npz", cache_dir / f"{key}.articles.json"
     if npz.exists() and names_file.exists():
-        return Baseline(bm25.load_index(npz), json.loads(names_file.read_text()), tokenize)
+        return Baseline(indexfile.load_index(npz), json.loads(names_file.read_text()), tokenize)
     started = time.perf_counter()
     texts, article_ids = read_passages(db)
     numbers: dict[str, int] = {}
     article_numbers = [numbers.setdefault(a, len(numbers)) for a in article_ids]
     index = bm25.build_index((tokenize(t) for t in texts), range(len(texts)), article_numbers, RANK_BM25_DEFAULTS)
-    bm25.save_index(index, npz)
+    indexfile.save_index(index, npz)
     names = list(numbers)
     names_file.write_text(json.dumps(names))
     log(f"  baseline {name} over {db.name}: {len(texts)} passages in {time.perf_counter() - started:.0f} s")
@@ -207,7 +207,7 @@ def top_articles(index: bm25.BM25Index, cand: np.ndarray, scores: np.ndarray, k:
     m = min(cand.size, 64)
     while True:
         picked: list[int] = []
-        for i in bm25.rank(cand, scores, m):
+        for i in scoring.rank(cand, scores, m):
             a = int(index.article_ids[cand[i]])
             if a not in picked:
                 picked.append(a)
@@ -222,8 +222,8 @@ def ask_baseline(bl: Baseline, questions: Sequence[Question]) -> list[Outcome]:
     out = []
     for q in questions:
         started = time.perf_counter()
-        weights = bm25.query_weights(bl.index, bl.tokenize(q.text))
-        cand, scores = bm25.score(bl.index, weights)
+        weights = bm25_reference.query_weights(bl.index, bl.tokenize(q.text))
+        cand, scores = scoring.score(bl.index, weights)
         if bl.index.params.variant == "okapi":
             keep = scores > 0  # rank-bm25 gives 0 to passages without a query term
             cand, scores = cand[keep], scores[keep]
@@ -245,7 +245,7 @@ def verify_against_rank_bm25(bl: Baseline, db: Path, questions: Sequence[Questio
     for q in questions:
         tokens = bl.tokenize(q.text)
         ref = model.get_scores(tokens)
-        ours = dict(bm25.top_passages(index, tokens, K))
+        ours = dict(bm25_reference.top_passages(index, tokens, K))
         ref_top = [i for i in sorted(range(len(ref)), key=lambda i: (-ref[i], i))[:K] if ref[i] > 0]
         agree += all(abs(ref[i] - ours.get(i, 0.0)) < 1e-4 * max(1.0, abs(ref[i])) for i in ref_top)
     return f"{agree}/{len(questions)} questions: rank-bm25 top-{K} scores reproduced on {len(docs)} passages"

@@ -28,7 +28,7 @@ import numpy as np
 from benchmarks import qa_data
 from benchmarks.cached import cached_dbs, engine_over
 from benchmarks.eval import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA
-from retrieval import confidence, segments
+from retrieval import confidence, segmentfile
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine
 
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         index_file = db.with_name(db.name + ".index.npz")
         if not index_file.exists():
             raise SystemExit(f"{index_file} missing: run benchmarks.eval with the default corpus options first")
-        engines[task] = engine_over(segments.load_index(index_file), config)
+        engines[task] = engine_over(segmentfile.load_index(index_file), config)
     split_questions = {name: [q.text for q in qa_data.load_squad(SPLITS / f"arcd-{name}.json")[1]]
                        for name in ("train", "test")}
     news = qa_data.load_corpus(args.corpus)

@@ -54,7 +54,8 @@ import bm25s
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from retrieval import bm25
+from benchmarks import bm25_reference
+from retrieval import bm25, scoring
 from retrieval.analysis import analyze_query
 from retrieval.articles import Article
 from retrieval.engine import RetrievalConfig, SearchEngine
@@ -293,13 +294,13 @@ def compare_core(docs: list[list[str]], queries: list[list[str]], runs: int, ran
         t = time.perf_counter()
         index = bm25.build_index(docs, np.arange(n), np.arange(n), params)
         builds.append(time.perf_counter() - t)
-    ours = runs_stats(lambda q: bm25.top_passages(index, q, K), queries, runs)
+    ours = runs_stats(lambda q: bm25_reference.top_passages(index, q, K), queries, runs)
     out["project"] = {"build_s": statistics.median(builds), **ours}
     log(f"  project okapi top 10: p50 {ours['p50_ms']:.3f} ms, p99 {ours['p99_ms']:.3f} ms")
 
     def score_all(q: list[str]) -> object:
-        cand, scores = bm25.score(index, bm25.query_weights(index, q))
-        return bm25.rank(cand, scores, K)
+        cand, scores = scoring.score(index, bm25_reference.query_weights(index, q))
+        return scoring.rank(cand, scores, K)
 
     out["project_score_all"] = runs_stats(score_all, queries, runs)
     if not baselines:
@@ -331,7 +332,7 @@ def compare_core(docs: list[list[str]], queries: list[list[str]], runs: int, ran
         t = time.perf_counter()
         expected = rank_bm25_top(model, q)[0]
         latencies.append(time.perf_counter() - t)
-        full_scan_equal += [p for p, _ in bm25.top_passages(index, q, K)] == expected
+        full_scan_equal += [p for p, _ in bm25_reference.top_passages(index, q, K)] == expected
     out["rank_bm25"].update(latency_stats(latencies))
     out["rank_bm25"]["queries_sampled"] = len(sample)
     out["rank_bm25"]["top10_equal_full_scan"] = full_scan_equal
@@ -345,7 +346,7 @@ def compare_core(docs: list[list[str]], queries: list[list[str]], runs: int, ran
         equal = tie_only = 0
         for q in queries:
             expected, scores = rank_bm25_batch_top(model, inverted, q)
-            got = [p for p, _ in bm25.top_passages(index, q, K)]
+            got = [p for p, _ in bm25_reference.top_passages(index, q, K)]
             if got == expected:
                 equal += 1
             elif len(got) == len(expected) and np.allclose([scores.get(p, 0.0) for p in got],
@@ -439,7 +440,7 @@ def run_size(size: int, articles: list[Article], questions: list[str], args: arg
 
 # --- report --------------------------------------------------------------------------------
 
-SYSTEMS = (("project", "project `bm25.top_passages`"), ("project_score_all", "project `bm25.score` + `rank` (engine)"),
+SYSTEMS = (("project", "project `top_passages`"), ("project_score_all", "project `score` + `rank` (engine)"),
            ("bm25s", "bm25s `retrieve`"), ("rank_bm25", "rank-bm25 `get_scores` + top 10"))
 
 

@@ -50,7 +50,7 @@ from benchmarks.eval import (
     parse_overrides,
 )
 from benchmarks.qa_data import Question
-from retrieval import bm25, segments
+from retrieval import bm25, segmentfile
 from retrieval.analysis import STOPWORDS, _ChunkTerms, analyze
 from retrieval.engine import TITLE_CHARS, TITLE_TERMS, RetrievalConfig, SearchEngine
 
@@ -111,7 +111,7 @@ def load_sample(sample: Sample, args: argparse.Namespace, arcd: list[Question]) 
                              f" --tasks arcd known` first")
         # Lucene never refuses: the no-answer task is judged on the project alone.
         lucene = [] if name == "noanswer" else ask_baseline(load_baseline("lucene", db, args.cache_dir), questions)
-        tasks[name] = TaskData(db, segments.load_index(index_file), article_names(db), questions, lucene)
+        tasks[name] = TaskData(db, segmentfile.load_index(index_file), article_names(db), questions, lucene)
     return SampleData(sample, tasks, {a["id"]: str(a.get("source") or "") for a in news})
 
 

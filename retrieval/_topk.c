@@ -1,4 +1,4 @@
-/* The scoring kernel of `bm25._top` in C (retrieval/bm25.py's numpy `_top_numpy` is the specification).
+/* The scoring kernel of `topk.top` in C (retrieval/topk.py's numpy `_top_numpy` is the specification).
  *
  * `top(offsets, doc_ids, impacts, idf, max_impact, term_ids, weights, k, groups, scratch, out_docs,
  * out_scores, *, prune_min=PRUNE_MIN_POSTINGS, stats=None)` returns how many results it wrote to
@@ -75,7 +75,7 @@ typedef struct {
     double factor;
     double bound;
     /* With an impact table (`table=`), `impacts` holds a code per posting and the impact is
-     * table[code] (retrieval/segments.py: the table follows the index-wide average length).
+     * table[code] (retrieval/segment.py: the table follows the index-wide average length).
      * Codes are checked against the table where a segment is built or loaded, not here. */
     const uint32_t *codes;
     const float *table;
@@ -789,12 +789,12 @@ out:
 static PyMethodDef module_methods[] = {
     {"top", (PyCFunction)(void (*)(void))top, METH_VARARGS | METH_KEYWORDS,
      "top(offsets, doc_ids, impacts, idf, max_impact, term_ids, weights, k, groups, scratch, out_docs, out_scores)"
-     " -> count: bm25._top's top k (or the best passage of each of the top k groups) into out_docs/out_scores."},
+     " -> count: topk.top's top k (or the best passage of each of the top k groups) into out_docs/out_scores."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, .m_name = "_topk", .m_doc = "bm25._top's scoring kernel in C.", .m_size = -1,
+    PyModuleDef_HEAD_INIT, .m_name = "_topk", .m_doc = "topk.top's scoring kernel in C.", .m_size = -1,
     .m_methods = module_methods,
 };
 

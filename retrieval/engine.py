@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, segments, store, storygroups
+from . import bm25, ingest, newsrank, rerank, segments, store, storygroups, topk
 from . import query as _query
 from .articles import Article
 
@@ -158,6 +159,19 @@ class SearchEngine(IndexUpkeep):
     async def __aenter__(self) -> SearchEngine:
         return self
 
+    # --- the database, for the rest of retrieval (NewsDesk's outlets) ---------------
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The read connection: queries only, never a transaction."""
+        return self._reader
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The write connection, held alone: a transaction here never interleaves with ingest's."""
+        async with self._write_lock:
+            yield self._writer
+
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
@@ -222,7 +236,7 @@ class SearchEngine(IndexUpkeep):
     @staticmethod
     def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
         """The best passage of each of the top `wanted` articles of one plain index (for tools and tests)."""
-        return bm25.top_articles(index, weights, wanted)[0].tolist()
+        return topk.top_articles(index, weights, wanted)[0].tolist()
 
     def _query_terms(self, index: _query.Index, terms: list[str],
                      expanded: dict[str, float]) -> list[rerank.QueryTerm]:

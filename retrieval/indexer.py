@@ -20,7 +20,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import bm25, indexing
+from . import bm25, indexfile, indexing
 
 INDEX_INPUTS_SQL = ("SELECT p.id, a.rowid, p.terms FROM passages p"
                     " JOIN articles a ON a.id = p.article_id ORDER BY p.id")
@@ -64,7 +64,7 @@ def build_index_from_db(db_path: str | Path, params: bm25.BM25Params) -> tuple[b
 def build_index_file(db_path: str | Path, out_path: str | Path, params: bm25.BM25Params) -> BuiltIndex:
     """Build the index of the database at `db_path` and save it to `out_path` (atomically)."""
     index, generation = build_index_from_db(db_path, params)
-    bm25.save_index(index, Path(out_path), generation)
+    indexfile.save_index(index, Path(out_path), generation)
     return BuiltIndex(passages=index.n_passages, terms=len(index.vocabulary), generation=generation)
 
 

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bm25
-from .segments import SegmentedIndex, Vocabulary, build_segment, load_segment, load_tail, save_segment
+from .segment import Vocabulary, build_segment
+from .segmentfile import load_segment, load_tail, save_segment
+from .segments import SegmentedIndex
 
 log = logging.getLogger(__name__)
 

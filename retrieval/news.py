@@ -23,7 +23,7 @@ class NewsDesk:
 
     async def outlets(self) -> list[Outlet]:
         """The outlets questions can name: stored sources with their aliases (re-read when either changes)."""
-        db = self.engine._reader  # the engine's read connection: same package, same file
+        db = self.engine.reader
         stamp = (await store.content_generation(db), await outlets.aliases_stamp(db))
         if self._catalogue is None or self._catalogue[0] != stamp:
             self._catalogue = (stamp, await outlets.catalogue(db))
@@ -31,14 +31,16 @@ class NewsDesk:
 
     async def aliases(self) -> dict[str, list[str]]:
         """The names stored for each outlet beside its own (`newsbot sources alias`)."""
-        return await outlets.aliases(self.engine._reader)
+        return await outlets.aliases(self.engine.reader)
 
     async def add_aliases(self, source: str, names: list[str]) -> list[str]:
         """Give a stored outlet other names questions may use, all or none (`outlets.AliasError` says why)."""
-        return await outlets.add_aliases(self.engine._writer, source, names)
+        async with self.engine.writing() as db:
+            return await outlets.add_aliases(db, source, names)
 
     async def remove_aliases(self, source: str, names: list[str]) -> int:
-        return await outlets.remove_aliases(self.engine._writer, source, names)
+        async with self.engine.writing() as db:
+            return await outlets.remove_aliases(db, source, names)
 
     async def understand(self, question: str, now: datetime | None = None) -> Parsed:
         return parse(question, now or datetime.now(UTC), self.tz, await self.outlets())

@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, rerank
+from . import bm25, rerank, scoring
 from .newsquery import Filters
 from .segments import LiveIndex
 
@@ -78,7 +78,7 @@ async def segment_meta(db: aiosqlite.Connection, view: bm25.BM25Index, tz: tzinf
     segment): what was read for a segment holds for its passages as long as they are live.
     `sources` grows as new outlets are met, so codes stay valid for every part read before.
     """
-    cached = view._derived.get(_PART)
+    cached = view.kept(_PART)
     if cached is not None and cached[0] is sources:
         return cached[1], cached[2]
     wanted = np.unique(view.article_ids)
@@ -102,14 +102,14 @@ async def segment_meta(db: aiosqlite.Connection, view: bm25.BM25Index, tz: tzinf
     pos = np.where(found, pos, 0)
     published = np.where(found, stamps[pos] if rows else np.nan, np.nan)
     source = np.where(found, codes[pos] if rows else -1, -1).astype(np.int32)
-    view._derived[_PART] = (sources, published, source)
+    view.keep(_PART, (sources, published, source))
     return published, source
 
 
 async def live_meta(db: aiosqlite.Connection, index: LiveIndex, tz: tzinfo, sources: dict[str, int]) -> ArticleMeta:
     """The `ArticleMeta` of an index snapshot: its segments' parts (read only for new segments) put
     together, with deleted passages blanked; kept with the snapshot (one concatenation per refresh)."""
-    cached = index._derived.get(_PART)
+    cached = index.kept(_PART)
     if cached is not None and cached.sources is sources:
         return cached
     published_parts, source_parts = [], []
@@ -122,8 +122,7 @@ async def live_meta(db: aiosqlite.Connection, index: LiveIndex, tz: tzinfo, sour
         source_parts.append(source)
     meta = ArticleMeta(np.concatenate(published_parts) if published_parts else np.empty(0),
                        np.concatenate(source_parts) if source_parts else np.empty(0, dtype=np.int32), sources)
-    index._derived[_PART] = meta
-    return meta
+    return index.keep(_PART, meta)
 
 
 def mask_of(meta: ArticleMeta, filters: Filters) -> np.ndarray | None:
@@ -154,7 +153,7 @@ def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int,
         w = {t: x for t, x in weights.items() if view.offsets[t + 1] > view.offsets[t]}
         if not w:
             continue
-        cand, scores = bm25.score(view, w)
+        cand, scores = scoring.score(view, w)
         start = int(index.starts[v])
         keep = mask[cand + start] if start else mask[cand]
         seg = index.segments[v]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import bm25, confidence, newsrank, rerank
+from . import bm25, confidence, newsrank, rerank, topk
 from .analysis import analyze_query
 from .config import FULL_COVERAGE, RetrievalConfig
 from .segments import LiveIndex
@@ -118,7 +118,7 @@ def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) ->
         want = depth
         while True:
             # The views after the base need not find articles below the depth-th best found so far.
-            docs, scores = bm25.top_articles(view, w, want, floor)
+            docs, scores = topk.top_articles(view, w, want, floor)
             kept = [(-s, int(view.passage_ids[d]), v, d) for d, s in zip(docs.tolist(), scores.tolist(), strict=True)
                     if seg is None or seg.live[d]]
             # A deleted passage scores 0 (its impacts are 0): after every live one whenever all

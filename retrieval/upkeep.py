@@ -2,7 +2,7 @@
 
 `IndexUpkeep` is the part of `SearchEngine` (retrieval/engine.py) that owns `_index` (what questions
 read) and `_nrt` (what refreshes apply the passage log to); the policy and the synchronous work are in
-retrieval/indexing.py and retrieval/segments.py.
+retrieval/indexing.py and retrieval/segments.py (segment.py, segmentfile.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from . import bm25, indexer, indexing, segments, store
+from . import bm25, indexer, indexing, segmentfile, segments, store
 from .config import RetrievalConfig
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class IndexUpkeep:
         await self.rebuild_index()
 
     def _base_usable(self) -> bool:
-        header = segments.read_header(self.index_path)
+        header = segmentfile.read_header(self.index_path)
         if header is None:
             return False
         con = indexing.connect(self.db_path)
@@ -122,7 +122,7 @@ class IndexUpkeep:
         finally:
             con.close()
         log_seq = header[1]
-        covered = segments.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
+        covered = segmentfile.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
         return trimmed <= log_seq <= covered <= last and last - covered <= indexing.tail_limit(passages)
 
     async def _apply_log(self, state: segments.SegmentedIndex, *, merge: bool = True) -> bool:
@@ -146,7 +146,7 @@ class IndexUpkeep:
             state.generation = changes.generation
             if state.last_merge != merged and not self.rebuilding:
                 # Merged segments are worth keeping: a restart loads them instead of re-indexing.
-                segments.save_tail(state, indexing.tail_path(self.index_path))
+                segmentfile.save_tail(state, indexing.tail_path(self.index_path))
             return "ok", state.snapshot()
 
         outcome, snapshot = await asyncio.to_thread(work)
@@ -167,7 +167,7 @@ class IndexUpkeep:
         try:
             async with self._refresh_lock:
                 if self._nrt is state:
-                    await asyncio.to_thread(segments.save_tail, state, indexing.tail_path(self.index_path))
+                    await asyncio.to_thread(segmentfile.save_tail, state, indexing.tail_path(self.index_path))
         except OSError as exc:
             log.warning("could not save the index tail (%s); the next start re-indexes it", exc)
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
-from retrieval import bm25
+from benchmarks import bm25_reference
+from retrieval import bm25, indexfile
 from retrieval.analysis import analyze
 
 WORDS = ("سوريا روسيا ايران مجلس الأمن قرار الحكومة الرئيس الوزير الخارجية النفط الأسعار المنتخب مباراة هدف "
@@ -39,7 +40,7 @@ def test_top10_equals_rank_bm25(variant, cls):
     rng = random.Random(1)
     for _ in range(60):
         query = analyze(" ".join(rng.sample(WORDS, rng.randint(1, 5))))
-        ours = bm25.top_passages(index, query, 10)
+        ours = bm25_reference.top_passages(index, query, 10)
         expected_scores = model.get_scores(query)
         # Same scores (up to float32 impacts, and rank-bm25's constant for absent
         # terms in BM25L/Plus), same order.
@@ -57,20 +58,20 @@ def test_repeated_query_terms_count_twice_like_rank_bm25():
     model = BM25Okapi(docs)
     query = analyze("سوريا سوريا روسيا")
     scores = model.get_scores(query)
-    for p, s in bm25.top_passages(index, query, 5):
+    for p, s in bm25_reference.top_passages(index, query, 5):
         assert s == pytest.approx(scores[p], rel=1e-5)
 
 
 def test_unknown_terms_score_nothing():
     docs = make_corpus(50)
     index = bm25.build_index(docs, range(50), range(50))
-    assert bm25.top_passages(index, ["غيرموجود"], 10) == []
+    assert bm25_reference.top_passages(index, ["غيرموجود"], 10) == []
 
 
 def test_ties_are_broken_by_passage_order():
     docs = [["a", "b"], ["a", "b"], ["c"], ["a", "b"]]
     index = bm25.build_index(docs, [10, 11, 12, 13], [1, 1, 2, 3], bm25.BM25Params(variant="plus"))
-    assert [p for p, _ in bm25.top_passages(index, ["a"], 3)] == [0, 1, 3]
+    assert [p for p, _ in bm25_reference.top_passages(index, ["a"], 3)] == [0, 1, 3]
 
 
 def test_save_and_load_roundtrip(tmp_path: Path):
@@ -78,14 +79,14 @@ def test_save_and_load_roundtrip(tmp_path: Path):
     params = bm25.BM25Params(variant="l", k1=1.2, b=0.6)
     index = bm25.build_index(docs, range(1000, 1120), [i // 3 for i in range(120)], params)
     path = tmp_path / "index.npz"
-    bm25.save_index(index, path)
-    loaded = bm25.load_index(path)
+    indexfile.save_index(index, path)
+    loaded = indexfile.load_index(path)
     assert loaded.params == params
     assert loaded.vocabulary == index.vocabulary
     for name in ("offsets", "doc_ids", "impacts", "idf", "doc_len", "passage_ids", "article_ids"):
         assert np.array_equal(getattr(loaded, name), getattr(index, name)), name
     query = analyze("روسيا ايران")
-    assert bm25.top_passages(loaded, query, 10) == bm25.top_passages(index, query, 10)
+    assert bm25_reference.top_passages(loaded, query, 10) == bm25_reference.top_passages(index, query, 10)
 
 
 def test_invalid_params_are_refused_with_the_reason():

@@ -224,7 +224,8 @@ async def test_answers_say_how_they_were_understood_and_where_a_story_also_ran(b
     assert (FIRST["title"] in text) != (SECOND_VERSION["title"] in text)
     assert "وردت أيضاً في:" in text and "🔎" not in text
 
-    await outlets.add_aliases(bot.engine._writer, "skynews", ["سكاي عربي"])
+    async with bot.engine.writing() as db:
+        await outlets.add_aliases(db, "skynews", ["سكاي عربي"])
     sources = (await say(fake, READER.id, READER, "/sources"))["text"]
     line = next(x for x in sources.splitlines() if "skynews" in x)
     assert "skynews: 2 (" in line and "سكاي نيوز عربية" in line and "سكاي عربي" in line

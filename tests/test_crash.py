@@ -38,7 +38,7 @@ import numpy as np
 import pytest
 
 from bot.cli import main as cli_main
-from retrieval import bm25, segments
+from retrieval import indexfile, segmentfile
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import REPO, SAMPLE
@@ -419,7 +419,7 @@ def _empty_zip() -> bytes:
     return buf.getvalue()
 
 
-def same_base(a: segments.StoredBase, b: segments.StoredBase) -> bool:
+def same_base(a: segmentfile.StoredBase, b: segmentfile.StoredBase) -> bool:
     return (a.vocabulary.ids == b.vocabulary.ids and a.params == b.params and a.log_seq == b.log_seq
             and a.segment.ref_avgdl == b.segment.ref_avgdl
             and all(np.array_equal(getattr(a.segment, f), getattr(b.segment, f)) for f in
@@ -436,13 +436,13 @@ def test_damaged_index_file_is_refused_or_identical_never_wrong(tmp_path: Path, 
     assert out.returncode == 0, out.stderr
     index_path = db.with_name(db.name + ".index.npz")
     good_bytes = index_path.read_bytes()
-    good = segments.load_segment(index_path)
+    good = segmentfile.load_segment(index_path)
     copies = damaged_copies(good_bytes, rng)
     refused = identical = 0
     for name, data in copies.items():
         index_path.write_bytes(data)
         try:
-            loaded = segments.load_segment(index_path)
+            loaded = segmentfile.load_segment(index_path)
         except (OSError, ValueError):
             refused += 1
             continue
@@ -453,7 +453,7 @@ def test_damaged_index_file_is_refused_or_identical_never_wrong(tmp_path: Path, 
     for name in rng.sample(sorted(copies), 8):
         index_path.write_bytes(copies[name])
         assert fresh_engine_problems(db, rng.sample(range(200), 3)) == [], (name, seed)
-        assert segments.load_segment(index_path).segment.size == good.segment.size  # rewritten whole
+        assert segmentfile.load_segment(index_path).segment.size == good.segment.size  # rewritten whole
 
 
 def test_index_file_with_consistent_zip_but_impossible_arrays_is_refused(tmp_path: Path, seed: int):
@@ -479,7 +479,7 @@ def test_index_file_with_consistent_zip_but_impossible_arrays_is_refused(tmp_pat
         members = {**good, **change}
         # A correct checksum of impossible content: the consistency check, not the checksum, must refuse it.
         with open(index_path, "wb") as fh:
-            np.savez(fh, checksum=np.array([bm25.content_checksum(members)], dtype=np.int64), **members)
+            np.savez(fh, checksum=np.array([indexfile.content_checksum(members)], dtype=np.int64), **members)
         with pytest.raises(ValueError, match="damaged index file"):
-            segments.load_segment(index_path)
+            segmentfile.load_segment(index_path)
         assert fresh_engine_problems(db, [0, 7, 49]) == [], name

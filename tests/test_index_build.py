@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import bm25, indexer
+from retrieval import bm25, indexer, indexfile
 from retrieval import upkeep as engine_module
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.segments import LiveIndex
@@ -71,6 +71,6 @@ def test_build_reports_the_generation_it_read(tmp_path: Path):
 
     asyncio.run(ingest())
     built = indexer.build_index_file(tmp_path / "news.db", tmp_path / "out.npz", bm25.BM25Params())
-    loaded = bm25.load_index(tmp_path / "out.npz")
+    loaded = indexfile.load_index(tmp_path / "out.npz")
     assert built.passages == loaded.n_passages == len(NEWS) and built.generation == 1
     assert built.terms == len(loaded.vocabulary)

@@ -1,5 +1,5 @@
-"""The C top-k kernel (retrieval/_topk.c) against the numpy `_top`, its specification: same passages, same order,
-bit-identical scores."""
+"""The C top-k kernel (retrieval/_topk.c) against the numpy `topk._top_numpy`, its specification: same passages,
+same order, bit-identical scores."""
 
 import json
 import os
@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval import bm25
+from benchmarks import bm25_reference
+from retrieval import bm25, indexfile, topk
 
 from .conftest import run_in_threads
 
-pytestmark = pytest.mark.skipif(not bm25.NATIVE_TOPK and os.environ.get("NEWSBOT_ALLOW_PURE_PYTHON") == "1",
+pytestmark = pytest.mark.skipif(not topk.NATIVE_TOPK and os.environ.get("NEWSBOT_ALLOW_PURE_PYTHON") == "1",
                                 reason="native top-k kernel not built, allowed by NEWSBOT_ALLOW_PURE_PYTHON=1")
 
 # A tiny vocabulary: many passages share the same words, so scores tie often. "w0" is in most passages
@@ -54,7 +55,7 @@ def corpora(draw: st.DrawFn) -> tuple[bm25.BM25Index, list[int]]:
 @st.composite
 def queries(draw: st.DrawFn, index: bm25.BM25Index) -> dict[int, float]:
     terms = draw(st.lists(st.sampled_from([*WORDS, "unknown"]), min_size=1, max_size=8))  # repeats count twice
-    weights = bm25.query_weights(index, terms)
+    weights = bm25_reference.query_weights(index, terms)
     if weights and draw(st.booleans()):  # engine-like fractional weights, and factors <= 0 (no bound holds)
         tid = draw(st.sampled_from(sorted(weights)))
         weights[tid] = draw(st.sampled_from([0.6, 0.0, -0.5, -1.0, 1e-300]))
@@ -64,8 +65,8 @@ def queries(draw: st.DrawFn, index: bm25.BM25Index) -> dict[int, float]:
 def test_native_topk_is_built():
     # CI builds the extension (`pip install -e .`); a silent fallback to numpy there would hide a broken build
     # behind slower searches.
-    assert bm25.NATIVE_TOPK, "retrieval._topk is not importable: run `pip install -e .` with a C compiler"
-    assert bm25.USE_NATIVE_TOPK or os.environ.get("NEWSBOT_NUMPY_TOPK") == "1"
+    assert topk.NATIVE_TOPK, "retrieval._topk is not importable: run `pip install -e .` with a C compiler"
+    assert topk.USE_NATIVE_TOPK or os.environ.get("NEWSBOT_NUMPY_TOPK") == "1"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,9 +77,9 @@ def test_kernel_equals_numpy_top(data):
     k = data.draw(st.integers(1, index.n_passages + 3))  # k beyond the candidates too
     prune_min = data.draw(st.sampled_from([0, 1, 8, 1 << 40]))
     for groups in (None, index.article_numbers):
-        expected = bm25._top_numpy(index, weights, k, groups)
+        expected = topk._top_numpy(index, weights, k, groups)
         assert_clean(index)
-        got = bm25._top_native(index, weights, k, groups, prune_min=prune_min)
+        got = topk._top_native(index, weights, k, groups, prune_min=prune_min)
         assert_clean(index)
         assert same(got, expected), (weights, k, groups is not None, got, expected)
 
@@ -104,12 +105,12 @@ def test_pruned_kernel_equals_numpy_top(variant):
         # a few common words (long lists) and some rarer ones, repeats included
         terms = rng.choices([f"t{i}" for i in range(4)], k=rng.randint(1, 3)) + \
             rng.choices([f"t{i}" for i in range(4, 200)], k=rng.randint(1, 5))
-        weights = bm25.query_weights(index, terms)
+        weights = bm25_reference.query_weights(index, terms)
         k = rng.choice([1, 3, 10, 30])
         for groups in (None, index.article_numbers):
             stats: list[tuple[int, int]] = []
-            got = bm25._top_native(index, weights, k, groups, prune_min=64, stats=stats)
-            assert same(got, bm25._top_numpy(index, weights, k, groups)), (terms, k, groups is not None)
+            got = topk._top_native(index, weights, k, groups, prune_min=64, stats=stats)
+            assert same(got, topk._top_numpy(index, weights, k, groups)), (terms, k, groups is not None)
             assert_clean(index)
             pruned += stats[0][0] >= 0
     assert pruned > 60, "the kernel's pruned path was rarely taken"
@@ -117,24 +118,25 @@ def test_pruned_kernel_equals_numpy_top(variant):
 
 def test_top_k_and_top_articles_use_the_kernel():
     index = zipf_index(500, seed=1)
-    weights = bm25.query_weights(index, ["t0", "t5", "t9", "t9"])
-    assert same(bm25.top_k(index, weights, 10), bm25._top_native(index, weights, 10, None))
-    assert same(bm25.top_articles(index, weights, 10), bm25._top_native(index, weights, 10, index.article_numbers))
-    assert same(bm25.top_k(index, weights, 10), bm25._top_numpy(index, weights, 10, None))
+    weights = bm25_reference.query_weights(index, ["t0", "t5", "t9", "t9"])
+    assert same(bm25_reference.top_k(index, weights, 10), topk._top_native(index, weights, 10, None))
+    assert same(topk.top_articles(index, weights, 10), topk._top_native(index, weights, 10, index.article_numbers))
+    assert same(bm25_reference.top_k(index, weights, 10), topk._top_numpy(index, weights, 10, None))
 
 
 def test_an_index_with_other_array_types_takes_the_numpy_path():
     index = zipf_index(300, seed=2)
-    arrays = {name: getattr(index, name) for name in bm25._ARRAYS}
+    arrays = {name: getattr(index, name) for name in indexfile._ARRAYS}
     arrays["impacts"] = index.impacts.astype(np.float64)
     wide = bm25.BM25Index(vocabulary=index.vocabulary, params=index.params, **arrays)
-    weights = bm25.query_weights(index, ["t0", "t3", "t40"])
-    assert not bm25._native_layout(wide)
-    assert [int(p) for p in bm25.top_k(wide, weights, 5)[0]] == [int(p) for p in bm25.top_k(index, weights, 5)[0]]
+    weights = bm25_reference.query_weights(index, ["t0", "t3", "t40"])
+    assert not topk._native_layout(wide)
+    top5 = [[int(p) for p in bm25_reference.top_k(i, weights, 5)[0]] for i in (wide, index)]
+    assert top5[0] == top5[1]
 
 
 def test_environment_variable_forces_the_numpy_version():
-    code = "from retrieval import bm25; print(bm25.NATIVE_TOPK, bm25.USE_NATIVE_TOPK)"
+    code = "from retrieval import topk; print(topk.NATIVE_TOPK, topk.USE_NATIVE_TOPK)"
     env = {**os.environ, "NEWSBOT_NUMPY_TOPK": "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "False"]
@@ -145,12 +147,13 @@ def test_without_the_extension_the_numpy_version_answers_with_a_warning():
 import json, logging, sys
 logging.basicConfig()
 sys.modules["retrieval._topk"] = None  # as if it had not been built
-from retrieval import bm25
+from benchmarks import bm25_reference
+from retrieval import bm25, scoring, topk
 index = bm25.build_index([["a", "b"], ["b"], ["a", "c"]], range(3), range(3))
-weights = bm25.query_weights(index, ["a", "b"])
-cand, scores = bm25.score(index, weights)
-print(json.dumps([bm25.NATIVE_TOPK, bm25.top_k(index, weights, 2)[0].tolist(),
-                  cand[bm25.rank(cand, scores, 2)].tolist()]))
+weights = bm25_reference.query_weights(index, ["a", "b"])
+cand, scores = scoring.score(index, weights)
+print(json.dumps([topk.NATIVE_TOPK, bm25_reference.top_k(index, weights, 2)[0].tolist(),
+                  cand[scoring.rank(cand, scores, 2)].tolist()]))
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     native, ours, exhaustive = json.loads(run.stdout)
@@ -162,13 +165,13 @@ def test_threads_share_an_index():
     # Long lists: the kernel releases the GIL, each thread scoring in its own scratch buffer.
     docs = [["common", f"r{i % 97}", f"s{i % 13}"] for i in range(40_000)]
     index = bm25.build_index(docs, range(len(docs)), [i // 3 for i in range(len(docs))])
-    queries = [bm25.query_weights(index, ["common", f"r{i}", f"s{i % 13}"]) for i in range(40)]
-    expected = [bm25._top_numpy(index, w, 10, index.article_numbers) for w in queries]
+    queries = [bm25_reference.query_weights(index, ["common", f"r{i}", f"s{i % 13}"]) for i in range(40)]
+    expected = [topk._top_numpy(index, w, 10, index.article_numbers) for w in queries]
     failures: list[int] = []
 
     def work() -> None:
         for i, w in enumerate(queries):
-            if not same(bm25._top_native(index, w, 10, index.article_numbers), expected[i]):
+            if not same(topk._top_native(index, w, 10, index.article_numbers), expected[i]):
                 failures.append(i)
         assert_clean(index)
 
@@ -222,7 +225,7 @@ def test_bad_arguments_are_named(small_index, changes, error, message):
     }
     changes = {name: concrete.get(value, value) if isinstance(value, str) else value for name, value in changes.items()}
     with pytest.raises(error, match=message):
-        bm25._native_topk.top(**kernel_args(index, **changes))
+        topk._native_topk.top(**kernel_args(index, **changes))
     assert_clean(index)
 
 
@@ -232,12 +235,12 @@ def test_a_damaged_posting_raises_and_leaves_the_scratch_clean(small_index):
     lo, hi = index.offsets[1], index.offsets[2]
     doc_ids[(lo + hi) // 2] = index.n_passages + 7  # in the middle of term 1's list, after term 0 was added
     with pytest.raises(ValueError, match=f"term 1 has a posting for passage {index.n_passages + 7}"):
-        bm25._native_topk.top(**kernel_args(index, doc_ids=doc_ids))
+        topk._native_topk.top(**kernel_args(index, doc_ids=doc_ids))
     assert_clean(index)
     offsets = index.offsets.copy()
     offsets[2] = index.doc_ids.size + 1
     with pytest.raises(ValueError, match="offsets of term 1"):
-        bm25._native_topk.top(**kernel_args(index, offsets=offsets))
+        topk._native_topk.top(**kernel_args(index, offsets=offsets))
     assert_clean(index)
 
 
@@ -250,15 +253,15 @@ def test_floor_prunes_below_it_and_keeps_everything_above():
     pruned_early = 0
     for _ in range(30):
         terms = list(rng.choice(vocab, size=4, replace=False))
-        weights = bm25.query_weights(index, terms)
+        weights = bm25_reference.query_weights(index, terms)
         groups = index.article_numbers
         # prune_min=1: small lists prune too, so the floor is what the kernel prunes by.
         plain: list = []
-        docs_all, scores_all = bm25._top_native(index, weights, 30, groups, prune_min=1, stats=plain)
+        docs_all, scores_all = topk._top_native(index, weights, 30, groups, prune_min=1, stats=plain)
         assert docs_all.size == 30
         floor = float(scores_all[10])
         stats: list = []
-        got_docs, got_scores = bm25._top_native(index, weights, 30, groups, prune_min=1, floor=floor, stats=stats)
+        got_docs, got_scores = topk._top_native(index, weights, 30, groups, prune_min=1, floor=floor, stats=stats)
         (at, completed), (plain_at, plain_completed) = stats[0], plain[0]
         pruned_early += at != -1 and (plain_at == -1 or at < plain_at or completed < plain_completed)
         keep = scores_all >= floor

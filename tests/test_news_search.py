@@ -101,17 +101,16 @@ async def test_a_question_without_news_words_is_searched_as_before(desk: NewsDes
 
 
 async def test_operator_alias(desk: NewsDesk) -> None:
-    db = desk.engine._writer
-    assert await outlets.add_aliases(db, "الجزيرة", ["الجزيرة نت", "aljazeera"]) == ["الجزيرة نت", "aljazeera"]
+    assert await desk.add_aliases("الجزيرة", ["الجزيرة نت", "aljazeera"]) == ["الجزيرة نت", "aljazeera"]
     result = await desk.ask("الانتخابات في aljazeera", k=10, now=NOW)
     assert [h.article_id for h in result.hits] == ["e1"]
     with pytest.raises(outlets.AliasError, match="no articles from source"):
-        await outlets.add_aliases(db, "nowhere", ["x"])
+        await desk.add_aliases("nowhere", ["x"])
     with pytest.raises(outlets.AliasError, match="already names source 'bbc'"):
-        await outlets.add_aliases(db, "الجزيرة", ["قناة قطر", "بي بي سي"])
-    assert "قناة قطر" not in (await outlets.aliases(db))["الجزيرة"]  # all or none
+        await desk.add_aliases("الجزيرة", ["قناة قطر", "بي بي سي"])
+    assert "قناة قطر" not in (await desk.aliases())["الجزيرة"]  # all or none
     with pytest.raises(outlets.AliasError, match="no letters"):
-        await outlets.add_aliases(db, "الجزيرة", ["  ...  "])
+        await desk.add_aliases("الجزيرة", ["  ...  "])
 
 
 def test_published_timestamps() -> None:

@@ -36,7 +36,7 @@ async def test_filters_over_segments_answer_as_a_full_rebuild(tmp_path: Path) ->
         await engine.rebuild_index()
         assert (await desk.ask("زلزال أمس", k=10, now=NOW)).hits  # the base's metadata read
         base = engine.index.views[0]
-        base_part = base._derived["news_meta"][1]
+        base_part = base.kept("news_meta")[1]
 
         # After the base: a new quake yesterday, q2 moved to yesterday by an update, q1 rewritten (same
         # day), q3 deleted.
@@ -51,7 +51,7 @@ async def test_filters_over_segments_answer_as_a_full_rebuild(tmp_path: Path) ->
 
         yesterday = await desk.ask("زلزال أمس", k=10, now=NOW)
         assert {h.article_id for h in yesterday.hits} == {"q1", "q2", "q9"}
-        assert engine.index.views[0] is not base and engine.index.views[0]._derived["news_meta"][1] is base_part
+        assert engine.index.views[0] is not base and engine.index.views[0].kept("news_meta")[1] is base_part
         latest = await desk.ask("ماذا حدث أمس؟", k=10, now=NOW)
         assert [h.article_id for h in latest.hits][:2] == ["q2", "q9"]  # newest first, each article once
         assert len({h.article_id for h in latest.hits}) == len(latest.hits)

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from retrieval import bm25, indexing, query
+from benchmarks import bm25_reference
+from retrieval import bm25, indexing, query, scoring
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.segments import LiveIndex
 
@@ -53,10 +54,10 @@ def close(a: float, b: float) -> bool:
 def live_scores(index: LiveIndex, terms: list[str]) -> dict[int, float]:
     """Every live passage's plain BM25 score for `terms`, by passage id."""
     out: dict[int, float] = {}
-    weights = bm25.query_weights(index.views[0], [t for t in terms if t in index.vocabulary])
+    weights = bm25_reference.query_weights(index.views[0], [t for t in terms if t in index.vocabulary])
     for view, seg in zip(index.views, index.segments, strict=True):
         w = {t: x for t, x in weights.items() if view.offsets[t + 1] > view.offsets[t]}
-        cand, scores = bm25.score(view, w)
+        cand, scores = scoring.score(view, w)
         for d, s in zip(cand.tolist(), scores.tolist(), strict=True):
             if seg is None or seg.live[d]:
                 out[int(view.passage_ids[d])] = s
@@ -100,7 +101,7 @@ def check_against_rebuild(engine: SearchEngine) -> None:
         assert got.keys() == want.keys()
         assert all(close(got[p], want[p]) for p in want), terms
         top_got = sorted(got.items(), key=lambda x: (-x[1], x[0]))[:10]
-        top_want = [(int(ref.passage_ids[d]), s) for d, s in bm25.top_passages(ref, terms, 10)]
+        top_want = [(int(ref.passage_ids[d]), s) for d, s in bm25_reference.top_passages(ref, terms, 10)]
         assert same_ranking(top_got, top_want), terms
         question = " ".join(terms)
         r_got = query.rank(live, question, 10, 0, engine.config)

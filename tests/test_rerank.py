@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from retrieval import bm25
+from benchmarks import bm25_reference
+from retrieval import bm25, topk
 from retrieval.analysis import analyze
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.rerank import ArticleLayout, Evidence, QueryTerm, RerankWeights, one_edit_apart, rerank
@@ -44,9 +45,9 @@ def test_one_edit_apart(a, b, near):
 
 def scored(index: bm25.BM25Index, words: list[str], rw: RerankWeights) -> list[tuple[int, float]]:
     query = analyze(" ".join(words))
-    weights = bm25.query_weights(index, query)
+    weights = bm25_reference.query_weights(index, query)
     terms = [QueryTerm(bm25.idf_of(index, t), ((index.vocabulary[t], 1.0),)) for t in query]
-    leaders = [int(p) for p, _ in bm25.top_passages(index, query, 10)]
+    leaders = [int(p) for p, _ in bm25_reference.top_passages(index, query, 10)]
     seen, firsts = set(), []
     for p in leaders:
         if int(index.article_ids[p]) not in seen:
@@ -60,7 +61,7 @@ FILLER = "x1 x2 x3 x4"
 
 def test_no_weights_keeps_the_passage_ranking():
     index = make_index([f"قمة {FILLER}", f"قمة قمة بغداد {FILLER}", f"بغداد {FILLER}"], [1, 2, 2])
-    plain = bm25.top_passages(index, analyze("قمة بغداد"), 10)
+    plain = bm25_reference.top_passages(index, analyze("قمة بغداد"), 10)
     got = scored(index, ["قمة", "بغداد"], RerankWeights(0.0, 0.0))
     assert got[0][0] == plain[0][0]
     assert got[0][1] == pytest.approx(plain[0][1])
@@ -181,7 +182,7 @@ def test_rerank_is_bit_identical_to_the_plain_loop(seed):
             if rng.random() < 0.3:  # a spelling variant, credited less
                 matches.append((index.vocabulary[rng.choice(vocab)], 0.6))
             query.append(QueryTerm(rng.uniform(0.5, 6.0), tuple(matches)))
-        leaders = bm25.top_articles(index, weights, rng.choice([1, 10, 30]))[0].tolist()
+        leaders = topk.top_articles(index, weights, rng.choice([1, 10, 30]))[0].tolist()
         rw = RerankWeights(rng.choice([0.0, 0.3]), rng.choice([0.0, 0.2]))
         assert rerank(index, layout, weights, query, leaders, rw) == plain_rerank(
             index, layout, weights, query, leaders, rw)

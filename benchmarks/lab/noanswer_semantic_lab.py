@@ -71,7 +71,7 @@ from benchmarks import qa_data
 from benchmarks.cached import article_names, cached_dbs, engine_over
 from benchmarks.eval import DEFAULT_QA, K, Outcome, metrics
 from benchmarks.noanswer_fit import SPLITS, Data, QuestionSet, auc, fit_arguments, fit_standardised, tradeoff
-from retrieval import bm25, confidence, segments, store
+from retrieval import bm25, confidence, segmentfile, store
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine
 
@@ -409,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dbs = cached_dbs(args.cache_dir, args.corpus, DEFAULT_QA, config)
     engines, texts = {}, {}
     for task, db in dbs.items():
-        index = segments.load_index(db.with_name(db.name + ".index.npz"))
+        index = segmentfile.load_index(db.with_name(db.name + ".index.npz"))
         engines[task], texts[task] = engine_over(index, config), PassageTexts(db, index)
     keep = max(LEADERS, args.rerank_top)
 

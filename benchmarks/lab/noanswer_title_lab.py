@@ -52,7 +52,7 @@ from benchmarks.noanswer_fit import (
     fit_standardised,
     tradeoff,
 )
-from retrieval import bm25, confidence, rerank, segments
+from retrieval import bm25, confidence, rerank, segmentfile
 from retrieval.analysis import analyze, analyze_query
 from retrieval.engine import FULL_COVERAGE, TITLE_CHARS, TITLE_TERMS, RetrievalConfig, SearchEngine
 
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     dbs = cached_dbs(args.cache_dir, args.corpus, DEFAULT_QA, config)
     engines, sources = {}, {}
     for task, db in dbs.items():
-        index = segments.load_index(db.with_name(db.name + ".index.npz"))
+        index = segmentfile.load_index(db.with_name(db.name + ".index.npz"))
         engines[task] = engine_over(index, config)
         sources[task] = PassageSource(db, index, config.title_weight)
     split_questions, split_gold = {}, {}

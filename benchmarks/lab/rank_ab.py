@@ -1,4 +1,4 @@
-"""In-process A/B of the ranking core: this checkout's `bm25` against another checkout's, question by question.
+"""In-process A/B of the ranking core: this checkout's `topk` against another checkout's, question by question.
 
 The engine's leading articles (`top_articles`, the 30 articles re-ranking
 looks at) are compared with what the other checkout computes for them (its
@@ -14,7 +14,7 @@ time slices). Results must be identical; the first differences are printed.
         --db /tmp/perf1m/news-1000000.db --questions-file /tmp/perf1m/questions.txt
 
 With `--numpy-baseline` instead of `--baseline-code`, the baseline is this
-checkout's own numpy `_top` (the specification) and "current" its C kernel
+checkout's own numpy `topk._top_numpy` (the specification) and "current" its C kernel
 (`retrieval/_topk.c`), both called directly:
 
     taskset -c 0 .venv/bin/python -m benchmarks.lab.rank_ab --numpy-baseline \\
@@ -34,7 +34,8 @@ from types import ModuleType
 
 import numpy as np
 
-from retrieval import bm25
+from benchmarks import bm25_reference
+from retrieval import bm25, topk
 from retrieval.analysis import analyze_query
 from retrieval.engine import RetrievalConfig, SearchEngine
 
@@ -48,6 +49,22 @@ def load_module(path: Path, name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
+    return module
+
+
+def baseline_ranking(code: Path) -> ModuleType:
+    """The other checkout's ranking functions: its `retrieval.topk` package module, else its standalone `bm25.py`."""
+    if not (code / "retrieval" / "topk.py").exists():
+        return load_module(code / "retrieval" / "bm25.py", "baseline_bm25")
+    spec = importlib.util.spec_from_file_location("baseline_retrieval", code / "retrieval" / "__init__.py",
+                                                  submodule_search_locations=[str(code / "retrieval")])
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {code / 'retrieval'}")
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["baseline_retrieval"] = package
+    spec.loader.exec_module(package)
+    module = importlib.import_module("baseline_retrieval.topk")
+    module.top_k = lambda index, weights, k: module.top(index, weights, k, None)  # type: ignore[attr-defined]
     return module
 
 
@@ -131,14 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline = p.add_mutually_exclusive_group(required=True)
     baseline.add_argument("--baseline-code", type=Path, help="the other checkout (e.g. main)")
     baseline.add_argument("--numpy-baseline", action="store_true",
-                          help="compare this checkout's C kernel with its numpy `_top` instead")
+                          help="compare this checkout's C kernel with its numpy `_top_numpy` instead")
     p.add_argument("--db", type=Path, required=True, help="a database with its .index.npz")
     p.add_argument("--questions-file", type=Path, required=True, help="one question a line")
     p.add_argument("--questions", type=int, default=1000)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--depth", type=int, default=RetrievalConfig().rerank_depth, help="leading articles wanted")
     args = p.parse_args(argv)
-    if args.numpy_baseline and not bm25.NATIVE_TOPK:
+    if args.numpy_baseline and not topk.NATIVE_TOPK:
         raise SystemExit("retrieval._topk is not built: run `pip install -e .` with a C compiler")
     lines = args.questions_file.read_text(encoding="utf-8").splitlines()
     questions = [q for q in lines if q.strip()][:args.questions]
@@ -150,13 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.numpy_baseline:
         for name, k, groups in ((f"leading {args.depth} articles (`top_articles`)", args.depth, index.article_numbers),
                                 ("top 10 passages (`top_k`)", 10, None)):
-            compare(name, lambda i, w, k, g=groups: bm25._top_native(i, w, k, g),
-                    lambda i, w, k, g=groups: bm25._top_numpy(i, w, k, g), index, all_weights, k, args.repeat)
+            compare(name, lambda i, w, k, g=groups: topk._top_native(i, w, k, g),
+                    lambda i, w, k, g=groups: topk._top_numpy(i, w, k, g), index, all_weights, k, args.repeat)
         return 0
-    other = load_module(args.baseline_code / "retrieval" / "bm25.py", "baseline_bm25")
-    compare(f"leading {args.depth} articles", lambda i, w, k: bm25.top_articles(i, w, k)[0].tolist(),
+    other = baseline_ranking(args.baseline_code)
+    compare(f"leading {args.depth} articles", lambda i, w, k: topk.top_articles(i, w, k)[0].tolist(),
             walked_leaders(other), index, all_weights, args.depth, args.repeat)
-    compare("top 10 passages (`top_k`)", bm25.top_k, other.top_k, index, all_weights, 10, args.repeat)
+    compare("top 10 passages (`top_k`)", bm25_reference.top_k, other.top_k, index, all_weights, 10, args.repeat)
     return 0
 
 

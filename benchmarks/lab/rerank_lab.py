@@ -31,7 +31,7 @@ from benchmarks.eval import (
     parse_overrides,
 )
 from benchmarks.qa_data import Question
-from retrieval import bm25, segments
+from retrieval import bm25, segmentfile
 from retrieval.engine import RetrievalConfig
 
 
@@ -55,7 +55,7 @@ def load_tasks(args: argparse.Namespace, names: Sequence[str]) -> list[Task]:
         index_file = db.with_name(db.name + ".index.npz")
         if not index_file.exists():
             raise SystemExit(f"{index_file} missing: run benchmarks.eval with the same corpus options first")
-        tasks.append(Task(name, segments.load_index(index_file), article_names(db), asked[name]))
+        tasks.append(Task(name, segmentfile.load_index(index_file), article_names(db), asked[name]))
     return tasks
 
 
