@@ -166,7 +166,7 @@ def test_deleted_terms_leave_the_vocabulary(tmp_path: Path) -> None:
     asyncio.run(run())
 
 
-def test_base_scores_follow_avgdl(tmp_path: Path) -> None:
+def test_base_scores_follow_avgdl(tmp_path: Path, no_full_merges: None) -> None:
     """A passage in the base scores as a rebuild scores it after a longer passage moved the average length."""
     async def run() -> None:
         engine = await SearchEngine.open(tmp_path / "news.db", RetrievalConfig())
