@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import bm25, indexer, indexfile
+from retrieval import bm25, indexer, indexing, segmentfile
 from retrieval import upkeep as engine_module
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.segments import LiveIndex
@@ -70,7 +70,8 @@ def test_build_reports_the_generation_it_read(tmp_path: Path):
             await e.ingest_paths([write_jsonl(tmp_path / "news.jsonl", NEWS)], rebuild=False)
 
     asyncio.run(ingest())
-    built = indexer.build_index_file(tmp_path / "news.db", tmp_path / "out.npz", bm25.BM25Params())
-    loaded = indexfile.load_index(tmp_path / "out.npz")
-    assert built.passages == loaded.n_passages == len(NEWS) and built.generation == 1
+    built = indexer.BuiltIndex(*indexing.build_base_file(tmp_path / "news.db", tmp_path / "out.npz",
+                                                         bm25.BM25Params()))
+    loaded = segmentfile.load_segment(tmp_path / "out.npz")
+    assert built.passages == loaded.segment.size == len(NEWS) and built.generation == loaded.generation == 1
     assert built.terms == len(loaded.vocabulary)
