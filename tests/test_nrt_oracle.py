@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import bm25_reference
+from benchmarks.nrt import close
+from benchmarks.nrt import same as same_ranking
 from retrieval import bm25, indexing, query, scoring
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.segments import LiveIndex
@@ -26,9 +28,6 @@ from retrieval.segments import LiveIndex
 WORDS = ["alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "theta", "zeta", "lambda"]
 QUERIES = [["alpha"], ["beta", "gamma"], ["omega", "kappa", "alpha"], ["zeta", "theta"], ["lambda", "sigma", "delta"],
            ["alpha", "alpha", "beta"], ["theta", "unknownword"]]
-REL = 1e-9
-
-
 def article(number: int, paragraphs: int, seed: int) -> str:
     rng = random.Random(seed)
     # Paragraphs of ~60 words: each its own passage (the splitter merges only short ones).
@@ -47,10 +46,6 @@ def reference(db: Path, params: bm25.BM25Params) -> bm25.BM25Index:
     return bm25.build_index((t.split() for t in terms), ids, articles, params)
 
 
-def close(a: float, b: float) -> bool:
-    return abs(a - b) <= REL * max(abs(a), abs(b), 1e-300)
-
-
 def live_scores(index: LiveIndex, terms: list[str]) -> dict[int, float]:
     """Every live passage's plain BM25 score for `terms`, by passage id."""
     out: dict[int, float] = {}
@@ -62,23 +57,6 @@ def live_scores(index: LiveIndex, terms: list[str]) -> dict[int, float]:
             if seg is None or seg.live[d]:
                 out[int(view.passage_ids[d])] = s
     return out
-
-
-def same_ranking(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> bool:
-    """Same passages in the same order, scores within REL (passages tied within REL may swap, and a tie at
-    the last place may be broken by another of the tied passages: float sums in another order)."""
-    if len(got) != len(want) or not all(close(g[1], w[1]) for g, w in zip(got, want, strict=True)):
-        return False
-    i = 0
-    while i < len(want):
-        j = i
-        while j + 1 < len(want) and close(want[j + 1][1], want[i][1]):
-            j += 1
-        # A tie group cut by the end of the list may keep different members of a longer tie.
-        if j + 1 < len(want) and {p for p, _ in got[i:j + 1]} != {p for p, _ in want[i:j + 1]}:
-            return False
-        i = j + 1
-    return True
 
 
 def check_against_rebuild(engine: SearchEngine) -> None:
