@@ -15,7 +15,7 @@ out in a getUpdates answer to the stand-in receiving the reply (sendMessage or
 answerInlineQuery), both on the machine's monotonic clock. The bot process
 notes (on the same clock) when each handler starts and ends and how long each
 part of it took, so the path is broken down into: PTB receiving and
-dispatching the update, `engine.search`, the question log write, formatting,
+dispatching the update, the search (`NewsDesk.ask`), the question log write, formatting,
 PTB sending the reply (and the typing action's round trip).
 
     .venv/bin/python -m benchmarks.bot_path                        # 100k passages, 1000+200+200 questions
@@ -273,7 +273,7 @@ def pct(values: Sequence[float]) -> dict[str, float]:
 
 
 # Parts of the handler that run one after the other.
-SEQUENTIAL = ("engine.search", "question log", "format answer")
+SEQUENTIAL = ("search", "question log", "format answer")
 TYPING = "typing action"
 
 
@@ -282,8 +282,8 @@ def breakdown(records: list[dict], parts: dict[int, list]) -> dict[str, dict[str
 
     The rows between "PTB: getUpdates answer → handler starts" and "PTB: reply
     sent → stand-in receives it" add up to the total. The typing action's round
-    trip is shown on its own: it came before the search in the old code and
-    runs beside it now, so its share of the total is in "handler, other".
+    trip is shown on its own: it runs beside the search, so what the handler
+    waits for it after the search is in "handler, other".
     """
     rows: dict[str, list[float]] = defaultdict(list)
     for r in records:
