@@ -4,8 +4,10 @@ The real bot runs in a child process (`benchmarks/bot_serve.py`) exactly as
 `newsbot run` runs it (`bot.app.serve(settings)`: `SearchEngine.open`,
 `build_application`, the production rate limiter, long polling), against the
 stand-in Bot API server of `tests/telegram_stub/` on 127.0.0.1 in this
-process. Questions are fed one at a time, each from a new user (the per-user
-limit is 10 a minute; group questions each in a new group), at least
+process (imported from the tests on purpose: one stand-in for the tests and
+this benchmark; the bot process itself imports only the product). Questions
+are fed one at a time, each from a new user (the per-user limit is 10 a
+minute; group questions each in a new group), at least
 `--interval-ms` apart (the production limiter allows 30 requests a second and
 a private question costs two: the typing action and the answer). The
 stand-in answers a waiting long poll as soon as an update is queued.

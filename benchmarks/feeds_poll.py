@@ -3,7 +3,8 @@
 A child process serves the feeds and article pages from files (aiohttp static files, with ETag and
 Last-Modified as a web server sends them) on `--outlets` ports of 127.0.0.1, each port an outlet.
 The pages are real news articles of the corpus (not in the database) laid out as outlets lay them out
-(tests/news_site.py: menus, share buttons, related blocks, comment forms, copyright lines). This
+(tests/news_site.py, imported from the tests on purpose: the extraction tests and this benchmark
+serve the same page layouts: menus, share buttons, related blocks, comment forms, copyright lines). This
 process opens the database (`--passages` passages of the corpus already indexed) as the bot does,
 and polls every feed once with the real poller while a reader's question is asked every
 `--question-ms` on the same event loop. Reports:
