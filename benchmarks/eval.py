@@ -114,7 +114,8 @@ def pipeline_key(config: RetrievalConfig) -> str:
     # Stored terms depend on the analysis chain and the passage splitter; hashing
     # their sources as well as PIPELINE_VERSION keeps a forgotten bump from
     # silently reusing stale terms.
-    sources = source_hash("retrieval/analysis.py", "retrieval/normalize.py", "retrieval/stopwords.py",
+    sources = source_hash("retrieval/analysis.py", "retrieval/stemmer.py", "retrieval/normalize.py",
+                          "retrieval/stopwords.py", "retrieval/resources/clitic_exceptions.txt",
                           "retrieval/passages.py")
     return f"{config.pipeline_signature}:{sources}"
 
