@@ -15,8 +15,8 @@ What it does, each part printing what it tried:
              points: the error must surface and the next call on the same chain must give the right
              terms;
   threads    four threads sharing a small-cache chain while a fifth clears it;
-  flood      tokens crafted to collide under an unkeyed hash (FNV-1a, what the cache once used)
-             must cost what random tokens cost;
+  flood      tokens crafted to collide under an unkeyed hash (FNV-1a) must cost what random
+             tokens cost (the cache's hash is keyed per process);
   leaks      100k calls: tracemalloc's traced memory, the process RSS and the reference count
              of a term must stay flat.
 
