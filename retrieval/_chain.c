@@ -625,9 +625,9 @@ static int run_fallback(Chain *self, PyObject *text, Py_ssize_t start, Py_ssize_
 }
 
 /* Tokens waiting to be looked up. A cache probe is one cache line anywhere in a table of tens of
- * MB, and on a large ingest most probes missed the CPU caches (~8% of ingest's CPU, waiting on the
- * first probe): tokens are now gathered a few at a time, the slot of each prefetched as it comes,
- * and looked up together, so the misses overlap instead of following one another.
+ * MB, and on a large ingest most probes miss the CPU caches (one after the other, ~8% of ingest's
+ * CPU waiting on the first probe): so tokens are gathered a few at a time, the slot of each
+ * prefetched as it comes, and looked up together, so the misses overlap.
  *
  * The batch spans chunks; a chunk's tokens must not be output if the chunk turns out to hold an
  * unsafe character (it then goes whole to the fallback). So the batch remembers where the current
