@@ -1,6 +1,8 @@
 """How well dateparser understands the time expressions of Arabic news questions.
 
-For each row of tests/date_table.py (fixed now: Wednesday 2021-11-24 15:00, Asia/Riyadh) two
+For each row of the date table (tests/date_table.json, the data tests/test_newsquery.py checks
+the product's parser against; read as a file, not imported; fixed now: Wednesday 2021-11-24 15:00,
+Asia/Riyadh) two
 uses are scored: `DateDataParser(languages=["ar"]).get_date_data(expression)` given the expression
 alone, its date and period turned into a window (day, week from Saturday, month, year); and
 `search_dates(question)`, which must find the expression inside the question. A row counts when
@@ -12,10 +14,17 @@ the window equals the expected one. Then the same rows through `retrieval.newsqu
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from tests.date_table import NOW, ROWS, TZ
+DATE_TABLE = Path(__file__).resolve().parent.parent / "tests" / "date_table.json"
+_table = json.loads(DATE_TABLE.read_text(encoding="utf-8"))
+TZ = ZoneInfo(_table["timezone"])
+NOW = datetime.fromisoformat(_table["now"]).replace(tzinfo=TZ)
+ROWS: list[tuple[str, str, str, str, str]] = [tuple(row) for row in _table["rows"]]
 
 
 def _window(moment: datetime, period: str) -> tuple[str, str]:

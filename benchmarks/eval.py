@@ -34,12 +34,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import hashlib
 import json
 import random
 import sqlite3
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,6 +45,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import bm25_reference, lucene, qa_data
+
+# The cached databases are `benchmarks.cached`'s; other tools reach them as `eval.X` too.
+from benchmarks.cached import build_db as build_db
+from benchmarks.cached import cache_name as cache_name
+from benchmarks.cached import file_identity as file_identity
+from benchmarks.cached import log, source_hash
+from benchmarks.cached import pipeline_key as pipeline_key
 from benchmarks.qa_data import Question
 from retrieval import bm25, indexfile, scoring, store
 from retrieval.engine import PIPELINE_VERSION, RetrievalConfig, SearchEngine
@@ -90,70 +95,6 @@ def metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
         "p50_ms": statistics.median(ms),
         "p95_ms": ms[min(n - 1, round(0.95 * n) - 1)],
     }
-
-
-# --- cached databases ------------------------------------------------------------------
-
-def file_identity(path: Path) -> str:
-    """What the input is, by content: a copy elsewhere or a re-stamped file keeps its caches."""
-    digest = hashlib.sha1()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def source_hash(*modules: str) -> str:
-    h = hashlib.sha1()
-    for name in modules:
-        h.update((REPO / name).read_bytes())
-    return h.hexdigest()[:12]
-
-
-def pipeline_key(config: RetrievalConfig) -> str:
-    # Stored terms depend on the analysis chain and the passage splitter; hashing
-    # their sources as well as PIPELINE_VERSION keeps a forgotten bump from
-    # silently reusing stale terms.
-    sources = source_hash("retrieval/analysis.py", "retrieval/normalize.py", "retrieval/stopwords.py",
-                          "retrieval/passages.py")
-    return f"{config.pipeline_signature}:{sources}"
-
-
-def cache_name(kind: str, *parts: str) -> str:
-    return f"{kind}-{hashlib.sha1('|'.join(parts).encode()).hexdigest()[:16]}"
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _start_fresh(db: Path, done: Path, base: Path | None) -> bool:
-    """False if a finished build is cached; else clear leftovers and seed from `base`."""
-    if done.exists() and db.exists():
-        return False
-    for stale in db.parent.glob(db.name + "*"):
-        stale.unlink()
-    if base is not None:
-        with sqlite3.connect(base) as src, sqlite3.connect(db) as dst:
-            src.backup(dst)
-    return True
-
-
-async def build_db(db: Path, jsonl_inputs: list[Path], config: RetrievalConfig, base: Path | None = None) -> None:
-    """Ingest JSONL files into a fresh database at `db` (optionally starting from a copy of `base`)."""
-    done = db.with_name(db.name + ".done")
-    if not _start_fresh(db, done, base):
-        return
-    started = time.perf_counter()
-    engine = await SearchEngine.open(db, config, load_index=False)
-    try:
-        report = await engine.ingest_paths(jsonl_inputs)
-        if not (report.added or report.updated):
-            await engine.rebuild_index()
-    finally:
-        await engine.close()
-    log(f"  built {db.name}: {report.summary()} (+index) in {time.perf_counter() - started:.0f} s")
-    done.touch()
 
 
 # --- baselines ---------------------------------------------------------------------------

@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return rows[:, confidence.FEATURES.index("passage_coverage")]
 
     chosen = 0.0
-    for label, scorer in (("the model", prob), ("passage coverage alone (the old rule's signal)", coverage)):
+    for label, scorer in (("the model", prob), ("passage coverage alone (the coverage rule's signal)", coverage)):
         curve, cut = tradeoff(data, scorer, args.answer)
         if scorer is prob:
             chosen = cut

@@ -31,162 +31,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
-import platform
-import random
-import re
 import shutil
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
-import bm25s
-import numpy as np
-from rank_bm25 import BM25Okapi
-
-from benchmarks import bm25_reference
-from retrieval import bm25, scoring
+# The corpus helpers are `benchmarks.corpus`'s; other tools reach them as `perf.X` too.
+from benchmarks.core_ranking import compare_core, median_of, stored_tokens
+from benchmarks.corpus import DEFAULT_CORPUS as DEFAULT_CORPUS
+from benchmarks.corpus import load_articles as load_articles
+from benchmarks.corpus import log as log
+from benchmarks.corpus import machine as machine
+from benchmarks.corpus import make_questions as make_questions
+from benchmarks.corpus import sized_corpus as sized_corpus
+from benchmarks.corpus import write_jsonl as write_jsonl
 from retrieval.analysis import analyze_query
 from retrieval.articles import Article
 from retrieval.engine import RetrievalConfig, SearchEngine
-from retrieval.passages import split_passages
-from retrieval.readers import read_path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CORPUS = REPO.parent / "shared" / "corpora" / "ant-multisource.jsonl.gz"
 RESULTS_DIR = REPO / "benchmarks" / "results"
 DOCS = REPO / "docs" / "performance.md"
 K = 10
-
-
-# --- machine ---------------------------------------------------------------------------
-
-def machine() -> dict:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))
-    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem_kib / 1024**2, 1),
-            "python": platform.python_version(), "numpy": np.__version__, "sqlite": sqlite3.sqlite_version,
-            "rank_bm25": version("rank-bm25"), "bm25s": bm25s.__version__}
-
-
-# --- corpus and questions --------------------------------------------------------------
-
-def load_articles(path: Path) -> list[Article]:
-    articles = [a for a in read_path(path) if isinstance(a, Article)]
-    if not articles:
-        raise SystemExit(f"perf: no articles could be read from {path}")
-    return articles
-
-
-def sized_corpus(articles: Sequence[Article], passages: int, config: RetrievalConfig) -> tuple[list[Article], int, int]:
-    """Articles adding up to at least `passages` passages, repeating the corpus under new ids.
-
-    Returns (articles, their passage count, how many passes over the corpus).
-    """
-    out: list[Article] = []
-    total = 0
-    rep = 0
-    while total < passages:
-        for a in articles:
-            if total >= passages:
-                break
-            out.append(a if rep == 0 else replace(a, id=f"{a.id}~r{rep}", url=f"{a.url}#r{rep}" if a.url else ""))
-            total += len(split_passages(a.body, target_chars=config.passage_target_chars,
-                                        max_chars=config.passage_max_chars))
-        rep += 1
-    return out, total, rep
-
-
-def write_jsonl(articles: Sequence[Article], path: Path) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        for a in articles:
-            fh.write(json.dumps({"id": a.id, "title": a.title, "text": a.body, "source": a.source,
-                                 "category": a.section, "url": a.url, "published": a.published,
-                                 "author": a.author}, ensure_ascii=False))
-            fh.write("\n")
-
-
-_QUESTION_OPENERS = ("ما", "ماذا حدث في", "متى", "كيف", "لماذا", "هل", "من", "أين", "ما هي تفاصيل", "ما آخر أخبار")
-_WORD = re.compile(r"\S+")
-
-
-def make_questions(articles: Sequence[Article], n: int, seed: int = 2024) -> list[str]:
-    """Questions a reader might type: a question word, then words of a title or of a first sentence."""
-    rng = random.Random(seed)
-    questions: list[str] = []
-    pool = [a for a in articles if a.title or a.body]
-    while len(questions) < n:
-        a = rng.choice(pool)
-        if rng.random() < 0.5 and a.title:
-            words = _WORD.findall(a.title)
-        else:
-            first = re.split(r"[.!؟?\n]", a.body.strip(), maxsplit=1)[0]
-            words = _WORD.findall(first)
-            if len(words) > 4:
-                span = rng.randint(4, min(10, len(words)))
-                start = rng.randint(0, len(words) - span)
-                words = words[start:start + span]
-        if len(words) < 2:
-            continue
-        questions.append(f"{rng.choice(_QUESTION_OPENERS)} {' '.join(words)}؟")
-    return questions
-
-
-# --- measuring helpers -----------------------------------------------------------------
-
-def latency_stats(seconds: Sequence[float]) -> dict[str, float]:
-    ms = np.asarray(seconds) * 1000
-    return {"p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-            "p99_ms": float(np.percentile(ms, 99)), "qps": float(ms.size / (ms.sum() / 1000)), "n": int(ms.size)}
-
-
-def time_queries(run_one: Callable[[list[str]], object], queries: Sequence[list[str]]) -> list[float]:
-    out = []
-    for q in queries:
-        t = time.perf_counter()
-        run_one(q)
-        out.append(time.perf_counter() - t)
-    return out
-
-
-def runs_stats(run_one: Callable[[list[str]], object], queries: Sequence[list[str]], runs: int) -> dict:
-    """Medians over runs of each percentile, plus the percentiles of each question's best run.
-
-    On a shared machine a question preempted by another process shows a
-    time slice (10+ ms) in its latency; its best of several runs is what the
-    code costs, and the `best_*` figures are the percentiles of those.
-    """
-    per_run = [time_queries(run_one, queries) for _ in range(runs)]
-    out = median_of([latency_stats(r) for r in per_run])
-    best = latency_stats(np.min(np.asarray(per_run), axis=0).tolist())
-    out.update({f"best_{k}": v for k, v in best.items() if k.endswith("_ms")})
-    return out
-
-
-def median_of(runs: Sequence[dict]) -> dict:
-    """Key-wise median of numeric figures over several runs."""
-    keys = runs[0].keys()
-    return {k: (statistics.median(r[k] for r in runs) if isinstance(runs[0][k], int | float) else runs[0][k])
-            for k in keys}
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --- the project through its engine -------------------------------------------------------
@@ -237,126 +111,6 @@ def probe(db: Path, questions_file: Path, *extra: str, all_cores: bool = False) 
     if proc.returncode != 0:
         raise RuntimeError(f"serve probe failed: {proc.stderr.strip()}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-# --- core ranking on the same tokens ------------------------------------------------------
-
-def stored_tokens(db: Path) -> list[list[str]]:
-    """Every passage's analysed terms, in index order (what the engine indexes)."""
-    # Interned: at 1M passages, one string object per token would take gigabytes.
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT terms FROM passages ORDER BY id")
-        return [list(map(sys.intern, terms.split())) for (terms,) in rows]
-
-
-def rank_bm25_top(model: BM25Okapi, query: list[str]) -> tuple[list[int], np.ndarray]:
-    """The naive way: score every passage, then the top 10 (ties by passage order, as the project)."""
-    scores = model.get_scores(query)
-    top = np.argpartition(-scores, K)[:K] if scores.size > K else np.arange(scores.size)
-    kth = scores[top].min()
-    # Everything tied with the 10th score competes for the last places.
-    cand = np.flatnonzero(scores >= kth) if kth > 0 else top
-    order = sorted(cand, key=lambda i: (-scores[i], i))[:K]
-    return [int(i) for i in order if scores[i] > 0], scores
-
-
-def passages_with_any(inverted: dict[str, list[int]], query: list[str]) -> list[int]:
-    """Passages holding at least one query term (the only ones rank-bm25's Okapi scores above 0)."""
-    out: set[int] = set()
-    for term in set(query):
-        out.update(inverted.get(term, ()))
-    return sorted(out)
-
-
-def rank_bm25_batch_top(model: BM25Okapi, inverted: dict[str, list[int]], query: list[str]) -> tuple[list[int], dict]:
-    """rank-bm25's own top 10, scoring (with `get_batch_scores`) only passages that can score above 0.
-
-    Every other passage scores exactly 0 under Okapi, so this is `get_scores`'
-    ranking, a few times cheaper: what lets every question be checked.
-    """
-    ids = passages_with_any(inverted, query)
-    if not ids:
-        return [], {}
-    scores = np.asarray(model.get_batch_scores(query, ids))
-    order = np.lexsort((np.asarray(ids), -scores))[:K]
-    return [ids[i] for i in order if scores[i] > 0], dict(zip(ids, scores.tolist(), strict=True))
-
-
-def compare_core(docs: list[list[str]], queries: list[list[str]], runs: int, rank_bm25_queries: int,
-                 check_equal: bool, baselines: bool) -> dict:
-    out: dict = {}
-    params = bm25.BM25Params(variant="okapi")
-    n = len(docs)
-
-    builds = []
-    for _ in range(runs):
-        gc.collect()
-        t = time.perf_counter()
-        index = bm25.build_index(docs, np.arange(n), np.arange(n), params)
-        builds.append(time.perf_counter() - t)
-    ours = runs_stats(lambda q: bm25_reference.top_passages(index, q, K), queries, runs)
-    out["project"] = {"build_s": statistics.median(builds), **ours}
-    log(f"  project okapi top 10: p50 {ours['p50_ms']:.3f} ms, p99 {ours['p99_ms']:.3f} ms")
-
-    def score_all(q: list[str]) -> object:
-        cand, scores = scoring.score(index, bm25_reference.query_weights(index, q))
-        return scoring.rank(cand, scores, K)
-
-    out["project_score_all"] = runs_stats(score_all, queries, runs)
-    if not baselines:
-        return out
-
-    t = time.perf_counter()
-    retriever = bm25s.BM25(method="robertson", k1=params.k1, b=params.b)
-    retriever.index(docs, show_progress=False)
-    bm25s_build = time.perf_counter() - t
-    vocab = retriever.vocab_dict
-    known = [[w for w in q if w in vocab] or [""] for q in queries]
-
-    def retrieve(q: list[str]) -> object:
-        return retriever.retrieve([q], k=K, show_progress=False, n_threads=1)
-
-    stats = runs_stats(retrieve, known, runs)
-    out["bm25s"] = {"build_s": bm25s_build, **stats}
-    log(f"  bm25s: p50 {stats['p50_ms']:.3f} ms, p99 {stats['p99_ms']:.3f} ms")
-    retriever = None  # free its matrices before rank-bm25 builds its own
-    gc.collect()
-
-    t = time.perf_counter()
-    model = BM25Okapi(docs)
-    out["rank_bm25"] = {"build_s": time.perf_counter() - t}
-    sample = queries if rank_bm25_queries >= len(queries) else random.Random(5).sample(queries, rank_bm25_queries)
-    latencies = []
-    full_scan_equal = 0
-    for q in sample:
-        t = time.perf_counter()
-        expected = rank_bm25_top(model, q)[0]
-        latencies.append(time.perf_counter() - t)
-        full_scan_equal += [p for p, _ in bm25_reference.top_passages(index, q, K)] == expected
-    out["rank_bm25"].update(latency_stats(latencies))
-    out["rank_bm25"]["queries_sampled"] = len(sample)
-    out["rank_bm25"]["top10_equal_full_scan"] = full_scan_equal
-    log(f"  rank-bm25: p50 {out['rank_bm25']['p50_ms']:.1f} ms over {len(sample)} queries"
-        f" (top 10 identical for {full_scan_equal})")
-    if check_equal:
-        inverted: dict[str, list[int]] = {}
-        for i, toks in enumerate(docs):
-            for term in set(toks):
-                inverted.setdefault(term, []).append(i)
-        equal = tie_only = 0
-        for q in queries:
-            expected, scores = rank_bm25_batch_top(model, inverted, q)
-            got = [p for p, _ in bm25_reference.top_passages(index, q, K)]
-            if got == expected:
-                equal += 1
-            elif len(got) == len(expected) and np.allclose([scores.get(p, 0.0) for p in got],
-                                                           [scores[p] for p in expected], rtol=1e-6, atol=0):
-                tie_only += 1  # the same scores in the same order: only tied passages swapped
-        out["top10_equal"] = {"queries": len(queries), "identical": equal, "identical_up_to_ties": tie_only}
-        log(f"  top 10 equal to rank-bm25: {equal}/{len(queries)} identical, {tie_only} differ only among ties")
-    model = None
-    gc.collect()
-    return out
 
 
 # --- one size ----------------------------------------------------------------------------

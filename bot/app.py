@@ -32,7 +32,7 @@ from retrieval.engine import SearchEngine
 from retrieval.store import SchemaError
 
 from . import admin_handlers as admin
-from . import follow, follow_handlers
+from . import follow, follow_handlers, timing
 from . import reader_handlers as h
 from .context import CONTEXT_TYPES, BotApplication, Services, bot_data
 from .feeds import telegram as feeds
@@ -99,11 +99,13 @@ def protect_token_in_logs(token: str) -> None:
 
 
 def build_application(settings: Settings, engine: SearchEngine, *,
-                      rate_limiter: BaseRateLimiter | None = None) -> BotApplication:
+                      rate_limiter: BaseRateLimiter | None = None,
+                      timings: timing.TimingSink | None = None) -> BotApplication:
     """The bot with all its handlers, ready for `start_application`.
 
     `rate_limiter` replaces the default (Telegram's flood limits, 429s waited
     out, transient failures retried); load tests lift the flood limits with it.
+    `timings`, if given, receives where each update's time went (`bot.timing`).
     """
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -121,6 +123,8 @@ def build_application(settings: Settings, engine: SearchEngine, *,
                           follow_ups_per_user=settings.follow_up_rate_limit))
     data.alerts = follow.AlertService(app, engine, settings)
     add_handlers(app)
+    if timings is not None:
+        timing.install(app, timings)
     return app
 
 
@@ -215,12 +219,15 @@ async def stop_application(app: Application) -> None:
         svc.records = None
 
 
-async def serve(settings: Settings) -> None:
-    """Run the bot until SIGINT or SIGTERM."""
+async def serve(settings: Settings, *, timings: timing.TimingSink | None = None) -> None:
+    """Run the bot until SIGINT or SIGTERM (`timings` as for `build_application`; at log level
+    DEBUG, each update's parts are logged)."""
     engine = await SearchEngine.open(settings.db, settings.retrieval_config())
     engine.start_watching()  # `newsbot ingest` in another process: searchable here within ~1 s
     try:
-        app = build_application(settings, engine)
+        if timings is None and timing.log.isEnabledFor(logging.DEBUG):
+            timings = timing.log_sink
+        app = build_application(settings, engine, timings=timings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

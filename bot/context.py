@@ -20,6 +20,7 @@ from retrieval.news import NewsDesk
 from . import texts
 from .records import QuestionLog
 from .settings import Settings
+from .timing import NO_TIMER, PartTimer
 from .user_limits import UserLimits
 
 if TYPE_CHECKING:  # both modules build on this one: imported for their types only
@@ -68,6 +69,11 @@ class BotData:
 
 class BotContext(CallbackContext[ExtBot, dict, dict, BotData]):
     """The context every handler receives: the shared services, typed."""
+
+    def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:
+        super().__init__(application, chat_id, user_id)
+        # The update's part timer (`bot.timing`): a real one only while a timing sink is installed.
+        self.timer: PartTimer = NO_TIMER
 
     @property
     def services(self) -> Services:

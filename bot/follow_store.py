@@ -1,4 +1,4 @@
-"""The `follows` and `alerts_sent` tables (the bot's migration set, `bot.schema`) and their queries."""
+"""The `follows` and `alerts_sent` tables (the bot's migration set, `bot.schema`): their SQL is this module's alone."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from . import callbacks, texts
 from . import formatting as fmt
 from .context import BotContext, Services, is_admin
 from .keyboards import answer_keyboard, articles_keyboard
+from .timing import NO_TIMER, PartTimer
 
 log = logging.getLogger(__name__)
 
@@ -73,23 +74,29 @@ async def answer_question(update: Update, context: BotContext, question: str) ->
         return
     # The typing action's round trip to Telegram overlaps the search instead of preceding it; it is
     # awaited before the answer goes out, so Telegram still sees "typing" first and the answer last.
-    typing = asyncio.create_task(show_typing(message))
+    timer = context.timer
+    typing = asyncio.create_task(show_typing(message, timer))
     try:
-        result = await svc.desk().ask(question, k=svc.settings.results_per_page)
-        question_id = await log_question(svc, chat.type, user.id if user else None, question, len(result.hits),
-                                         time.perf_counter() - started)
-        text = fmt.answer_text(result)
-        keyboard = answer_keyboard(result, question_id, svc.settings.results_per_page)
+        with timer.part("search"):
+            result = await svc.desk().ask(question, k=svc.settings.results_per_page)
+        with timer.part("question log"):
+            question_id = await log_question(svc, chat.type, user.id if user else None, question,
+                                             len(result.hits), time.perf_counter() - started)
+        with timer.part("format answer"):
+            text = fmt.answer_text(result)
+            keyboard = answer_keyboard(result, question_id, svc.settings.results_per_page)
     finally:
         await typing
-    await message.reply_text(text, reply_markup=keyboard)
+    with timer.part("send reply"):
+        await message.reply_text(text, reply_markup=keyboard)
 
 
-async def show_typing(message: Message) -> None:
-    try:
-        await message.reply_chat_action(ChatAction.TYPING)
-    except TelegramError as exc:  # cosmetic: never worth losing the answer over
-        log.debug("typing action failed: %s", exc)
+async def show_typing(message: Message, timer: PartTimer = NO_TIMER) -> None:
+    with timer.part("typing action"):
+        try:
+            await message.reply_chat_action(ChatAction.TYPING)
+        except TelegramError as exc:  # cosmetic: never worth losing the answer over
+            log.debug("typing action failed: %s", exc)
 
 
 async def log_question(svc: Services, chat_type: str, user_id: int | None, question: str, hits: int,
@@ -258,12 +265,15 @@ async def inline_query(update: Update, context: BotContext) -> None:
     elif problem_with(text, svc.settings.max_question_chars) is not None:
         results, has_more = [], False
     else:
-        found = await svc.desk().ask(text, k=INLINE_PAGE, offset=offset)
-        results, has_more = [hit_result(h) for h in found.hits], found.has_more
+        with context.timer.part("search"):
+            found = await svc.desk().ask(text, k=INLINE_PAGE, offset=offset)
+        with context.timer.part("format answer"):
+            results, has_more = [hit_result(h) for h in found.hits], found.has_more
     # No more pages → next_offset omitted, not "": PTB 22.8 with Defaults turns an empty string
     # into "[]" (it takes "" for an empty sequence of poll options), which clients send back.
-    await query.answer(results, cache_time=30, is_personal=False,
-                       next_offset=str(offset + INLINE_PAGE) if has_more else None)
+    with context.timer.part("send reply"):
+        await query.answer(results, cache_time=30, is_personal=False,
+                           next_offset=str(offset + INLINE_PAGE) if has_more else None)
 
 
 # --- public commands ---------------------------------------------------------------------

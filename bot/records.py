@@ -1,6 +1,7 @@
 """The question log: who asked (as a salted hash), what, how many hits, how fast.
 
-Rows live in the `question_log` table (the bot's migration set, `bot.schema`).
+Rows live in the `question_log` table (the bot's migration set, `bot.schema`); this module
+holds its SQL and no other module queries it.
 Rows older than the retention period are deleted; the all-time count is a
 counter in `bot_meta`, so it survives the deletion. The log has its own SQLite
 connection: WAL lets it write between the engine's ingest batches.
@@ -27,6 +28,7 @@ from . import schema
 log = logging.getLogger(__name__)
 
 SALT_META_KEY = "question_log_salt"
+QUESTIONS_TOTAL = "questions_total"  # the all-time count, in `bot_meta`
 PURGE_EVERY_SECONDS = 3600.0
 
 
@@ -35,16 +37,6 @@ class QuestionStats:
     last_24h: int
     total: int
     median_ms: float | None  # over the retained rows
-
-
-# A TEMP trigger lives in this connection only, not in the database file: nothing in the schema
-# changes, so another version of the program opening the database counts as it always did.
-_COUNT_QUESTIONS = """
-CREATE TEMP TRIGGER IF NOT EXISTS question_log_counts AFTER INSERT ON main.question_log
-BEGIN
-    UPDATE bot_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'questions_total';
-END
-"""
 
 
 def _iso(moment: datetime) -> str:
@@ -64,7 +56,7 @@ class QuestionLog:
         try:
             if salt is None:
                 salt = await _stored_salt(db)
-            await db.execute(_COUNT_QUESTIONS)
+            await schema.count_inserts(db, "question_log", QUESTIONS_TOTAL)
         except BaseException:
             await db.close()
             raise
@@ -122,7 +114,7 @@ class QuestionLog:
         since = _iso((now or datetime.now(UTC)) - timedelta(hours=24))
         recent = (await (await self._db.execute(
             "SELECT COUNT(*) FROM question_log WHERE asked_at >= ?", (since,))).fetchone())[0]
-        total = int(await schema.get_value(self._db, "questions_total", "0"))
+        total = int(await schema.get_value(self._db, QUESTIONS_TOTAL, "0"))
         latencies = [r[0] for r in await (await self._db.execute("SELECT latency_ms FROM question_log")).fetchall()]
         median = statistics.median(latencies) if latencies else None
         return QuestionStats(last_24h=recent, total=total, median_ms=median)

@@ -3,7 +3,8 @@
 The connection and the migration machinery are `retrieval.db`'s; each table's
 SQL lives in the module that owns it (`bot.records`: question_log;
 `bot.feeds.store`: feeds, feed_items, feed_urls; `bot.follow_store`: follows,
-alerts_sent) and the bot's own settings in `bot_meta` (this module). The bot's
+alerts_sent) and the bot's own keys in `bot_meta` (this module: the question
+count, the question log's salt, the alerts cursor). The bot's
 connections migrate retrieval's set first: the bot reads articles through it.
 """
 
@@ -117,3 +118,21 @@ async def set_value_once(db: aiosqlite.Connection, key: str, value: str) -> str:
     """Store `value` unless the key has one already; returns the stored value."""
     await db.execute("INSERT OR IGNORE INTO bot_meta (key, value) VALUES (?, ?)", (key, value))
     return await get_value(db, key)
+
+
+async def count_inserts(db: aiosqlite.Connection, table: str, key: str) -> None:
+    """On this connection, every row inserted into `table` adds one to `bot_meta`'s `key`.
+
+    The bump runs inside the INSERT's own statement (no second round trip on the answer path). A TEMP
+    trigger lives in this connection only, not in the database file: the schema does not change,
+    so another version of the program opening the database counts as it always did.
+    """
+    if not table.isidentifier():
+        raise ValueError(f"not a table name: {table!r}")
+    await db.execute(f"CREATE TEMP TRIGGER IF NOT EXISTS {table}_counts AFTER INSERT ON main.{table}"
+                     " BEGIN UPDATE bot_meta SET value = CAST(value AS INTEGER) + 1"
+                     f" WHERE key = {_quote(key)}; END")
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -10,7 +10,7 @@
  *   - `token_chars` says which normalised characters are token characters (the tokenizer's
  *     character class, also computed by analysis.py); runs of them are tokens, cut every
  *     `max_token` characters, as the tokenizer's regex does;
- *   - each token's term comes from a cache; a token not in it gets the term `analysis._term` gives
+ *   - each token's term comes from a cache; a token not in it gets the term `stemmer._term` gives
  *     it, computed here (stopwords, clitics and the article with `clitic_exceptions`, the folds,
  *     the suffixes);
  *   - a chunk holding any unsafe or non-BMP character is handed whole to `fallback(chunk)`,
@@ -246,9 +246,9 @@ static int entry_fill(Entry *e, const Py_UCS2 *key, Py_ssize_t n, uint64_t h, Py
     return 0;
 }
 
-/* --- a new token's term: analysis._term ------------------------------------------------------- */
+/* --- a new token's term: stemmer._term -------------------------------------------------------- */
 
-/* The letters and rules analysis._term uses, spelled out (analysis.py asserts its tables and suffix
+/* The letters and rules stemmer._term uses, spelled out (stemmer.py asserts its tables and suffix
  * lists against these letters, and tests/test_native_chain.py compares Chain.term with _term on
  * generated tokens and on the conflation families). */
 #define TAA_MARBUTA 0x0629
@@ -299,7 +299,7 @@ static int is_stopword(Chain *self, const Py_UCS2 *tok, Py_ssize_t n) {
     return set_has(self->stopwords, folded, n);
 }
 
-/* analysis.is_clitic on a token of ≥ 4 letters starting with و ف ب ك ل: clitic_default, flipped
+/* stemmer.is_clitic on a token of ≥ 4 letters starting with و ف ب ك ل: clitic_default, flipped
  * for the tokens in the exceptions set (1, 0, or -1 with an exception set). */
 static int is_clitic(Chain *self, const Py_UCS2 *t, Py_ssize_t n) {
     int by_default = 0;
@@ -315,7 +315,7 @@ static int is_clitic(Chain *self, const Py_UCS2 *t, Py_ssize_t n) {
     return listed < 0 ? -1 : by_default != listed;
 }
 
-/* analysis.strip_prefixes: how many leading characters it removes (-1 with an exception set). */
+/* stemmer.strip_prefixes: how many leading characters it removes (-1 with an exception set). */
 static Py_ssize_t strip_prefixes(Chain *self, const Py_UCS2 *t, Py_ssize_t n) {
     Py_ssize_t start = 0;
     int clitic;
@@ -358,7 +358,7 @@ static const Suffix PRONOUNS[] = {
 };
 static const Suffix PLURALS[] = {{2, {ALEF, TEH}}, {2, {WAW, NOON}}, {2, {YEH, NOON}}, {2, {WAW, ALEF}}};
 
-/* analysis.strip_suffixes on w[0:n]: the stem's new length. */
+/* stemmer.strip_suffixes on w[0:n]: the stem's new length. */
 static Py_ssize_t strip_suffixes(const Py_UCS2 *w, Py_ssize_t n) {
     static const Py_UCS2 alef_teh[2] = {ALEF, TEH};
     for (size_t i = 0; i < sizeof PRONOUNS / sizeof *PRONOUNS; i++) {
@@ -384,7 +384,7 @@ static Py_ssize_t strip_suffixes(const Py_UCS2 *w, Py_ssize_t n) {
     return n;
 }
 
-/* analysis._term of a normalised token: None for a stopword (with or without its clitics), else
+/* stemmer._term of a normalised token: None for a stopword (with or without its clitics), else
  * its stem (a new reference; NULL with an exception set on error). No Python code runs but the
  * set lookups. */
 static PyObject *compute_term(Chain *self, const Py_UCS2 *tok, Py_ssize_t n) {
@@ -625,9 +625,9 @@ static int run_fallback(Chain *self, PyObject *text, Py_ssize_t start, Py_ssize_
 }
 
 /* Tokens waiting to be looked up. A cache probe is one cache line anywhere in a table of tens of
- * MB, and on a large ingest most probes missed the CPU caches (~8% of ingest's CPU, waiting on the
- * first probe): tokens are now gathered a few at a time, the slot of each prefetched as it comes,
- * and looked up together, so the misses overlap instead of following one another.
+ * MB, and on a large ingest most probes miss the CPU caches (one after the other, ~8% of ingest's
+ * CPU waiting on the first probe): so tokens are gathered a few at a time, the slot of each
+ * prefetched as it comes, and looked up together, so the misses overlap.
  *
  * The batch spans chunks; a chunk's tokens must not be output if the chunk turns out to hold an
  * unsafe character (it then goes whole to the fallback). So the batch remembers where the current
@@ -1023,7 +1023,7 @@ static PyMethodDef Chain_methods[] = {
      "analyze_utf8(text, start, stop, suffix): the UTF-8 of the terms of text[start:stop] joined by spaces,"
      " with the joined terms `suffix` after them."},
     {"clear", (PyCFunction)Chain_clear, METH_NOARGS, "Empty the token cache."},
-    {"term", (PyCFunction)Chain_term, METH_O, "The term of one normalised token (str or None), as analysis._term."},
+    {"term", (PyCFunction)Chain_term, METH_O, "The term of one normalised token (str or None), as stemmer._term."},
     {"cached", (PyCFunction)Chain_cached, METH_NOARGS, "How many tokens the cache holds."},
     {NULL, NULL, 0, NULL},
 };

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import bm25
+from . import bm25, passagelog
 from .segment import Vocabulary, build_segment
 from .segmentfile import load_segment, load_tail, save_segment
 from .segments import SegmentedIndex
@@ -45,10 +45,6 @@ DELETED_SHARE = 0.20
 # tail (a bulk ingest) is indexed by a full rebuild instead, in a child process.
 TAIL_MIN = 2_000
 TAIL_SHARE = 0.10
-_LOOKUP_CHUNK = 900
-
-INDEX_INPUTS_SQL = ("SELECT p.id, a.rowid, p.terms FROM passages p"
-                    " JOIN articles a ON a.id = p.article_id ORDER BY p.id")
 
 
 @dataclass
@@ -63,19 +59,8 @@ class Changes:
     too_long: bool = False  # more than `limit` entries: rebuild instead
 
 
-def connect(db_path: str | Path) -> sqlite3.Connection:
-    con = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-    con.execute("PRAGMA busy_timeout=5000")
-    return con
-
-
-def _log_position(con: sqlite3.Connection) -> tuple[int, int, int]:
-    """(last log seq ever assigned, trimmed up to, content generation), inside the caller's transaction."""
-    row = con.execute("SELECT MAX(seq) FROM passage_log").fetchone()
-    meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('passage_log_trimmed', 'content_generation')"))
-    trimmed = int(meta.get("passage_log_trimmed", 0))
-    last = int(row[0]) if row and row[0] is not None else 0
-    return max(last, trimmed), trimmed, int(meta.get("content_generation", 0))
+# The database side (its SQL) is `passagelog`'s; these names are the index build's entry points.
+connect = passagelog.connect
 
 
 def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
@@ -83,9 +68,8 @@ def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
 
     A passage added and deleted since is neither.
     """
-    con.execute("BEGIN")
-    try:
-        last, trimmed, generation = _log_position(con)
+    with passagelog.snapshot(con):
+        last, trimmed, generation = passagelog.position(con)
         changes = Changes(log_seq=last, generation=generation)
         if trimmed > after or last < after:
             changes.gap = True
@@ -94,23 +78,14 @@ def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
             changes.too_long = True
             return changes
         pending: dict[int, None] = {}
-        for _seq, pid, terms in con.execute(
-                "SELECT seq, passage_id, terms FROM passage_log WHERE seq > ? ORDER BY seq", (after,)):
+        for _seq, pid, terms in passagelog.entries_after(con, after):
             if terms is None:
                 pending[pid] = None
             elif pid in pending:
                 del pending[pid]  # written and deleted since: never indexed
             else:
                 changes.deleted.append((pid, terms))
-        ids = list(pending)
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start:start + _LOOKUP_CHUNK]
-            changes.added += con.execute(
-                "SELECT p.id, a.rowid, p.terms FROM passages p JOIN articles a ON a.id = p.article_id"
-                f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        changes.added.sort()
-    finally:
-        con.execute("COMMIT")
+        changes.added = sorted(passagelog.index_inputs(con, list(pending)))
     return changes
 
 
@@ -143,16 +118,13 @@ def tail_limit(passages: int) -> int:
 
 def read_index_inputs(con: sqlite3.Connection) -> tuple[int, int, list[int], list[int], list[str]]:
     """(content generation, last log seq, passage ids, article rowids, terms) in one consistent snapshot."""
-    con.execute("BEGIN")
-    try:
-        last, _, generation = _log_position(con)
+    with passagelog.snapshot(con):
+        last, _, generation = passagelog.position(con)
         ids, articles, terms = [], [], []
-        for pid, arowid, text in con.execute(INDEX_INPUTS_SQL):
+        for pid, arowid, text in passagelog.index_inputs(con):
             ids.append(pid)
             articles.append(arowid)
             terms.append(text)
-    finally:
-        con.execute("COMMIT")
     return generation, last, ids, articles, terms
 
 
@@ -200,13 +172,4 @@ def load_state_with_tail(path: Path, params: bm25.BM25Params) -> SegmentedIndex:
 
 def trim_log(con: sqlite3.Connection, upto: int) -> None:
     """Drop log entries a saved base covers (a process behind them reloads that base)."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        # The last entry stays: the next one is numbered after it (seq is a plain rowid).
-        con.execute("DELETE FROM passage_log WHERE seq <= ? AND seq < (SELECT MAX(seq) FROM passage_log)", (upto,))
-        con.execute("UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?) AS TEXT)"
-                    " WHERE key = 'passage_log_trimmed'", (upto,))
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    passagelog.trim(con, upto)

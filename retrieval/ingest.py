@@ -212,12 +212,10 @@ async def refresh_pipeline(target: Target) -> None:
         after = -1
         # A batch at a time, by rowid (which rewriting an article keeps): a million
         # passages' bodies held at once took gigabytes.
-        while rows := await target.writer.execute_fetchall(
-                "SELECT rowid, id, body, title, source, section, published, url, author, origin"
-                " FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, INGEST_BATCH)):
+        while rows := await store.articles_from(target.writer, after, INGEST_BATCH):
             after = rows[-1][0]
             batch = await asyncio.to_thread(
-                lambda c=rows: [prepare(Article(*r[1:9]), r[9], target.config) for r in c])
+                lambda c=rows: [prepare(article, origin, target.config) for _, article, origin in c])
             await store.write_articles(target.writer, batch, rewrite_unchanged=True)
         release_index_caches()
         await store.set_meta(target.writer, "pipeline", signature)

@@ -19,7 +19,7 @@ from datetime import datetime, tzinfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, rerank, scoring
+from . import bm25, rerank, scoring, store
 from .newsquery import Filters
 from .segments import LiveIndex
 
@@ -67,7 +67,6 @@ class ArticleMeta:
 
 
 _PART = "news_meta"  # the key of a segment's part in its derived values
-_LOOKUP_CHUNK = 900
 
 
 async def segment_meta(db: aiosqlite.Connection, view: bm25.BM25Index, tz: tzinfo,
@@ -82,17 +81,9 @@ async def segment_meta(db: aiosqlite.Connection, view: bm25.BM25Index, tz: tzinf
     if cached is not None and cached[0] is sources:
         return cached[1], cached[2]
     wanted = np.unique(view.article_ids)
-    if wanted.size > view.n_passages // 4 or wanted.size > 50_000:
-        rows = await db.execute_fetchall("SELECT rowid, published, source FROM articles ORDER BY rowid")
-    else:
-        rows = []
-        ids = wanted.tolist()
-        for start in range(0, len(ids), _LOOKUP_CHUNK):
-            chunk = ids[start:start + _LOOKUP_CHUNK]
-            rows += await db.execute_fetchall(
-                f"SELECT rowid, published, source FROM articles WHERE rowid IN ({','.join('?' * len(chunk))})"
-                " ORDER BY rowid", chunk)
-        rows.sort()
+    # Many articles: one scan of the table beats as many lookups.
+    many = wanted.size > view.n_passages // 4 or wanted.size > 50_000
+    rows = await store.dates_and_sources(db, None if many else wanted.tolist())
     rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     stamps = np.fromiter((published_timestamp(r[1], tz) for r in rows), dtype=np.float64, count=len(rows))
     codes = np.fromiter((sources.setdefault(r[2], len(sources)) for r in rows), dtype=np.int32, count=len(rows))

@@ -1,4 +1,8 @@
-"""Operator aliases of outlets, kept in SQLite (`outlet_aliases`), and the catalogue questions are matched against."""
+"""Operator aliases of outlets and the catalogue questions are matched against.
+
+The aliases are stored in the `outlet_aliases` table, whose SQL is `retrieval.store`'s; this module
+checks them (all or none, no alias naming two outlets) and builds the catalogue.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ class AliasError(ValueError):
 async def aliases(db: aiosqlite.Connection) -> dict[str, list[str]]:
     """Stored source name → the aliases operators gave it."""
     out: dict[str, list[str]] = {}
-    for source, alias in await db.execute_fetchall("SELECT source, alias FROM outlet_aliases ORDER BY source, alias"):
+    for source, alias in await store.outlet_aliases(db):
         out.setdefault(source, []).append(alias)
     return out
 
@@ -36,7 +40,7 @@ async def add_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -
     Refused with `AliasError`: an unknown source, an empty or over-long alias, or one already
     naming another outlet (a question naming it would be ambiguous).
     """
-    known = [r[0] for r in await db.execute_fetchall("SELECT DISTINCT source FROM articles WHERE source != ''")]
+    known = await store.stored_sources(db)
     if source not in known:
         close = [s for s in known if outlet_key(s) == outlet_key(source)]
         listed = ", ".join(sorted(known)[:20]) or "none"
@@ -62,11 +66,9 @@ async def add_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -
             key = outlet_key(alias)
             if key in others:
                 raise AliasError(f"alias {alias!r} already names source {others[key]!r}")
-            row = await (await db.execute("SELECT source FROM outlet_aliases WHERE alias_key = ?", (key,))).fetchone()
-            if row and row[0] == source:
+            if await store.alias_source(db, key) == source:
                 continue
-            await db.execute("INSERT INTO outlet_aliases (source, alias, alias_key, added_at) VALUES (?, ?, ?, ?)",
-                             (source, alias, key, store.now_iso()))
+            await store.insert_alias(db, source, alias, key)
             added.append(alias)
     return added
 
@@ -75,15 +77,13 @@ async def remove_aliases(db: aiosqlite.Connection, source: str, names: list[str]
     removed = 0
     async with store.transaction(db):
         for name in names:
-            cur = await db.execute("DELETE FROM outlet_aliases WHERE source = ? AND alias_key = ?",
-                                   (source, outlet_key(name)))
-            removed += cur.rowcount
+            removed += await store.delete_alias(db, source, outlet_key(name))
     return removed
 
 
 async def aliases_stamp(db: aiosqlite.Connection) -> tuple:
     """Changes whenever an alias is added or removed: when a cached catalogue must be rebuilt."""
-    return tuple(await db.execute_fetchall("SELECT COUNT(*), MAX(rowid) FROM outlet_aliases"))
+    return await store.aliases_stamp(db)
 
 
 async def catalogue(db: aiosqlite.Connection) -> list[Outlet]:

@@ -176,7 +176,7 @@ def rerank_parts(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], w
     # Each article's best passage: the first of its group holding the group's highest boosted score.
     tops = np.flatnonzero(boosted == np.repeat(np.maximum.reduceat(boosted, starts), sizes))
     best = tops[np.searchsorted(tops, starts)]
-    # One row per article (contiguous, as the dot products below were always given them).
+    # One row per article, contiguous: the dot products below read it row by row.
     in_article = np.maximum.reduceat(credit, starts, axis=1).T.copy()
     missing = np.ascontiguousarray(np.maximum(in_article - credit[:, best].T, 0.0))
     out = []

@@ -1,11 +1,13 @@
-"""Retrieval's tables: articles and passages (the source of truth), and the index metadata.
+"""Retrieval's tables: articles and passages (the source of truth), the index metadata, outlet aliases.
 
 The connection, the migration machinery and the transaction idiom are
-`retrieval.db`'s; this module owns the tables' SQL and the `retrieval`
-migration set. Every article is written in one transaction with its passages
-(a batch of articles shares a transaction), so a crash or Ctrl-C never leaves
-half an article behind. `meta.content_generation` is bumped by every change to
-passages; the search index records the generation it was built from.
+`retrieval.db`'s; this module owns the `retrieval` migration set and the
+tables' SQL run through aiosqlite. The synchronous reads the index build makes
+(the passage log, the index inputs) are `retrieval.passagelog`'s. Every
+article is written in one transaction with its passages (a batch of articles
+shares a transaction), so a crash or Ctrl-C never leaves half an article
+behind. `meta.content_generation` is bumped by every change to passages; the
+search index records the generation it was built from.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import aiosqlite
 from . import db as database
 from .articles import Article
 from .db import PAGE_SIZE, SchemaError, rollback, transaction
+from .passagelog import INDEX_INPUTS_SQL
 
 __all__ = ["PAGE_SIZE", "SchemaError", "rollback", "transaction"]
 
@@ -252,11 +255,36 @@ async def content_generation(db: aiosqlite.Connection) -> int:
     return int(await get_meta(db, "content_generation", "0"))
 
 
+async def passage_id_bound(db: aiosqlite.Connection) -> int:
+    """An upper bound of the passage count that costs one index lookup (not a COUNT scan)."""
+    return int((await db.execute_fetchall("SELECT COALESCE(MAX(id), 0) FROM passages"))[0][0])
+
+
+async def articles_from(db: aiosqlite.Connection, after_rowid: int, limit: int) -> list[tuple[int, Article, str]]:
+    """(rowid, article, origin) of up to `limit` articles after `after_rowid`, by rowid."""
+    rows = await db.execute_fetchall(
+        f"SELECT a.rowid, {_ARTICLE_COLS}, a.origin FROM articles a WHERE a.rowid > ? ORDER BY a.rowid LIMIT ?",
+        (after_rowid, limit))
+    return [(r[0], _article(r[1:9]), r[9]) for r in rows]
+
+
+async def dates_and_sources(db: aiosqlite.Connection,
+                            rowids: Sequence[int] | None = None) -> list[tuple[int, str, str]]:
+    """(rowid, published, source) of the articles with `rowids` (None: of every article), by rowid."""
+    if rowids is None:
+        return list(await db.execute_fetchall("SELECT rowid, published, source FROM articles ORDER BY rowid"))
+    rows: list[tuple[int, str, str]] = []
+    for start in range(0, len(rowids), _LOOKUP_CHUNK):
+        chunk = list(rowids[start:start + _LOOKUP_CHUNK])
+        rows += await db.execute_fetchall(
+            f"SELECT rowid, published, source FROM articles WHERE rowid IN ({','.join('?' * len(chunk))})", chunk)
+    rows.sort()
+    return rows
+
+
 async def iter_index_inputs(db: aiosqlite.Connection, batch: int = 20000):
     """(passage id, article rowid, terms) for every passage, in passage-id order."""
-    async with db.execute(
-            "SELECT p.id, a.rowid, p.terms FROM passages p"
-            " JOIN articles a ON a.id = p.article_id ORDER BY p.id") as cur:
+    async with db.execute(INDEX_INPUTS_SQL) as cur:
         while rows := await cur.fetchmany(batch):
             for row in rows:
                 yield row
@@ -318,6 +346,33 @@ async def stored_sources(db: aiosqlite.Connection) -> list[str]:
 async def last_article_rowid(db: aiosqlite.Connection) -> int:
     """The rowid of the newest article (0 for none): a cursor for readers of what arrives next."""
     return (await (await db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles")).fetchone())[0]
+
+
+# --- outlet aliases (checked by retrieval/outlets.py) ------------------------------------
+
+async def outlet_aliases(db: aiosqlite.Connection) -> list[tuple[str, str]]:
+    """(source, alias) of every alias operators gave, by source then alias."""
+    return list(await db.execute_fetchall("SELECT source, alias FROM outlet_aliases ORDER BY source, alias"))
+
+
+async def alias_source(db: aiosqlite.Connection, alias_key: str) -> str | None:
+    rows = await db.execute_fetchall("SELECT source FROM outlet_aliases WHERE alias_key = ?", (alias_key,))
+    return rows[0][0] if rows else None
+
+
+async def insert_alias(db: aiosqlite.Connection, source: str, alias: str, alias_key: str) -> None:
+    await db.execute("INSERT INTO outlet_aliases (source, alias, alias_key, added_at) VALUES (?, ?, ?, ?)",
+                     (source, alias, alias_key, now_iso()))
+
+
+async def delete_alias(db: aiosqlite.Connection, source: str, alias_key: str) -> int:
+    return (await db.execute("DELETE FROM outlet_aliases WHERE source = ? AND alias_key = ?",
+                             (source, alias_key))).rowcount
+
+
+async def aliases_stamp(db: aiosqlite.Connection) -> tuple:
+    """Changes whenever an alias is added or removed."""
+    return tuple(await db.execute_fetchall("SELECT COUNT(*), MAX(rowid) FROM outlet_aliases"))
 
 
 @dataclass(frozen=True, slots=True)

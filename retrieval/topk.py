@@ -73,9 +73,9 @@ def top(index: BM25Index, weights: dict[int, float], k: int, groups: np.ndarray 
 
 # retrieval/_topk.c runs `_top_numpy` below in C: the same term order, the same additions in
 # the same order (so bit-identical sums), MaxScore pruning with a top-k heap that knows the
-# k-th best at every step, instead of ~10 numpy calls of Python overhead each. It takes the top
-# 10 at 100k passages from ~0.6 ms to ~0.14 ms p50, the 30 leading articles at 1M from ~2.6 to
-# ~0.8 ms (docs/performance.md, "Scoring kernel in C").
+# k-th best at every step, where the numpy version pays ~10 calls of Python overhead each: 3-6×
+# faster at 100k and 1M passages (docs/performance.md, "Scoring kernel in C", has the figures
+# and the command).
 try:
     from . import _topk as _native_topk
 except ImportError as exc:  # built without a C compiler: correct, only slower

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from . import bm25, indexer, indexing, segmentfile, segments, store
+from . import bm25, indexer, indexing, passagelog, segmentfile, segments, store
 from .config import RetrievalConfig
 
 log = logging.getLogger(__name__)
@@ -111,16 +111,7 @@ class IndexUpkeep:
         header = segmentfile.read_header(self.index_path)
         if header is None:
             return False
-        con = indexing.connect(self.db_path)
-        try:
-            con.execute("BEGIN")
-            try:
-                last, trimmed, _ = indexing._log_position(con)
-                passages = con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
-            finally:
-                con.execute("COMMIT")
-        finally:
-            con.close()
+        last, trimmed, passages = passagelog.log_bounds(self.db_path)
         log_seq = header[1]
         covered = segmentfile.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
         return trimmed <= log_seq <= covered <= last and last - covered <= indexing.tail_limit(passages)
@@ -328,8 +319,7 @@ class IndexUpkeep:
 
     async def _passage_id_bound(self) -> int:
         """An upper bound of the passage count that costs one index lookup (not a COUNT scan)."""
-        row = await (await self._reader.execute("SELECT COALESCE(MAX(id), 0) FROM passages")).fetchone()
-        return int(row[0])
+        return await store.passage_id_bound(self._reader)
 
     async def _stored_index_info(self) -> IndexInfo | None:
         raw = await store.get_meta(self._reader, "index")

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import analysis as a
+from retrieval import stemmer
 
 from .conftest import run_in_threads
 
@@ -87,11 +88,11 @@ def test_the_tables_are_the_normaliser_and_tokenizer_per_character():
         assert token_chars[code] == (token_char.fullmatch(ch) is not None), hex(code)
 
 
-def _chain_of(fallback=lambda c: [], stopwords=a.STOPWORDS, cache_limit=10, exceptions=a.CLITIC_EXCEPTIONS):
+def _chain_of(fallback=lambda c: [], stopwords=a.STOPWORDS, cache_limit=10, exceptions=stemmer.CLITIC_EXCEPTIONS):
     mapped, token_chars = a.native_tables()
     from retrieval._chain import Chain
 
-    return Chain(mapped, token_chars, stopwords, exceptions, fallback, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS,
+    return Chain(mapped, token_chars, stopwords, exceptions, fallback, a.MAX_TOKEN_CHARS, stemmer.MAX_STEM_CHARS,
                  cache_limit)
 
 
@@ -110,7 +111,7 @@ _TERM_CASES = ["ال", "الذي", "في", "مدينة", "والمدينة", "ح
                "فريق", "بيان", "بكين", "لبنان", "قواتها", "حكومتنا", "اتجاهاتهم", "مصريون", "مصريين", "قالوا",
                "حياته", "بيته", "ةات", "ابات", "اتجاه", "هه", "ههه", "هههه", "يي", "ييي", "يييي", "ثمة", "ثمت",
                "2أحمد", "أ١", "ىىىى", "ووووو", "ففففف", "ببببب", "للللل", "الالال", "كمامه", "نانانا"]
-_TERM_CASES += sorted(a.CLITIC_EXCEPTIONS)[::97]
+_TERM_CASES += sorted(stemmer.CLITIC_EXCEPTIONS)[::97]
 
 
 _TERM_CHAINS = {stopwords: _small_chain(stopwords) for stopwords in (a.STOPWORDS, a.QUERY_STOPWORDS)} \
@@ -126,14 +127,14 @@ def test_the_term_of_a_new_token_is_the_specifications(token: str):
     # The C chain computes a new token's term itself: _term (strip_prefixes with the clitic
     # exceptions, strip_suffixes, the folds) stays the specification, stopwords of both sides included.
     for stopwords, chain in _TERM_CHAINS.items():
-        assert chain.term(token) == a._term(token, stopwords)
+        assert chain.term(token) == stemmer._term(token, stopwords)
 
 
 def test_every_listed_clitic_exception_gets_the_specifications_term():
     chain = _small_chain()
-    for word in sorted(a.CLITIC_EXCEPTIONS):
+    for word in sorted(stemmer.CLITIC_EXCEPTIONS):
         for token in (word, "و" + word, "ال" + word[1:], word + "ها"):
-            assert chain.term(token) == a._term(token, a.STOPWORDS), token
+            assert chain.term(token) == stemmer._term(token, a.STOPWORDS), token
 
 
 def test_every_stopword_and_its_conjunction_forms_are_dropped_as_the_specification_drops_them():
@@ -141,7 +142,7 @@ def test_every_stopword_and_its_conjunction_forms_are_dropped_as_the_specificati
     for word in sorted(a.QUERY_STOPWORDS):
         for token in (word, "و" + word, "ف" + word, "ب" + word, "وال" + word, word.replace("ا", "أ"),
                       word.replace("ه", "ة"), word.replace("ي", "ى")):
-            assert chain.term(token) == a._term(token, a.STOPWORDS), token
+            assert chain.term(token) == stemmer._term(token, a.STOPWORDS), token
 
 
 def test_a_cache_cleared_when_full_gives_the_same_terms():
@@ -198,16 +199,18 @@ def test_errors_of_the_sets_and_of_the_input_surface():
     with pytest.raises(ValueError, match="BMP"):
         chain.term("😀")
     with pytest.raises(ValueError):
-        Chain(mapped[:10], token_chars, a.STOPWORDS, a.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+        Chain(mapped[:10], token_chars, a.STOPWORDS, stemmer.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS,
+              stemmer.MAX_STEM_CHARS, 10)
     with pytest.raises(TypeError, match="sets or frozensets"):
-        Chain(mapped, token_chars, list(a.STOPWORDS), a.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS,
-              a.MAX_STEM_CHARS, 10)
+        Chain(mapped, token_chars, list(a.STOPWORDS), stemmer.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS,
+              stemmer.MAX_STEM_CHARS, 10)
     with pytest.raises(TypeError, match="sets or frozensets"):
-        Chain(mapped, token_chars, a.STOPWORDS, ["بقوة"], len, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+        Chain(mapped, token_chars, a.STOPWORDS, ["بقوة"], len, a.MAX_TOKEN_CHARS, stemmer.MAX_STEM_CHARS, 10)
     with pytest.raises(TypeError, match="callable"):
-        Chain(mapped, token_chars, a.STOPWORDS, a.CLITIC_EXCEPTIONS, None, a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+        Chain(mapped, token_chars, a.STOPWORDS, stemmer.CLITIC_EXCEPTIONS, None, a.MAX_TOKEN_CHARS,
+              stemmer.MAX_STEM_CHARS, 10)
     with pytest.raises(ValueError, match="max_stem"):
-        Chain(mapped, token_chars, a.STOPWORDS, a.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS, 300, 10)
+        Chain(mapped, token_chars, a.STOPWORDS, stemmer.CLITIC_EXCEPTIONS, len, a.MAX_TOKEN_CHARS, 300, 10)
 
 
 def test_legacy_strings_are_read_not_taken_as_empty():
@@ -225,7 +228,7 @@ def test_legacy_strings_are_read_not_taken_as_empty():
 
     with pytest.warns(DeprecationWarning):
         chain = Chain(mapped, token_chars, frozenset({legacy("ذلك")}), frozenset({legacy("بقوة")}),
-                      lambda c: [legacy("fallback")], a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+                      lambda c: [legacy("fallback")], a.MAX_TOKEN_CHARS, stemmer.MAX_STEM_CHARS, 10)
         assert chain.analyze_joined(text + " ذلك بقوة") == "كلم word fallback قو"
 
 
@@ -240,13 +243,13 @@ def test_a_chain_initialised_while_reading_its_tables_refuses_the_second_init():
 
     def mapped_that_initialises_the_chain():
         chains[0].__init__(mapped, token_chars, frozenset(), inner_exceptions, len, a.MAX_TOKEN_CHARS,
-                           a.MAX_STEM_CHARS, 10)
+                           stemmer.MAX_STEM_CHARS, 10)
         yield from mapped
 
     refs = sys.getrefcount(inner_exceptions)
     with pytest.raises(RuntimeError, match="already initialised"):
         chains[0].__init__(mapped_that_initialises_the_chain(), token_chars, a.STOPWORDS, frozenset(), len,
-                           a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, 10)
+                           a.MAX_TOKEN_CHARS, stemmer.MAX_STEM_CHARS, 10)
     # The inner init is the one in force: no stopwords, بقوة read as ب + قوة.
     assert chains[0].analyze("في بقوة") == ["في", "قو"]
     chains.clear()  # the chain goes, and with it its one reference to the set

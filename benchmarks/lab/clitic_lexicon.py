@@ -3,7 +3,7 @@
     python -m benchmarks.lab.clitic_lexicon                   # ANT, all but the first 8,000 articles
     python -m benchmarks.lab.clitic_lexicon --corpus news.jsonl.gz --skip 0 --out /tmp/exceptions.txt
 
-`analysis.clitic_default` reads و/ف as the conjunction and ب/ك/ل as part of the word. A corpus
+`stemmer.clitic_default` reads و/ف as the conjunction and ب/ك/ل as part of the word. A corpus
 says where that is wrong. For a form W = c + Y seen at least `--min-count` times:
 
 * c is a root letter if the article stands before it (الوزارة, الفريق, البيان: an article
@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks.conflation import DEFAULT_CORPUS, read_texts
-from retrieval import analysis
+from retrieval import analysis, stemmer, stopwords
 
 OUT = Path(analysis.__file__).parent / "resources" / "clitic_exceptions.txt"
 ROOT_SHARE = 20   # c is a root letter if ال+W or a preposition+W is seen in > 1/ROOT_SHARE of W's uses
@@ -38,14 +38,14 @@ WORD_SHARE = 8    # Y is a word if seen (bare or with ال) at least 1/WORD_SHAR
 def evidence_says_clitic(word: str, counts: Counter[str]) -> bool | None:
     """What the corpus says about `word`'s first letter: True clitic, False root letter, None no say."""
     first, rest = word[0], word[1:]
-    if first in analysis.CONJUNCTIONS and (rest[0] in "ا" + analysis._HAMZA_ALEFS):
+    if first in stemmer.CONJUNCTIONS and (rest[0] in "ا" + stopwords._HAMZA_ALEFS):
         return None
     if word.startswith("لل"):
         return None  # ل + ال, decided by rule
     n = counts[word]
     article = counts["ال" + word]
     # ل + لX reads as لل + X (ل + ال + X), so it says nothing about لX.
-    preposition = sum(counts[p + word] for p in analysis.PREPOSITIONS if not (p == "ل" == first))
+    preposition = sum(counts[p + word] for p in stemmer.PREPOSITIONS if not (p == "ل" == first))
     if ROOT_SHARE * max(article, preposition) > n:
         return False
     return WORD_SHARE * (counts[rest] + counts["ال" + rest]) >= n
@@ -54,12 +54,12 @@ def evidence_says_clitic(word: str, counts: Counter[str]) -> bool | None:
 def exceptions(counts: Counter[str], min_count: int) -> list[str]:
     out = []
     for word, n in counts.items():
-        if n < min_count or len(word) < 4 or word[0] not in analysis.CONJUNCTIONS + analysis.PREPOSITIONS:
+        if n < min_count or len(word) < 4 or word[0] not in stemmer.CONJUNCTIONS + stemmer.PREPOSITIONS:
             continue
         if not all("\u0621" <= c <= "\u064a" for c in word):
             continue
         says = evidence_says_clitic(word, counts)
-        if says is not None and says != analysis.clitic_default(word):
+        if says is not None and says != stemmer.clitic_default(word):
             out.append(word)
     return sorted(out)
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if i >= args.skip:
             counts.update(analysis._TOKEN_RE.findall(text.translate(table).lower()))
     words = exceptions(counts, args.min_count)
-    header = (f"# Words whose first letter (و ف ب ك ل) is decided against analysis.clitic_default.\n"
+    header = (f"# Words whose first letter (و ف ب ك ل) is decided against stemmer.clitic_default.\n"
               f"# Built by `python -m benchmarks.lab.clitic_lexicon` from {args.corpus.name} "
               f"(records after the first {args.skip}, forms seen >= {args.min_count} times).\n")
     args.out.write_text(header + "\n".join(words) + "\n", encoding="utf-8")

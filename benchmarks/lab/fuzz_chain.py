@@ -15,8 +15,8 @@ What it does, each part printing what it tried:
              points: the error must surface and the next call on the same chain must give the right
              terms;
   threads    four threads sharing a small-cache chain while a fifth clears it;
-  flood      tokens crafted to collide under an unkeyed hash (FNV-1a, what the cache once used)
-             must cost what random tokens cost;
+  flood      tokens crafted to collide under an unkeyed hash (FNV-1a) must cost what random
+             tokens cost (the cache's hash is keyed per process);
   leaks      100k calls: tracemalloc's traced memory, the process RSS and the reference count
              of a term must stay flat.
 
@@ -56,6 +56,7 @@ from hypothesis import strategies as st
 from retrieval._chain import Chain
 
 from retrieval import analysis as a
+from retrieval import stemmer
 
 _TABLES = a.native_tables()
 
@@ -79,8 +80,9 @@ _LONG = st.lists(st.one_of(_TEXT, st.builds(lambda c, k: c * k, st.sampled_from(
 
 def _chain(stopwords: frozenset[str], cache_limit: int,
            fallback: Callable[[str], object] | None = None) -> Chain:
-    return Chain(_TABLES[0], _TABLES[1], stopwords, a.CLITIC_EXCEPTIONS,
-                 fallback or (lambda c: a._chain(c, {}, stopwords)), a.MAX_TOKEN_CHARS, a.MAX_STEM_CHARS, cache_limit)
+    return Chain(_TABLES[0], _TABLES[1], stopwords, stemmer.CLITIC_EXCEPTIONS,
+                 fallback or (lambda c: a._chain(c, {}, stopwords)), a.MAX_TOKEN_CHARS, stemmer.MAX_STEM_CHARS,
+                 cache_limit)
 
 
 # Caches of 1-3 tokens.
@@ -263,7 +265,7 @@ def part_flood(rng: random.Random) -> None:
     timings = {}
     for name, tokens in (("crafted", crafted), ("random", plain)):
         chain = Chain(_TABLES[0], _TABLES[1], frozenset(), frozenset(), lambda c: [], a.MAX_TOKEN_CHARS,
-                      a.MAX_STEM_CHARS, 1 << 16)
+                      stemmer.MAX_STEM_CHARS, 1 << 16)
         chain.analyze(" ".join(tokens[:30_000]))
         question = " ".join(tokens[30_000:30_800])
         start = time.perf_counter()

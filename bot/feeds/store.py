@@ -1,4 +1,4 @@
-"""The feeds tables (the bot's migration set, `bot.schema`) and their queries.
+"""The feeds tables (the bot's migration set, `bot.schema`): their SQL is this module's alone.
 
 `feeds`: one row per followed feed with what polling needs (validators for conditional GET, last
 fetch and success, consecutive errors and the last one, next due time, Retry-After window,

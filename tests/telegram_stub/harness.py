@@ -13,6 +13,7 @@ from telegram.ext import Application
 
 from bot.app import build_application, start_application, stop_application
 from bot.settings import Settings, load_settings
+from bot.timing import TimingSink
 from retrieval.engine import SearchEngine
 
 from .server import FakeBotApi, User
@@ -89,8 +90,10 @@ def write_fixture_data(data_dir: Path) -> Path:
 class BotHarness:
     """Starts, restarts and stops the bot; the database survives restarts."""
 
-    def __init__(self, tmp_path: Path, fake: FakeBotApi, **overrides: Any) -> None:
+    def __init__(self, tmp_path: Path, fake: FakeBotApi, *, timings: TimingSink | None = None,
+                 **overrides: Any) -> None:
         self.fake = fake
+        self.timings = timings
         self.data_dir = write_fixture_data(tmp_path / "data")
         self.settings: Settings = load_settings(
             telegram_bot_token=fake.token, bot_api_url=fake.base_url, db=tmp_path / "news.db",
@@ -102,7 +105,7 @@ class BotHarness:
         self.engine = await SearchEngine.open(self.settings.db, self.settings.retrieval_config())
         if ingest:
             await self.engine.ingest_paths([self.data_dir])
-        self.app = build_application(self.settings, self.engine)
+        self.app = build_application(self.settings, self.engine, timings=self.timings)
         await start_application(self.app, poll_timeout=1)
 
     async def stop(self) -> None:

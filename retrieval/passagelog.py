@@ -1,0 +1,100 @@
+"""Retrieval's tables read synchronously: the passage log and the index inputs, in one snapshot each.
+
+Part of the store: the tables and their migrations are `retrieval.store`'s (the
+`retrieval` migration set); this module holds the SQL the index build runs
+with plain `sqlite3`, in a worker thread or in the child process that builds
+the base file, where an aiosqlite connection cannot go. `passage_log` (written
+by triggers on `passages`) is read and trimmed only here, as are the meta keys
+`passage_log_trimmed` and `content_generation` when read alongside it.
+
+Each reader takes a connection from `connect` and reads inside `snapshot`, so
+the log position and the rows it covers come from one state of the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+# Ids per `IN (...)` lookup: well under SQLite's limit on bound variables.
+_LOOKUP_CHUNK = 900
+
+# Every passage with its article's rowid and analysed terms, in passage-id order (also read
+# asynchronously by `store.iter_index_inputs`: one statement for both).
+INDEX_INPUTS_SQL = ("SELECT p.id, a.rowid, p.terms FROM passages p"
+                    " JOIN articles a ON a.id = p.article_id ORDER BY p.id")
+
+
+def connect(db_path: str | Path) -> sqlite3.Connection:
+    """A plain connection for one reader (autocommit: `snapshot` and `trim` bracket their statements)."""
+    con = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    con.execute("PRAGMA busy_timeout=5000")
+    return con
+
+
+@contextlib.contextmanager
+def snapshot(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A read transaction: every statement inside sees the same state of the file."""
+    con.execute("BEGIN")
+    try:
+        yield con
+    finally:
+        con.execute("COMMIT")
+
+
+def position(con: sqlite3.Connection) -> tuple[int, int, int]:
+    """(last log seq ever assigned, trimmed up to, content generation), inside the caller's snapshot."""
+    row = con.execute("SELECT MAX(seq) FROM passage_log").fetchone()
+    meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('passage_log_trimmed', 'content_generation')"))
+    trimmed = int(meta.get("passage_log_trimmed", 0))
+    last = int(row[0]) if row and row[0] is not None else 0
+    return max(last, trimmed), trimmed, int(meta.get("content_generation", 0))
+
+
+def passage_count(con: sqlite3.Connection) -> int:
+    return int(con.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+
+
+def entries_after(con: sqlite3.Connection, after: int) -> Iterator[tuple[int, int, str | None]]:
+    """(seq, passage id, terms) of the log entries after `after`, in order; terms None for a write."""
+    yield from con.execute("SELECT seq, passage_id, terms FROM passage_log WHERE seq > ? ORDER BY seq", (after,))
+
+
+def index_inputs(con: sqlite3.Connection, ids: Sequence[int] | None = None) -> Iterator[tuple[int, int, str]]:
+    """(passage id, article rowid, terms) of every passage, or of the stored ones among `ids`."""
+    if ids is None:
+        yield from con.execute(INDEX_INPUTS_SQL)
+        return
+    ids = list(ids)
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start:start + _LOOKUP_CHUNK]
+        yield from con.execute(
+            "SELECT p.id, a.rowid, p.terms FROM passages p JOIN articles a ON a.id = p.article_id"
+            f" WHERE p.id IN ({','.join('?' * len(chunk))})", chunk)
+
+
+def log_bounds(db_path: str | Path) -> tuple[int, int, int]:
+    """(last log seq, trimmed up to, passage count) of the file, in one snapshot."""
+    con = connect(db_path)
+    try:
+        with snapshot(con):
+            last, trimmed, _ = position(con)
+            return last, trimmed, passage_count(con)
+    finally:
+        con.close()
+
+
+def trim(con: sqlite3.Connection, upto: int) -> None:
+    """Drop the log entries up to `upto` (a saved base covers them), atomically."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        # The last entry stays: the next one is numbered after it (seq is a plain rowid).
+        con.execute("DELETE FROM passage_log WHERE seq <= ? AND seq < (SELECT MAX(seq) FROM passage_log)", (upto,))
+        con.execute("UPDATE meta SET value = CAST(MAX(CAST(value AS INTEGER), ?) AS TEXT)"
+                    " WHERE key = 'passage_log_trimmed'", (upto,))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
