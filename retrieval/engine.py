@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, segments, store, storygroups, topk
+from . import bm25, ingest, newsrank, rerank, rowreads, segments, store, storygroups, topk
 from . import query as _query
 from .articles import Article
 
@@ -105,6 +105,7 @@ class SearchEngine(IndexUpkeep):
         self.config = config
         self._writer = writer
         self._reader = reader
+        self._rows: rowreads.RowReader | None = None  # the answer path's reads, without aiosqlite's thread hop
         self._index: segments.LiveIndex | None = None
         self._index_info: IndexInfo | None = None
         self._nrt: segments.SegmentedIndex | None = None  # what refreshes apply the passage log to
@@ -138,6 +139,7 @@ class SearchEngine(IndexUpkeep):
             raise
         engine = cls(db_path, config, writer, reader)
         try:
+            engine._rows = rowreads.RowReader.open(db_path)
             await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
@@ -153,6 +155,8 @@ class SearchEngine(IndexUpkeep):
                 task.cancel()
                 await asyncio.wait([task])
         await self.save_segments()
+        if self._rows is not None:
+            self._rows.close()
         await self._reader.close()
         await self._writer.close()
 
@@ -282,7 +286,9 @@ class SearchEngine(IndexUpkeep):
         if picked and index is not None:
             live = _query.live(index)
             ids = [live.passage_id(p) for p, _ in picked]
-            rows = await store.passages_by_id(self._reader, ids)
+            rows = self._rows.passages_by_id(ids) if self._rows is not None else None
+            if rows is None:  # no synchronous reader, or the file is busy: aiosqlite's reader waits
+                rows = await store.passages_by_id(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
                 # Passages gone since the index was refreshed (an article updated or deleted by another
                 # process, not applied yet): answer wholly from the fresh index instead of half an
@@ -312,7 +318,8 @@ class SearchEngine(IndexUpkeep):
         Returns it, whether more follow, and per shown passage id the story's other articles.
         """
         rowids = [index.article_id(p) for p, _ in picked]
-        story_of, members = await storygroups.story_members(self._reader, rowids)
+        found = self._rows.story_members(rowids) if self._rows is not None else None
+        story_of, members = found if found is not None else await storygroups.story_members(self._reader, rowids)
         kept, seen = [], set()
         for (p, score), rowid in zip(picked, rowids, strict=True):
             story = story_of.get(rowid, f"#{rowid}")
