@@ -170,6 +170,11 @@ class SearchEngine(IndexUpkeep):
         """The read connection: queries only, never a transaction."""
         return self._reader
 
+    @property
+    def rows(self) -> rowreads.RowReader | None:
+        """The answer path's synchronous reader (None for an in-memory database)."""
+        return self._rows
+
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[aiosqlite.Connection]:
         """The write connection, held alone: a transaction here never interleaves with ingest's."""

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from . import store, storygroups
 
+MMAP_BYTES = 1 << 30
+
 
 class RowReader:
     """A read-only synchronous connection to the database, for the few rows an answer shows."""
@@ -41,6 +43,11 @@ class RowReader:
         try:
             db.execute("PRAGMA query_only=ON")
             db.execute("PRAGMA busy_timeout=0")
+            # Pages read through a memory map instead of a read() each into SQLite's small page cache:
+            # an answer's rows are scattered over a file of hundreds of MB, and the system call and
+            # copy per page were half the cost of its reads (story members 0.14 → 0.08 ms at 100k
+            # passages). Only address space: what is touched is the file's own (shared) page cache.
+            db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         except BaseException:
             db.close()
             raise
