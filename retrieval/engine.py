@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -308,9 +308,7 @@ class SearchEngine(IndexUpkeep):
                 hits.append(Hit(article_id=a.id, passage_id=pid, score=round(score, 4), title=a.title,
                                 source=a.source, section=a.section, published=a.published, url=a.url,
                                 excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
-                                outside_filters=outside))
-        if also:
-            hits = [replace(h, also=also.get(h.passage_id, ())) for h in hits]
+                                outside_filters=outside, also=also.get(pid, ())))
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
                             has_more=has_more, no_answer=ranking.no_answer if not hits else None,
                             seconds=time.perf_counter() - started, filters=filters, outside_filters=outside,
