@@ -1,11 +1,13 @@
 """The native parts: the analysis chain's hot loop (retrieval/_chain.c), ingest's text scans
-(retrieval/_scan.c) and BM25's top-k kernel (retrieval/_topk.c).
+(retrieval/_scan.c), BM25's top-k kernel (retrieval/_topk.c) and re-ranking's passage scores
+(retrieval/_rerank.c).
 
 Everything else about the package is in pyproject.toml. The extensions are
 optional at build time so that a machine without a C compiler still installs
 the project (analysis then runs the pure-Python chain and ranking the numpy
 `topk._top_numpy`, with a warning); `make test` checks that they were built
-(tests/test_native_chain.py, tests/test_native_scan.py, tests/test_native_topk.py).
+(tests/test_native_chain.py, tests/test_native_scan.py, tests/test_native_topk.py,
+tests/test_rerank.py).
 """
 
 from setuptools import Extension, setup
@@ -16,5 +18,8 @@ setup(ext_modules=[
     # -ffp-contract=off: each `sum + impact * factor` must round twice, as numpy's does (an FMA
     # would round once and the scores would no longer be bit-identical to the numpy `_top_numpy`).
     Extension("retrieval._topk", ["retrieval/_topk.c"], optional=True,
+              extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"]),
+    # The same for re-ranking's passage scores (rerank.rerank_parts).
+    Extension("retrieval._rerank", ["retrieval/_rerank.c"], optional=True,
               extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"]),
 ])

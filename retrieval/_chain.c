@@ -846,6 +846,78 @@ done:
     return joined;
 }
 
+/* A character of the raw words excerpts highlight (excerpts.tokenize_with_spans' pattern, `\w` and
+ * the Arabic marks, tatweel, ZWNJ and ZWJ inside words), the underscore excepted: `\w` takes it in,
+ * and tokenize_with_spans then splits the run at it. Python's `\w` is `str.isalnum()` or `_`. */
+static inline int raw_word_char(Py_UCS4 c) {
+    if (c == '_')
+        return 0;
+    return Py_UNICODE_ISALNUM(c) || (c >= 0x0610 && c <= 0x061A) || (c >= 0x064B && c <= 0x065F) || c == 0x0670 ||
+           (c >= 0x06D6 && c <= 0x06ED) || c == 0x0640 || c == 0x200C || c == 0x200D;
+}
+
+/* matches(text, stop, terms): [(start, end, term)] for every raw word of text[:stop] whose analysis
+ * is exactly one term found in `terms` (any container): what excerpts.matched_words gives with
+ * analysis.analyze_token, each word analysed by this chain where it lies in the text. */
+static PyObject *Chain_matches(Chain *self, PyObject *args) {
+    PyObject *text, *terms;
+    Py_ssize_t stop;
+    if (!PyArg_ParseTuple(args, "UnO", &text, &stop, &terms))
+        return NULL;
+    if (str_ready(text) < 0)
+        return NULL;
+    if (stop < 0 || stop > PyUnicode_GET_LENGTH(text)) {
+        PyErr_SetString(PyExc_ValueError, "need 0 <= stop <= len(text)");
+        return NULL;
+    }
+    PyObject *found = PyList_New(0), *one = PyList_New(0);
+    if (!found || !one)
+        goto fail;
+    Py_INCREF(text); /* the fallback and the containment checks may run Python code */
+    const int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t i = 0;
+    while (i < stop) {
+        if (!raw_word_char(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i;
+        while (i < stop && raw_word_char(PyUnicode_READ(kind, data, i)))
+            i++;
+        Out o = {0};
+        o.list = one;
+        if (run(self, text, start, i, &o) < 0)
+            goto fail_text;
+        if (PyList_GET_SIZE(one) == 1) {
+            PyObject *term = PyList_GET_ITEM(one, 0);
+            Py_INCREF(term);
+            int in = PySequence_Contains(terms, term);
+            PyObject *match = in > 0 ? Py_BuildValue("(nnO)", start, i, term) : NULL;
+            Py_DECREF(term);
+            if (in < 0 || (in > 0 && !match))
+                goto fail_text;
+            if (match) {
+                int rc = PyList_Append(found, match);
+                Py_DECREF(match);
+                if (rc < 0)
+                    goto fail_text;
+            }
+        }
+        if (PyList_GET_SIZE(one) && PyList_SetSlice(one, 0, PyList_GET_SIZE(one), NULL) < 0)
+            goto fail_text;
+    }
+    Py_DECREF(text);
+    Py_DECREF(one);
+    return found;
+fail_text:
+    Py_DECREF(text);
+fail:
+    Py_XDECREF(found);
+    Py_XDECREF(one);
+    return NULL;
+}
+
 static PyObject *Chain_clear(Chain *self, PyObject *Py_UNUSED(ignored)) {
     if (cache_reset(self, 1024) < 0)
         return NULL;
@@ -1022,6 +1094,8 @@ static PyMethodDef Chain_methods[] = {
     {"analyze_utf8", (PyCFunction)Chain_analyze_utf8, METH_VARARGS,
      "analyze_utf8(text, start, stop, suffix): the UTF-8 of the terms of text[start:stop] joined by spaces,"
      " with the joined terms `suffix` after them."},
+    {"matches", (PyCFunction)Chain_matches, METH_VARARGS,
+     "matches(text, stop, terms): [(start, end, term)] of the raw words of text[:stop] analysed as one term in terms."},
     {"clear", (PyCFunction)Chain_clear, METH_NOARGS, "Empty the token cache."},
     {"term", (PyCFunction)Chain_term, METH_O, "The term of one normalised token (str or None), as stemmer._term."},
     {"cached", (PyCFunction)Chain_cached, METH_NOARGS, "How many tokens the cache holds."},

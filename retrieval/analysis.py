@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections.abc import Collection
 from itertools import chain
 
 from .normalize import (
@@ -265,3 +266,11 @@ def analyze_token(raw_token: str) -> str | None:
     """The indexing chain on one raw token (for highlighting matched words)."""
     terms = analyze(raw_token)
     return terms[0] if len(terms) == 1 else None
+
+
+def token_matches(text: str, stop: int, terms: Collection[str]) -> list[tuple[int, int, str]] | None:
+    """(start, end, term) of every raw word of text[:stop] (as `normalize.tokenize_with_spans` cuts them)
+    whose `analyze_token` is in `terms`, found by the C chain in one call; None without it."""
+    if _index_native is None:
+        return None
+    return _index_native.matches(text, stop, terms)

@@ -18,14 +18,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, segments, store, storygroups, topk
+from . import bm25, ingest, newsrank, rerank, rowreads, segments, store, storygroups, topk
 from . import query as _query
 from .articles import Article
 
@@ -105,6 +105,7 @@ class SearchEngine(IndexUpkeep):
         self.config = config
         self._writer = writer
         self._reader = reader
+        self._rows: rowreads.RowReader | None = None  # the answer path's reads, without aiosqlite's thread hop
         self._index: segments.LiveIndex | None = None
         self._index_info: IndexInfo | None = None
         self._nrt: segments.SegmentedIndex | None = None  # what refreshes apply the passage log to
@@ -138,6 +139,7 @@ class SearchEngine(IndexUpkeep):
             raise
         engine = cls(db_path, config, writer, reader)
         try:
+            engine._rows = rowreads.RowReader.open(db_path)
             await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
@@ -153,6 +155,8 @@ class SearchEngine(IndexUpkeep):
                 task.cancel()
                 await asyncio.wait([task])
         await self.save_segments()
+        if self._rows is not None:
+            self._rows.close()
         await self._reader.close()
         await self._writer.close()
 
@@ -165,6 +169,11 @@ class SearchEngine(IndexUpkeep):
     def reader(self) -> aiosqlite.Connection:
         """The read connection: queries only, never a transaction."""
         return self._reader
+
+    @property
+    def rows(self) -> rowreads.RowReader | None:
+        """The answer path's synchronous reader (None for an in-memory database)."""
+        return self._rows
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -282,7 +291,9 @@ class SearchEngine(IndexUpkeep):
         if picked and index is not None:
             live = _query.live(index)
             ids = [live.passage_id(p) for p, _ in picked]
-            rows = await store.passages_by_id(self._reader, ids)
+            rows = self._rows.passages_by_id(ids) if self._rows is not None else None
+            if rows is None:  # no synchronous reader, or the file is busy: aiosqlite's reader waits
+                rows = await store.passages_by_id(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
                 # Passages gone since the index was refreshed (an article updated or deleted by another
                 # process, not applied yet): answer wholly from the fresh index instead of half an
@@ -297,9 +308,7 @@ class SearchEngine(IndexUpkeep):
                 hits.append(Hit(article_id=a.id, passage_id=pid, score=round(score, 4), title=a.title,
                                 source=a.source, section=a.section, published=a.published, url=a.url,
                                 excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
-                                outside_filters=outside))
-        if also:
-            hits = [replace(h, also=also.get(h.passage_id, ())) for h in hits]
+                                outside_filters=outside, also=also.get(pid, ())))
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
                             has_more=has_more, no_answer=ranking.no_answer if not hits else None,
                             seconds=time.perf_counter() - started, filters=filters, outside_filters=outside,
@@ -312,7 +321,8 @@ class SearchEngine(IndexUpkeep):
         Returns it, whether more follow, and per shown passage id the story's other articles.
         """
         rowids = [index.article_id(p) for p, _ in picked]
-        story_of, members = await storygroups.story_members(self._reader, rowids)
+        found = self._rows.story_members(rowids) if self._rows is not None else None
+        story_of, members = found if found is not None else await storygroups.story_members(self._reader, rowids)
         kept, seen = [], set()
         for (p, score), rowid in zip(picked, rowids, strict=True):
             story = story_of.get(rowid, f"#{rowid}")

@@ -20,6 +20,8 @@ The same pass yields what the no-answer check needs (`Evidence`).
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,9 +88,13 @@ class RerankWeights:
     spread_weight: float  # share of a missing word's one-occurrence score credited when elsewhere in the article
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Evidence:
-    """What the re-ranking saw for one article."""
+    """What the re-ranking saw for one article (a value: nothing changes it once made).
+
+    Not a frozen dataclass: a question makes ~30 of these, and a frozen one's __init__ (a
+    generic setattr per field) cost 1.2 µs each against 0.3 µs.
+    """
 
     passage: int  # the passage shown for it
     score: float  # the article's score after re-ranking
@@ -110,7 +116,99 @@ def rerank_parts(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], w
     """Evidence for leading articles held in several indexes (the segments of one index, sharing its
     term ids and idf): (part, evidence with the passage numbered in that part), in the order of the
     parts' leaders. One pass for all, so a question pays the fixed costs once, however many segments.
+
+    The C kernel when it is built (and the arrays have the types it reads), else the numpy
+    version, its specification: bit-identical evidence (tests/test_rerank.py).
     """
+    if USE_NATIVE_RERANK and all(index.derived("native_rerank", _native_arrays) for index, _, _ in parts):
+        return _rerank_parts_native(parts, weights, query, rw)
+    return _rerank_parts_numpy(parts, weights, query, rw)
+
+
+# --- the per-passage work in C ------------------------------------------------------------
+
+# retrieval/_rerank.c scores every passage of the leading articles, picks each article's best
+# passage and the words' credits in one pass, where the numpy version makes ~10 numpy calls per
+# term and ~30 fixed ones (~0.4 ms a question at 100k passages, the largest part of ranking).
+# The dot products stay numpy's (below), so that every float is the one the numpy version makes.
+try:
+    from . import _rerank as _native_rerank
+except ImportError as exc:  # built without a C compiler: correct, only slower
+    logging.getLogger(__name__).warning(
+        "native re-ranking kernel unavailable (%s): re-ranking uses the numpy version, slower", exc)
+    _native_rerank = None
+
+NATIVE_RERANK: bool = _native_rerank is not None
+# NEWSBOT_NUMPY_RERANK=1 makes `rerank_parts` use the numpy version although the kernel is built
+# (for A/B measurements of whole processes).
+USE_NATIVE_RERANK: bool = NATIVE_RERANK and os.environ.get("NEWSBOT_NUMPY_RERANK") != "1"
+
+
+def _native_arrays(index: bm25.BM25Index) -> bool:
+    """Whether the index arrays have the types and layout the kernel reads (build_index's and load_index's do)."""
+    wanted = (("offsets", np.int64), ("doc_ids", np.int32), ("idf", np.float64),
+              *((("codes", np.uint32), ("table", np.float32)) if index.codes is not None
+                else (("impacts", np.float32),)))
+    return all(getattr(index, name).dtype == dtype and getattr(index, name).flags.c_contiguous
+               for name, dtype in wanted)
+
+
+def _rerank_parts_native(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], weights: dict[int, float],
+                         query: list[QueryTerm], rw: RerankWeights) -> list[tuple[int, Evidence]]:
+    """`_rerank_parts_numpy`'s result, the per-passage work done by the C kernel (which must be built)."""
+    if _native_rerank is None:
+        raise RuntimeError("retrieval._rerank is not built: run `pip install -e .` with a C compiler")
+    parts = [(index, layout, leaders) for index, layout, leaders in parts if leaders]
+    if not parts:
+        return []
+    idf = parts[0][0].idf
+    # The numpy version's term order (a set's), which is the order each passage's sum is formed in.
+    tids = list({tid for term in query for tid, _ in term.matches} | weights.keys())
+    slot = {tid: k for k, tid in enumerate(tids)}
+    words = [[(slot[tid], c) for tid, c in term.matches] for term in query]
+    term_weights = [weights.get(tid) or 0.0 for tid in tids]
+    n, g_count = len(query), sum(len(leaders) for _, _, leaders in parts)
+    best = np.empty(g_count, dtype=np.int64)
+    boosted, plain = np.empty(g_count), np.empty(g_count)
+    credit, in_article, missing = np.empty(g_count * n), np.empty(g_count * n), np.empty(g_count * n)
+    passages, g0, part_of = 0, 0, []
+    for p, (index, layout, leaders) in enumerate(parts):
+        g1 = g0 + len(leaders)
+        coded = index.codes is not None
+        passages += _native_rerank.evidence(
+            index.offsets, index.doc_ids, index.codes if coded else index.impacts, index.table if coded else None,
+            idf, layout.order, layout.start, layout.end, layout.ordinal, leaders, tids, term_weights, words,
+            rw.lead_boost, best[g0:g1], boosted[g0:g1], plain[g0:g1], credit[g0 * n:g1 * n],
+            in_article[g0 * n:g1 * n], missing[g0 * n:g1 * n])
+        part_of += [p] * len(leaders)
+        g0 = g1
+    total_idf = sum(t.idf for t in query) or 1.0
+    idfs = np.array([t.idf for t in query], dtype=np.float64)
+    unit = np.array([max((weights.get(tid, 0.0) * float(idf[tid]) for tid, _ in t.matches), default=0.0)
+                     for t in query], dtype=np.float64)
+    # numpy's matmul over a stack of vectors takes each dot product through the same BLAS call, with the
+    # same strides, as `a @ b` on one: the numpy version's rows are contiguous, and its best passage's
+    # credits are a column of a (words × passages) matrix, strided unless the articles hold one passage.
+    rows = credit.reshape(g_count, n)
+    if passages > 1:
+        columns = np.empty((n, max(g_count, 2)))
+        columns[:, :g_count] = rows.T
+        rows = columns.T[:g_count]
+    spread = np.matmul(unit, missing.reshape(g_count, n, 1))[:, 0].tolist()
+    passage_cov = np.matmul(idfs, rows[:, :, None])[:, 0].tolist()
+    article_cov = np.matmul(idfs, in_article.reshape(g_count, n, 1))[:, 0].tolist()
+    return [(part_of[g], Evidence(passage=passage, score=boost + rw.spread_weight * spread[g], passage_score=score,
+                                  passage_coverage=passage_cov[g] / total_idf,
+                                  article_coverage=article_cov[g] / total_idf))
+            for g, (passage, boost, score) in enumerate(zip(best.tolist(), boosted.tolist(), plain.tolist(),
+                                                            strict=True))]
+
+
+# --- the numpy version ---------------------------------------------------------------------
+
+def _rerank_parts_numpy(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], weights: dict[int, float],
+                        query: list[QueryTerm], rw: RerankWeights) -> list[tuple[int, Evidence]]:
+    """`rerank_parts` in numpy: the specification of the C kernel and its fallback."""
     parts = [(index, layout, leaders) for index, layout, leaders in parts if leaders]
     if not parts:
         return []

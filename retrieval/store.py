@@ -293,13 +293,21 @@ async def iter_index_inputs(db: aiosqlite.Connection, batch: int = 20000):
 async def passages_by_id(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, StoredPassage]:
     if not ids:
         return {}
-    marks = ",".join("?" * len(ids))
     # One round trip to aiosqlite's thread instead of two (execute, then
-    # fetchall): this runs on every answer, and a hop to an idle thread costs
-    # ~0.25 ms (docs/performance.md, answer path).
-    rows = await db.execute_fetchall(
-        f'SELECT p.id, a.rowid, p.ord, p.start, p."end", {_ARTICLE_COLS} '
-        f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})", tuple(ids))
+    # fetchall): a hop to an idle thread costs ~0.25 ms (the answer path reads
+    # through retrieval/rowreads.py instead, without the hop).
+    return passages_of_rows(await db.execute_fetchall(passages_sql(len(ids)), tuple(ids)))
+
+
+def passages_sql(count: int) -> str:
+    """The query of `passages_by_id` for `count` ids."""
+    marks = ",".join("?" * count)
+    return (f'SELECT p.id, a.rowid, p.ord, p.start, p."end", {_ARTICLE_COLS} '
+            f"FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})")
+
+
+def passages_of_rows(rows: Iterable[Sequence]) -> dict[int, StoredPassage]:
+    """`passages_by_id`'s answer from the rows of `passages_sql`."""
     out = {}
     for r in rows:
         article = _article(r[5:])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -117,12 +117,24 @@ async def story_members(db: aiosqlite.Connection, rowids: Sequence[int],
     """
     if not rowids:
         return {}, {}
-    marks = ",".join("?" * len(rowids))
-    rows = await db.execute_fetchall(
-        "SELECT s.story, a.rowid, a.id, a.source, a.url, a.published FROM stories s"
-        " JOIN articles a ON a.id = s.article_id WHERE s.story IN"
-        f" (SELECT s1.story FROM articles a1 JOIN stories s1 ON s1.article_id = a1.id WHERE a1.rowid IN ({marks}))"
-        " ORDER BY a.published DESC, a.rowid DESC", tuple(rowids))
+    return members_of_rows(await db.execute_fetchall(members_sql(len(rowids)), tuple(rowids)), rowids)
+
+
+# The query and the answer of `story_members`, for readers that hold their own connection (the
+# answer path's synchronous one, retrieval/rowreads.py).
+
+def members_sql(count: int) -> str:
+    """The query of `story_members` for `count` rowids."""
+    marks = ",".join("?" * count)
+    return ("SELECT s.story, a.rowid, a.id, a.source, a.url, a.published FROM stories s"
+            " JOIN articles a ON a.id = s.article_id WHERE s.story IN"
+            f" (SELECT s1.story FROM articles a1 JOIN stories s1 ON s1.article_id = a1.id WHERE a1.rowid IN ({marks}))"
+            " ORDER BY a.published DESC, a.rowid DESC")
+
+
+def members_of_rows(rows: Iterable[Sequence], rowids: Sequence[int],
+                    ) -> tuple[dict[int, str], dict[str, list[tuple[int, StoryCopy]]]]:
+    """`story_members`' answer from the rows of `members_sql`."""
     wanted = set(rowids)
     story_of: dict[int, str] = {}
     members: dict[str, list[tuple[int, StoryCopy]]] = {}

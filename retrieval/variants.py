@@ -52,7 +52,14 @@ def known_variants(index: BM25Index, term: str) -> tuple[tuple[int, str], ...]:
     found = known.get(term)
     if found is None:
         vocabulary = index.vocabulary
-        found = tuple((index.df(vid), v) for v in edit1_variants(term) if (vid := vocabulary.get(v)) is not None)
+        # The candidates are first probed in C against a plain dict holding every term the vocabulary
+        # may know (a live index's views share its id dict; a few of its terms are not live): the
+        # vocabulary's own check, a Python method on a live index, then runs on the few found
+        # (~0.2 ms less for each new rare word at 100k).
+        views = getattr(index, "views", None)
+        ids = views[0].vocabulary if views else vocabulary
+        found = tuple((index.df(vid), v) for v in filter(ids.__contains__, edit1_variants(term))
+                      if (vid := vocabulary.get(v)) is not None)
         if len(known) >= CACHE_LIMIT:
             known.clear()
         known[term] = found

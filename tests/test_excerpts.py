@@ -1,7 +1,12 @@
 """Excerpts of very long passages: text without whitespace stays one passage however long."""
 
-from retrieval.analysis import analyze
-from retrieval.excerpts import ELLIPSIS, EXCERPT_SCAN_CHARS, make_excerpt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from retrieval import analysis
+from retrieval.analysis import analyze, analyze_token
+from retrieval.excerpts import ELLIPSIS, EXCERPT_SCAN_CHARS, make_excerpt, matched_words
+from retrieval.normalize import tokenize_with_spans
 
 TERMS = set(analyze("زلزال"))
 
@@ -38,3 +43,37 @@ def test_passages_within_the_limit_are_scanned_whole():
     text = "خبر " * (EXCERPT_SCAN_CHARS // 4 - 10) + "زلزال"
     assert len(text) <= EXCERPT_SCAN_CHARS
     assert _highlighted(make_excerpt(text, TERMS, 120)) == ["زلزال"]
+
+
+# --- the C chain's matches against the word-by-word loop ---------------------------------------
+
+# Letters with and without their marks, clitics, hamza and alef forms, digits of three scripts,
+# Latin, the underscore (splits a run), tatweel and joiners (inside words), punctuation, spaces,
+# a character outside the BMP and a capital sigma (both left to the Python chain).
+ALPHABET = [*"بالحكومةوزارةأإآىيءئؤ", "\u064e", "\u0651", "\u0670", "\u0640", "\u200c", "\u200d",
+            *"0123٠١٢۳abcXYZ_-.,،؟ \n\t", "\U0001d400", "Σ", "ß"]
+
+
+def loop_matches(text: str, terms: set[str]) -> list[tuple[int, int, str]]:
+    return [(s, e, t) for word, s, e in tokenize_with_spans(text)
+            if (t := analyze_token(word)) is not None and t in terms]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ALPHABET), max_size=80).map("".join))
+def test_native_matches_equal_the_word_by_word_analysis(text):
+    assert analysis.NATIVE_CHAIN
+    terms = {t for word, _, _ in tokenize_with_spans(text) if (t := analyze_token(word)) is not None}
+    # Half of them asked for: a word whose term is not asked for is left out.
+    asked = {t for i, t in enumerate(sorted(terms)) if i % 2 == 0}
+    assert matched_words(text, asked) == loop_matches(text, asked)
+    assert matched_words(text, terms) == loop_matches(text, terms)
+
+
+def test_native_matches_on_news_text():
+    text = ("أعلنت وزارةُ الخارجية_الأمريكية، يوم ٢٣ مارس 2021، أنّ الحكومات الثلاث وقّعت الاتفاق في بيروت؛"
+            " وقال المتحدث باسم الوزارة إن «الاتفاقيات» ستُنشر لاحقاً — راجع docs_v2.")
+    terms = set(analyze("وزارة الخارجية الحكومة اتفاق 2021 ٢٣ بيروت docs"))
+    got = matched_words(text, terms)
+    assert got == loop_matches(text, terms)
+    assert [text[s:e] for s, e, _ in got][:3] == ["وزارةُ", "الخارجية", "٢٣"]

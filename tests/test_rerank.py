@@ -1,10 +1,14 @@
 """Article-level re-ranking (retrieval/rerank.py) on small hand-made indexes."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from benchmarks import bm25_reference
-from retrieval import bm25, topk
+from retrieval import bm25, query, segment, segments, topk
+from retrieval import rerank as rerank_module
 from retrieval.analysis import analyze
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.rerank import ArticleLayout, Evidence, QueryTerm, RerankWeights, one_edit_apart, rerank
@@ -186,3 +190,105 @@ def test_rerank_is_bit_identical_to_the_plain_loop(seed):
         rw = RerankWeights(rng.choice([0.0, 0.3]), rng.choice([0.0, 0.2]))
         assert rerank(index, layout, weights, query, leaders, rw) == plain_rerank(
             index, layout, weights, query, leaders, rw)
+
+
+# --- the C kernel against the numpy version ----------------------------------------------------
+
+def test_native_rerank_is_built():
+    assert rerank_module.NATIVE_RERANK, "retrieval._rerank is not importable: run `pip install -e .` with a C compiler"
+
+
+def segmented(rng, vocab: list[str]) -> segments.LiveIndex:
+    """A base and two segments (coded impacts, shared term ids), some passages deleted."""
+    def articles(first: int, count: int) -> tuple[list[list[str]], list[int]]:
+        docs, ids = [], []
+        for article in range(first, first + count):
+            for _ in range(rng.randint(1, 6)):
+                docs.append(rng.choices(vocab, [1 / (i + 1) for i in range(len(vocab))], k=rng.randint(3, 25)))
+                ids.append(article)
+        return docs, ids
+
+    docs, ids = articles(0, 300)
+    vocabulary = segment.Vocabulary()
+    state = segments.SegmentedIndex(segment.build_segment(docs, range(len(docs)), ids, vocabulary, PARAMS),
+                                    vocabulary, PARAMS, 0)
+    next_id = len(docs)
+    for first in (300, 340):
+        more, more_ids = articles(first, 40)
+        state.add(more, range(next_id, next_id + len(more)), more_ids)
+        next_id += len(more)
+    for pid in rng.sample(range(len(docs)), 30):
+        state.delete(pid, " ".join(docs[pid]))
+    return state.snapshot()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_native_rerank_is_bit_identical_to_the_numpy_version_over_segments(seed, monkeypatch):
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(50)]
+    live = segmented(rng, vocab)
+    assert len(live.views) == 3
+    config = RetrievalConfig()
+    for _ in range(40):
+        words = rng.sample(vocab, rng.choice([1, 2, 4, 9, 17]))
+        weights = {live.vocabulary[w]: rng.choice([1.0, 2.0, 0.6]) for w in words}
+        qterms = []
+        for w in words:
+            matches = [(live.vocabulary[w], 1.0)]
+            if rng.random() < 0.3:
+                matches.append((live.vocabulary[rng.choice(vocab)], 0.6))
+            qterms.append(QueryTerm(rng.uniform(0.5, 6.0), tuple(matches)))
+        by_view: dict[int, list[int]] = {}
+        for v, d in query.leading_passages(live, weights, rng.choice([1, 10, 30])):
+            by_view.setdefault(v, []).append(d)
+        parts = [(live.views[v], rerank_module.article_layout(live.views[v]), by_view[v]) for v in by_view]
+        rw = RerankWeights(rng.choice([0.0, 0.3]), rng.choice([0.0, 0.2]))
+        native = rerank_module._rerank_parts_native(parts, weights, qterms, rw)
+        assert native == rerank_module._rerank_parts_numpy(parts, weights, qterms, rw)
+        # And the whole evidence a question is judged by, either way.
+        expanded = dict.fromkeys(words, 1.0)
+        got = query.leading_evidence(live, words, expanded, 10, config)
+        monkeypatch.setattr(rerank_module, "USE_NATIVE_RERANK", False)
+        assert query.leading_evidence(live, words, expanded, 10, config) == got
+        monkeypatch.setattr(rerank_module, "USE_NATIVE_RERANK", True)
+
+
+def test_native_rerank_refuses_a_damaged_index():
+    index = make_index([f"قمة {FILLER}", f"بغداد {FILLER}", f"قمة بغداد {FILLER}"], [1, 1, 2])
+    layout = ArticleLayout.of(index)
+    tid = index.vocabulary[analyze("قمة")[0]]
+    outs = [np.empty(1, np.int64), np.empty(1), np.empty(1), np.empty(1), np.empty(1), np.empty(1)]
+
+    def call(offsets=index.offsets, order=layout.order, leaders=(0,), term_ids=(tid,)):
+        return rerank_module._native_rerank.evidence(
+            offsets, index.doc_ids, index.impacts, None, index.idf, order, layout.start, layout.end, layout.ordinal,
+            list(leaders), list(term_ids), [1.0] * len(term_ids), [[(0, 1.0)]], 0.3, *outs)
+
+    assert call() == 2  # the article of passage 0 has two passages
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        call(term_ids=(len(index.vocabulary),))
+    with pytest.raises(ValueError, match="leader 7 is outside"):
+        call(leaders=(7,))
+    with pytest.raises(ValueError, match="outside the 3 passages"):
+        call(order=np.array([0, 9, 2], dtype=np.int32))
+    bad = index.offsets.copy()
+    bad[tid + 1] = 10**6
+    with pytest.raises(ValueError, match="outside the"):
+        call(offsets=bad)
+    with pytest.raises(ValueError, match="int32"):
+        call(order=layout.order.astype(np.int64))
+
+
+def test_without_the_extension_the_numpy_version_reranks_with_a_warning():
+    code = """
+import logging, sys
+logging.basicConfig()
+sys.modules["retrieval._rerank"] = None  # as if it had not been built
+from retrieval import rerank
+print(rerank.NATIVE_RERANK, rerank.USE_NATIVE_RERANK)
+"""
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["False", "False"]
+    assert "native re-ranking kernel unavailable" in run.stderr

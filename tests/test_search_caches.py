@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from retrieval import excerpts, variants
+from retrieval import excerpts, segment, segments, variants
 from retrieval.analysis import analyze, analyze_token
-from retrieval.bm25 import build_index
+from retrieval.bm25 import BM25Params, build_index
 from retrieval.excerpts import cached_term, make_excerpt, matched_words
 from retrieval.variants import edit1_variants
 
@@ -71,3 +71,18 @@ def test_known_variants_are_forgotten_when_the_index_is_replaced():
     assert variants.known_variants(old, "لافرنتيف") == ((1, "لافرنتييف"),)
     new = small_index([["لافرينتيف"], ["لافرينتيف"]])
     assert variants.known_variants(new, "لافرنتيف") == ((2, "لافرينتيف"),)
+
+
+def test_known_variants_of_a_live_index_leave_out_terms_no_live_passage_holds():
+    vocabulary = segment.Vocabulary()
+    params = BM25Params()
+    docs = [["لافرنتييف", "سوريا"], ["لافرينتييف"], ["سوري"]]
+    state = segments.SegmentedIndex(segment.build_segment(docs, range(3), range(3), vocabulary, params),
+                                    vocabulary, params, 0)
+    state.add([["لافرنتيييف"]], [3], [3])  # a variant only a segment holds
+    assert state.delete(1, "لافرينتييف")  # its only passage: no longer a term of the index
+    live = state.snapshot()
+    got = variants.known_variants(live, "لافرنتييف")
+    assert set(got) == {(live.df(live.vocabulary[v]), v) for v in edit1_variants("لافرنتييف")
+                        if v in live.vocabulary}
+    assert {v for _, v in got} == {"لافرنتيييف"}

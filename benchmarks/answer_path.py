@@ -1,0 +1,134 @@
+"""The whole answer path, stage by stage: where `SearchEngine.search(q, k=3)` spends its time.
+
+Opens a database (`--db`, with its index beside it; by default one of `--passages` passages of the
+news corpus, built once and cached as benchmarks/bot_path.py builds it), pins this process to one
+core, asks `--warmup` questions untimed, then times each of `--questions` questions (perf.make_questions)
+stage by stage, as the engine runs them:
+
+- rank: `query.rank` at the depth one-per-story asks for (analysis, expansion, top articles, re-ranking,
+  no-answer check);
+- stories: the ranked articles' story members (the one-per-story collapse);
+- passages: the shown passages' rows;
+- excerpts: the excerpt and highlights of each shown passage;
+- search: the whole `SearchEngine.search(q, k=3)`, timed first for each question (the stages are
+  timed after it, so they read what the search has just read: warm caches, their p50s are a lower
+  bound; the search's is the figure).
+
+Prints the p50 of each (and the search's p95 and CPU p50) and a JSON line with them.
+
+    .venv/bin/python -m benchmarks.answer_path --passages 100000
+    .venv/bin/python -m benchmarks.answer_path --db /tmp/nrt1m/news.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import bot_path, perf
+from benchmarks import eval as quality_eval
+from retrieval import query, store, storygroups
+from retrieval.engine import RetrievalConfig, SearchEngine
+from retrieval.excerpts import make_excerpt
+
+STAGES = ("rank", "stories", "passages", "excerpts", "search")
+
+
+async def measure(db: Path, questions: Sequence[str], warmup: int, k: int) -> dict[str, list[float]]:
+    engine = await SearchEngine.open(db, RetrievalConfig())
+    config = engine.config
+    times: dict[str, list[float]] = {s: [] for s in STAGES}
+    times["search_cpu"] = []
+    try:
+        for q in questions[:warmup]:
+            await engine.search(q, k=k)
+        live = query.live(engine.index)
+        for q in questions[warmup:]:
+            # The whole search first, so that nothing the stages below read is warmer for it.
+            t, c = time.perf_counter(), time.process_time()
+            await engine.search(q, k=k)
+            times["search"].append(time.perf_counter() - t)
+            times["search_cpu"].append(time.process_time() - c)
+            t = time.perf_counter()
+            fetch = 2 * k + 1 if config.one_per_story else k
+            ranking = query.rank(live, q, fetch, 0, config)
+            times["rank"].append(time.perf_counter() - t)
+            if ranking.picked:
+                rowids = [live.article_id(p) for p, _ in ranking.picked]
+                t = time.perf_counter()
+                if engine.rows is not None:
+                    engine.rows.story_members(rowids)
+                else:
+                    await storygroups.story_members(engine.reader, rowids)
+                times["stories"].append(time.perf_counter() - t)
+                ids = [live.passage_id(p) for p, _ in ranking.picked[:k]]
+                t = time.perf_counter()
+                rows = engine.rows.passages_by_id(ids) if engine.rows is not None else None
+                if rows is None:
+                    rows = await store.passages_by_id(engine.reader, ids)
+                times["passages"].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                for row in rows.values():
+                    make_excerpt(row.text, ranking.expanded.keys(), config.excerpt_chars)
+                times["excerpts"].append(time.perf_counter() - t)
+    finally:
+        await engine.close()
+    return times
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="SearchEngine.search stage by stage, pinned to one core.")
+    p.add_argument("--db", type=Path, help="an existing database with its index (default: build one of --passages)")
+    p.add_argument("--passages", type=int, default=100_000)
+    p.add_argument("--corpus", type=Path, default=perf.DEFAULT_CORPUS)
+    p.add_argument("--cache-dir", type=Path, default=quality_eval.DEFAULT_CACHE)
+    p.add_argument("--questions", type=int, default=1000)
+    p.add_argument("--warmup", type=int, default=200, help="questions asked first, untimed (default: %(default)s)")
+    p.add_argument("-k", type=int, default=3, help="results per question (the bot's page: 3)")
+    args = p.parse_args(argv)
+    if args.db is not None and not args.db.exists():
+        p.error(f"--db {args.db} does not exist")
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})  # before aiosqlite's threads start: they inherit it
+    db = args.db
+    if db is None:
+        db, _ = bot_path.cached_database(args.corpus, args.passages, args.cache_dir)
+    passages = passage_count(db)
+    # Questions about the articles the database holds (the corpus's first ones, as its builders take them).
+    articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), passages, RetrievalConfig())
+    questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
+    del articles
+    times = asyncio.run(measure(db, questions, args.warmup, args.k))
+    p50 = {s: float(np.percentile(np.asarray(v) * 1000, 50)) for s, v in times.items() if v}
+    p95 = float(np.percentile(np.asarray(times["search"]) * 1000, 95))
+    print(f"SearchEngine.search(q, k={args.k}) at {passages:,} passages, {args.questions} questions after"
+          f" {args.warmup} warm-up ones, pinned to core {core} (load average {os.getloadavg()[0]:.1f}):\n")
+    print("| stage | p50 ms |\n|---|---:|")
+    for s in STAGES[:-1]:
+        print(f"| {s} | {p50.get(s, 0.0):.3f} |")
+    print(f"| **search (whole)** | **{p50['search']:.3f}** |\n")
+    print(f"search p95 {p95:.3f} ms, CPU p50 {p50['search_cpu']:.3f} ms")
+    print(json.dumps({"passages": passages, "questions": args.questions, "k": args.k,
+                      **{f"{s}_p50_ms": round(v, 4) for s, v in p50.items()}, "search_p95_ms": round(p95, 4)}))
+    return 0
+
+
+def passage_count(db: Path) -> int:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return int(con.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The answer path's synchronous reads (retrieval/rowreads.py) against aiosqlite's, and their fallback."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from retrieval import store, storygroups
+from retrieval.engine import RetrievalConfig, SearchEngine
+from retrieval.rowreads import RowReader
+
+from .conftest import write_jsonl
+from .test_stories import ARTICLES
+
+QUESTION = "إصابة بجدري القردة في المغرب"
+
+
+def shown(result) -> list:
+    return [(h.article_id, h.passage_id, h.score, h.excerpt, h.highlights, h.also) for h in result.hits]
+
+
+async def test_rows_and_stories_equal_aiosqlites(tmp_path: Path) -> None:
+    async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES)])
+        assert engine.rows is not None
+        ids = [r[0] for r in await engine.reader.execute_fetchall("SELECT id FROM passages")]
+        rowids = [r[0] for r in await engine.reader.execute_fetchall("SELECT rowid FROM articles")]
+        assert engine.rows.passages_by_id(ids) == await store.passages_by_id(engine.reader, ids)
+        assert engine.rows.passages_by_id([ids[0], 10**9]).keys() == {ids[0]}  # a deleted one is missing
+        assert engine.rows.story_members(rowids) == await storygroups.story_members(engine.reader, rowids)
+        assert engine.rows.passages_by_id([]) == {} and engine.rows.story_members([]) == ({}, {})
+        # Reads see what the writer committed, at once (no snapshot held between queries).
+        assert await engine.delete_article("w3")
+        assert "w3" not in {c.article_id for members in engine.rows.story_members(rowids)[1].values()
+                            for _, c in members}
+
+
+async def test_a_busy_file_is_read_through_aiosqlite(tmp_path: Path, monkeypatch) -> None:
+    async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES)])
+        quick = await engine.search(QUESTION, k=5)
+        assert quick.hits and any(h.also for h in quick.hits)
+        asked = []
+
+        def busy(sql: str, args: object) -> None:
+            asked.append(sql)
+            return None  # what _rows answers when SQLite says SQLITE_BUSY
+
+        monkeypatch.setattr(engine.rows, "_rows", busy)
+        slow = await engine.search(QUESTION, k=5)
+        assert len(asked) == 2  # stories, then passages: both asked of aiosqlite instead
+        assert shown(slow) == shown(quick)
+
+
+def test_the_reader_only_reads(tmp_path: Path) -> None:
+    db = tmp_path / "news.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE t (x)")
+    reader = RowReader.open(db)
+    assert reader is not None
+    try:
+        try:
+            reader._db.execute("INSERT INTO t VALUES (1)")
+        except sqlite3.OperationalError as exc:
+            assert "readonly" in str(exc)
+        else:
+            raise AssertionError("the row reader wrote to the database")
+    finally:
+        reader.close()
+    assert RowReader.open(":memory:") is None
