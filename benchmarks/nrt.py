@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -79,6 +80,22 @@ def newsbot(*args: str, db: Path) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"newsbot {args[0]} failed: {proc.stderr.strip()[-2000:]}")
     return seconds
+
+
+class GcPauses:
+    """A `gc.callbacks` hook timing the collector's full (oldest-generation) collections."""
+
+    def __init__(self, out: list[float]) -> None:
+        self.out = out
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.out.append(time.perf_counter() - self._started)
 
 
 async def timed_search(engine: SearchEngine, questions: list[str], k: int = 3) -> list[float]:
@@ -229,8 +246,11 @@ async def run(args: argparse.Namespace) -> dict:
         # A second process merges everything into a new base while questions keep coming to it;
         # this one keeps its segments (the merge changes no content), so both are timed side by side.
         merged_engine = await SearchEngine.open(db, config)
+        pauses: list[float] = []
+        collector = GcPauses(pauses)
         try:
             waits: list[float] = []
+            gc.callbacks.append(collector)
             merge = asyncio.create_task(merged_engine.rebuild_index())
             before = merged_engine.index
             i = 0
@@ -241,9 +261,13 @@ async def run(args: argparse.Namespace) -> dict:
                 i += 1
                 await asyncio.sleep(0.01)
             await merge
+            gc.callbacks.remove(collector)
             out["merge_probe"] = {"questions": len(waits), "max_ms": max(waits) * 1000 if waits else None,
                                   "p50_ms": statistics.median(waits) * 1000 if waits else None,
-                                  "swapped": merged_engine.index is not before}
+                                  "swapped": merged_engine.index is not before,
+                                  # Full collections meanwhile (any thread): a pause of the whole process.
+                                  "gc_full_collections": len(pauses),
+                                  "gc_full_max_ms": max(pauses) * 1000 if pauses else 0.0}
             log(f"questions during a merge: {out['merge_probe']}")
             with_segments, merged = rankings(engine, questions), rankings(merged_engine, questions)
             seg_times, merged_times = [], []
