@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -73,3 +75,27 @@ def test_the_index_child_runs_at_a_lower_priority() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parent.parent, check=True)
     assert int(out.stdout.strip().splitlines()[-1]) == min(os.nice(0) + indexer.CHILD_NICENESS, 19)
+
+
+def test_read_members_equals_np_load(tmp_path: Path) -> None:
+    arrays = {"ints": np.arange(1000, dtype=np.int64), "flags": np.arange(7) % 2 == 0,
+              "empty": np.empty(0, dtype=np.float32), "scalar": np.array(3.5),
+              "text": np.frombuffer("كلمة".encode(), np.uint8),
+              "matrix": np.asfortranarray(np.arange(12, dtype=np.uint32).reshape(3, 4))}
+    path = tmp_path / "x.npz"
+    np.savez(path, **arrays)
+    got = segmentfile.read_members(path)
+    assert got.keys() == arrays.keys()
+    for name, want in arrays.items():
+        assert got[name].dtype == want.dtype and got[name].shape == want.shape
+        assert np.array_equal(got[name], want)
+
+
+def test_read_members_refuses_a_header_larger_than_its_member(tmp_path: Path) -> None:
+    path = tmp_path / "x.npz"
+    np.savez(path, a=np.arange(10, dtype=np.int64))
+    data = path.read_bytes()
+    # The .npy header's shape says 10 elements: claim 90 within the same member size.
+    path.write_bytes(data.replace(b"(10,)", b"(90,)", 1))
+    with pytest.raises(ValueError, match="does not match its size"):
+        segmentfile.read_members(path)
