@@ -224,8 +224,7 @@ def tail_seq(path: Path, base_seq: int) -> int | None:
 def load_tail(state: SegmentedIndex, path: Path) -> None:
     """Extend a freshly loaded base state with a tail file; ValueError/OSError (state untouched) if unusable."""
     try:
-        with np.load(path) as data:
-            members = {name: data[name] for name in data.files}
+        members = read_members(path)
     except OSError:
         raise
     except Exception as exc:
