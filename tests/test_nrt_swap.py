@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import indexer, rerank, segmentfile
+from retrieval import indexer, rerank, segmentfile, upkeep
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 TERM = st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=12)
@@ -99,3 +99,28 @@ def test_read_members_refuses_a_header_larger_than_its_member(tmp_path: Path) ->
     path.write_bytes(data.replace(b"(10,)", b"(90,)", 1))
     with pytest.raises(ValueError, match="does not match its size"):
         segmentfile.read_members(path)
+
+
+def test_short_switches_restore_the_interval_once_at_the_last_exit() -> None:
+    normal = sys.getswitchinterval()
+    first, second = upkeep._short_switches(), upkeep._short_switches()
+    first.__enter__()
+    assert sys.getswitchinterval() == min(normal, upkeep.SWAP_SWITCH_INTERVAL)
+    second.__enter__()
+    first.__exit__(None, None, None)  # interleaved: the other swap is still loading
+    assert sys.getswitchinterval() == min(normal, upkeep.SWAP_SWITCH_INTERVAL)
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == normal
+
+
+def test_a_rebuild_leaves_the_switch_interval_as_it_was(tmp_path: Path) -> None:
+    normal = sys.getswitchinterval()
+
+    async def run() -> None:
+        async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+            await engine.ingest_bytes(json.dumps({"id": "a", "text": "خبر عن الاقتصاد " * 40}).encode(), "a.json")
+            await engine.rebuild_index()
+            assert engine.index.n_passages >= 1
+
+    asyncio.run(run())
+    assert sys.getswitchinterval() == normal
