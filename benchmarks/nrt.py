@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -46,6 +47,8 @@ from retrieval.engine import RetrievalConfig, SearchEngine
 
 REPO = Path(__file__).resolve().parent.parent
 REL = 1e-9
+# The merge probe's waits in its last seconds are reported apart: the swap, not the build.
+SWAP_WINDOW_S = 3.0
 
 
 def memory_kib() -> dict[str, int]:
@@ -79,6 +82,22 @@ def newsbot(*args: str, db: Path) -> float:
     if proc.returncode != 0:
         raise RuntimeError(f"newsbot {args[0]} failed: {proc.stderr.strip()[-2000:]}")
     return seconds
+
+
+class GcPauses:
+    """A `gc.callbacks` hook timing the collector's full (oldest-generation) collections."""
+
+    def __init__(self, out: list[float]) -> None:
+        self.out = out
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.out.append(time.perf_counter() - self._started)
 
 
 async def timed_search(engine: SearchEngine, questions: list[str], k: int = 3) -> list[float]:
@@ -229,21 +248,38 @@ async def run(args: argparse.Namespace) -> dict:
         # A second process merges everything into a new base while questions keep coming to it;
         # this one keeps its segments (the merge changes no content), so both are timed side by side.
         merged_engine = await SearchEngine.open(db, config)
+        pauses: list[float] = []
+        collector = GcPauses(pauses)
         try:
             waits: list[float] = []
+            gc.callbacks.append(collector)
             merge = asyncio.create_task(merged_engine.rebuild_index())
             before = merged_engine.index
             i = 0
+            started, asked_at = time.perf_counter(), []
             while not merge.done():
                 t = time.perf_counter()
                 await merged_engine.search(questions[i % len(questions)], k=3)
                 waits.append(time.perf_counter() - t)
+                asked_at.append(t - started)
                 i += 1
                 await asyncio.sleep(0.01)
             await merge
+            merge_s = time.perf_counter() - started
+            gc.callbacks.remove(collector)
+            # The last seconds: the child has exited, the new base is loaded and swapped in (~1 s at 1M);
+            # before that, questions share the machine with the child's build.
+            swap_window = [w for w, at in zip(waits, asked_at, strict=True) if at >= merge_s - SWAP_WINDOW_S]
+            worst = sorted(zip(waits, asked_at, strict=True), reverse=True)[:3]
             out["merge_probe"] = {"questions": len(waits), "max_ms": max(waits) * 1000 if waits else None,
                                   "p50_ms": statistics.median(waits) * 1000 if waits else None,
-                                  "swapped": merged_engine.index is not before}
+                                  "swapped": merged_engine.index is not before, "merge_s": merge_s,
+                                  "worst_ms_at_s": [(w * 1000, at) for w, at in worst],
+                                  "max_ms_last_seconds": max(swap_window) * 1000 if swap_window else None,
+                                  "last_seconds": SWAP_WINDOW_S,
+                                  # Full collections meanwhile (any thread): a pause of the whole process.
+                                  "gc_full_collections": len(pauses),
+                                  "gc_full_max_ms": max(pauses) * 1000 if pauses else 0.0}
             log(f"questions during a merge: {out['merge_probe']}")
             with_segments, merged = rankings(engine, questions), rankings(merged_engine, questions)
             seg_times, merged_times = [], []

@@ -8,18 +8,20 @@ retrieval/indexing.py and retrieval/segments.py (segment.py, segmentfile.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
 
-from . import bm25, indexer, indexing, passagelog, segmentfile, segments, store
+from . import bm25, indexer, indexing, passagelog, rerank, segmentfile, segments, store
 from .config import RetrievalConfig
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,43 @@ BUILD_IN_PROCESS_MIN_PASSAGES = 2_000
 PICKUP_SECONDS = 1.0
 # The index-building child imports this package from where we found it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def warmed(snapshot: segments.LiveIndex) -> segments.LiveIndex:
+    """`snapshot` with what the first question would derive per segment already derived.
+
+    The article layout re-ranking reads (rerank.article_layout, ~70 ms at a million passages)
+    is kept with each segment; for a new one (a merged base above all) it is built here, in the
+    worker thread that made the snapshot (numpy sorts and gathers that mostly let the GIL go),
+    rather than by the first question after the swap, on the event loop.
+    """
+    for view in snapshot.views:
+        rerank.article_layout(view)
+    return snapshot
+
+
+# While a new base is loaded and applied in a worker thread, the interpreter hands the GIL over
+# every millisecond rather than every 5: each time a question needs the GIL back (after each
+# SQLite hop, each kernel call that released it) it waits at most that long for the loading thread.
+SWAP_SWITCH_INTERVAL = 0.001
+_short_switch_users = 0
+_normal_switch_interval = 0.0
+
+
+@contextlib.contextmanager
+def _short_switches() -> Iterator[None]:
+    """`SWAP_SWITCH_INTERVAL` for the duration; nested or concurrent uses restore it once, at the last exit."""
+    global _short_switch_users, _normal_switch_interval
+    if _short_switch_users == 0:
+        _normal_switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(_normal_switch_interval, SWAP_SWITCH_INTERVAL))
+    _short_switch_users += 1
+    try:
+        yield
+    finally:
+        _short_switch_users -= 1
+        if _short_switch_users == 0:
+            sys.setswitchinterval(_normal_switch_interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +177,7 @@ class IndexUpkeep:
             if state.last_merge != merged and not self.rebuilding:
                 # Merged segments are worth keeping: a restart loads them instead of re-indexing.
                 segmentfile.save_tail(state, indexing.tail_path(self.index_path))
-            return "ok", state.snapshot()
+            return "ok", warmed(state.snapshot())
 
         outcome, snapshot = await asyncio.to_thread(work)
         if snapshot is None:
@@ -250,13 +289,15 @@ class IndexUpkeep:
                     built = await self._build_in_process()
                 generation, passages, terms = built.generation, built.passages, built.terms
                 async with self._refresh_lock:
-                    # The tail file extended the old base: the log since the new one replaces it.
-                    indexing.tail_path(self.index_path).unlink(missing_ok=True)
-                    state = await asyncio.to_thread(indexing.load_state, self.index_path, self.config.bm25)
-                    if not await self._apply_log(state):
-                        raise RuntimeError("the index just built does not follow the database's passage log")
+                    # Released in a thread once swapped out (a million-passage base is ~400 MB to unmap).
+                    retired = [self._nrt, self._index]
+                    with _short_switches():
+                        state = await asyncio.to_thread(self._load_new_base)
+                        if not await self._apply_log(state):
+                            raise RuntimeError("the index just built does not follow the database's passage log")
                     snapshot = None
                     await asyncio.to_thread(self._trim_log, built.log_seq)
+                    await asyncio.to_thread(retired.clear)
                 state.last_merge = time.time()
                 size = self.index_path.stat().st_size
             info = IndexInfo(passages=passages, terms=terms, generation=generation,
@@ -269,6 +310,11 @@ class IndexUpkeep:
                 await store.set_meta(self._writer, "index", json.dumps(asdict(info)))
             log.info("index built: %d passages, %d terms in %.2f s", info.passages, info.terms, info.build_seconds)
             return info
+
+    def _load_new_base(self) -> segments.SegmentedIndex:
+        # The tail file extended the old base: the log since the new one replaces it.
+        indexing.tail_path(self.index_path).unlink(missing_ok=True)
+        return indexing.load_state(self.index_path, self.config.bm25)
 
     def _trim_log(self, upto: int) -> None:
         con = indexing.connect(self.db_path)
