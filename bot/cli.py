@@ -19,7 +19,7 @@ from retrieval.news import NewsDesk
 from retrieval.store import SchemaError
 
 from . import newscli
-from .feeds import commands as feed_commands
+from .feeds import cliargs as feed_args
 from .settings import Settings, SettingsError, load_settings
 from .terminal import format_result, format_stats
 
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("prompt", parents=[common], help="interactive question prompt in the terminal")
     sub.add_parser("start", parents=[common], help="run the Telegram bot if a token is set, else the prompt")
     sub.add_parser("run", parents=[common], help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")
-    feed_commands.add_cli(sub, common)
+    feed_args.add_cli(sub, common)
     return p
 
 
@@ -210,9 +210,21 @@ async def cmd_start(settings: Settings, args: argparse.Namespace) -> int:
     return await cmd_prompt(settings, args)
 
 
+async def _cmd_feeds(settings: Settings, args: argparse.Namespace) -> int:
+    from .feeds import commands  # the fetching stack, imported by the feed commands alone
+
+    return await commands.cmd_feeds(settings, args)
+
+
+async def _cmd_watch(settings: Settings, args: argparse.Namespace) -> int:
+    from .feeds import commands
+
+    return await commands.cmd_watch(settings, args)
+
+
 _COMMANDS = {"ingest": cmd_ingest, "reindex": cmd_reindex, "ask": cmd_ask, "search": cmd_search,
              "analyze": cmd_analyze, "stats": cmd_stats, "prompt": cmd_prompt, "start": cmd_start,
-             "feeds": feed_commands.cmd_feeds, "watch": feed_commands.cmd_watch, "sources": newscli.cmd_sources}
+             "feeds": _cmd_feeds, "watch": _cmd_watch, "sources": newscli.cmd_sources}
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telegram import Update
-
 MAX_FOLLOWS_PER_CHAT = 20
 
 # --- answer content: Arabic for everyone -----------------------------------------------------
@@ -310,5 +308,6 @@ def for_language(language_code: str | None) -> Texts:
 
 def for_update(update: object) -> Texts:
     """The table for whoever sent `update` (Arabic when unknown)."""
-    user = update.effective_user if isinstance(update, Update) else None
+    # Read by attribute: this module is also the terminal's text table, which must not import telegram.
+    user = getattr(update, "effective_user", None)
     return for_language(user.language_code if user else None)

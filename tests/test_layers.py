@@ -134,3 +134,15 @@ def test_no_import_cycles():
     edges = {name: {m for m in imports(name, path, load_time_only=True) if m in modules and m != name}
              for name, path in modules.items()}
     assert find_cycles(edges) == []
+
+
+def test_the_command_line_starts_without_the_telegram_and_fetching_stacks():
+    """`newsbot ask`, `ingest`, `stats` ... start in well under a second of imports: telegram, aiohttp and
+    the extraction stack are loaded only by the commands that use them (run, feeds, watch)."""
+    import subprocess
+    import sys
+
+    heavy = ("telegram", "aiohttp", "lxml", "trafilatura")
+    code = f"import sys, bot.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
