@@ -28,6 +28,11 @@ import numpy as np
 
 from .newsquery import clean, fold
 
+try:  # signatures of a batch in C (retrieval/_minhash.c); the Python below is its specification
+    from ._minhash import signatures as _native_signatures
+except ImportError:  # built without a C compiler
+    _native_signatures = None
+
 PERMUTATIONS = 128
 BANDS, ROWS = 64, 2
 SHINGLE_WORDS = 2
@@ -68,6 +73,33 @@ def signature(items: Sequence[bytes]) -> np.ndarray:
     # Multiply-shift: the high 32 bits of a·h + b (mod 2^64), a random odd a and a random b per column.
     with np.errstate(over="ignore"):
         return ((h[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)).min(axis=0).astype(np.uint32)
+
+
+def batch_signatures(titles: Sequence[str], bodies: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each article's signature (n × PERMUTATIONS uint32) and its number of shingles (n int64).
+
+    Row i is `signature(shingles(titles[i], bodies[i]))`, bit for bit. The C kernel signs the batch
+    (~4 µs an article against ~170 µs for the two Python functions); an article it leaves alone
+    (cased letters other than ASCII, see retrieval/_minhash.c) or every article without it runs the
+    Python.
+    """
+    n = len(titles)
+    sigs = np.empty((n, PERMUTATIONS), dtype=np.uint32)
+    if _native_signatures is not None:
+        counts = np.array(_native_signatures(titles, bodies, LEAD_WORDS * 16, LEAD_WORDS, SHINGLE_WORDS,
+                                             _A, _B, sigs), dtype=np.int64)
+    else:
+        counts = np.full(n, -1, dtype=np.int64)
+    for i in np.flatnonzero(counts < 0).tolist():
+        items = shingles(titles[i], bodies[i])
+        sigs[i] = signature(items)
+        counts[i] = len(items)
+    return sigs, counts
+
+
+def thresholds(counts: np.ndarray) -> np.ndarray:
+    """The similarity each article needs to join a story, from its shingle count (see MIN_SHINGLES)."""
+    return np.where(counts >= MIN_SHINGLES, THRESHOLD, SHORT_THRESHOLD)
 
 
 def article_signature(title: str, body: str) -> np.ndarray:
