@@ -143,7 +143,11 @@ static int add_words(Words *w, PyObject *text, Py_ssize_t limit_chars, Py_ssize_
 /* The high half of a * h + b (mod 2^64) from 32-bit halves, h < 2^32: h * a_lo + b_lo fits in 64
  * bits, and its carry into the high half is all the low halves contribute. Written this way the
  * compiler vectorises the loop (32 x 32 -> 64 multiplies), ~4x faster than the 64-bit product. */
-static inline void sign(uint32_t *restrict sig, uint32_t h, const uint32_t *restrict k, Py_ssize_t perms) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* AVX2 where the CPU has it (4 products a lane instead of 2), chosen when the module loads. */
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void sign(uint32_t *restrict sig, uint32_t h, const uint32_t *restrict k, Py_ssize_t perms) {
     const uint32_t *a_lo = k, *a_hi = k + perms, *b_lo = k + 2 * perms, *b_hi = k + 3 * perms;
     for (Py_ssize_t p = 0; p < perms; p++) {
         uint64_t low = (uint64_t)h * a_lo[p] + b_lo[p];

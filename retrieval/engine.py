@@ -141,6 +141,7 @@ class SearchEngine(IndexUpkeep):
             await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
+                await engine._stories.load(engine._writer)  # serving: the first add then allocates little
                 await engine.ensure_index()
         except BaseException:
             await engine.close()
