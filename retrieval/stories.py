@@ -125,8 +125,8 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 # keys in one sorted array (a key of one band equal to another band's is a false candidate the
 # similarity check drops).
 _BAND_SALT = _rng.integers(0, 2**63, BANDS, dtype=np.uint64)
-# Keys added since the big sorted array was last rebuilt live in a small sorted array until there are
-# this many (merging copies the big one).
+# Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
+# are this many, or as many as in the big one (merging copies it).
 MERGE_EVERY = 64_000
 # Pairs of one batch's articles sharing a key, at most: past it the batch is grouped in halves (a
 # batch of one story's copies pairs every article with every other, 64 times).
@@ -155,8 +155,9 @@ class StoryIndex:
     Articles live in slots of growing numpy arrays (signatures, times), so candidates are
     verified in vectorised comparisons; a removed article's slot is left dead. The band keys
     are a sorted uint64 array with the slot of each (12 bytes a key, 64 keys an article: ~18 MB
-    at 24,000 articles; a dict of lists took over ten times that), plus a small sorted array of
-    the keys added since it was last merged.
+    at 24,000 articles; a dict of lists took over ten times that), plus a few sorted runs of the
+    keys added since it was last merged, and a bit filter over both (most keys looked up are in
+    neither).
 
     `assign` groups a batch of articles at once, with the result of `best_match` then `add` for
     each in turn (an article can join one earlier in its batch); the two single-article methods
@@ -172,8 +173,8 @@ class StoryIndex:
         self._slot: dict[str, int] = {}
         self._sorted_keys = np.empty(0, dtype=np.uint64)
         self._sorted_slots = np.empty(0, dtype=np.int32)
-        self._recent_keys = np.empty(0, dtype=np.uint64)
-        self._recent_slots = np.empty(0, dtype=np.int32)
+        # Sorted runs of recent keys, largest first (see _append).
+        self._recent: list[tuple[np.ndarray, np.ndarray]] = []
         self._filter = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
 
     @classmethod
@@ -213,8 +214,7 @@ class StoryIndex:
         """
         n = len(self._keys)
         sigs = self._sigs[:n]
-        self._recent_keys = np.empty(0, dtype=np.uint64)
-        self._recent_slots = np.empty(0, dtype=np.int32)
+        self._recent = []
         if n == 0:
             self._sorted_keys = np.empty(0, dtype=np.uint64)
             self._sorted_slots = np.empty(0, dtype=np.int32)
@@ -287,21 +287,29 @@ class StoryIndex:
             band = flat[order], order // BANDS
         new_keys, new_slots = band[0], band[1].astype(np.int32) + np.int32(base)
         self._mark(new_keys)
-        at = np.searchsorted(self._recent_keys, new_keys, side="right")
-        self._recent_keys = np.insert(self._recent_keys, at, new_keys)
-        self._recent_slots = np.insert(self._recent_slots, at, new_slots)
-        # Merging copies the big array: done once the recent keys are a quarter of it (or
-        # MERGE_EVERY), so each key is copied a bounded number of times however large the index.
-        if self._recent_keys.size >= max(MERGE_EVERY, self._sorted_keys.size // 4):
+        # The recent keys are sorted runs, kept few: a run is merged with the one before it while
+        # it is at least half that one's size (as a binary counter carries), so a key is copied a
+        # logarithmic number of times, and a batch's keys cost no copy of all the recent ones.
+        self._recent.append((new_keys, new_slots))
+        while len(self._recent) > 1 and 2 * self._recent[-1][0].size >= self._recent[-2][0].size:
+            (big_keys, big_slots), (small_keys, small_slots) = self._recent[-2], self._recent[-1]
+            at = np.searchsorted(big_keys, small_keys, side="right")
+            self._recent[-2:] = [(np.insert(big_keys, at, small_keys), np.insert(big_slots, at, small_slots))]
+        # Merging copies the big array: done once the recent keys are as many (or MERGE_EVERY), so
+        # the big array doubles between merges and each key is copied a few times in all.
+        if sum(k.size for k, _ in self._recent) >= max(MERGE_EVERY, self._sorted_keys.size):
             self._merge()
 
     def _merge(self) -> None:
-        at = np.searchsorted(self._sorted_keys, self._recent_keys, side="right")
-        self._sorted_keys = np.insert(self._sorted_keys, at, self._recent_keys)
-        self._sorted_slots = np.insert(self._sorted_slots, at, self._recent_slots)
+        keys = np.concatenate([k for k, _ in self._recent])
+        slots = np.concatenate([s for _, s in self._recent])
+        order = np.argsort(keys)
+        keys, slots = keys[order], slots[order]
+        at = np.searchsorted(self._sorted_keys, keys, side="right")
+        self._sorted_keys = np.insert(self._sorted_keys, at, keys)
+        self._sorted_slots = np.insert(self._sorted_slots, at, slots)
         # The filter already has the recent keys' bits (set as they were added).
-        self._recent_keys = np.empty(0, dtype=np.uint64)
-        self._recent_slots = np.empty(0, dtype=np.int32)
+        self._recent = []
 
     def _build_filter(self) -> None:
         """One bit per 2^(64 - FILTER_BITS) key values, set where the big array holds a key.
@@ -311,7 +319,8 @@ class StoryIndex:
         """
         self._filter = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
         self._mark(self._sorted_keys)
-        self._mark(self._recent_keys)
+        for keys, _ in self._recent:
+            self._mark(keys)
 
     def _mark(self, keys: np.ndarray) -> None:
         """Set the filter's bits of `keys` (sorted)."""
@@ -342,7 +351,7 @@ class StoryIndex:
         rows_out, slots_out = [], []
         maybe = np.flatnonzero(self._maybe_stored(keys))
         keys, rows = keys[maybe], rows[maybe]
-        for table, table_slots in ((self._sorted_keys, self._sorted_slots), (self._recent_keys, self._recent_slots)):
+        for table, table_slots in [(self._sorted_keys, self._sorted_slots), *self._recent]:
             if not table.size:
                 continue
             # The right ends only for the keys found (a few percent): half the searching.
