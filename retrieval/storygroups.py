@@ -55,7 +55,10 @@ class StoryKeeper:
 
     async def _loaded(self, db: aiosqlite.Connection) -> stories.StoryIndex:
         if self._index is None:
-            index = stories.StoryIndex(max(1024, await store.story_count(db)))
+            # Room for the articles to come: an add that grows the arrays copies them (untouched
+            # room costs no memory: numpy's zeroed arrays are mapped lazily).
+            count = await store.story_count(db)
+            index = stories.StoryIndex(count + max(1024, count // 4))
             async for rows in store.iter_story_rows(db, LOAD_CHUNK):
                 sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(
                     len(rows), stories.PERMUTATIONS)
