@@ -218,6 +218,7 @@ async def stop_application(app: Application) -> None:
 async def serve(settings: Settings) -> None:
     """Run the bot until SIGINT or SIGTERM."""
     engine = await SearchEngine.open(settings.db, settings.retrieval_config())
+    await engine.load_stories()  # before serving: an upload's first article then allocates little
     engine.start_watching()  # `newsbot ingest` in another process: searchable here within ~1 s
     try:
         app = build_application(settings, engine)

@@ -141,7 +141,6 @@ class SearchEngine(IndexUpkeep):
             await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
-                await engine._stories.load(engine._writer)  # serving: the first add then allocates little
                 await engine.ensure_index()
         except BaseException:
             await engine.close()
@@ -177,6 +176,11 @@ class SearchEngine(IndexUpkeep):
         await self.close()
 
     # --- ingest -----------------------------------------------------------------------
+
+    async def load_stories(self) -> None:
+        """Load the story index now, not on the first add (a serving process: see StoryKeeper.load)."""
+        async with self._write_lock:
+            await self._stories.load(self._writer)
 
     async def ingest_paths(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None,
                            *, rebuild: bool = True) -> IngestReport:

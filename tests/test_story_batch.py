@@ -161,3 +161,45 @@ async def test_ingest_stores_the_per_article_signatures_and_stories(tmp_path: Pa
         assert stored[key][0] == story
         assert stored[key][1] == stories.article_signature(*bodies[key]).tobytes()
     assert sum(s != a[0] for s, a in zip(expected, articles, strict=True)) > 100
+
+
+def test_an_index_loaded_in_chunks_finds_what_one_grown_by_adds_finds(monkeypatch) -> None:
+    monkeypatch.setattr(stories, "_BUILD_CHUNK", 16)  # several chunks and passes over them
+    rng = random.Random(13)
+    articles = news(rng, 200)
+    grown = stories.StoryIndex(capacity=8)
+    assigned = batched(grown, articles)
+    sigs, _ = stories.batch_signatures([a[1] for a in articles], [a[2] for a in articles])
+    loaded = stories.StoryIndex(capacity=8)
+    for start in range(0, len(articles), 37):  # as StoryKeeper.load streams the stored rows
+        part = slice(start, start + 37)
+        loaded.extend_unsorted([a[0] for a in articles[part]], sigs[part], np.array([a[3] for a in articles[part]]),
+                               assigned[part])
+    loaded.sort_keys()
+    assert np.array_equal(loaded._sorted_keys, np.sort(stories.band_keys(sigs).ravel()))
+    for key, title, body, stamp in articles:
+        sig, threshold = stories.signature_and_threshold(title + " ب", body)
+        assert (loaded.best_match(sig, stamp, exclude=key, threshold=threshold)
+                == grown.best_match(sig, stamp, exclude=key, threshold=threshold))
+    more = news(random.Random(14), 60)
+    assert batched(loaded, more) == batched(grown, more)
+
+
+async def test_a_serving_engine_loads_the_story_index_before_its_first_add(tmp_path: Path, monkeypatch) -> None:
+    from retrieval import storygroups
+
+    monkeypatch.setattr(storygroups, "LOAD_CHUNK", 3)
+    from .test_stories import ARTICLES
+
+    db = tmp_path / "news.db"
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1] + ARTICLES[3:])])
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.load_stories()
+        index = engine._stories._index
+        assert index is not None and len(index) == 2
+        await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:3])])
+        assert engine._stories._index is index  # not loaded again
+    with sqlite3.connect(db) as con:
+        assert dict(con.execute("SELECT article_id, story FROM stories")) == {
+            "w1": "w1", "w2": "w1", "w3": "w1", "o1": "o1"}
