@@ -203,3 +203,13 @@ async def test_a_serving_engine_loads_the_story_index_before_its_first_add(tmp_p
     with sqlite3.connect(db) as con:
         assert dict(con.execute("SELECT article_id, story FROM stories")) == {
             "w1": "w1", "w2": "w1", "w3": "w1", "o1": "o1"}
+
+
+def test_without_the_kernel_the_python_signs_the_batch(monkeypatch) -> None:
+    rng = random.Random(17)
+    titles = [random_text(rng, 30, False) for _ in range(20)]
+    bodies = [random_text(rng, 300, False) for _ in range(20)]
+    native = stories.batch_signatures(titles, bodies)
+    monkeypatch.setattr(stories, "_native_signatures", None)
+    python = stories.batch_signatures(titles, bodies)
+    assert np.array_equal(native[0], python[0]) and np.array_equal(native[1], python[1])
