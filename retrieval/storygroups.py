@@ -91,11 +91,12 @@ class StoryKeeper:
             return [(article_id, story, sig.tobytes(), None if math.isnan(ts) else ts)
                     for article_id, story, sig, ts in zip(ids, assigned, sigs, stamps.tolist(), strict=True)]
 
-        rows = await asyncio.to_thread(assign)
         try:
+            rows = await asyncio.to_thread(assign)
             await store.write_story_rows(db, rows)
         except BaseException:
-            # The in-memory index ran ahead of the file: reload it from the file next time.
+            # The in-memory index ran ahead of the file (or stopped halfway through a batch, or was
+            # still being changed by a cancelled thread): reload it from the file next time.
             self._index = None
             raise
         return sum(1 for r in rows if r[1] != r[0])

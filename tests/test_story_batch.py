@@ -213,3 +213,34 @@ def test_without_the_kernel_the_python_signs_the_batch(monkeypatch) -> None:
     monkeypatch.setattr(stories, "_native_signatures", None)
     python = stories.batch_signatures(titles, bodies)
     assert np.array_equal(native[0], python[0]) and np.array_equal(native[1], python[1])
+
+
+async def test_a_failed_grouping_reloads_the_index_from_the_file(tmp_path: Path, monkeypatch) -> None:
+    from .test_stories import ARTICLES
+
+    db = tmp_path / "news.db"
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1])])
+        loaded = engine._stories._index
+
+        def broken(self, *args, **kwargs):
+            raise MemoryError("no room for the batch")
+
+        monkeypatch.setattr(stories.StoryIndex, "assign", broken)
+        try:
+            await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:2])])
+        except MemoryError:
+            pass
+        else:
+            raise AssertionError("the grouping error did not reach the caller")
+        assert engine._stories._index is None and loaded is not None
+        monkeypatch.undo()
+        await engine.ingest_paths([write_jsonl(tmp_path / "c.jsonl", ARTICLES[2:])])  # reloads, then groups
+    with sqlite3.connect(db) as con:
+        rows = dict(con.execute("SELECT article_id, story FROM stories"))
+    assert rows["w1"] == rows["w3"] == "w1" and rows["o1"] == "o1"
+    assert "w2" not in rows  # its articles row is stored; the engine's catch-up groups it on the next open
+    async with await SearchEngine.open(db, RetrievalConfig()):
+        pass
+    with sqlite3.connect(db) as con:
+        assert dict(con.execute("SELECT article_id, story FROM stories"))["w2"] == "w1"
