@@ -485,7 +485,11 @@ class StoryIndex:
         sizes = np.diff(np.r_[starts, sorted_keys.size])
         if int((sizes * (sizes - 1) // 2).sum()) > MAX_BATCH_PAIRS and n > 1:
             return None
-        group = np.repeat(np.arange(starts.size), sizes)
+        # Only keys held by two or more rows pair anything: the loop below runs over those alone
+        # (a few percent of the batch's keys), once per distance within a group.
+        shared = np.repeat(sizes > 1, sizes)
+        group = np.repeat(np.arange(starts.size), sizes)[shared]
+        row = row[shared]
         later, earlier = [], []
         for d in range(1, int(sizes.max())):
             same = np.flatnonzero(group[:-d] == group[d:])
