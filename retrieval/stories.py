@@ -5,7 +5,8 @@ questions are: alef and hamza forms, taa marbuta, digits), cut into word 2-shing
 the story first, and scraped pages often end with teasers of other stories of the day (the
 shared corpus's CNN pages do, which made unrelated articles of one outlet and day look 20-40%
 alike over their whole text). The signature is the minimum of each of `PERMUTATIONS` hash
-functions over the shingles (numpy, multiply-shift hashing of each shingle's CRC-32), and the
+functions over the shingles (multiply-shift hashing of each shingle's CRC-32; `shingles` and
+`signature` here specify it, retrieval/_minhash.c computes it for a whole batch), and the
 share of equal minimums estimates the Jaccard similarity of two articles' shingle sets. LSH
 (`BANDS` bands of `ROWS` minimums) proposes the articles sharing a band; a candidate is the same
 story when the estimate reaches `THRESHOLD` and the two were published at most `MAX_DAYS_APART`
@@ -14,7 +15,7 @@ days apart (or either has no date).
 The choices (lead length, shingle size, threshold, the date rule) were measured on the labelled
 pairs of benchmarks/story_pairs.jsonl (`python -m benchmarks.stories`). datasketch does the
 same (MinHash + MinHashLSH), but its signature alone measured 0.73 ms an article (SHA-1 per
-shingle) against ~0.2 ms here, and it brings scipy with it.
+shingle) against ~0.2 ms for the numpy here and ~9 µs in C, and it brings scipy with it.
 """
 
 from __future__ import annotations
