@@ -1,6 +1,6 @@
 """The native parts: the analysis chain's hot loop (retrieval/_chain.c), ingest's text scans
-(retrieval/_scan.c), BM25's top-k kernel (retrieval/_topk.c) and re-ranking's passage scores
-(retrieval/_rerank.c).
+(retrieval/_scan.c), story signatures (retrieval/_minhash.c), BM25's top-k kernel (retrieval/_topk.c) and
+re-ranking's passage scores (retrieval/_rerank.c).
 
 Everything else about the package is in pyproject.toml. The extensions are
 optional at build time so that a machine without a C compiler still installs
@@ -15,6 +15,8 @@ from setuptools import Extension, setup
 setup(ext_modules=[
     Extension("retrieval._chain", ["retrieval/_chain.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
     Extension("retrieval._scan", ["retrieval/_scan.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
+    # -O3: the signature loop is vectorised (see sign() in the file).
+    Extension("retrieval._minhash", ["retrieval/_minhash.c"], optional=True, extra_compile_args=["-O3", "-Wall"]),
     # -ffp-contract=off: each `sum + impact * factor` must round twice, as numpy's does (an FMA
     # would round once and the scores would no longer be bit-identical to the numpy `_top_numpy`).
     Extension("retrieval._topk", ["retrieval/_topk.c"], optional=True,

@@ -182,6 +182,7 @@ async def run(args: argparse.Namespace) -> dict:
     indexing.MERGE_SHARE, indexing.DELETED_SHARE = 1e9, 1e9
     engine = await SearchEngine.open(db, config)
     try:
+        await engine.load_stories()  # as the bot does when it starts serving (bot/app.py)
         out["passages"] = engine.index.n_passages
         await timed_search(engine, questions[:50])
         steady = memory_kib()["VmRSS"]

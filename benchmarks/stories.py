@@ -14,7 +14,9 @@ to the corpus: its precision is that of the hard middle band, where the threshol
 
 The timing run groups every corpus article, then variants of them (sentences rotated, a number
 added: other shingles) until `--articles`, and reports the CPU time per article of the last
-10,000 (signature, LSH lookup, verification, insertion), with the story index at that size.
+10,000 (signature, LSH lookup, verification, insertion), with the story index at that size:
+one article at a time, then the same articles in ingest's batches (`--batch`, 500), and whether
+the two gave every article the same story.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def main() -> None:
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     p.add_argument("--pairs", type=Path, default=HERE / "story_pairs.jsonl")
     p.add_argument("--articles", type=int, default=100_000, help="story index size for the timing run (0: skip)")
+    p.add_argument("--batch", type=int, default=500, help="articles per batch in the batched timing (ingest's)")
     args = p.parse_args()
     with gzip.open(args.corpus, "rt", encoding="utf-8") as f:
         corpus = [json.loads(line) for line in f]
@@ -90,35 +93,54 @@ def main() -> None:
     if args.articles <= 0:
         return
     rng = random.Random(7)
-    index = stories.StoryIndex()
-    times: list[float] = []
-    grouped = 0
-    n = 0
-    while n < args.articles:
+    items: list[tuple[str, str, str, float]] = []  # key, title, text, time
+    while len(items) < args.articles:
         for a in corpus:
-            if n >= args.articles:
+            if len(items) >= args.articles:
                 break
             text = a["text"]
-            if n >= len(corpus):  # a variant: sentences rotated and a number added, so other shingles
+            if len(items) >= len(corpus):  # a variant: sentences rotated and a number added, so other shingles
                 parts = text.split(". ")
                 cut = rng.randrange(len(parts)) if len(parts) > 1 else 0
                 text = f"{rng.randrange(10**6)} " + ". ".join(parts[cut:] + parts[:cut])
-            started = time.process_time()
-            sig = stories.article_signature(a.get("title", ""), text)
-            ts = stamp(a.get("published", ""))
-            match = index.best_match(sig, ts)
-            key = f"{a['id']}#{n}"
-            index.add(key, sig, ts, match[1] if match else key)
-            elapsed = time.process_time() - started
-            grouped += match is not None
-            if n >= args.articles - 10_000:
-                times.append(elapsed)
-            n += 1
+            items.append((f"{a['id']}#{len(items)}", a.get("title", ""), text, stamp(a.get("published", ""))))
+    last = max(0, len(items) - 10_000)
+
+    # One article at a time: the specification (signature_and_threshold, best_match, add).
+    index = stories.StoryIndex()
+    times: list[float] = []
+    one: list[str] = []
+    for n, (key, title, text, ts) in enumerate(items):
+        started = time.process_time()
+        sig, threshold = stories.signature_and_threshold(title, text)
+        match = index.best_match(sig, ts, exclude=key, threshold=threshold)
+        index.add(key, sig, ts, match[1] if match else key)
+        if n >= last:
+            times.append(time.process_time() - started)
+        one.append(match[1] if match else key)
+    grouped = sum(story != item[0] for story, item in zip(one, items, strict=True))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"timing: {n:,} articles in the story index, {grouped:,} joined an existing story; "
+    print(f"timing: {len(items):,} articles in the story index, {grouped:,} joined an existing story; "
           f"peak RSS of the whole run {rss:,.0f} MiB (the corpus itself included)")
-    print(f"  CPU per article over the last 10,000: mean {statistics.fmean(times) * 1000:.3f} ms, "
+    print(f"  one at a time, CPU per article over the last 10,000: mean {statistics.fmean(times) * 1000:.3f} ms, "
           f"median {statistics.median(times) * 1000:.3f} ms, p99 {np.percentile(times, 99) * 1000:.3f} ms")
+
+    # In ingest's batches (batch_signatures, assign): what ingest runs.
+    index = stories.StoryIndex()
+    batched: list[str] = []
+    cpu, timed = 0.0, 0
+    for start in range(0, len(items), args.batch):
+        chunk = items[start:start + args.batch]
+        started = time.process_time()
+        sigs, counts = stories.batch_signatures([c[1] for c in chunk], [c[2] for c in chunk])
+        batched += index.assign([c[0] for c in chunk], sigs, np.array([c[3] for c in chunk]),
+                                stories.thresholds(counts))
+        if start >= last:
+            cpu += time.process_time() - started
+            timed += len(chunk)
+    print(f"  in batches of {args.batch}, CPU per article over the last {timed:,} (whole batches):"
+          f" {cpu / max(1, timed) * 1e6:.1f} µs; the same stories as one at a time:"
+          f" {'yes' if batched == one else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -223,6 +223,7 @@ async def serve(settings: Settings, *, timings: timing.TimingSink | None = None)
     """Run the bot until SIGINT or SIGTERM (`timings` as for `build_application`; at log level
     DEBUG, each update's parts are logged)."""
     engine = await SearchEngine.open(settings.db, settings.retrieval_config())
+    await engine.load_stories()  # before serving: an upload's first article then allocates little
     engine.start_watching()  # `newsbot ingest` in another process: searchable here within ~1 s
     try:
         if timings is None and timing.log.isEnabledFor(logging.DEBUG):

@@ -186,6 +186,11 @@ class SearchEngine(IndexUpkeep):
 
     # --- ingest -----------------------------------------------------------------------
 
+    async def load_stories(self) -> None:
+        """Load the story index now, not on the first add (a serving process: see StoryKeeper.load)."""
+        async with self._write_lock:
+            await self._stories.load(self._writer)
+
     async def ingest_paths(self, paths: Iterable[str | Path], progress: ProgressCallback | None = None,
                            *, rebuild: bool = True) -> IngestReport:
         """Ingest files and folders; with `rebuild` what changed is made searchable at once."""

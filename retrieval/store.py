@@ -414,3 +414,56 @@ async def passage_terms(db: aiosqlite.Connection, article_ids: Sequence[str]) ->
                 chunk):
             out.setdefault(article_id, []).append(terms)
     return out
+
+
+# --- stories (retrieval/storygroups.py) ------------------------------------------------
+
+async def story_count(db: aiosqlite.Connection) -> int:
+    return (await (await db.execute("SELECT COUNT(*) FROM stories")).fetchone())[0]
+
+
+async def iter_story_rows(db: aiosqlite.Connection, batch: int = 4096):
+    """Lists of up to `batch` stored (article id, story, signature, published_ts) rows, in rowid order."""
+    async with db.execute("SELECT article_id, story, signature, published_ts FROM stories ORDER BY rowid") as cur:
+        while rows := await cur.fetchmany(batch):
+            yield rows
+
+
+async def write_story_rows(db: aiosqlite.Connection, rows: Sequence[tuple[str, str, bytes, float | None]]) -> None:
+    """Insert or replace (article id, story, signature, published_ts) rows in one transaction."""
+    async with transaction(db):
+        await db.executemany(
+            "INSERT INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story, signature = excluded.signature,"
+            " published_ts = excluded.published_ts", rows)
+
+
+async def articles_without_story(db: aiosqlite.Connection, limit: int) -> list[tuple[str, str, str, str]]:
+    """Up to `limit` (id, title, body, published) of stored articles with no story row, oldest first."""
+    rows = await db.execute_fetchall(
+        "SELECT a.id, a.title, a.body, a.published FROM articles a"
+        " WHERE NOT EXISTS (SELECT 1 FROM stories s WHERE s.article_id = a.id)"
+        " ORDER BY a.rowid LIMIT ?", (limit,))
+    return [tuple(r) for r in rows]
+
+
+def story_members_sql(count: int) -> str:
+    """The query of `story_member_rows` for `count` rowids (the answer path's synchronous reader runs it too)."""
+    marks = ",".join("?" * count)
+    return ("SELECT s.story, a.rowid, a.id, a.source, a.url, a.published FROM stories s"
+            " JOIN articles a ON a.id = s.article_id WHERE s.story IN"
+            f" (SELECT s1.story FROM articles a1 JOIN stories s1 ON s1.article_id = a1.id WHERE a1.rowid IN ({marks}))"
+            " ORDER BY a.published DESC, a.rowid DESC")
+
+
+async def story_member_rows(db: aiosqlite.Connection, rowids: Sequence[int]) -> list[tuple]:
+    """(story, rowid, id, source, url, published) of every article in the stories of the given
+    articles (rowids), newest first: one query, it runs on every answer."""
+    return list(await db.execute_fetchall(story_members_sql(len(rowids)), tuple(rowids)))
+
+
+async def articles_without_story_count(db: aiosqlite.Connection) -> int:
+    """How many stored articles have no story row. Every stories row names a stored article (a foreign
+    key, deleted with it), so this is two counts (~10 ms at a million passages), not a scan of articles."""
+    (missing,), = await db.execute_fetchall("SELECT (SELECT COUNT(*) FROM articles) - (SELECT COUNT(*) FROM stories)")
+    return missing

@@ -1,10 +1,10 @@
 """Stories in SQLite: each article's story, kept up to date at ingest, and the other outlets of a story.
 
-`StoryKeeper` holds the LSH index (retrieval/stories.py) of the stored signatures, loaded on
-first use; ingest hands it the articles it wrote (added or edited) and it writes their story
-rows. A deleted article's row goes with it (foreign key cascade). Articles without a row (a
-database from before the `stories` table, or an ingest stopped between its two transactions)
-are grouped by `catch_up`, which the engine runs when it opens.
+`StoryKeeper` holds the LSH index (retrieval/stories.py) of the stored signatures, loaded when
+a serving engine opens (or on first use); ingest hands it the articles it wrote (added or
+edited) and it writes their story rows. A deleted article's row goes with it (foreign key
+cascade). Articles without a row (a database from before the `stories` table, or an ingest
+stopped between its two transactions) are grouped by `catch_up`, which the engine runs when it opens.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .newsrank import published_timestamp
 log = logging.getLogger(__name__)
 
 CATCH_UP_BATCH = 2000
+LOAD_CHUNK = 4096  # stored story rows read at a time when the index is loaded
 MAX_ALSO = 8  # other versions listed under a result
 
 
@@ -43,17 +44,28 @@ class StoryKeeper:
         self.tz = tz
         self._index: stories.StoryIndex | None = None
 
+    async def load(self, db: aiosqlite.Connection) -> None:
+        """Load the LSH index of the stored signatures now, if not yet (a serving engine does on open).
+
+        Streamed: `LOAD_CHUNK` rows at a time are copied into the index's arrays, then its key
+        array is sorted in passes (`StoryIndex.sort_keys`), so loading holds little beside the
+        index itself, and the first article added afterwards allocates only what it needs.
+        """
+        await self._loaded(db)
+
     async def _loaded(self, db: aiosqlite.Connection) -> stories.StoryIndex:
         if self._index is None:
-            rows = await db.execute_fetchall("SELECT article_id, story, signature, published_ts FROM stories")
-
-            def build() -> stories.StoryIndex:
+            # Room for the articles to come: an add that grows the arrays copies them (untouched
+            # room costs no memory: numpy's zeroed arrays are mapped lazily).
+            count = await store.story_count(db)
+            index = stories.StoryIndex(count + max(1024, count // 4))
+            async for rows in store.iter_story_rows(db, LOAD_CHUNK):
                 sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(
                     len(rows), stories.PERMUTATIONS)
                 stamps = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
-                return stories.StoryIndex.bulk([r[0] for r in rows], sigs, stamps, [r[1] for r in rows])
-
-            self._index = await asyncio.to_thread(build)
+                index.extend_unsorted([r[0] for r in rows], sigs, stamps, [r[1] for r in rows])
+            await asyncio.to_thread(index.sort_keys)
+            self._index = index
         return self._index
 
     def forget(self, article_id: str) -> None:
@@ -63,33 +75,28 @@ class StoryKeeper:
     async def update(self, db: aiosqlite.Connection, items: Sequence[tuple[str, str, str, str]]) -> int:
         """Group (id, title, body, published) articles just written; returns how many joined a story.
 
-        Signatures and lookups run in a thread, in order, so an article can join one written
-        earlier in the same batch; the rows are then written in one transaction.
+        The batch is signed and matched at once in a thread (`StoryIndex.assign`: an article can
+        still join one written earlier in the same batch, as one at a time would), then its rows
+        are written in one transaction.
         """
         if not items:
             return 0
         index = await self._loaded(db)
 
         def assign() -> list[tuple[str, str, bytes, float | None]]:
-            rows = []
-            for article_id, title, body, published in items:
-                sig, threshold = stories.signature_and_threshold(title, body)
-                ts = published_timestamp(published, self.tz)
-                match = index.best_match(sig, ts, exclude=article_id, threshold=threshold)
-                story = match[1] if match else article_id
-                index.add(article_id, sig, ts, story)
-                rows.append((article_id, story, sig.tobytes(), None if math.isnan(ts) else ts))
-            return rows
+            ids = [item[0] for item in items]
+            sigs, counts = stories.batch_signatures([item[1] for item in items], [item[2] for item in items])
+            stamps = np.array([published_timestamp(item[3], self.tz) for item in items], dtype=np.float64)
+            assigned = index.assign(ids, sigs, stamps, stories.thresholds(counts))
+            return [(article_id, story, sig.tobytes(), None if math.isnan(ts) else ts)
+                    for article_id, story, sig, ts in zip(ids, assigned, sigs, stamps.tolist(), strict=True)]
 
-        rows = await asyncio.to_thread(assign)
         try:
-            async with store.transaction(db):
-                await db.executemany(
-                    "INSERT INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story, signature = excluded.signature,"
-                    " published_ts = excluded.published_ts", rows)
+            rows = await asyncio.to_thread(assign)
+            await store.write_story_rows(db, rows)
         except BaseException:
-            # The in-memory index ran ahead of the file: reload it from the file next time.
+            # The in-memory index ran ahead of the file (or stopped halfway through a batch, or was
+            # still being changed by a cancelled thread): reload it from the file next time.
             self._index = None
             raise
         return sum(1 for r in rows if r[1] != r[0])
@@ -99,16 +106,11 @@ class StoryKeeper:
         # Every stories row names a stored article (a foreign key, deleted with it), so equal counts
         # mean none is missing: two index counts (~10 ms at a million passages) instead of the search
         # below, which reads the whole articles table (~0.7 s there) at every start.
-        (missing,), = await db.execute_fetchall(
-            "SELECT (SELECT COUNT(*) FROM articles) - (SELECT COUNT(*) FROM stories)")
-        if missing == 0:
+        if await store.articles_without_story_count(db) == 0:
             return 0
         done = 0
-        while rows := await db.execute_fetchall(
-                "SELECT a.id, a.title, a.body, a.published FROM articles a"
-                " WHERE NOT EXISTS (SELECT 1 FROM stories s WHERE s.article_id = a.id)"
-                " ORDER BY a.rowid LIMIT ?", (CATCH_UP_BATCH,)):
-            await self.update(db, [tuple(r) for r in rows])
+        while rows := await store.articles_without_story(db, CATCH_UP_BATCH):
+            await self.update(db, rows)
             done += len(rows)
         if done:
             log.info("stories: %d articles grouped", done)
@@ -124,24 +126,13 @@ async def story_members(db: aiosqlite.Connection, rowids: Sequence[int],
     """
     if not rowids:
         return {}, {}
-    return members_of_rows(await db.execute_fetchall(members_sql(len(rowids)), tuple(rowids)), rowids)
-
-
-# The query and the answer of `story_members`, for readers that hold their own connection (the
-# answer path's synchronous one, retrieval/rowreads.py).
-
-def members_sql(count: int) -> str:
-    """The query of `story_members` for `count` rowids."""
-    marks = ",".join("?" * count)
-    return ("SELECT s.story, a.rowid, a.id, a.source, a.url, a.published FROM stories s"
-            " JOIN articles a ON a.id = s.article_id WHERE s.story IN"
-            f" (SELECT s1.story FROM articles a1 JOIN stories s1 ON s1.article_id = a1.id WHERE a1.rowid IN ({marks}))"
-            " ORDER BY a.published DESC, a.rowid DESC")
+    return members_of_rows(await store.story_member_rows(db, rowids), rowids)
 
 
 def members_of_rows(rows: Iterable[Sequence], rowids: Sequence[int],
                     ) -> tuple[dict[int, str], dict[str, list[tuple[int, StoryCopy]]]]:
-    """`story_members`' answer from the rows of `members_sql`."""
+    """`story_members`' answer from the rows of `store.story_members_sql` (also read by
+    retrieval/rowreads.py on its own synchronous connection)."""
     wanted = set(rowids)
     story_of: dict[int, str] = {}
     members: dict[str, list[tuple[int, StoryCopy]]] = {}

@@ -1,0 +1,246 @@
+"""Story grouping a batch at once: the same signatures and the same stories as one article at a time.
+
+`stories.batch_signatures` (the C kernel, retrieval/_minhash.c) against `signature(shingles(...))`,
+and `StoryIndex.assign` against `best_match` then `add` per article, on generated news: copies of
+a story within a batch and across batches, edits of stored articles, undated and very short
+articles, other days, and text the kernel leaves to the Python (cased letters beyond ASCII).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval import stories
+from retrieval.engine import RetrievalConfig, SearchEngine
+
+from .conftest import write_jsonl
+
+ARABIC = [chr(c) for c in range(0x0621, 0x064B)]
+MARKS = ["\u064e", "\u064f", "\u0650", "\u0651", "\u0652", "\u0640", "\u0670", "\u0610", "\u06d6"]
+FOLDED = ["أ", "إ", "آ", "ٱ", "ى", "ة", "٣", "۷", "٠"]
+OTHER = ["A", "Z", "q", "_", "7", " ", " ", " ", "\n", ".", "،", "-", "«", "\u200c", "\t", "\u00a0"]
+CASED = ["É", "Σ", "ß", "İ", "Ⅻ", "Ǆ", "ﬁ", "中", "𝐀", "ŉ"]
+
+
+def random_text(rng: random.Random, length: int, cased: bool) -> str:
+    pools = [ARABIC] * 8 + [MARKS, FOLDED, OTHER, OTHER] + ([CASED] if cased else [])
+    return "".join(rng.choice(rng.choice(pools)) for _ in range(length))
+
+
+def test_batch_signatures_equal_the_python_on_random_text() -> None:
+    rng = random.Random(7)
+    titles, bodies = [], []
+    for i in range(600):
+        cased = i % 5 == 0
+        titles.append(random_text(rng, rng.choice([0, 1, 5, 40, 120]), cased))
+        bodies.append(random_text(rng, rng.choice([0, 3, 30, 400, 700, 2000]), cased))
+    titles += ["", "", "كلمة", "_", "٣"]
+    bodies += ["", "واحدة", "", "__ x", "a" * 5000]
+    sigs, counts = stories.batch_signatures(titles, bodies)
+    for title, body, sig, count in zip(titles, bodies, sigs, counts, strict=True):
+        items = stories.shingles(title, body)
+        assert count == len(items)
+        assert np.array_equal(sig, stories.signature(items)), (title, body)
+    assert stories._native_signatures is not None, "retrieval/_minhash.c was not built"
+
+
+def test_the_kernel_leaves_cased_letters_to_the_python() -> None:
+    out = np.empty((3, stories.PERMUTATIONS), dtype=np.uint32)
+    counts = stories._native_signatures(["Éric", "عنوان", "x"], ["نص", "ΣΑΣ", "plain text"], 640, 40, 2,
+                                        stories._A, stories._B, out)
+    assert counts == [-1, -1, 2]
+
+
+def test_the_kernel_rejects_bad_arguments() -> None:
+    out = np.empty((1, stories.PERMUTATIONS), dtype=np.uint32)
+    with pytest.raises(TypeError, match="article 0"):
+        stories._native_signatures([b"x"], ["y"], 640, 40, 2, stories._A, stories._B, out)
+    with pytest.raises(ValueError, match="differ in length"):
+        stories._native_signatures(["x"], [], 640, 40, 2, stories._A, stories._B, out)
+    with pytest.raises(ValueError, match="out must hold"):
+        stories._native_signatures(["x", "y"], ["a", "b"], 640, 40, 2, stories._A, stories._B, out)
+
+
+def news(rng: random.Random, n: int) -> list[tuple[str, str, str, float]]:
+    """(id, title, body, stamp) of articles: ~60 stories, each run by a few outlets with light edits."""
+    vocab = ["".join(rng.choice(ARABIC) for _ in range(rng.randint(3, 7))) for _ in range(400)]
+    leads = [[rng.choice(vocab) for _ in range(rng.choice([8, 50, 50, 50]))] for _ in range(60)]
+    out = []
+    for i in range(n):
+        story = rng.randrange(len(leads))
+        words = list(leads[story])
+        for _ in range(rng.randint(0, 12)):  # an outlet's rewrite: some words replaced
+            words[rng.randrange(len(words))] = rng.choice(vocab)
+        day = story % 7 + rng.choice([0, 0, 0, 1, 5])
+        stamp = float("nan") if rng.random() < 0.1 else 1.6e9 + day * 86400.0 + rng.randint(0, 80000)
+        out.append((f"a{i}", " ".join(words[:6]), " ".join(words[6:]), stamp))
+    return out
+
+
+def one_at_a_time(index: stories.StoryIndex, batch: list[tuple[str, str, str, float]]) -> list[str]:
+    out = []
+    for key, title, body, stamp in batch:
+        sig, threshold = stories.signature_and_threshold(title, body)
+        match = index.best_match(sig, stamp, exclude=key, threshold=threshold)
+        out.append(match[1] if match else key)
+        index.add(key, sig, stamp, out[-1])
+    return out
+
+
+def batched(index: stories.StoryIndex, batch: list[tuple[str, str, str, float]]) -> list[str]:
+    sigs, counts = stories.batch_signatures([b[1] for b in batch], [b[2] for b in batch])
+    return index.assign([b[0] for b in batch], sigs, np.array([b[3] for b in batch]), stories.thresholds(counts))
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 50, 300])
+def test_assign_groups_as_one_at_a_time_does(monkeypatch, batch_size: int) -> None:
+    monkeypatch.setattr(stories, "MERGE_EVERY", 40 * stories.BANDS)  # merges happen along the way
+    rng = random.Random(batch_size)
+    articles = news(rng, 900)
+    # Edits: stored articles come again, changed (their old slot must not be matched once replaced).
+    for _ in range(120):
+        key, title, body, stamp = rng.choice(articles[:600])
+        articles.insert(rng.randrange(600, len(articles)), (key, title, body + " " + rng.choice(ARABIC) * 4, stamp))
+    seq, bat = stories.StoryIndex(capacity=16), stories.StoryIndex(capacity=16)
+    seq_stories, bat_stories = [], []
+    for start in range(0, len(articles), batch_size):
+        chunk = articles[start:start + batch_size]
+        if len({a[0] for a in chunk}) < len(chunk):  # ingest's batches hold distinct ids
+            chunk = list({a[0]: a for a in chunk}.values())
+        seq_stories += one_at_a_time(seq, chunk)
+        bat_stories += batched(bat, chunk)
+    assert seq_stories == bat_stories
+    joined = sum(s != a[0] for s, a in zip(seq_stories, articles, strict=False))
+    assert joined > 300  # the fixture does group: the comparison is not between two lists of own ids
+    assert seq._keys == bat._keys and seq._stories == bat._stories and seq._slot == bat._slot
+    assert np.array_equal(seq._alive[:len(seq._keys)], bat._alive[:len(bat._keys)])
+    for _, title, body, stamp in articles[:200]:
+        sig, threshold = stories.signature_and_threshold(title + " x", body)
+        assert seq.best_match(sig, stamp, threshold=threshold) == bat.best_match(sig, stamp, threshold=threshold)
+
+
+def test_a_batch_of_one_storys_copies_is_grouped_in_halves(monkeypatch) -> None:
+    monkeypatch.setattr(stories, "MAX_BATCH_PAIRS", 100)
+    rng = random.Random(3)
+    copies = [(f"c{i}", "عنوان الخبر نفسه", "نص الخبر المنقول كما هو " * 8, 1.6e9 + i) for i in range(60)]
+    mixed = copies + news(rng, 60)
+    rng.shuffle(mixed)
+    assert batched(stories.StoryIndex(), mixed) == one_at_a_time(stories.StoryIndex(), mixed)
+
+
+def test_duplicate_ids_in_one_batch_act_as_one_at_a_time() -> None:
+    rng = random.Random(5)
+    batch = news(rng, 40)
+    batch += [(batch[3][0], batch[10][1], batch[10][2], batch[10][3]), *batch[:5]]
+    assert batched(stories.StoryIndex(), batch) == one_at_a_time(stories.StoryIndex(), batch)
+
+
+async def test_ingest_stores_the_per_article_signatures_and_stories(tmp_path: Path) -> None:
+    """Through the engine (a batch per ingest), the rows are what one article at a time gives."""
+    rng = random.Random(11)
+    articles = news(rng, 300)
+    records = [{"id": key, "title": title, "text": body or "نص", "source": "s",
+                "published": "" if math.isnan(stamp) else datetime.fromtimestamp(stamp, UTC).isoformat()}
+               for key, title, body, stamp in articles]
+    db = tmp_path / "news.db"
+    async with await SearchEngine.open(db, RetrievalConfig(), load_index=False) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", records)], rebuild=False)
+    with sqlite3.connect(db) as con:
+        stored = {r[0]: (r[1], r[2]) for r in con.execute("SELECT article_id, story, signature FROM stories")}
+        bodies = {r[0]: (r[1], r[2]) for r in con.execute("SELECT id, title, body FROM articles")}
+    index = stories.StoryIndex()
+    expected = one_at_a_time(index, [(key, *bodies[key], stamp) for key, _, _, stamp in articles])
+    for (key, _, _, _), story in zip(articles, expected, strict=True):
+        assert stored[key][0] == story
+        assert stored[key][1] == stories.article_signature(*bodies[key]).tobytes()
+    assert sum(s != a[0] for s, a in zip(expected, articles, strict=True)) > 100
+
+
+def test_an_index_loaded_in_chunks_finds_what_one_grown_by_adds_finds(monkeypatch) -> None:
+    monkeypatch.setattr(stories, "_BUILD_CHUNK", 16)  # several chunks and passes over them
+    rng = random.Random(13)
+    articles = news(rng, 200)
+    grown = stories.StoryIndex(capacity=8)
+    assigned = batched(grown, articles)
+    sigs, _ = stories.batch_signatures([a[1] for a in articles], [a[2] for a in articles])
+    loaded = stories.StoryIndex(capacity=8)
+    for start in range(0, len(articles), 37):  # as StoryKeeper.load streams the stored rows
+        part = slice(start, start + 37)
+        loaded.extend_unsorted([a[0] for a in articles[part]], sigs[part], np.array([a[3] for a in articles[part]]),
+                               assigned[part])
+    loaded.sort_keys()
+    assert np.array_equal(loaded._sorted_keys, np.sort(stories.band_keys(sigs).ravel()))
+    for key, title, body, stamp in articles:
+        sig, threshold = stories.signature_and_threshold(title + " ب", body)
+        assert (loaded.best_match(sig, stamp, exclude=key, threshold=threshold)
+                == grown.best_match(sig, stamp, exclude=key, threshold=threshold))
+    more = news(random.Random(14), 60)
+    assert batched(loaded, more) == batched(grown, more)
+
+
+async def test_a_serving_engine_loads_the_story_index_before_its_first_add(tmp_path: Path, monkeypatch) -> None:
+    from retrieval import storygroups
+
+    monkeypatch.setattr(storygroups, "LOAD_CHUNK", 3)
+    from .test_stories import ARTICLES
+
+    db = tmp_path / "news.db"
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1] + ARTICLES[3:])])
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.load_stories()
+        index = engine._stories._index
+        assert index is not None and len(index) == 2
+        await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:3])])
+        assert engine._stories._index is index  # not loaded again
+    with sqlite3.connect(db) as con:
+        assert dict(con.execute("SELECT article_id, story FROM stories")) == {
+            "w1": "w1", "w2": "w1", "w3": "w1", "o1": "o1"}
+
+
+def test_without_the_kernel_the_python_signs_the_batch(monkeypatch) -> None:
+    rng = random.Random(17)
+    titles = [random_text(rng, 30, False) for _ in range(20)]
+    bodies = [random_text(rng, 300, False) for _ in range(20)]
+    native = stories.batch_signatures(titles, bodies)
+    monkeypatch.setattr(stories, "_native_signatures", None)
+    python = stories.batch_signatures(titles, bodies)
+    assert np.array_equal(native[0], python[0]) and np.array_equal(native[1], python[1])
+
+
+async def test_a_failed_grouping_reloads_the_index_from_the_file(tmp_path: Path, monkeypatch) -> None:
+    from .test_stories import ARTICLES
+
+    db = tmp_path / "news.db"
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1])])
+        loaded = engine._stories._index
+
+        def broken(self, *args, **kwargs):
+            raise MemoryError("no room for the batch")
+
+        monkeypatch.setattr(stories.StoryIndex, "assign", broken)
+        try:
+            await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:2])])
+        except MemoryError:
+            pass
+        else:
+            raise AssertionError("the grouping error did not reach the caller")
+        assert engine._stories._index is None and loaded is not None
+        monkeypatch.undo()
+        await engine.ingest_paths([write_jsonl(tmp_path / "c.jsonl", ARTICLES[2:])])  # reloads, then groups
+    with sqlite3.connect(db) as con:
+        rows = dict(con.execute("SELECT article_id, story FROM stories"))
+    assert rows["w1"] == rows["w3"] == "w1" and rows["o1"] == "o1"
+    assert "w2" not in rows  # its articles row is stored; the engine's catch-up groups it on the next open
+    async with await SearchEngine.open(db, RetrievalConfig()):
+        pass
+    with sqlite3.connect(db) as con:
+        assert dict(con.execute("SELECT article_id, story FROM stories"))["w2"] == "w1"
