@@ -61,6 +61,11 @@ class StoryKeeper:
         self._index: stories.StoryIndex | None = None
         self.window_rows_read = 0  # stored rows read for windows by this process (see WINDOW_ROWS)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the whole index is in memory (a window's is never kept)."""
+        return self._index is not None
+
     async def load(self, db: aiosqlite.Connection) -> None:
         """Load the LSH index of the stored signatures now, if not yet (a serving engine does on open).
 
