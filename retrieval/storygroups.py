@@ -1,6 +1,6 @@
 """Stories in SQLite: each article's story, kept up to date at ingest, and the other outlets of a story.
 
-`StoryKeeper` holds the LSH index (retrieval/stories.py) of the stored signatures, loaded when
+`StoryKeeper` holds the LSH index (retrieval/storyindex.py) of the stored signatures, loaded when
 a serving engine opens (or on first use); ingest hands it the articles it wrote (added or
 edited) and it writes their story rows. A deleted article's row goes with it (foreign key
 cascade). Articles without a row (a database from before the `stories` table, or an ingest
@@ -26,7 +26,7 @@ from datetime import tzinfo
 import aiosqlite
 import numpy as np
 
-from . import newsstore, stories
+from . import newsstore, stories, storyindex
 from .newsrank import published_timestamp
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class StoryCopy:
 class StoryKeeper:
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
-        self._index: stories.StoryIndex | None = None
+        self._index: storyindex.StoryIndex | None = None
         self.window_rows_read = 0  # stored rows read for windows by this process (see WINDOW_ROWS)
 
     @property
@@ -75,7 +75,7 @@ class StoryKeeper:
         """
         await self._loaded(db)
 
-    async def _loaded(self, db: aiosqlite.Connection) -> stories.StoryIndex:
+    async def _loaded(self, db: aiosqlite.Connection) -> storyindex.StoryIndex:
         if self._index is None:
             # Room for the articles to come: an add that grows the arrays copies them (untouched
             # room costs no memory: numpy's zeroed arrays are mapped lazily).
@@ -83,7 +83,7 @@ class StoryKeeper:
             self._index = await _index_of(newsstore.iter_story_rows(db, LOAD_CHUNK), count + max(1024, count // 4))
         return self._index
 
-    async def _window(self, db: aiosqlite.Connection, stamps: np.ndarray) -> stories.StoryIndex | None:
+    async def _window(self, db: aiosqlite.Connection, stamps: np.ndarray) -> storyindex.StoryIndex | None:
         """An index of just the stored rows that can join a batch of articles published at `stamps`,
         or None when the batch should be grouped against the whole index (see WINDOW_ROWS)."""
         if self._index is not None or stamps.size > WINDOW_ARTICLES or np.isnan(stamps).any():
@@ -148,9 +148,9 @@ class StoryKeeper:
         return done
 
 
-async def _index_of(chunks: AsyncIterator[list], capacity: int) -> stories.StoryIndex:
+async def _index_of(chunks: AsyncIterator[list], capacity: int) -> storyindex.StoryIndex:
     """An index of stored (article id, story, signature, published_ts) rows, given in rowid order."""
-    index = stories.StoryIndex(capacity)
+    index = storyindex.StoryIndex(capacity)
     async for rows in chunks:
         sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(len(rows), stories.PERMUTATIONS)
         stamps = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
