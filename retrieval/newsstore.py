@@ -56,12 +56,16 @@ async def iter_story_rows(db: aiosqlite.Connection, batch: int = 4096):
 
 
 async def write_story_rows(db: aiosqlite.Connection, rows: Sequence[tuple[str, str, bytes, float | None]]) -> None:
-    """Insert or replace (article id, story, signature, published_ts) rows in one transaction."""
+    """Insert or replace (article id, story, signature, published_ts) rows in one transaction.
+
+    A replaced row (an edited article) is deleted and inserted again, so it takes the next rowid: a
+    loaded index holds the rows in rowid order, and a serving index holds an edited article after
+    every earlier one too (StoryIndex puts it in a new slot), so both break ties between equally
+    similar candidates the same way.
+    """
     async with transaction(db):
         await db.executemany(
-            "INSERT INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story, signature = excluded.signature,"
-            " published_ts = excluded.published_ts", rows)
+            "INSERT OR REPLACE INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)", rows)
 
 
 async def articles_without_story(db: aiosqlite.Connection, limit: int) -> list[tuple[str, str, str, str]]:

@@ -1,9 +1,10 @@
 """A batch grouped against the window of stored rows gets exactly the stories the whole index gives.
 
-Two databases receive the same generated news, batch by batch: one is grouped as a serving process
-would from scratch (the whole index loaded, `StoryKeeper.load`), the other as `newsbot ingest` does
-(a fresh keeper, which reads only the stored rows within the batch's date window when it can). Their
-`stories` tables must stay equal row for row. The news has copies of a few stories at many
+Three databases receive the same generated news, batch by batch: one is grouped by a fresh keeper
+with the whole index loaded (`StoryKeeper.load`), one as `newsbot ingest` does (a fresh keeper, which
+reads only the stored rows within the batch's date window when it can), one by a single keeper kept
+up to date throughout, as the bot's. Their `stories` tables must stay equal row for row (an edited
+article's row moves to the end of the table, where the kept index puts it). The news has copies of a few stories at many
 similarities around the threshold, dates across two months with pairs exactly `MAX_DAYS_APART` days
 apart and a second more, undated articles (stored and in batches), and edits of stored articles.
 """
@@ -98,23 +99,28 @@ async def test_windowed_grouping_gives_the_stories_of_the_whole_index(tmp_path: 
     news = News(seed)
     whole = await store.connect(tmp_path / "whole.db")
     windowed = await store.connect(tmp_path / "windowed.db")
+    serving = await store.connect(tmp_path / "serving.db")
+    server = storygroups.StoryKeeper(TZ)  # one index kept up to date, as the bot's
+    await server.load(serving)
     try:
         used_window = joined = 0
         for _ in range(70):
             batch = news.batch()
-            await write_articles(whole, batch)
-            await write_articles(windowed, batch)
+            for db in (whole, windowed, serving):
+                await write_articles(db, batch)
             reference = storygroups.StoryKeeper(TZ)
             await reference.load(whole)
             joined += await reference.update(whole, batch)
             keeper = storygroups.StoryKeeper(TZ)
             await keeper.update(windowed, batch)
             used_window += not keeper.loaded
+            await server.update(serving, batch)
             assert await story_table(windowed) == await story_table(whole), batch
+            assert await story_table(serving) == await story_table(whole), batch
         stored = await newsstore.story_count(whole)
     finally:
-        await whole.close()
-        await windowed.close()
+        for db in (whole, windowed, serving):
+            await db.close()
     # The test means something only if many batches took the window, and many articles joined stories.
     assert used_window >= 25 and joined >= stored // 4, (used_window, joined, stored)
 
