@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import stories
+from retrieval import stories, storyindex
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_CORPUS = HERE.parent.parent / "shared" / "corpora" / "ant-multisource.jsonl.gz"
@@ -62,7 +62,7 @@ def main() -> None:
         """(published close enough, estimated similarity, one of them too short to judge)."""
         sa = stories.article_signature(a.get("title", ""), a["text"])
         sb = stories.article_signature(b.get("title", ""), b["text"])
-        index = stories.StoryIndex()
+        index = storyindex.StoryIndex()
         index.add(a["id"], sa, stamp(a.get("published", "")), a["id"])
         near = index.best_match(sb, stamp(b.get("published", "")), threshold=0.0) is not None
         short = min(len(stories.shingles(x.get("title", ""), x["text"])) for x in (a, b)) < stories.MIN_SHINGLES
@@ -107,7 +107,7 @@ def main() -> None:
     last = max(0, len(items) - 10_000)
 
     # One article at a time: the specification (signature_and_threshold, best_match, add).
-    index = stories.StoryIndex()
+    index = storyindex.StoryIndex()
     times: list[float] = []
     one: list[str] = []
     for n, (key, title, text, ts) in enumerate(items):
@@ -126,7 +126,7 @@ def main() -> None:
           f"median {statistics.median(times) * 1000:.3f} ms, p99 {np.percentile(times, 99) * 1000:.3f} ms")
 
     # In ingest's batches (batch_signatures, assign): what ingest runs.
-    index = stories.StoryIndex()
+    index = storyindex.StoryIndex()
     batched: list[str] = []
     cpu, timed = 0.0, 0
     for start in range(0, len(items), args.batch):

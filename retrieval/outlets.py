@@ -1,6 +1,6 @@
 """Operator aliases of outlets and the catalogue questions are matched against.
 
-The aliases are stored in the `outlet_aliases` table, whose SQL is `retrieval.store`'s; this module
+The aliases are stored in the `outlet_aliases` table, whose SQL is `retrieval.newsstore`'s; this module
 checks them (all or none, no alias naming two outlets) and builds the catalogue.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import aiosqlite
 
-from . import store
+from . import newsstore, store
 from .newsquery import BUILTIN_ALIASES, Outlet, clean, outlet_catalogue, outlet_key
 
 MAX_ALIAS_CHARS = 100
@@ -21,7 +21,7 @@ class AliasError(ValueError):
 async def aliases(db: aiosqlite.Connection) -> dict[str, list[str]]:
     """Stored source name → the aliases operators gave it."""
     out: dict[str, list[str]] = {}
-    for source, alias in await store.outlet_aliases(db):
+    for source, alias in await newsstore.outlet_aliases(db):
         out.setdefault(source, []).append(alias)
     return out
 
@@ -66,9 +66,9 @@ async def add_aliases(db: aiosqlite.Connection, source: str, names: list[str]) -
             key = outlet_key(alias)
             if key in others:
                 raise AliasError(f"alias {alias!r} already names source {others[key]!r}")
-            if await store.alias_source(db, key) == source:
+            if await newsstore.alias_source(db, key) == source:
                 continue
-            await store.insert_alias(db, source, alias, key)
+            await newsstore.insert_alias(db, source, alias, key)
             added.append(alias)
     return added
 
@@ -77,13 +77,13 @@ async def remove_aliases(db: aiosqlite.Connection, source: str, names: list[str]
     removed = 0
     async with store.transaction(db):
         for name in names:
-            removed += await store.delete_alias(db, source, outlet_key(name))
+            removed += await newsstore.delete_alias(db, source, outlet_key(name))
     return removed
 
 
 async def aliases_stamp(db: aiosqlite.Connection) -> tuple:
     """Changes whenever an alias is added or removed: when a cached catalogue must be rebuilt."""
-    return await store.aliases_stamp(db)
+    return await newsstore.aliases_stamp(db)
 
 
 async def catalogue(db: aiosqlite.Connection) -> list[Outlet]:

@@ -3,7 +3,7 @@
 An answer reads a few rows by primary key and index, tens of microseconds of SQLite work; through
 aiosqlite each read is a hop to its thread and back, which cost more than the read (0.15-0.3 ms
 on an idle core, more when the core is shared, twice per answer). `RowReader` asks the same
-queries (`store.passages_sql`, `store.story_members_sql`) on a synchronous connection of its
+queries (`store.passages_sql`, `newsstore.story_members_sql`) on a synchronous connection of its
 own, on the caller's thread.
 
 That is safe to do on the event loop because the database is in WAL mode: a reader never waits
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import store, storygroups
+from . import newsstore, store, storygroups
 
 MMAP_BYTES = 1 << 30
 
@@ -78,5 +78,5 @@ class RowReader:
         """`storygroups.story_members`, or None if the file is busy (ask the aiosqlite reader)."""
         if not rowids:
             return {}, {}
-        rows = self._rows(store.story_members_sql(len(rowids)), rowids)
+        rows = self._rows(newsstore.story_members_sql(len(rowids)), rowids)
         return None if rows is None else storygroups.members_of_rows(rows, rowids)

@@ -1,8 +1,10 @@
-"""Retrieval's tables: articles and passages (the source of truth), the index metadata, outlet aliases.
+"""Retrieval's tables: articles and passages (the source of truth), the index metadata.
 
 The connection, the migration machinery and the transaction idiom are
-`retrieval.db`'s; this module owns the `retrieval` migration set and the
-tables' SQL run through aiosqlite. The synchronous reads the index build makes
+`retrieval.db`'s; this module owns the `retrieval` migration set (the schema of
+every table in the file, so one version says what a database holds) and the SQL
+of articles, passages and meta run through aiosqlite. The SQL of `stories` and
+`outlet_aliases` is `retrieval.newsstore`'s. The synchronous reads the index build makes
 (the passage log, the index inputs) are `retrieval.passagelog`'s. Every
 article is written in one transaction with its passages (a batch of articles
 shares a transaction), so a crash or Ctrl-C never leaves half an article
@@ -103,6 +105,11 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO passage_log (passage_id, terms) VALUES (old.id, old.terms);
     END;
     INSERT INTO meta (key, value) VALUES ('passage_log_trimmed', '0');
+    """,
+    # 5 → 6: stories by publication time, so that grouping a few new articles in a fresh process reads
+    # only the stored rows that can match them (StoryKeeper's window, retrieval/storygroups.py).
+    """
+    CREATE INDEX stories_published ON stories (published_ts);
     """,
 )
 
@@ -356,33 +363,6 @@ async def last_article_rowid(db: aiosqlite.Connection) -> int:
     return (await (await db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles")).fetchone())[0]
 
 
-# --- outlet aliases (checked by retrieval/outlets.py) ------------------------------------
-
-async def outlet_aliases(db: aiosqlite.Connection) -> list[tuple[str, str]]:
-    """(source, alias) of every alias operators gave, by source then alias."""
-    return list(await db.execute_fetchall("SELECT source, alias FROM outlet_aliases ORDER BY source, alias"))
-
-
-async def alias_source(db: aiosqlite.Connection, alias_key: str) -> str | None:
-    rows = await db.execute_fetchall("SELECT source FROM outlet_aliases WHERE alias_key = ?", (alias_key,))
-    return rows[0][0] if rows else None
-
-
-async def insert_alias(db: aiosqlite.Connection, source: str, alias: str, alias_key: str) -> None:
-    await db.execute("INSERT INTO outlet_aliases (source, alias, alias_key, added_at) VALUES (?, ?, ?, ?)",
-                     (source, alias, alias_key, now_iso()))
-
-
-async def delete_alias(db: aiosqlite.Connection, source: str, alias_key: str) -> int:
-    return (await db.execute("DELETE FROM outlet_aliases WHERE source = ? AND alias_key = ?",
-                             (source, alias_key))).rowcount
-
-
-async def aliases_stamp(db: aiosqlite.Connection) -> tuple:
-    """Changes whenever an alias is added or removed."""
-    return tuple(await db.execute_fetchall("SELECT COUNT(*), MAX(rowid) FROM outlet_aliases"))
-
-
 @dataclass(frozen=True, slots=True)
 class NewArticle:
     rowid: int
@@ -414,56 +394,3 @@ async def passage_terms(db: aiosqlite.Connection, article_ids: Sequence[str]) ->
                 chunk):
             out.setdefault(article_id, []).append(terms)
     return out
-
-
-# --- stories (retrieval/storygroups.py) ------------------------------------------------
-
-async def story_count(db: aiosqlite.Connection) -> int:
-    return (await (await db.execute("SELECT COUNT(*) FROM stories")).fetchone())[0]
-
-
-async def iter_story_rows(db: aiosqlite.Connection, batch: int = 4096):
-    """Lists of up to `batch` stored (article id, story, signature, published_ts) rows, in rowid order."""
-    async with db.execute("SELECT article_id, story, signature, published_ts FROM stories ORDER BY rowid") as cur:
-        while rows := await cur.fetchmany(batch):
-            yield rows
-
-
-async def write_story_rows(db: aiosqlite.Connection, rows: Sequence[tuple[str, str, bytes, float | None]]) -> None:
-    """Insert or replace (article id, story, signature, published_ts) rows in one transaction."""
-    async with transaction(db):
-        await db.executemany(
-            "INSERT INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (article_id) DO UPDATE SET story = excluded.story, signature = excluded.signature,"
-            " published_ts = excluded.published_ts", rows)
-
-
-async def articles_without_story(db: aiosqlite.Connection, limit: int) -> list[tuple[str, str, str, str]]:
-    """Up to `limit` (id, title, body, published) of stored articles with no story row, oldest first."""
-    rows = await db.execute_fetchall(
-        "SELECT a.id, a.title, a.body, a.published FROM articles a"
-        " WHERE NOT EXISTS (SELECT 1 FROM stories s WHERE s.article_id = a.id)"
-        " ORDER BY a.rowid LIMIT ?", (limit,))
-    return [tuple(r) for r in rows]
-
-
-def story_members_sql(count: int) -> str:
-    """The query of `story_member_rows` for `count` rowids (the answer path's synchronous reader runs it too)."""
-    marks = ",".join("?" * count)
-    return ("SELECT s.story, a.rowid, a.id, a.source, a.url, a.published FROM stories s"
-            " JOIN articles a ON a.id = s.article_id WHERE s.story IN"
-            f" (SELECT s1.story FROM articles a1 JOIN stories s1 ON s1.article_id = a1.id WHERE a1.rowid IN ({marks}))"
-            " ORDER BY a.published DESC, a.rowid DESC")
-
-
-async def story_member_rows(db: aiosqlite.Connection, rowids: Sequence[int]) -> list[tuple]:
-    """(story, rowid, id, source, url, published) of every article in the stories of the given
-    articles (rowids), newest first: one query, it runs on every answer."""
-    return list(await db.execute_fetchall(story_members_sql(len(rowids)), tuple(rowids)))
-
-
-async def articles_without_story_count(db: aiosqlite.Connection) -> int:
-    """How many stored articles have no story row. Every stories row names a stored article (a foreign
-    key, deleted with it), so this is two counts (~10 ms at a million passages), not a scan of articles."""
-    (missing,), = await db.execute_fetchall("SELECT (SELECT COUNT(*) FROM articles) - (SELECT COUNT(*) FROM stories)")
-    return missing

@@ -1,10 +1,17 @@
 """Stories in SQLite: each article's story, kept up to date at ingest, and the other outlets of a story.
 
-`StoryKeeper` holds the LSH index (retrieval/stories.py) of the stored signatures, loaded when
+`StoryKeeper` holds the LSH index (retrieval/storyindex.py) of the stored signatures, loaded when
 a serving engine opens (or on first use); ingest hands it the articles it wrote (added or
 edited) and it writes their story rows. A deleted article's row goes with it (foreign key
 cascade). Articles without a row (a database from before the `stories` table, or an ingest
 stopped between its two transactions) are grouped by `catch_up`, which the engine runs when it opens.
+
+A process that has not loaded the index (`newsbot ingest` of a file) and groups a few dated
+articles reads only the stored rows that can join them: stories join articles at most
+`stories.MAX_DAYS_APART` days apart unless one is undated, so the rows published within that
+distance of the batch, and the undated rows, are all its candidates. Loaded in rowid order
+(as the whole index is), they hold the same slots in the same relative order, so ties break
+the same way and every article gets the story the whole index would give it.
 """
 
 from __future__ import annotations
@@ -12,20 +19,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
 import aiosqlite
 import numpy as np
 
-from . import store, stories
+from . import newsstore, stories, storyindex
 from .newsrank import published_timestamp
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_BATCH = 2000
 LOAD_CHUNK = 4096  # stored story rows read at a time when the index is loaded
+# A batch is grouped against a window of the stored rows (see the module's docstring) when it has at
+# most WINDOW_ARTICLES articles, all dated, and the window at most WINDOW_ROWS rows; and while the
+# rows a process has read for windows stay under half the stored rows (a long ingest of batches
+# loads the whole index once instead of reading its windows again and again).
+WINDOW_ARTICLES = 5000
+WINDOW_ROWS = 200_000
+# Added to the window on each side: rows a rounding error away from the edge are read too (an
+# extra row is a candidate the date test rules out, as the whole index would).
+WINDOW_MARGIN_S = 60.0
 MAX_ALSO = 8  # other versions listed under a result
 
 
@@ -42,7 +58,13 @@ class StoryCopy:
 class StoryKeeper:
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
-        self._index: stories.StoryIndex | None = None
+        self._index: storyindex.StoryIndex | None = None
+        self.window_rows_read = 0  # stored rows read for windows by this process (see WINDOW_ROWS)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the whole index is in memory (a window's is never kept)."""
+        return self._index is not None
 
     async def load(self, db: aiosqlite.Connection) -> None:
         """Load the LSH index of the stored signatures now, if not yet (a serving engine does on open).
@@ -53,20 +75,26 @@ class StoryKeeper:
         """
         await self._loaded(db)
 
-    async def _loaded(self, db: aiosqlite.Connection) -> stories.StoryIndex:
+    async def _loaded(self, db: aiosqlite.Connection) -> storyindex.StoryIndex:
         if self._index is None:
             # Room for the articles to come: an add that grows the arrays copies them (untouched
             # room costs no memory: numpy's zeroed arrays are mapped lazily).
-            count = await store.story_count(db)
-            index = stories.StoryIndex(count + max(1024, count // 4))
-            async for rows in store.iter_story_rows(db, LOAD_CHUNK):
-                sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(
-                    len(rows), stories.PERMUTATIONS)
-                stamps = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
-                index.extend_unsorted([r[0] for r in rows], sigs, stamps, [r[1] for r in rows])
-            await asyncio.to_thread(index.sort_keys)
-            self._index = index
+            count = await newsstore.story_count(db)
+            self._index = await _index_of(newsstore.iter_story_rows(db, LOAD_CHUNK), count + max(1024, count // 4))
         return self._index
+
+    async def _window(self, db: aiosqlite.Connection, stamps: np.ndarray) -> storyindex.StoryIndex | None:
+        """An index of just the stored rows that can join a batch of articles published at `stamps`,
+        or None when the batch should be grouped against the whole index (see WINDOW_ROWS)."""
+        if self._index is not None or stamps.size > WINDOW_ARTICLES or np.isnan(stamps).any():
+            return None
+        reach = stories.MAX_DAYS_APART * 86400 + WINDOW_MARGIN_S
+        low, high = float(stamps.min()) - reach, float(stamps.max()) + reach
+        rows = await newsstore.story_window_count(db, low, high)
+        if rows > WINDOW_ROWS or 2 * (self.window_rows_read + rows) > await newsstore.story_count(db):
+            return None
+        self.window_rows_read += rows
+        return await _index_of(newsstore.iter_story_window(db, low, high, LOAD_CHUNK), rows + stamps.size)
 
     def forget(self, article_id: str) -> None:
         if self._index is not None:
@@ -81,23 +109,26 @@ class StoryKeeper:
         """
         if not items:
             return 0
-        index = await self._loaded(db)
+        stamps = np.array([published_timestamp(item[3], self.tz) for item in items], dtype=np.float64)
+        # A window's index is this batch's alone (it lacks the rest of the file): dropped afterwards.
+        window = await self._window(db, stamps)
+        index = window if window is not None else await self._loaded(db)
 
         def assign() -> list[tuple[str, str, bytes, float | None]]:
             ids = [item[0] for item in items]
             sigs, counts = stories.batch_signatures([item[1] for item in items], [item[2] for item in items])
-            stamps = np.array([published_timestamp(item[3], self.tz) for item in items], dtype=np.float64)
             assigned = index.assign(ids, sigs, stamps, stories.thresholds(counts))
             return [(article_id, story, sig.tobytes(), None if math.isnan(ts) else ts)
                     for article_id, story, sig, ts in zip(ids, assigned, sigs, stamps.tolist(), strict=True)]
 
         try:
             rows = await asyncio.to_thread(assign)
-            await store.write_story_rows(db, rows)
+            await newsstore.write_story_rows(db, rows)
         except BaseException:
             # The in-memory index ran ahead of the file (or stopped halfway through a batch, or was
             # still being changed by a cancelled thread): reload it from the file next time.
-            self._index = None
+            if window is None:
+                self._index = None
             raise
         return sum(1 for r in rows if r[1] != r[0])
 
@@ -106,15 +137,26 @@ class StoryKeeper:
         # Every stories row names a stored article (a foreign key, deleted with it), so equal counts
         # mean none is missing: two index counts (~10 ms at a million passages) instead of the search
         # below, which reads the whole articles table (~0.7 s there) at every start.
-        if await store.articles_without_story_count(db) == 0:
+        if await newsstore.articles_without_story_count(db) == 0:
             return 0
         done = 0
-        while rows := await store.articles_without_story(db, CATCH_UP_BATCH):
+        while rows := await newsstore.articles_without_story(db, CATCH_UP_BATCH):
             await self.update(db, rows)
             done += len(rows)
         if done:
             log.info("stories: %d articles grouped", done)
         return done
+
+
+async def _index_of(chunks: AsyncIterator[list], capacity: int) -> storyindex.StoryIndex:
+    """An index of stored (article id, story, signature, published_ts) rows, given in rowid order."""
+    index = storyindex.StoryIndex(capacity)
+    async for rows in chunks:
+        sigs = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.uint32).reshape(len(rows), stories.PERMUTATIONS)
+        stamps = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype=np.float64)
+        index.extend_unsorted([r[0] for r in rows], sigs, stamps, [r[1] for r in rows])
+    await asyncio.to_thread(index.sort_keys)
+    return index
 
 
 async def story_members(db: aiosqlite.Connection, rowids: Sequence[int],
@@ -126,12 +168,12 @@ async def story_members(db: aiosqlite.Connection, rowids: Sequence[int],
     """
     if not rowids:
         return {}, {}
-    return members_of_rows(await store.story_member_rows(db, rowids), rowids)
+    return members_of_rows(await newsstore.story_member_rows(db, rowids), rowids)
 
 
 def members_of_rows(rows: Iterable[Sequence], rowids: Sequence[int],
                     ) -> tuple[dict[int, str], dict[str, list[tuple[int, StoryCopy]]]]:
-    """`story_members`' answer from the rows of `store.story_members_sql` (also read by
+    """`story_members`' answer from the rows of `newsstore.story_members_sql` (also read by
     retrieval/rowreads.py on its own synchronous connection)."""
     wanted = set(rowids)
     story_of: dict[int, str] = {}

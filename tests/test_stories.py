@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval import stories
+from retrieval import stories, storyindex
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import write_jsonl
@@ -94,7 +94,7 @@ def test_signature_estimates_similarity() -> None:
     c = stories.article_signature(ARTICLES[3]["title"], OTHER)
     assert stories.similarity(a, a) == 1.0
     assert stories.similarity(a, b) >= stories.THRESHOLD > stories.similarity(a, c)
-    index = stories.StoryIndex()
+    index = storyindex.StoryIndex()
     index.add("a", a, 0.0, "a")
     assert index.best_match(b, 3600.0)[:2] == ("a", "a")
     assert index.best_match(b, 10 * 86400.0) is None  # ten days later: not the same story
@@ -118,14 +118,14 @@ def test_also_in_search_jsonl(tmp_path: Path) -> None:
 
 
 def test_index_after_merges_and_bulk_load_finds_the_same(monkeypatch) -> None:
-    monkeypatch.setattr(stories, "MERGE_EVERY", 3 * stories.BANDS)  # merge every third article
+    monkeypatch.setattr(storyindex, "MERGE_EVERY", 3 * stories.BANDS)  # merge every third article
     texts = [(a["title"], a["text"]) for a in ARTICLES] * 3
     sigs = [stories.article_signature(t, b) for t, b in texts]
-    grown = stories.StoryIndex(capacity=2)  # and grows its arrays
+    grown = storyindex.StoryIndex(capacity=2)  # and grows its arrays
     for n, sig in enumerate(sigs):
         grown.add(f"a{n}", sig, float(n), f"a{n}")
     grown.remove("a0")
-    bulk = stories.StoryIndex.bulk([f"a{n}" for n in range(len(sigs))], np.array(sigs),
+    bulk = storyindex.StoryIndex.bulk([f"a{n}" for n in range(len(sigs))], np.array(sigs),
                                    np.arange(len(sigs), dtype=np.float64), [f"a{n}" for n in range(len(sigs))])
     bulk.remove("a0")
     for sig in sigs:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval import stories
+from retrieval import stories, storyindex
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import write_jsonl
@@ -84,7 +84,7 @@ def news(rng: random.Random, n: int) -> list[tuple[str, str, str, float]]:
     return out
 
 
-def one_at_a_time(index: stories.StoryIndex, batch: list[tuple[str, str, str, float]]) -> list[str]:
+def one_at_a_time(index: storyindex.StoryIndex, batch: list[tuple[str, str, str, float]]) -> list[str]:
     out = []
     for key, title, body, stamp in batch:
         sig, threshold = stories.signature_and_threshold(title, body)
@@ -94,21 +94,21 @@ def one_at_a_time(index: stories.StoryIndex, batch: list[tuple[str, str, str, fl
     return out
 
 
-def batched(index: stories.StoryIndex, batch: list[tuple[str, str, str, float]]) -> list[str]:
+def batched(index: storyindex.StoryIndex, batch: list[tuple[str, str, str, float]]) -> list[str]:
     sigs, counts = stories.batch_signatures([b[1] for b in batch], [b[2] for b in batch])
     return index.assign([b[0] for b in batch], sigs, np.array([b[3] for b in batch]), stories.thresholds(counts))
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 50, 300])
 def test_assign_groups_as_one_at_a_time_does(monkeypatch, batch_size: int) -> None:
-    monkeypatch.setattr(stories, "MERGE_EVERY", 40 * stories.BANDS)  # merges happen along the way
+    monkeypatch.setattr(storyindex, "MERGE_EVERY", 40 * stories.BANDS)  # merges happen along the way
     rng = random.Random(batch_size)
     articles = news(rng, 900)
     # Edits: stored articles come again, changed (their old slot must not be matched once replaced).
     for _ in range(120):
         key, title, body, stamp = rng.choice(articles[:600])
         articles.insert(rng.randrange(600, len(articles)), (key, title, body + " " + rng.choice(ARABIC) * 4, stamp))
-    seq, bat = stories.StoryIndex(capacity=16), stories.StoryIndex(capacity=16)
+    seq, bat = storyindex.StoryIndex(capacity=16), storyindex.StoryIndex(capacity=16)
     seq_stories, bat_stories = [], []
     for start in range(0, len(articles), batch_size):
         chunk = articles[start:start + batch_size]
@@ -127,19 +127,19 @@ def test_assign_groups_as_one_at_a_time_does(monkeypatch, batch_size: int) -> No
 
 
 def test_a_batch_of_one_storys_copies_is_grouped_in_halves(monkeypatch) -> None:
-    monkeypatch.setattr(stories, "MAX_BATCH_PAIRS", 100)
+    monkeypatch.setattr(storyindex, "MAX_BATCH_PAIRS", 100)
     rng = random.Random(3)
     copies = [(f"c{i}", "عنوان الخبر نفسه", "نص الخبر المنقول كما هو " * 8, 1.6e9 + i) for i in range(60)]
     mixed = copies + news(rng, 60)
     rng.shuffle(mixed)
-    assert batched(stories.StoryIndex(), mixed) == one_at_a_time(stories.StoryIndex(), mixed)
+    assert batched(storyindex.StoryIndex(), mixed) == one_at_a_time(storyindex.StoryIndex(), mixed)
 
 
 def test_duplicate_ids_in_one_batch_act_as_one_at_a_time() -> None:
     rng = random.Random(5)
     batch = news(rng, 40)
     batch += [(batch[3][0], batch[10][1], batch[10][2], batch[10][3]), *batch[:5]]
-    assert batched(stories.StoryIndex(), batch) == one_at_a_time(stories.StoryIndex(), batch)
+    assert batched(storyindex.StoryIndex(), batch) == one_at_a_time(storyindex.StoryIndex(), batch)
 
 
 async def test_ingest_stores_the_per_article_signatures_and_stories(tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ async def test_ingest_stores_the_per_article_signatures_and_stories(tmp_path: Pa
     with sqlite3.connect(db) as con:
         stored = {r[0]: (r[1], r[2]) for r in con.execute("SELECT article_id, story, signature FROM stories")}
         bodies = {r[0]: (r[1], r[2]) for r in con.execute("SELECT id, title, body FROM articles")}
-    index = stories.StoryIndex()
+    index = storyindex.StoryIndex()
     expected = one_at_a_time(index, [(key, *bodies[key], stamp) for key, _, _, stamp in articles])
     for (key, _, _, _), story in zip(articles, expected, strict=True):
         assert stored[key][0] == story
@@ -164,13 +164,13 @@ async def test_ingest_stores_the_per_article_signatures_and_stories(tmp_path: Pa
 
 
 def test_an_index_loaded_in_chunks_finds_what_one_grown_by_adds_finds(monkeypatch) -> None:
-    monkeypatch.setattr(stories, "_BUILD_CHUNK", 16)  # several chunks and passes over them
+    monkeypatch.setattr(storyindex, "_BUILD_CHUNK", 16)  # several chunks and passes over them
     rng = random.Random(13)
     articles = news(rng, 200)
-    grown = stories.StoryIndex(capacity=8)
+    grown = storyindex.StoryIndex(capacity=8)
     assigned = batched(grown, articles)
     sigs, _ = stories.batch_signatures([a[1] for a in articles], [a[2] for a in articles])
-    loaded = stories.StoryIndex(capacity=8)
+    loaded = storyindex.StoryIndex(capacity=8)
     for start in range(0, len(articles), 37):  # as StoryKeeper.load streams the stored rows
         part = slice(start, start + 37)
         loaded.extend_unsorted([a[0] for a in articles[part]], sigs[part], np.array([a[3] for a in articles[part]]),
@@ -220,13 +220,14 @@ async def test_a_failed_grouping_reloads_the_index_from_the_file(tmp_path: Path,
 
     db = tmp_path / "news.db"
     async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.load_stories()  # a serving process's whole index (a CLI's window is never kept)
         await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES[:1])])
         loaded = engine._stories._index
 
         def broken(self, *args, **kwargs):
             raise MemoryError("no room for the batch")
 
-        monkeypatch.setattr(stories.StoryIndex, "assign", broken)
+        monkeypatch.setattr(storyindex.StoryIndex, "assign", broken)
         try:
             await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", ARTICLES[1:2])])
         except MemoryError:

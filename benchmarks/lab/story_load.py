@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from retrieval import store, storygroups
+from retrieval import newsstore, store, storygroups
 
 
 async def measure(db: Path) -> dict:
@@ -38,7 +38,7 @@ async def measure(db: Path) -> dict:
         await keeper.update(con, [tuple(row)])
         _, add_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        return {"articles": await store.story_count(con), "load_cpu_s": cpu, "kept_mib": kept / 2**20,
+        return {"articles": await newsstore.story_count(con), "load_cpu_s": cpu, "kept_mib": kept / 2**20,
                 "load_peak_above_kept_mib": (peak - kept) / 2**20, "add_peak_above_kept_mib": (add_peak - kept) / 2**20}
     finally:
         await con.close()
