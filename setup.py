@@ -14,6 +14,7 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[
     Extension("retrieval._chain", ["retrieval/_chain.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
+    Extension("retrieval._edits", ["retrieval/_edits.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
     Extension("retrieval._scan", ["retrieval/_scan.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
     # -ffp-contract=off: each `sum + impact * factor` must round twice, as numpy's does (an FMA
     # would round once and the scores would no longer be bit-identical to the numpy `_top_numpy`).
