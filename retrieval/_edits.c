@@ -4,15 +4,28 @@
  * `known(term, keys, letters)` returns the distinct strings one edit away from `term` (a deletion, a
  * swap of two adjacent characters, an insertion or substitution of one of `letters`), other than
  * `term` itself, that are keys of the dict `keys`, in the order first generated. Each candidate is
- * built in one reused buffer and probed as a string: ~0.05 ms a word against ~0.4 ms for the set
- * built and filtered in Python.
+ * built in one reused buffer and probed as a string.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-/* Probe buf[0:len] in `keys`; append it to `out` if present and new. -1 on error. */
-static int probe(Py_UCS4 *buf, Py_ssize_t len, PyObject *term, PyObject *keys, PyObject *out) {
-    PyObject *cand = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, len);
+/* Probe buf[0:len] in `keys`; append it to `out` if present and new. -1 on error.
+ *
+ * `two_byte`: every character of the term and of the letters is in U+0100..U+FFFF (Arabic), so every
+ * candidate is too, and is written straight into a 2-byte string, its canonical form; otherwise
+ * PyUnicode_FromKindAndData scans the candidate for its narrowest form. */
+static int probe(Py_UCS4 *buf, Py_ssize_t len, int two_byte, PyObject *term, PyObject *keys, PyObject *out) {
+    PyObject *cand;
+    if (two_byte && len > 0) {
+        cand = PyUnicode_New(len, 0xFFFF);
+        if (cand != NULL) {
+            Py_UCS2 *data = PyUnicode_2BYTE_DATA(cand);
+            for (Py_ssize_t i = 0; i < len; i++)
+                data[i] = (Py_UCS2)buf[i];
+        }
+    } else {
+        cand = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, len);
+    }
     if (cand == NULL)
         return -1;
     int found = PyDict_Contains(keys, cand);
@@ -43,6 +56,11 @@ static PyObject *known(PyObject *self, PyObject *args) {
             PyErr_NoMemory();
         goto fail;
     }
+    int two_byte = 1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        two_byte &= word[i] >= 0x100 && word[i] <= 0xFFFF;
+    for (Py_ssize_t c = 0; c < m; c++)
+        two_byte &= alphabet[c] >= 0x100 && alphabet[c] <= 0xFFFF;
     for (Py_ssize_t i = 0; i <= n; i++) {
         /* buf = term[:i] + ... as edit1_variants' `left`. */
         memcpy(buf, word, (size_t)i * sizeof(Py_UCS4));
@@ -50,13 +68,13 @@ static PyObject *known(PyObject *self, PyObject *args) {
         if (right) {
             /* deletion: left + right[1:] */
             memcpy(buf + i, word + i + 1, (size_t)(right - 1) * sizeof(Py_UCS4));
-            if (probe(buf, n - 1, term, keys, out) < 0)
+            if (probe(buf, n - 1, two_byte, term, keys, out) < 0)
                 goto fail;
             if (right > 1) {  /* swap: left + right[1] + right[0] + right[2:] */
                 buf[i] = word[i + 1];
                 buf[i + 1] = word[i];
                 memcpy(buf + i + 2, word + i + 2, (size_t)(right - 2) * sizeof(Py_UCS4));
-                if (probe(buf, n, term, keys, out) < 0)
+                if (probe(buf, n, two_byte, term, keys, out) < 0)
                     goto fail;
             }
         }
@@ -64,11 +82,11 @@ static PyObject *known(PyObject *self, PyObject *args) {
             /* insertion: left + ch + right */
             buf[i] = alphabet[c];
             memcpy(buf + i + 1, word + i, (size_t)right * sizeof(Py_UCS4));
-            if (probe(buf, n + 1, term, keys, out) < 0)
+            if (probe(buf, n + 1, two_byte, term, keys, out) < 0)
                 goto fail;
             if (right) {  /* substitution: left + ch + right[1:] */
                 memcpy(buf + i + 1, word + i + 1, (size_t)(right - 1) * sizeof(Py_UCS4));
-                if (probe(buf, n, term, keys, out) < 0)
+                if (probe(buf, n, two_byte, term, keys, out) < 0)
                     goto fail;
             }
         }
