@@ -10,9 +10,8 @@ re-ranking an article reads its own view only.
 
 from __future__ import annotations
 
-import heapq
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -153,7 +152,8 @@ def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) ->
             want = view.n_passages
         found += kept
         if len(found) >= depth and v + 1 < len(index.views):
-            floor = -heapq.nsmallest(depth, found)[-1][0]
+            # The depth-th best score so far (floats alone sort faster than the tuples).
+            floor = sorted([-x[0] for x in found], reverse=True)[depth - 1]
     found.sort()
     return [(v, d) for _, _, v, d in found[:depth]]
 
@@ -206,7 +206,9 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
         order = [(v, d) for v in views for d in by_view[v]]
         for (p, e), (v, d) in zip(evidence, order, strict=True):
             start = int(index.starts[views[p]])
-            found[v, d] = replace(e, passage=e.passage + start) if start else e
+            # A new Evidence with the global passage number (positional: dataclasses.replace costs ~5 µs).
+            found[v, d] = rerank.Evidence(e.passage + start, e.score, e.passage_score, e.passage_coverage,
+                                          e.article_coverage) if start else e
         ranked = [found[leader] for leader in leaders]
     # Stable: equal scores keep the passage ranking's order.
     return qterms, weights, sorted(ranked, key=lambda e: -e.score)
