@@ -104,6 +104,13 @@ MIGRATIONS: tuple[str, ...] = (
     END;
     INSERT INTO meta (key, value) VALUES ('passage_log_trimmed', '0');
     """,
+    # 5 → 6: a story's members found through the index alone. With (story) only, each member cost a
+    # read of its stories row (MinHash signature included) for its article id: the answer path's
+    # story query 1.18 → 0.88 ms at 1.29M passages (~12 members a story). Replaces stories_story.
+    """
+    CREATE INDEX stories_story_article ON stories (story, article_id);
+    DROP INDEX stories_story;
+    """,
 )
 
 RETRIEVAL = database.MigrationSet("retrieval", MIGRATIONS)
