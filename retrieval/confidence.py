@@ -128,7 +128,11 @@ def names_unseen_year(index: bm25.BM25Index, terms: list[str]) -> bool:
     return False
 
 
+# As arrays once (not three conversions a question).
+_MEAN, _SCALE, _COEFFICIENTS = (np.asarray(v, dtype=np.float64) for v in (FEATURE_MEAN, FEATURE_SCALE, COEFFICIENTS))
+
+
 def answerable_probability(x: np.ndarray) -> float:
     """The model's estimate that the leading article answers the question."""
-    z = float(((x - np.asarray(FEATURE_MEAN)) / np.asarray(FEATURE_SCALE)) @ np.asarray(COEFFICIENTS)) + INTERCEPT
+    z = float(((x - _MEAN) / _SCALE) @ _COEFFICIENTS) + INTERCEPT
     return 1.0 / (1.0 + math.exp(-z))

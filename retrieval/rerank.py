@@ -194,14 +194,15 @@ def _rerank_parts_native(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[i
         columns = np.empty((n, max(g_count, 2)))
         columns[:, :g_count] = rows.T
         rows = columns.T[:g_count]
-    spread = np.matmul(unit, missing.reshape(g_count, n, 1))[:, 0].tolist()
-    passage_cov = np.matmul(idfs, rows[:, :, None])[:, 0].tolist()
-    article_cov = np.matmul(idfs, in_article.reshape(g_count, n, 1))[:, 0].tolist()
-    return [(part_of[g], Evidence(passage=passage, score=boost + rw.spread_weight * spread[g], passage_score=score,
-                                  passage_coverage=passage_cov[g] / total_idf,
-                                  article_coverage=article_cov[g] / total_idf))
-            for g, (passage, boost, score) in enumerate(zip(best.tolist(), boosted.tolist(), plain.tolist(),
-                                                            strict=True))]
+    spread = np.matmul(unit, missing.reshape(g_count, n, 1))[:, 0]
+    passage_cov = np.matmul(idfs, rows[:, :, None])[:, 0]
+    article_cov = np.matmul(idfs, in_article.reshape(g_count, n, 1))[:, 0]
+    # Elementwise in float64, each operation rounded once as the numpy version's Python floats are.
+    scores = (boosted + rw.spread_weight * spread).tolist()
+    passage_cov = (passage_cov / total_idf).tolist()
+    article_cov = (article_cov / total_idf).tolist()
+    return list(zip(part_of, map(Evidence, best.tolist(), scores, plain.tolist(), passage_cov, article_cov),
+                    strict=True))
 
 
 # --- the numpy version ---------------------------------------------------------------------

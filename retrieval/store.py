@@ -111,6 +111,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX stories_published ON stories (published_ts);
     """,
+    # 6 → 7: a story's members found through the index alone. With (story) only, each member costs a
+    # read of its stories row (MinHash signature included) for its article id, on every answer (the
+    # story query 0.88 instead of 1.18 ms at 1.29M passages, ~12 members a story). Replaces stories_story.
+    """
+    CREATE INDEX stories_story_article ON stories (story, article_id);
+    DROP INDEX stories_story;
+    """,
 )
 
 RETRIEVAL = database.MigrationSet("retrieval", MIGRATIONS)

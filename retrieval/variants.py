@@ -10,7 +10,20 @@ starts with none.
 
 from __future__ import annotations
 
+import logging
+import os
+
 from .bm25 import BM25Index
+
+# retrieval/_edits.c: the candidates probed in C (several times faster than the set built in Python).
+try:
+    from . import _edits as _native_edits
+except ImportError as exc:  # built without a C compiler: correct, only slower
+    logging.getLogger(__name__).warning("native spelling variants unavailable (%s): Python version used", exc)
+    _native_edits = None
+
+# NEWSBOT_PYTHON_EDITS=1 uses the Python version although the C one is built (A/B measurements).
+USE_NATIVE_EDITS: bool = _native_edits is not None and os.environ.get("NEWSBOT_PYTHON_EDITS") != "1"
 
 _ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويء"
 
@@ -58,8 +71,9 @@ def known_variants(index: BM25Index, term: str) -> tuple[tuple[int, str], ...]:
         # (~0.2 ms less for each new rare word at 100k).
         views = getattr(index, "views", None)
         ids = views[0].vocabulary if views else vocabulary
-        found = tuple((index.df(vid), v) for v in filter(ids.__contains__, edit1_variants(term))
-                      if (vid := vocabulary.get(v)) is not None)
+        present = (_native_edits.known(term, ids, _ARABIC_LETTERS) if USE_NATIVE_EDITS and type(ids) is dict
+                   else filter(ids.__contains__, edit1_variants(term)))
+        found = tuple((index.df(vid), v) for v in present if (vid := vocabulary.get(v)) is not None)
         if len(known) >= CACHE_LIMIT:
             known.clear()
         known[term] = found
