@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from retrieval import storygroups
+from retrieval import newsstore, storygroups
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 from .conftest import write_jsonl
@@ -20,7 +20,7 @@ async def test_story_members_are_read_from_a_covering_index(tmp_path: Path) -> N
     assert set(story_of) == set(rowids) and members  # the query still answers
     con = sqlite3.connect(tmp_path / "news.db")
     try:
-        plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + storygroups.members_sql(2), rowids[:2])]
+        plan = [row[3] for row in con.execute("EXPLAIN QUERY PLAN " + newsstore.story_members_sql(2), rowids[:2])]
         indexes = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     finally:
         con.close()
