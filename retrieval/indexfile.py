@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
-import zlib
 from pathlib import Path
+
+try:  # ISA-L's CRC-32: zlib's values, ~4x faster, and it releases the GIL (a 1M base is 600 MB)
+    from isal.isal_zlib import crc32
+except ImportError:  # a platform without an isal wheel
+    from zlib import crc32
 
 import numpy as np
 
@@ -47,8 +51,8 @@ def content_checksum(members: dict[str, np.ndarray]) -> int:
     crc = 0
     for name in sorted(members):
         a = np.ascontiguousarray(members[name])
-        crc = zlib.crc32(f"{name}:{a.dtype.str}:{a.shape};".encode(), crc)
-        crc = zlib.crc32(memoryview(a).cast("B"), crc)
+        crc = crc32(f"{name}:{a.dtype.str}:{a.shape};".encode(), crc)
+        crc = crc32(memoryview(a).cast("B"), crc)
     return crc
 
 
