@@ -10,8 +10,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# setup.py builds the C extensions (retrieval/*.c): a change to any of them, or to setup.py, reinstalls.
-$(VENV)/.installed: pyproject.toml setup.py $(wildcard retrieval/*.c) | $(BIN)/python
+# setup.py builds the C extensions (retrieval/*.c, *.h): a change to any of them, or to setup.py, reinstalls.
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard retrieval/*.c retrieval/*.h) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 

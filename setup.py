@@ -20,9 +20,9 @@ setup(ext_modules=[
     Extension("retrieval._minhash", ["retrieval/_minhash.c"], optional=True, extra_compile_args=["-O3", "-Wall"]),
     # -ffp-contract=off: each `sum + impact * factor` must round twice, as numpy's does (an FMA
     # would round once and the scores would no longer be bit-identical to the numpy `_top_numpy`).
-    Extension("retrieval._topk", ["retrieval/_topk.c"], optional=True,
+    Extension("retrieval._topk", ["retrieval/_topk.c"], optional=True, depends=["retrieval/_buffers.h"],
               extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"]),
     # The same for re-ranking's passage scores (rerank.rerank_parts).
-    Extension("retrieval._rerank", ["retrieval/_rerank.c"], optional=True,
+    Extension("retrieval._rerank", ["retrieval/_rerank.c"], optional=True, depends=["retrieval/_buffers.h"],
               extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"]),
 ])

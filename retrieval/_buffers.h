@@ -1,0 +1,61 @@
+/* Buffer arguments of the C extensions (retrieval/_topk.c, retrieval/_rerank.c): one-dimensional
+ * C-contiguous numpy arrays of a given kind and item size, refused with an error naming the argument. */
+#ifndef NEWSBOT_BUFFERS_H
+#define NEWSBOT_BUFFERS_H
+
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static int little_endian(void) {
+    const uint16_t one = 1;
+    return *(const uint8_t *)&one == 1;
+}
+
+/* Whether a buffer's format is one value of the wanted kind ('i' signed, 'u' unsigned, 'f' float). */
+static int format_is(const char *fmt, char kind) {
+    if (fmt == NULL)
+        fmt = "B";
+    if (*fmt == '@' || *fmt == '=' || (*fmt == '<' && little_endian()))
+        fmt++;
+    if (fmt[0] == '\0' || fmt[1] != '\0')
+        return 0;
+    if (kind == 'u')
+        return strchr("BHILQ", fmt[0]) != NULL;
+    return kind == 'i' ? strchr("bhilq", fmt[0]) != NULL : strchr("fd", fmt[0]) != NULL;
+}
+
+/* A one-dimensional C-contiguous array of `kind` and `itemsize`, or -1 with TypeError/ValueError
+ * naming the argument. */
+static int get_array(PyObject *obj, Py_buffer *view, const char *name, char kind, Py_ssize_t itemsize,
+                     int writable) {
+    const char *type = kind == 'u'   ? "uint32"
+                       : kind == 'i' ? (itemsize == 4 ? "int32" : "int64")
+                                     : (itemsize == 4 ? "float32" : "float64");
+    if (PyObject_GetBuffer(obj, view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_RECORDS_RO) < 0) {
+        PyErr_Clear();
+        if (writable && PyObject_CheckBuffer(obj))
+            PyErr_Format(PyExc_ValueError, "%s must be a writable, contiguous %s array", name, type);
+        else
+            PyErr_Format(PyExc_TypeError, "%s must be a contiguous %s array, not %.100s", name, type,
+                         Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    const char *problem = NULL;
+    if (view->ndim != 1)
+        problem = "one-dimensional";
+    else if (view->itemsize != itemsize || !format_is(view->format, kind))
+        problem = type;
+    else if (!PyBuffer_IsContiguous(view, 'C'))
+        problem = "contiguous";
+    if (problem) {
+        PyErr_Format(PyExc_ValueError, "%s must be a %s array (got format %s, %d dimensions, item size %zd)", name,
+                     problem == type ? type : problem, view->format ? view->format : "B", view->ndim,
+                     view->itemsize);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+#endif
