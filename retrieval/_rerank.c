@@ -39,6 +39,18 @@ typedef struct {
     int scored;         /* weight != 0: the term adds to scores (else it only gives credit) */
 } Term;
 
+/* First position in docs[lo:hi] holding a passage >= p (docs sorted; hi if none). */
+static inline Py_ssize_t bisect(const int32_t *docs, Py_ssize_t lo, Py_ssize_t hi, int32_t p) {
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (docs[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* First position in docs[from:len] holding a passage >= p, galloping from `from` (the position
  * found for the previous, smaller passage of the same article). */
 static inline Py_ssize_t seek(const int32_t *docs, Py_ssize_t len, Py_ssize_t from, int32_t p) {
@@ -50,14 +62,7 @@ static inline Py_ssize_t seek(const int32_t *docs, Py_ssize_t len, Py_ssize_t fr
     }
     if (hi > len)
         hi = len;
-    while (lo < hi) {
-        Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (docs[mid] < p)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return bisect(docs, lo, hi, p);
 }
 
 /* First position in docs[0:len] holding a passage >= p. Passage numbers are spread about evenly
@@ -88,14 +93,7 @@ static inline Py_ssize_t locate(const int32_t *docs, Py_ssize_t len, int32_t p) 
         hi = probe;
         step <<= 1;
     }
-    while (lo < hi) {
-        Py_ssize_t mid = lo + (hi - lo) / 2;
-        if (docs[mid] < p)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return bisect(docs, lo, hi, p);
 }
 
 enum { B_OFFSETS, B_DOCS, B_IMPACTS, B_TABLE, B_IDF, B_ORDER, B_START, B_END, B_ORDINAL, B_BEST, B_BOOSTED,
