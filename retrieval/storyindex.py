@@ -325,25 +325,14 @@ class StoryIndex:
                 alive &= ~((old_slots[at] == slots) & (positions[at] <= rows))
             rows, slots = rows[alive], slots[alive]
             ok, sims = self._verify(sigs, stamps, thresholds, rows, self._sigs, self._stamps, slots)
-            rows, slots, sims = rows[ok], slots[ok], sims[ok]
-            if rows.size:
-                # Per row: highest similarity, then lowest slot (best_match's order).
-                order = np.lexsort((slots, -sims, rows))
-                first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
-                stored_best[rows[first]] = slots[first]
-                stored_sim[rows[first]] = sims[first]
+            self._keep_best(rows[ok], slots[ok], sims[ok], stored_best, stored_sim)
         # Candidates within the batch: (later row, earlier row) pairs.
         batch_best = np.full(n, -1, dtype=np.int64)
         batch_sim = np.full(n, -1.0)
         later, earlier = inner
         if later.size:
             ok, sims = self._verify(sigs, stamps, thresholds, later, sigs, stamps, earlier)
-            later, earlier, sims = later[ok], earlier[ok], sims[ok]
-            if later.size:
-                order = np.lexsort((earlier, -sims, later))
-                first = order[np.r_[True, later[order][1:] != later[order][:-1]]]
-                batch_best[later[first]] = earlier[first]
-                batch_sim[later[first]] = sims[first]
+            self._keep_best(later[ok], earlier[ok], sims[ok], batch_best, batch_sim)
         # Stored slots come before the batch's: on equal similarity the stored article wins.
         out: list[str] = []
         for i, (s_slot, s_sim, b_row, b_sim) in enumerate(zip(stored_best.tolist(), stored_sim.tolist(),
@@ -382,6 +371,17 @@ class StoryIndex:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         pair = _distinct(np.concatenate(later) * n + np.concatenate(earlier))
         return pair // n, pair % n
+
+    @staticmethod
+    def _keep_best(rows: np.ndarray, others: np.ndarray, sims: np.ndarray, best: np.ndarray,
+                   best_sim: np.ndarray) -> None:
+        """For each row of the (row, other) pairs that passed: the other of highest similarity, then
+        lowest number (best_match's order), into `best` and its similarity into `best_sim`."""
+        if rows.size:
+            order = np.lexsort((others, -sims, rows))
+            first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+            best[rows[first]] = others[first]
+            best_sim[rows[first]] = sims[first]
 
     @staticmethod
     def _verify(sigs: np.ndarray, stamps: np.ndarray, thresholds: np.ndarray, rows: np.ndarray,
