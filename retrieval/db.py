@@ -123,7 +123,15 @@ async def rollback(db: aiosqlite.Connection) -> None:
 
 @contextlib.asynccontextmanager
 async def transaction(db: aiosqlite.Connection) -> AsyncIterator[aiosqlite.Connection]:
-    """`async with transaction(db):` — the statements inside commit together or not at all."""
+    """`async with transaction(db):` — the statements inside commit together or not at all.
+
+    Inside another `transaction` on the same connection it joins that one: the outermost commits,
+    and an error raised inside rolls back the whole (so writes made by different modules, each
+    with its own `transaction`, can be made one, e.g. an article and its story row).
+    """
+    if db.in_transaction:
+        yield db
+        return
     await db.execute("BEGIN IMMEDIATE")
     try:
         yield db

@@ -23,6 +23,7 @@ from . import store, storygroups
 from .analysis import analyze, passage_terms_utf8, release_index_caches
 from .articles import Article
 from .config import RetrievalConfig
+from .db import transaction
 from .passages import passage_spans
 from .readers import Record, Skipped, iter_input_files, read_path
 
@@ -174,10 +175,7 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                         log.warning("skipped %s", record)
                     report.skipped.extend(skipped)
                     if batch:
-                        written: list[store.PreparedArticle] = []
-                        counts = await store.write_articles(target.writer, batch, written=written)
-                        await target.stories.update(target.writer, [
-                            (p.article.id, p.article.title, p.article.body, p.article.published) for p in written])
+                        counts = await _write_batch(target, batch)
                         report.added += counts["added"]
                         report.updated += counts["updated"]
                         report.unchanged += counts["unchanged"]
@@ -199,6 +197,25 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                     upcoming.exception()  # mark retrieved: only the first error is reported
                 release_index_caches()
 
+
+
+async def _write_batch(target: Target, batch: list[store.PreparedArticle]) -> dict[str, int]:
+    """Write a batch of articles and their story rows in one transaction.
+
+    One, so that no reader (another process, or this one's index refresh) ever sees an article
+    without its story: an answer found in between would list the copies of one story as
+    separate results, which neither the index before nor the one after would give.
+    """
+    try:
+        async with transaction(target.writer):
+            written: list[store.PreparedArticle] = []
+            counts = await store.write_articles(target.writer, batch, written=written)
+            await target.stories.update(target.writer, [
+                (p.article.id, p.article.title, p.article.body, p.article.published) for p in written])
+    except BaseException:
+        target.stories.discard()  # its index may hold rows the rollback took back
+        raise
+    return counts
 
 
 async def refresh_pipeline(target: Target) -> None:

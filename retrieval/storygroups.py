@@ -3,8 +3,8 @@
 `StoryKeeper` holds the LSH index (retrieval/storyindex.py) of the stored signatures, loaded when
 a serving engine opens (or on first use); ingest hands it the articles it wrote (added or
 edited) and it writes their story rows. A deleted article's row goes with it (foreign key
-cascade). Articles without a row (a database from before the `stories` table, or an ingest
-stopped between its two transactions) are grouped by `catch_up`, which the engine runs when it opens.
+cascade). Ingest writes an article and its story row in one transaction; articles without a row
+(a database from before the `stories` table) are grouped by `catch_up`, which the engine runs when it opens.
 
 A process that has not loaded the index (`newsbot ingest` of a file) and groups a few dated
 articles reads only the stored rows that can join them: stories join articles at most
@@ -96,6 +96,10 @@ class StoryKeeper:
         self.window_rows_read += rows
         return await _index_of(newsstore.iter_story_window(db, low, high, LOAD_CHUNK), rows + stamps.size)
 
+    def discard(self) -> None:
+        """Drop the in-memory index (it ran ahead of the database): reloaded from it when next needed."""
+        self._index = None
+
     def forget(self, article_id: str) -> None:
         if self._index is not None:
             self._index.remove(article_id)
@@ -105,7 +109,8 @@ class StoryKeeper:
 
         The batch is signed and matched at once in a thread (`StoryIndex.assign`: an article can
         still join one written earlier in the same batch, as one at a time would), then its rows
-        are written in one transaction.
+        are written in one transaction (the caller's, if it has one open: ingest writes the
+        articles and their rows together).
         """
         if not items:
             return 0
@@ -128,7 +133,7 @@ class StoryKeeper:
             # The in-memory index ran ahead of the file (or stopped halfway through a batch, or was
             # still being changed by a cancelled thread): reload it from the file next time.
             if window is None:
-                self._index = None
+                self.discard()
             raise
         return sum(1 for r in rows if r[1] != r[0])
 

@@ -85,7 +85,7 @@ async def test_batches_are_prepared_during_writes_only_with_more_than_one_core(
     # threads only take turns (measured ~9% slower); with more cores they overlap.
     writing = []
     prepared_while_writing = []
-    real_write, real_prepare = ingest_module.store.write_articles, ingest_module.prepare
+    real_write, real_prepare = ingest_module._write_batch, ingest_module.prepare
 
     async def write(*args, **kwargs):
         writing.append(True)
@@ -101,7 +101,7 @@ async def test_batches_are_prepared_during_writes_only_with_more_than_one_core(
 
     monkeypatch.setattr(ingest_module, "_usable_cores", lambda: cores)
     monkeypatch.setattr(ingest_module, "INGEST_BATCH", 1)
-    monkeypatch.setattr(ingest_module.store, "write_articles", write)
+    monkeypatch.setattr(ingest_module, "_write_batch", write)
     monkeypatch.setattr(ingest_module, "prepare", prepare)
     async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
         report = await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)])

@@ -235,13 +235,37 @@ async def test_a_failed_grouping_reloads_the_index_from_the_file(tmp_path: Path,
         else:
             raise AssertionError("the grouping error did not reach the caller")
         assert engine._stories._index is None and loaded is not None
+        with sqlite3.connect(db) as con:  # the article went back with its story row: nothing half-written
+            assert con.execute("SELECT count(*) FROM articles WHERE id = 'w2'").fetchone() == (0,)
         monkeypatch.undo()
         await engine.ingest_paths([write_jsonl(tmp_path / "c.jsonl", ARTICLES[2:])])  # reloads, then groups
+        await engine.ingest_paths([tmp_path / "b.jsonl"])  # the failed file again, whole this time
     with sqlite3.connect(db) as con:
         rows = dict(con.execute("SELECT article_id, story FROM stories"))
-    assert rows["w1"] == rows["w3"] == "w1" and rows["o1"] == "o1"
-    assert "w2" not in rows  # its articles row is stored; the engine's catch-up groups it on the next open
-    async with await SearchEngine.open(db, RetrievalConfig()):
-        pass
+    assert rows["w1"] == rows["w2"] == rows["w3"] == "w1" and rows["o1"] == "o1"
+
+
+async def test_another_reader_never_sees_an_article_without_its_story(tmp_path: Path, monkeypatch) -> None:
+    # A serving process picks up what another wrote as soon as it is committed; an article seen
+    # before its story row would be answered as a story of its own (its copies listed apart).
+    from retrieval import newsstore
+
+    from .test_stories import ARTICLES
+
+    db = tmp_path / "news.db"
+    seen_while_grouping = []
+    real_write = newsstore.write_story_rows
+
+    async def write_story_rows(con, rows):
+        with sqlite3.connect(db) as other:
+            seen_while_grouping.append(other.execute("SELECT count(*) FROM articles").fetchone()[0])
+        await real_write(con, rows)
+
+    monkeypatch.setattr(newsstore, "write_story_rows", write_story_rows)
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES[:2])])
+        await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", ARTICLES[2:])])
+    assert seen_while_grouping == [0, 2]
     with sqlite3.connect(db) as con:
-        assert dict(con.execute("SELECT article_id, story FROM stories"))["w2"] == "w1"
+        assert con.execute("SELECT count(*) FROM articles a JOIN stories s ON s.article_id = a.id").fetchone() == (
+            len(ARTICLES),)
