@@ -128,8 +128,7 @@ async def upload_document(update: Update, context: BotContext) -> None:
     document = message.document
     name = document.file_name or ""
     if not is_supported(name):
-        shown = name or ("this file" if text is texts.EN else "هذا الملف")
-        await message.reply_text(fmt.esc(text.refused_type.format(name=shown)))
+        await message.reply_text(fmt.esc(text.refused_type.format(name=name or text.unnamed_file)))
         return
     limit = svc.settings.upload_max_bytes
     if document.file_size is not None and document.file_size > limit:

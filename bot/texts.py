@@ -72,6 +72,7 @@ class Texts:
     deleted: str  # {id}
     no_such_article: str  # {id}
     refused_type: str  # {name}
+    unnamed_file: str  # {name} of refused_type when the upload has no file name
     refused_size: str  # {name} {size} {limit}
     refused_over_limit: str  # {name} {limit}
     loaded: str  # {name}
@@ -162,6 +163,7 @@ AR = Texts(
     delete_usage="الاستعمال: ‎/delete رقم_المقال",
     deleted="حُذف المقال {id} وحُدّث الفهرس.",
     no_such_article="لا يوجد مقال برقم {id}.",
+    unnamed_file="هذا الملف",
     refused_type="رُفض {name}: نوع ملف غير مدعوم (المتوقع ‎.txt أو ‎.jsonl أو ‎.json أو ‎.gz لأحدها).",
     refused_size="رُفض {name}: حجمه {size:,} بايت، فوق حد التحميل {limit:,} بايت.",
     refused_over_limit="رُفض {name}: فوق حد التحميل {limit:,} بايت.",
@@ -254,6 +256,7 @@ EN = Texts(
     delete_usage="Usage: /delete <article id>",
     deleted="Deleted article {id}; index updated.",
     no_such_article="No article with id {id}.",
+    unnamed_file="this file",
     refused_type="Refused {name}: unsupported file type (expected .txt, .jsonl, .json or .gz of one).",
     refused_size="Refused {name}: {size:,} bytes is over the {limit:,} byte upload limit.",
     refused_over_limit="Refused {name}: over the {limit:,} byte upload limit.",

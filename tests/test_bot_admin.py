@@ -140,6 +140,15 @@ async def test_bad_uploads_are_refused_with_the_reason_and_change_nothing(bot, f
     assert snapshot(bot.settings.db) == before
 
 
+async def test_an_upload_without_a_file_name_is_refused_as_this_file(bot, fake):
+    before = snapshot(bot.settings.db)
+    mark = fake.mark()
+    fake.send_document(fake.chats[ADMIN.id], ENGLISH_ADMIN, "", json.dumps(NEW_ARTICLE).encode())
+    [reply] = await fake.wait_for("sendMessage", since=mark, chat_id=ADMIN.id)
+    assert "Refused this file: unsupported file type" in fake.message(reply)["text"]
+    assert snapshot(bot.settings.db) == before
+
+
 async def test_uploads_from_non_admins_are_refused_without_downloading(bot, fake):
     before = snapshot(bot.settings.db)
     mark = fake.mark()
