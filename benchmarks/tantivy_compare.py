@@ -5,8 +5,9 @@ terms our analysis chain stored for each passage (`passages.terms`): tantivy get
 whitespace-separated text with its `whitespace` tokenizer (no lowercasing, no stemming), so the
 two hold the same terms and postings. In one process, side by side:
 
-- one article added and found: ours `SearchEngine.ingest_bytes` of the article (SQLite write,
-  passage log, segment, refresh) then a search for its title that must show it; tantivy the same
+- one article added and found: ours `SearchEngine.ingest_bytes` of the article (analysis, SQLite
+  write, passage log, story grouping against the story index the serving process holds, segment,
+  refresh) then the whole answer path for its title (k=10) that must show it; tantivy the same
   article's analysed passages added, committed, the index reloaded and a new searcher finding its
   first passage (median of `--adds`, 10);
 - ~100 passages (whole articles) added the same ways (median of 3);
@@ -54,19 +55,15 @@ except ImportError:  # reported by main() with how to install it
     tantivy = None
 
 
-def build_database(db: Path, size: int, articles: list[Article], config: RetrievalConfig) -> None:
+async def build_database(db: Path, size: int, articles: list[Article], config: RetrievalConfig) -> None:
     """A database of `size` passages through the real ingest path, as benchmarks.nrt builds it."""
     corpus, _, _ = sized_corpus(articles, size, config)
     jsonl = db.with_name("base.jsonl")
     write_jsonl(corpus, jsonl)
-
-    async def ingest() -> None:
-        async with await SearchEngine.open(db, config, load_index=False) as engine:
-            await engine.ingest_paths([jsonl], rebuild=False)
-            await engine.rebuild_index()
-
     log(f"ingesting {len(corpus):,} articles into {db}")
-    asyncio.run(ingest())
+    async with await SearchEngine.open(db, config, load_index=False) as engine:
+        await engine.ingest_paths([jsonl], rebuild=False)
+        await engine.rebuild_index()
     jsonl.unlink()
 
 
@@ -118,13 +115,14 @@ async def run(args: argparse.Namespace) -> dict:
     work: Path = args.workdir
     db = work / "news.db"
     if not db.exists():
-        build_database(db, args.size, articles, config)
+        await build_database(db, args.size, articles, config)
     else:
         log(f"reusing {db}")
     questions = make_questions(articles, args.queries)
     out: dict = {"db": str(db)}
     engine = await SearchEngine.open(db, config)
     try:
+        await engine.load_stories()  # as the bot does when it starts serving (bot/app.py), and benchmarks.nrt
         if len(engine.index.views) > 1 or engine.index.deleted:
             log("merging the segments first (both engines search one segment)")
             await engine.rebuild_index()

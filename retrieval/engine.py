@@ -116,6 +116,7 @@ class SearchEngine(IndexUpkeep):
         self._poller: asyncio.Future[None] | None = None
         self._merger: asyncio.Future[None] | None = None
         self._watcher: asyncio.Future[None] | None = None
+        self._tail_saver: asyncio.Future[None] | None = None
         # Outlet codes of the news metadata (newsrank.live_meta): grows as outlets appear, so the
         # codes of every segment's part read before stay valid.
         self._news_sources: dict[str, int] = {}
@@ -150,7 +151,7 @@ class SearchEngine(IndexUpkeep):
         return engine
 
     async def close(self) -> None:
-        for task in (self._watcher, self._poller, self._merger):
+        for task in (self._watcher, self._poller, self._merger, self._tail_saver):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait([task])

@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 BUILD_IN_PROCESS_MIN_PASSAGES = 2_000
 # A process that answers questions looks for another process's writes at most this often.
 PICKUP_SECONDS = 1.0
+# After a merge of small segments, how long until the tail file is saved (see _save_tail_soon).
+TAIL_SAVE_DELAY = 2.0
 # The index-building child imports this package from where we found it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -112,6 +114,7 @@ class IndexUpkeep:
     _poller: asyncio.Future[None] | None
     _merger: asyncio.Future[None] | None
     _watcher: asyncio.Future[None] | None
+    _tail_saver: asyncio.Future[None] | None
 
     @property
     def index_path(self) -> Path:
@@ -161,7 +164,7 @@ class IndexUpkeep:
         With `merge`, a full merge is started in the background when the policy asks for one (not
         when merely opening: a command that asks one question and exits should not start one).
         """
-        def work() -> tuple[str, segments.LiveIndex | None]:
+        def work() -> tuple[str, segments.LiveIndex | None, bool]:
             # A connection of its own: a thread left running by a cancelled refresh never shares one.
             con = indexing.connect(self.db_path)
             try:
@@ -169,24 +172,41 @@ class IndexUpkeep:
             finally:
                 con.close()
             if changes.gap or changes.too_long:
-                return ("gap" if changes.gap else "long"), None
+                return ("gap" if changes.gap else "long"), None, False
             merged = state.last_merge
             if not indexing.apply_changes(state, changes):
-                return "inconsistent", None
+                return "inconsistent", None, False
             state.generation = changes.generation
-            if state.last_merge != merged and not self.rebuilding:
-                # Merged segments are worth keeping: a restart loads them instead of re-indexing.
-                segmentfile.save_tail(state, indexing.tail_path(self.index_path))
-            return "ok", warmed(state.snapshot())
+            return "ok", warmed(state.snapshot()), state.last_merge != merged
 
-        outcome, snapshot = await asyncio.to_thread(work)
+        outcome, snapshot, merged = await asyncio.to_thread(work)
         if snapshot is None:
             log.info("index refresh needs a rebuild (%s)", outcome)
             return False
         self._nrt, self._index = state, snapshot
+        if merged and not self.rebuilding:
+            self._save_tail_soon()
         if merge and indexing.needs_full_merge(state) and not self.rebuilding:
             self._start_merge()
         return True
+
+    def _save_tail_soon(self) -> None:
+        """Save the segments `TAIL_SAVE_DELAY` seconds after a merge of small segments.
+
+        Merged segments are worth keeping (a restart loads them instead of re-indexing their
+        passages from the log), but writing the tail (~8 ms at 100k passages, more with a larger
+        tail) is no part of making an article searchable: it is done later, off the add, and the
+        adds of a burst share one save.
+        """
+        if self._tail_saver is None or self._tail_saver.done():
+            self._tail_saver = asyncio.ensure_future(self._save_tail_later())
+
+    async def _save_tail_later(self) -> None:
+        await asyncio.sleep(TAIL_SAVE_DELAY)
+        try:
+            await self.save_segments()
+        except Exception:  # only an optimisation: the next start replays the log instead
+            log.exception("could not save the index tail")
 
     async def save_segments(self) -> None:
         """Write the segments to the tail file for the next start (done on close; they are only an
