@@ -284,3 +284,29 @@ def test_a_watching_engine_picks_up_another_process_without_questions(tmp_path: 
             check_against_rebuild(bot)
 
     asyncio.run(run())
+
+
+def test_merged_segments_are_saved_soon_after_without_closing(tmp_path: Path, no_full_merges: None,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merge of small segments is saved to the tail file a moment later, off the add that merged them,
+    so a process killed afterwards restarts from the merged segments."""
+    from retrieval import upkeep
+
+    monkeypatch.setattr(upkeep, "TAIL_SAVE_DELAY", 0.05)
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            for i in range(4):
+                await engine.ingest_bytes(article(i, 2, i).encode(), "a.json")
+            await engine.rebuild_index()
+            state = engine._nrt
+            rebuilt, i = state.last_merge, 10
+            while state.last_merge == rebuilt:
+                await engine.ingest_bytes(article(i, 1, i).encode(), "a.json")
+                i += 1
+            assert state.saved_seq < state.log_seq  # the add that merged did not write the tail
+            await asyncio.wait_for(asyncio.shield(engine._tail_saver), 5)
+            assert state.saved_seq == state.log_seq and indexing.tail_path(engine.index_path).exists()
+
+    asyncio.run(run())
