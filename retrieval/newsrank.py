@@ -86,6 +86,16 @@ class _Dates:
         """Per passage (its article rowid): the article's time and source; NaN and -1 for one gone."""
         if not self.rowids.size:
             return np.full(article_ids.size, np.nan), np.full(article_ids.size, -1, dtype=np.int32)
+        top = int(self.rowids[-1])
+        if top < 4 * self.rowids.size + 1024:
+            # Rowids are dense (deleted articles leave gaps): a table by rowid is one gather per
+            # passage, where a binary search of a million passages' articles took ~0.1 s.
+            published = np.full(top + 2, np.nan)
+            source = np.full(top + 2, -1, dtype=np.int32)
+            published[self.rowids] = self.published
+            source[self.rowids] = self.source
+            at = np.where((article_ids >= 0) & (article_ids <= top), article_ids, top + 1)
+            return published[at], source[at]
         pos = np.searchsorted(self.rowids, article_ids)
         found = pos < self.rowids.size
         found[found] = self.rowids[pos[found]] == article_ids[found]
@@ -126,12 +136,17 @@ def _dates_of_groups(groups: list[tuple[int, str, int, str]], tz: tzinfo, source
     return _Dates(rowids, published, codes)
 
 
-async def _read_dates(db: aiosqlite.Connection, wanted: np.ndarray, tz: tzinfo, sources: dict[str, int]) -> _Dates:
-    """The dates and sources of at least the articles `wanted` (rowids, ascending); parsed in a worker
-    thread, so a question's first date filter after a start or a merge does not hold the event loop."""
-    if wanted.size > _LOOKUP_SHARE * await store.article_rowid_bound(db):
+async def _read_dates(db: aiosqlite.Connection, article_ids: list[np.ndarray], tz: tzinfo,
+                     sources: dict[str, int]) -> _Dates:
+    """The dates and sources of at least the articles in `article_ids` (segments' rowids per passage);
+    parsed in a worker thread, so a question's first date filter after a start or a merge does not
+    hold the event loop."""
+    # Passages (at least as many as their articles) decide: counting the distinct articles of a
+    # million passages would cost a sort.
+    if sum(a.size for a in article_ids) > _LOOKUP_SHARE * await store.article_rowid_bound(db):
         groups = await store.articles_grouped_by_date_and_source(db)
         return await asyncio.to_thread(_dates_of_groups, groups, tz, sources)
+    wanted = np.unique(np.concatenate(article_ids))
     rows = await store.dates_and_sources(db, wanted.tolist())
     return await asyncio.to_thread(_dates_of_rows, rows, tz, sources)
 
@@ -152,8 +167,7 @@ async def live_meta(db: aiosqlite.Connection, index: LiveIndex, tz: tzinfo, sour
         return cached
     missing = [view for view in index.views if (view.kept(_PART) or (None,))[0] is not sources]
     if missing:
-        wanted = np.unique(np.concatenate([view.article_ids for view in missing]))
-        dates = await _read_dates(db, wanted, tz, sources)
+        dates = await _read_dates(db, [view.article_ids for view in missing], tz, sources)
         for view in missing:
             view.keep(_PART, (sources, *dates.of(view.article_ids)))
     published_parts, source_parts = [], []

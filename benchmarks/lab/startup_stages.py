@@ -191,6 +191,9 @@ def main() -> None:
     p.add_argument("--plain", action="store_true", help="alternate with uninstrumented `newsbot ask` runs")
     p.add_argument("--compare", type=Path, metavar="DIR",
                    help="another checkout (benchmarks.lab.checkouts): its starts alternate with this one's")
+    p.add_argument("--compare-db", type=Path, metavar="PATH",
+                   help="the other checkout's copy of the database (default: --db), for when the two "
+                        "write index files the other does not read")
     p.add_argument("--json", type=Path, help="write every run's figures here")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--spawned", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -199,19 +202,20 @@ def main() -> None:
         child(args)
         return
     codes = [REPO] + ([args.compare.resolve()] if args.compare else [])
+    dbs = {REPO: args.db, codes[-1]: args.compare_db or args.db} if args.compare else {REPO: args.db}
     runs: dict[Path, list[dict]] = {c: [] for c in codes}
     plain_walls: dict[Path, list[float]] = {c: [] for c in codes}
     for _ in range(args.runs):
         for code in codes:  # taking turns: both see the same load
-            wall, figures = run_child(args.db, args.question, plain=False, code=code)
+            wall, figures = run_child(dbs[code], args.question, plain=False, code=code)
             assert figures is not None
             figures["wall_s"] = wall
             runs[code].append(figures)
             if args.plain:
-                plain_walls[code].append(run_child(args.db, args.question, plain=True, code=code)[0])
-    print(f"database {args.db}, question {args.question!r}")
+                plain_walls[code].append(run_child(dbs[code], args.question, plain=True, code=code)[0])
+    print(f"question {args.question!r}")
     for code in codes:
-        report(str(code), runs[code], plain_walls[code])
+        report(f"{code} on {dbs[code]}", runs[code], plain_walls[code])
     if args.json:
         args.json.write_text(json.dumps({str(c): {"runs": runs[c], "plain_walls": plain_walls[c]} for c in codes},
                                         indent=1))
