@@ -122,10 +122,13 @@ async def one_merge(engine: SearchEngine, threshold: float) -> None:
     gc.callbacks.append(on_gc)
     watchdog.start()
 
+    late: list[tuple[float, float]] = []  # (when the loop came back, how late)
+
     async def heartbeat() -> None:
         while True:
-            watchdog.beat = time.perf_counter()
+            watchdog.beat = t = time.perf_counter()
             await asyncio.sleep(0.002)
+            late.append((t + 0.002, time.perf_counter() - t - 0.002))
 
     beating = asyncio.ensure_future(heartbeat())
     waits: list[tuple[float, float]] = []
@@ -150,13 +153,18 @@ async def one_merge(engine: SearchEngine, threshold: float) -> None:
     print(f"merge {total:.1f} s, {len(waits)} questions; longest waits (ms at s): "
           + ", ".join(f"{w * 1000:.0f} at {t - started:.1f}" for t, w in worst))
     for name, a, b, thread in sorted(spans.items, key=lambda s: s[1]):
+        if b - a < 0.001:  # a question's cached look-up, not a step of the swap
+            continue
         print(f"  step {name:<18} {a - started:7.2f} .. {b - started:7.2f} s  ({(b - a) * 1000:7.1f} ms, {thread})")
-    for t, w in worst:
+    latest = sorted(late, key=lambda x: -x[1])[:5]
+    print("  the loop's longest absences (a question arriving then waits that long; ms at s): "
+          + ", ".join(f"{w * 1000:.0f} at {t - started:.2f}" for t, w in latest))
+    for t, w in sorted(set(worst + latest), key=lambda x: -x[1]):
         if w < threshold:
             continue
         print(f"wait of {w * 1000:.0f} ms at {t - started:.2f} s:")
         for name, a, b, thread in spans.items:
-            if a < t + w and b > t:
+            if a < t + w and b > t and b - a >= 0.001:
                 print(f"    overlapping step {name} ({thread})")
         for a, b, gen in collections:
             if a < t + w and b > t:
