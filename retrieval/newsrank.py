@@ -168,8 +168,15 @@ async def live_meta(db: aiosqlite.Connection, index: LiveIndex, tz: tzinfo, sour
     missing = [view for view in index.views if (view.kept(_PART) or (None,))[0] is not sources]
     if missing:
         dates = await _read_dates(db, [view.article_ids for view in missing], tz, sources)
-        for view in missing:
-            view.keep(_PART, (sources, *dates.of(view.article_ids)))
+        parts = await asyncio.to_thread(lambda: [dates.of(view.article_ids) for view in missing])
+        for view, (published, source) in zip(missing, parts, strict=True):
+            view.keep(_PART, (sources, published, source))
+    # Put together in a worker thread too: numpy passes over every passage (~10 ms at a million)
+    # that let the event loop run meanwhile.
+    return index.keep(_PART, await asyncio.to_thread(_assembled, index, sources))
+
+
+def _assembled(index: LiveIndex, sources: dict[str, int]) -> ArticleMeta:
     published_parts, source_parts = [], []
     for view, seg in zip(index.views, index.segments, strict=True):
         _, published, source = view.kept(_PART)
@@ -178,9 +185,8 @@ async def live_meta(db: aiosqlite.Connection, index: LiveIndex, tz: tzinfo, sour
             source = np.where(seg.live, source, -1).astype(np.int32)
         published_parts.append(published)
         source_parts.append(source)
-    meta = ArticleMeta(np.concatenate(published_parts) if published_parts else np.empty(0),
+    return ArticleMeta(np.concatenate(published_parts) if published_parts else np.empty(0),
                        np.concatenate(source_parts) if source_parts else np.empty(0, dtype=np.int32), sources)
-    return index.keep(_PART, meta)
 
 
 def mask_of(meta: ArticleMeta, filters: Filters) -> np.ndarray | None:
