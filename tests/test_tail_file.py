@@ -69,6 +69,32 @@ def test_the_loaded_tail_is_the_saved_state(tmp_path: Path, no_full_merges: None
     asyncio.run(reopened())
 
 
+def test_a_tail_saved_again_after_more_deletions_has_them(tmp_path: Path, no_full_merges: None) -> None:
+    """The base's deleted postings are kept between saves only while its deletions stay the same."""
+    db = tmp_path / "news.db"
+    index_path = db.with_name(db.name + ".index.npz")
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            for i in range(6):
+                await engine.ingest_bytes(article(i, 3, i).encode(), "a.json")
+            await engine.rebuild_index()
+            await engine.ingest_bytes(article(1, 1, 60).encode(), "a.json")
+            state = engine._nrt
+            assert state is not None
+            segmentfile.save_tail(state, indexing.tail_path(index_path))
+            await engine.delete_article("art3")
+            segmentfile.save_tail(state, indexing.tail_path(index_path))
+            loaded = indexing.load_state(index_path, RetrievalConfig().bm25)
+            segmentfile.load_tail(loaded, indexing.tail_path(index_path))
+            n = len(state.vocabulary)
+            assert loaded.base.n_live == state.base.n_live < state.base.size - 3
+            assert np.array_equal(loaded.base.codes, state.base.codes)
+            assert np.array_equal(loaded._df[:n], state._df[:n])
+
+    asyncio.run(run())
+
+
 def test_a_tail_of_the_format_before_loads_the_same(tmp_path: Path, no_full_merges: None) -> None:
     """Format 1 (the marks without the deleted postings) is still read, finding the postings itself."""
     db = tmp_path / "news.db"
