@@ -224,8 +224,9 @@ def _dead_postings(base: Segment) -> tuple[np.ndarray, np.ndarray]:
     cached = base.derived.get("dead_postings")
     if cached is not None and cached[0] == base.n_live:
         return cached[1], cached[2]
-    dead = (np.flatnonzero(base.codes == 0).astype(np.int64) if base.n_live != base.size
-            else np.empty(0, dtype=np.int64))
+    dead = np.flatnonzero(base.codes == 0) if base.n_live != base.size else np.empty(0, dtype=np.int64)
+    # 4 bytes a posting where they fit (a base of under 4G postings): the tail is rewritten whole.
+    dead = dead.astype(np.uint32 if base.doc_ids.size < 2**32 else np.int64)
     per_term = _postings_per_term(base.offsets, dead)
     base.derived["dead_postings"] = (base.n_live, dead, per_term)
     return dead, per_term
@@ -279,7 +280,8 @@ def load_tail(state: SegmentedIndex, path: Path) -> None:
             dead_postings = dead_df = None
         else:
             dead_postings, dead_df = members["base_dead_postings"], members["base_dead_df"]
-            if dead_postings.dtype != np.int64 or dead_postings.ndim != 1 or dead_df.shape != (base.n_terms,):
+            if (dead_postings.dtype not in (np.uint32, np.int64) or dead_postings.ndim != 1
+                    or dead_df.shape != (base.n_terms,)):
                 raise ValueError("damaged tail file (base marks)")
         if dead_postings is not None and dead_postings.size:
             # In range, ascending, each a posting of a passage marked deleted, counted per term as stored.
