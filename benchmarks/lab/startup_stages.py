@@ -8,6 +8,11 @@ seconds (a stage called from inside another is counted in both: the list is inde
 and the wall time of each child from spawn to exit, as `benchmarks.nrt` measures it.
 
     .venv/bin/python -m benchmarks.lab.startup_stages --db /tmp/nrt1m/news.db --runs 3
+    .venv/bin/python -m benchmarks.lab.checkouts main /tmp/main-code
+    .venv/bin/python -m benchmarks.lab.startup_stages --db D --compare /tmp/main-code --compare-db D2 --runs 4
+
+"interpreter start" runs from the spawn to this script's first line (with its standard-library
+imports); "imports" is `bot.cli` and what it pulls in.
 
 `--plain` alternates each instrumented run with an uninstrumented `newsbot ask` (the wrappers'
 own cost shows as the difference); `--compare DIR` alternates with another checkout's starts
@@ -28,7 +33,6 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -71,9 +75,10 @@ STAGES = (
 
 
 class Recorder:
+    """Wraps functions to record (stage, start, end) of each call, from any thread."""
+
     def __init__(self) -> None:
-        self.spans: list[tuple[str, float, float, int]] = []
-        self._depth = threading.local()
+        self.spans: list[tuple[str, float, float]] = []
 
     def wrap(self, fn: Any, name: str) -> Any:
         if asyncio.iscoroutinefunction(fn):
@@ -83,7 +88,7 @@ class Recorder:
                 try:
                     return await fn(*args, **kwargs)
                 finally:
-                    self.spans.append((name, t, time.perf_counter(), 0))
+                    self.spans.append((name, t, time.perf_counter()))
             return async_wrapper
 
         @functools.wraps(fn)
@@ -92,7 +97,7 @@ class Recorder:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.spans.append((name, t, time.perf_counter(), 0))
+                self.spans.append((name, t, time.perf_counter()))
         return wrapper
 
 
@@ -137,7 +142,7 @@ def child(args: argparse.Namespace) -> None:
     if code != 0:
         raise SystemExit(f"newsbot ask exited {code}")
     totals: dict[str, float] = {}
-    for name, start, end, _ in recorder.spans:
+    for name, start, end in recorder.spans:
         totals[name] = totals.get(name, 0.0) + (end - start)
     out = {"interpreter_s": imports_started - spawned, "imports_s": imported - imports_started,
            "command_s": command_s, "stages": totals,
