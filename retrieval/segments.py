@@ -211,13 +211,16 @@ class SegmentedIndex:
             df[:self._df.size] = self._df
             self._df = df
 
-    def _account(self, seg: Segment, sign: int) -> None:
+    def _account(self, seg: Segment, sign: int, *, dead_df: np.ndarray | None = None) -> None:
+        """Add (+1) or remove (-1) `seg`'s passages in the statistics; `dead_df`: its deleted postings
+        per term if known (else they are found by a pass over its postings)."""
         self._grow(seg.n_terms)
         counts = np.diff(seg.offsets)
         if seg.n_live != seg.size:  # deleted passages' postings (code 0) leave the counts
-            dead = np.flatnonzero(seg.codes == 0)
-            counts = counts - np.bincount(np.searchsorted(seg.offsets, dead, side="right") - 1,
-                                          minlength=seg.n_terms)
+            if dead_df is None:
+                dead = np.flatnonzero(seg.codes == 0)
+                dead_df = np.bincount(np.searchsorted(seg.offsets, dead, side="right") - 1, minlength=seg.n_terms)
+            counts = counts - dead_df
         self._df[:seg.n_terms] += sign * counts
         self.n_live += sign * seg.n_live
         self.total_len += sign * seg.live_len

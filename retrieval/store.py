@@ -296,6 +296,26 @@ async def dates_and_sources(db: aiosqlite.Connection,
     return rows
 
 
+async def articles_grouped_by_date_and_source(db: aiosqlite.Connection) -> list[tuple[int, str, int, str]]:
+    """Every article's rowid grouped by its `published` text (kind 0) and by its source (kind 1).
+
+    Rows (kind, value, count, rowids joined by commas), in one statement, so one snapshot: read
+    from the two small indexes on those columns, never the articles' pages (a million passages'
+    bodies are gigabytes), and one row per distinct value rather than per article.
+    """
+    return list(await db.execute_fetchall(
+        "SELECT 0, published, COUNT(*), group_concat(rowid) FROM articles INDEXED BY articles_published"
+        " GROUP BY published"
+        " UNION ALL SELECT 1, source, COUNT(*), group_concat(rowid) FROM articles INDEXED BY articles_source"
+        " GROUP BY source"))
+
+
+async def article_rowid_bound(db: aiosqlite.Connection) -> int:
+    """An upper bound of the article count that costs one index lookup."""
+    rows = await db.execute_fetchall("SELECT MAX(rowid) FROM articles")
+    return int(rows[0][0] or 0)
+
+
 async def iter_index_inputs(db: aiosqlite.Connection, batch: int = 20000):
     """(passage id, article rowid, terms) for every passage, in passage-id order."""
     async with db.execute(INDEX_INPUTS_SQL) as cur:

@@ -8,16 +8,19 @@ retrieval/indexing.py and retrieval/segments.py (segment.py, segmentfile.py).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
 import os
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -25,6 +28,7 @@ from . import bm25, indexer, indexing, passagelog, rerank, segmentfile, segments
 from .config import RetrievalConfig
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Databases with fewer passages are indexed in a thread (tens of
 # milliseconds); larger ones in a separate process, so serving never stalls:
@@ -59,6 +63,26 @@ def warmed(snapshot: segments.LiveIndex) -> segments.LiveIndex:
 SWAP_SWITCH_INTERVAL = 0.001
 _short_switch_users = 0
 _normal_switch_interval = 0.0
+
+
+async def _in_swap_thread(fn: Callable[[], T]) -> T:
+    """`fn()` in a thread of its own at the build child's niceness (Linux: a thread's own priority).
+
+    Loading and warming a new base is ~0.5 s of work beside the event loop; on a busy core (or one
+    it shares with the build child) the loop's thread, at normal priority, then preempts it as soon
+    as a question comes instead of waiting out its time slice.
+    """
+    def lower() -> None:
+        if sys.platform == "linux":  # elsewhere PRIO_PROCESS with a thread id would name a process
+            me = threading.get_native_id()
+            with contextlib.suppress(OSError):  # never raised above what the process has
+                os.setpriority(os.PRIO_PROCESS, me, max(os.getpriority(os.PRIO_PROCESS, me), indexer.CHILD_NICENESS))
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-swap", initializer=lower)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(pool, fn)
+    finally:
+        pool.shutdown(wait=False)
 
 
 @contextlib.contextmanager
@@ -158,7 +182,7 @@ class IndexUpkeep:
         covered = segmentfile.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
         return trimmed <= log_seq <= covered <= last and last - covered <= indexing.tail_limit(passages)
 
-    async def _apply_log(self, state: segments.SegmentedIndex, *, merge: bool = True) -> bool:
+    async def _apply_log(self, state: segments.SegmentedIndex, *, merge: bool = True, swap: bool = False) -> bool:
         """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed.
 
         With `merge`, a full merge is started in the background when the policy asks for one (not
@@ -179,7 +203,7 @@ class IndexUpkeep:
             state.generation = changes.generation
             return "ok", warmed(state.snapshot()), state.last_merge != merged
 
-        outcome, snapshot, merged = await asyncio.to_thread(work)
+        outcome, snapshot, merged = await (_in_swap_thread(work) if swap else asyncio.to_thread(work))
         if snapshot is None:
             log.info("index refresh needs a rebuild (%s)", outcome)
             return False
@@ -312,8 +336,8 @@ class IndexUpkeep:
                     # Released in a thread once swapped out (a million-passage base is ~400 MB to unmap).
                     retired = [self._nrt, self._index]
                     with _short_switches():
-                        state = await asyncio.to_thread(self._load_new_base)
-                        if not await self._apply_log(state):
+                        state = await _in_swap_thread(self._load_new_base)
+                        if not await self._apply_log(state, swap=True):
                             raise RuntimeError("the index just built does not follow the database's passage log")
                     snapshot = None
                     await asyncio.to_thread(self._trim_log, built.log_seq)
