@@ -120,8 +120,21 @@ def _fuzzy_eligible(term: str, known: bool, config: RetrievalConfig) -> bool:
 def leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) -> list[tuple[int, int]]:
     """(view, passage number in it) of the best passage of each of the top `depth` live articles, best first.
 
-    The order a full build gives: by score, ties to the lower passage id.
+    The order a full build gives: by score, ties to the lower passage id. In one C call when the
+    kernel is built (`topk.ViewsKernel`); the Python below is its specification and fallback.
     """
+    kernel = index.derived("views_kernel", _views_kernel)
+    if kernel is not None:
+        return kernel.leading(weights, depth)
+    return _leading_passages(index, weights, depth)
+
+
+def _views_kernel(index: LiveIndex) -> topk.ViewsKernel | None:
+    return topk.views_kernel(index.views, [None if seg is None else seg.live for seg in index.segments])
+
+
+def _leading_passages(index: LiveIndex, weights: dict[int, float], depth: int) -> list[tuple[int, int]]:
+    """`leading_passages` in Python, a kernel call per view: the C version's specification."""
     found: list[tuple[float, int, int, int]] = []
     floor: float | None = None
     items = list(weights.items())
