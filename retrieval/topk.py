@@ -133,11 +133,15 @@ class ViewsKernel:
         self._size = self._views.max_passages
         self._scratch = threading.local()
 
-    def leading(self, weights: dict[int, float], depth: int) -> list[tuple[int, int]]:
+    def leading(self, weights: dict[int, float], depth: int, **test_options: Any) -> list[tuple[int, int]]:
+        """(view, passage number) of the best passage of each of the top `depth` live articles, best first.
+
+        `test_options` go to the kernel as they are (`floor_prune_min`: prune small segments too).
+        """
         buf = getattr(self._scratch, "buf", None)
         if buf is None:
             buf = self._scratch.buf = np.zeros(max(self._size, 1), dtype=np.float64)
-        return self._views.leading(list(weights), list(weights.values()), depth, buf)
+        return self._views.leading(list(weights), list(weights.values()), depth, buf, **test_options)
 
 
 def views_kernel(views: Sequence[BM25Index], live: Sequence[np.ndarray | None]) -> ViewsKernel | None:

@@ -74,7 +74,10 @@ def test_one_call_equals_a_call_per_view(variant: str, seed: int) -> None:
         if not weights:
             continue
         for depth in (1, 3, 8, 30, 10_000):
-            assert query.leading_passages(live, weights, depth) == query._leading_passages(live, weights, depth)
+            want = query._leading_passages(live, weights, depth)
+            assert query.leading_passages(live, weights, depth) == want
+            # The segments searched below the base's depth-th best prune however short their lists.
+            assert kernel.leading(weights, depth, floor_prune_min=0) == want
         assert_clean(kernel)
 
 
@@ -89,7 +92,10 @@ def test_pruning_over_long_lists_equals_a_call_per_view() -> None:
         weights = random_weights(rng, live, vocab)
         if weights:
             for depth in (1, 8, 30):
-                assert query.leading_passages(live, weights, depth) == query._leading_passages(live, weights, depth)
+                want = query._leading_passages(live, weights, depth)
+                assert query.leading_passages(live, weights, depth) == want
+                assert live.derived("views_kernel", query._views_kernel).leading(
+                    weights, depth, floor_prune_min=0) == want
 
 
 def test_a_plain_index_is_one_view_without_deletions() -> None:
