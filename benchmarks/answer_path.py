@@ -36,7 +36,7 @@ import numpy as np
 
 from benchmarks import bot_path, perf
 from benchmarks import eval as quality_eval
-from retrieval import query, store, storygroups
+from retrieval import query, shown, storygroups
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.excerpts import make_excerpt
 
@@ -72,9 +72,9 @@ async def measure(db: Path, questions: Sequence[str], warmup: int, k: int) -> di
                 times["stories"].append(time.perf_counter() - t)
                 ids = [live.passage_id(p) for p, _ in ranking.picked[:k]]
                 t = time.perf_counter()
-                rows = engine.rows.passages_by_id(ids) if engine.rows is not None else None
+                rows = engine.rows.shown_passages(ids) if engine.rows is not None else None
                 if rows is None:
-                    rows = await store.passages_by_id(engine.reader, ids)
+                    rows = await shown.shown_passages(engine.reader, ids)
                 times["passages"].append(time.perf_counter() - t)
                 t = time.perf_counter()
                 for row in rows.values():

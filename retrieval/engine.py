@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, rowreads, segments, store, storygroups, topk
+from . import bm25, ingest, newsrank, rerank, rowreads, segments, shown, store, storygroups, topk
 from . import query as _query
 from .articles import Article
 
@@ -296,9 +296,9 @@ class SearchEngine(IndexUpkeep):
         if picked and index is not None:
             live = _query.live(index)
             ids = [live.passage_id(p) for p, _ in picked]
-            rows = self._rows.passages_by_id(ids) if self._rows is not None else None
+            rows = self._rows.shown_passages(ids) if self._rows is not None else None
             if rows is None:  # no synchronous reader, or the file is busy: aiosqlite's reader waits
-                rows = await store.passages_by_id(self._reader, ids)
+                rows = await shown.shown_passages(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
                 # Passages gone since the index was refreshed (an article updated or deleted by another
                 # process, not applied yet): answer wholly from the fresh index instead of half an
@@ -309,9 +309,8 @@ class SearchEngine(IndexUpkeep):
                 if row is None:  # deleted since the index was built
                     continue
                 excerpt = make_excerpt(row.text, ranking.expanded.keys(), self.config.excerpt_chars)
-                a = row.article
-                hits.append(Hit(article_id=a.id, passage_id=pid, score=round(score, 4), title=a.title,
-                                source=a.source, section=a.section, published=a.published, url=a.url,
+                hits.append(Hit(article_id=row.article_id, passage_id=pid, score=round(score, 4), title=row.title,
+                                source=row.source, section=row.section, published=row.published, url=row.url,
                                 excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
                                 outside_filters=outside, also=also.get(pid, ())))
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
