@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, rowreads, segments, shown, store, storygroups, topk
+from . import bm25, ingest, newsrank, rerank, rowreads, segments, shown, store, storygroups, storymap, topk
 from . import query as _query
 from .articles import Article
 
@@ -106,6 +106,7 @@ class SearchEngine(IndexUpkeep):
         self._writer = writer
         self._reader = reader
         self._rows: rowreads.RowReader | None = None  # the answer path's reads, without aiosqlite's thread hop
+        self._story_map: storymap.StoryMap | None = None  # each indexed article's story (with _rows)
         self._index: segments.LiveIndex | None = None
         self._index_info: IndexInfo | None = None
         self._nrt: segments.SegmentedIndex | None = None  # what refreshes apply the passage log to
@@ -140,6 +141,7 @@ class SearchEngine(IndexUpkeep):
         engine = cls(db_path, config, writer, reader)
         try:
             engine._rows = rowreads.RowReader.open(db_path)
+            engine._story_map = storymap.StoryMap(Path(db_path)) if engine._rows is not None else None
             await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
@@ -155,6 +157,8 @@ class SearchEngine(IndexUpkeep):
                 task.cancel()
                 await asyncio.wait([task])
         await self.save_segments()
+        if self._story_map is not None:
+            await self._story_map.settled()
         if self._rows is not None:
             self._rows.close()
         await self._reader.close()
@@ -324,8 +328,13 @@ class SearchEngine(IndexUpkeep):
 
         Returns it, whether more follow, and per shown passage id the story's other articles.
         """
+        quick = None
+        if self._story_map is not None and self._rows is not None:
+            quick = self._story_map.one_per_story(index, picked, offset, k, self._rows)
+            if quick is not None and quick is not storymap.BUSY:
+                return quick  # type: ignore[return-value]
         rowids = [index.article_id(p) for p, _ in picked]
-        found = self._rows.story_members(rowids) if self._rows is not None else None
+        found = self._rows.story_members(rowids) if self._rows is not None and quick is None else None
         story_of, members = found if found is not None else await storygroups.story_members(self._reader, rowids)
         kept, seen = [], set()
         for (p, score), rowid in zip(picked, rowids, strict=True):

@@ -1,0 +1,195 @@
+"""Each indexed article's story, kept in memory by the serving process, so that an answer asks SQLite
+only for the copies of the stories it shows that have any.
+
+One result per story needs the story of each of the ~7 ranked articles (to drop the copies) and,
+for the ≤3 shown, the story's other articles (listed under it). Asking SQLite for both on every
+answer cost ~0.1-0.15 ms at 100k passages. Here each view of the index (the base, each segment)
+gets, once, the story of each of its articles and the stories of its live articles (sorted): the
+collapse is then a lookup, and a shown story needs SQL only when the views hold another article
+of it.
+
+Why the map stays right: ingest writes an article and its story row in one transaction
+(retrieval/ingest.py), and an article's story changes only when it is written again, which
+deletes its passages and adds new ones, so a passage the index holds live always belongs to the
+article as it was when its view was made, story included. A view made before the article's
+story row existed (a database from before stories, grouped by `catch_up`) has no story for it:
+such an article, or one deleted since, sends the whole answer to SQL as before. Counting a
+story's members from the views can only err high (an article deleted since is still counted):
+the answer then asks SQL for its copies, which finds none. Between another process's write and
+the refresh that picks it up (at most `PICKUP_SECONDS`), the map answers as the index does: from
+the state the index was last refreshed to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import bm25
+from .rowreads import RowReader
+from .segments import LiveIndex
+from .storygroups import MAX_ALSO, StoryCopy
+
+log = logging.getLogger(__name__)
+
+# Article rowids per IN (...) query when a view's stories are read (a new segment's few articles);
+# a view holding a large share of the database (the base) reads the whole table once instead.
+_CHUNK = 500
+_WHOLE_TABLE_SHARE = 0.25
+_NO_STORY = -1
+_PENDING, _FAILED = "pending", "failed"
+# What `StoryMap.one_per_story` answers when the synchronous reader found the file busy.
+BUSY = "busy"
+
+
+# A page of one result per story: (passage, score) shown, whether more follow, per shown passage id
+# the story's other articles (SearchEngine._one_per_story's answer).
+Page = tuple[list[tuple[int, float]], bool, dict[int, tuple[StoryCopy, ...]]]
+
+
+class StoryCodes:
+    """Story key (text) → a number, the same in every view of the process's index."""
+
+    def __init__(self) -> None:
+        self._codes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def codes(self, stories: Sequence[str]) -> list[int]:
+        with self._lock:
+            get = self._codes.setdefault
+            return [get(s, len(self._codes)) for s in stories]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewStories:
+    """One view's stories: per article number (`BM25Index.article_numbers`), its story's number
+    (-1: no story row when read); and the story numbers of its live articles, sorted."""
+
+    story: np.ndarray  # int64, per article number
+    live_sorted: np.ndarray  # int64
+
+    def count(self, code: int) -> int:
+        """How many of the view's live articles (when it was read) are in story `code`."""
+        return int(np.searchsorted(self.live_sorted, code, side="right")
+                   - np.searchsorted(self.live_sorted, code, side="left"))
+
+
+def read_view_stories(con: sqlite3.Connection, view: bm25.BM25Index, live: np.ndarray | None,
+                      codes: StoryCodes) -> ViewStories:
+    """`ViewStories` of `view` (whose passages' live marks are `live`, None if all are) from the database."""
+    rowids = np.unique(view.article_ids)  # article number i is rowids[i] (article_numbers numbers them so)
+    found: dict[int, str] = {}
+    total = con.execute("SELECT COUNT(*) FROM stories").fetchone()[0]
+    if rowids.size >= _WHOLE_TABLE_SHARE * max(total, 1):
+        wanted = set(rowids.tolist())
+        every = con.execute("SELECT a.rowid, s.story FROM stories s JOIN articles a ON a.id = s.article_id")
+        for rowid, story in every:
+            if rowid in wanted:
+                found[rowid] = story
+    else:
+        ids = rowids.tolist()
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i:i + _CHUNK]
+            found.update(con.execute(
+                "SELECT a.rowid, s.story FROM articles a JOIN stories s ON s.article_id = a.id"
+                f" WHERE a.rowid IN ({','.join('?' * len(chunk))})", chunk).fetchall())
+    ordered = [found.get(r) for r in rowids.tolist()]
+    known = [s for s in ordered if s is not None]
+    numbers = iter(codes.codes(known))
+    story = np.array([_NO_STORY if s is None else next(numbers) for s in ordered], dtype=np.int64)
+    article_numbers = view.article_numbers
+    alive = np.zeros(rowids.size, dtype=np.bool_)
+    alive[article_numbers if live is None else article_numbers[live]] = True
+    live_story = story[alive]
+    return ViewStories(story=story, live_sorted=np.sort(live_story[live_story != _NO_STORY]))
+
+
+class StoryMap:
+    """The stories of the views of the serving process's index, read in a worker thread on first need."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.codes = StoryCodes()
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def of(self, index: LiveIndex) -> list[ViewStories] | None:
+        """Every view's stories, or None while some are still being read (then started, if not yet)."""
+        out = []
+        ready = True
+        for v, view in enumerate(index.views):
+            got = view.kept("stories")
+            if got is None:
+                seg = index.segments[v]
+                view.keep("stories", _PENDING)
+                # Submitted to the executor now (a coroutine would wait for the loop to run it: an answer
+                # that never awaits, as on the synchronous reader, would never let it start).
+                task = asyncio.get_running_loop().run_in_executor(None, self._read, view,
+                                                                  None if seg is None else seg.live)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if not isinstance(got, ViewStories):
+                ready = False
+            out.append(got)
+        return out if ready else None
+
+    def _read(self, view: bm25.BM25Index, live: np.ndarray | None) -> None:
+        try:
+            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+            try:
+                stories = read_view_stories(con, view, live, self.codes)
+            finally:
+                con.close()
+        except Exception:
+            # The answers go on asking SQLite for the stories of this view; a later snapshot tries again.
+            log.exception("could not read the stories of an index view")
+            view.keep("stories", _FAILED)
+            return
+        view.keep("stories", stories)
+
+    def one_per_story(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
+                      rows: RowReader) -> Page | str | None:
+        """`SearchEngine._one_per_story`'s answer with the stories from memory and SQL only for the copies of
+        shown stories that have any; None when it cannot say (stories still being read, an article without a
+        story row), BUSY when the reader found the file busy: the caller asks SQLite for everything then
+        (through aiosqlite, for BUSY)."""
+        maps = self.of(index)
+        if maps is None or not picked:
+            return None
+        ps = np.fromiter((p for p, _ in picked), dtype=np.int64, count=len(picked))
+        views = np.searchsorted(index.starts, ps, side="right") - 1 if len(index.views) > 1 else np.zeros_like(ps)
+        locals_ = ps - index.starts[views]
+        kept, seen = [], set()
+        for (p, score), v, d in zip(picked, views.tolist(), locals_.tolist(), strict=True):
+            code = int(maps[v].story[index.views[v].article_numbers[d]])
+            if code == _NO_STORY:
+                return None
+            if code not in seen:
+                seen.add(code)
+                kept.append((p, score, v, d, code))
+        page = kept[offset:offset + k]
+        also: dict[int, tuple[StoryCopy, ...]] = {}
+        copied = [(index.views[v], d) for _, _, v, d, code in page if sum(m.count(code) for m in maps) > 1]
+        if copied:
+            rowids = [int(view.article_ids[d]) for view, d in copied]
+            found = rows.story_members(rowids)
+            if found is None:
+                return BUSY
+            story_of, members = found
+            for (view, d), rowid in zip(copied, rowids, strict=True):
+                story = story_of.get(rowid)
+                if story is not None:
+                    copies = tuple(c for r, c in members.get(story, ()) if r != rowid)
+                    also[int(view.passage_ids[d])] = copies[:MAX_ALSO]
+        return [(p, score) for p, score, _, _, _ in page], len(kept) > offset + k, also
+
+    async def settled(self) -> None:
+        """Wait for the reads in flight (their threads hold connections to the file: before closing)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
