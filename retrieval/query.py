@@ -217,11 +217,12 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
         found: dict[tuple[int, int], rerank.Evidence] = {}
         # rerank_parts answers in the order of the parts' leaders: view by view, each view's in turn.
         order = [(v, d) for v in views for d in by_view[v]]
+        starts = index.starts.tolist()
         for (p, e), (v, d) in zip(evidence, order, strict=True):
-            start = int(index.starts[views[p]])
-            # A new Evidence with the global passage number (positional: dataclasses.replace costs ~5 µs).
-            found[v, d] = rerank.Evidence(e.passage + start, e.score, e.passage_score, e.passage_coverage,
-                                          e.article_coverage) if start else e
+            # The passage renumbered globally in place: rerank_parts made this Evidence for this call
+            # alone, and nothing has seen it yet (a new one cost ~0.5 µs, a replace ~5 µs, 30 a question).
+            e.passage += starts[views[p]]
+            found[v, d] = e
         ranked = [found[leader] for leader in leaders]
     # Stable: equal scores keep the passage ranking's order.
     return qterms, weights, sorted(ranked, key=lambda e: -e.score)
