@@ -179,6 +179,11 @@ class SearchEngine(IndexUpkeep):
         """The answer path's synchronous reader (None for an in-memory database)."""
         return self._rows
 
+    @property
+    def story_map(self) -> storymap.StoryMap | None:
+        """Each indexed article's story in memory (with the synchronous reader only)."""
+        return self._story_map
+
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[aiosqlite.Connection]:
         """The write connection, held alone: a transaction here never interleaves with ingest's."""

@@ -75,10 +75,10 @@ class ViewStories:
     story: np.ndarray  # int64, per article number
     live_sorted: np.ndarray  # int64
 
-    def count(self, code: int) -> int:
-        """How many of the view's live articles (when it was read) are in story `code`."""
-        return int(np.searchsorted(self.live_sorted, code, side="right")
-                   - np.searchsorted(self.live_sorted, code, side="left"))
+    def counts(self, codes: np.ndarray) -> np.ndarray:
+        """How many of the view's live articles (when it was read) are in each story of `codes`."""
+        live = self.live_sorted
+        return np.searchsorted(live, codes, side="right") - np.searchsorted(live, codes, side="left")
 
 
 def read_view_stories(con: sqlite3.Connection, view: bm25.BM25Index, live: np.ndarray | None,
@@ -175,17 +175,19 @@ class StoryMap:
                 kept.append((p, score, v, d, code))
         page = kept[offset:offset + k]
         also: dict[int, tuple[StoryCopy, ...]] = {}
-        copied = [(index.views[v], d) for _, _, v, d, code in page if sum(m.count(code) for m in maps) > 1]
+        codes = np.fromiter((code for *_, code in page), dtype=np.int64, count=len(page))
+        members = sum(m.counts(codes) for m in maps).tolist() if page else []
+        copied = [(index.views[v], d) for (_, _, v, d, _), count in zip(page, members, strict=True) if count > 1]
         if copied:
             rowids = [int(view.article_ids[d]) for view, d in copied]
             found = rows.story_members(rowids)
             if found is None:
                 return BUSY
-            story_of, members = found
+            story_of, of_story = found
             for (view, d), rowid in zip(copied, rowids, strict=True):
                 story = story_of.get(rowid)
                 if story is not None:
-                    copies = tuple(c for r, c in members.get(story, ()) if r != rowid)
+                    copies = tuple(c for r, c in of_story.get(story, ()) if r != rowid)
                     also[int(view.passage_ids[d])] = copies[:MAX_ALSO]
         return [(p, score) for p, score, _, _, _ in page], len(kept) > offset + k, also
 
