@@ -158,7 +158,7 @@ class SearchEngine(IndexUpkeep):
                 await asyncio.wait([task])
         await self.save_segments()
         if self._story_map is not None:
-            await self._story_map.settled()
+            await self._story_map.close()
         if self._rows is not None:
             self._rows.close()
         await self._reader.close()

@@ -118,6 +118,8 @@ class StoryMap:
         self.db_path = db_path
         self.codes = StoryCodes()
         self._tasks: set[asyncio.Future[None]] = set()
+        self._reading: set[sqlite3.Connection] = set()  # the reads' connections, to interrupt on close
+        self._closing = False
 
     def of(self, index: LiveIndex) -> list[ViewStories] | None:
         """Every view's stories, or None while some are still being read (then started, if not yet)."""
@@ -141,11 +143,22 @@ class StoryMap:
 
     def _read(self, view: bm25.BM25Index, live: np.ndarray | None) -> None:
         try:
-            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+            con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
             try:
+                self._reading.add(con)
+                if self._closing:
+                    raise sqlite3.OperationalError("interrupted")
                 stories = read_view_stories(con, view, live, self.codes)
             finally:
+                self._reading.discard(con)
                 con.close()
+        except sqlite3.OperationalError as exc:
+            if self._closing:  # interrupted by close(): a one-question process need not wait for the base
+                view.keep("stories", _FAILED)
+                return
+            log.warning("could not read the stories of an index view (%s): answers ask SQLite for them", exc)
+            view.keep("stories", _FAILED)
+            return
         except Exception:
             # The answers go on asking SQLite for the stories of this view; a later snapshot tries again.
             log.exception("could not read the stories of an index view")
@@ -192,6 +205,14 @@ class StoryMap:
         return [(p, score) for p, score, _, _, _ in page], len(kept) > offset + k, also
 
     async def settled(self) -> None:
-        """Wait for the reads in flight (their threads hold connections to the file: before closing)."""
+        """Wait for the reads in flight."""
         if self._tasks:
             await asyncio.wait(list(self._tasks))
+
+    async def close(self) -> None:
+        """Stop the reads in flight (a read of a million-passage base takes ~0.3 s) and wait for their threads,
+        which hold connections to the file."""
+        self._closing = True
+        for con in list(self._reading):
+            con.interrupt()  # safe from another thread: the read's query stops with "interrupted"
+        await self.settled()

@@ -4,6 +4,7 @@ articles without a story row."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -41,8 +42,12 @@ async def both_ways(engine: SearchEngine) -> list:
     """The answers with the stories from memory, checked against the same answers from SQLite alone."""
     keeper = engine._story_map
     assert keeper is not None
-    keeper.of(query.live(engine.index))  # starts the reads of views not read yet
-    await keeper.settled()
+    # Reads start on first need; a merge finishing meanwhile swaps in a new base, read in turn.
+    for _ in range(200):
+        if keeper.of(query.live(engine.index)) is not None:
+            break
+        await keeper.settled()
+        await asyncio.sleep(0.01)
     assert keeper.of(query.live(engine.index)) is not None, "every view's stories read"
     quick = await answers(engine)
     engine._story_map = None
@@ -111,3 +116,16 @@ async def test_an_article_without_a_story_row_is_answered_from_sqlite(tmp_path: 
         await both_ways(engine)
         maps = engine._story_map.of(live)
         assert maps is not None and any((m.story == storymap._NO_STORY).any() for m in maps)
+
+
+async def test_closing_stops_the_reads_in_flight(tmp_path: Path) -> None:
+    async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [*ARTICLES, *FILLER])])
+        await engine.search(QUESTIONS[0], k=3)  # starts the reads; the engine closes without waiting for them
+    keeper = storymap.StoryMap(tmp_path / "news.db")
+    async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+        view = query.live(engine.index).views[0]
+        await keeper.close()
+        keeper._read(view, None)  # a read that starts after close gives up at once
+        assert view.kept("stories") == "failed"
+        assert keeper.of(query.live(engine.index)) is None  # and the answers ask SQLite
