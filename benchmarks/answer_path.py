@@ -52,6 +52,8 @@ async def measure(db: Path, questions: Sequence[str], warmup: int, k: int) -> di
     try:
         for q in questions[:warmup]:
             await engine.search(q, k=k)
+        if engine.story_map is not None:  # the steady state: the stories read once, in a worker thread
+            await engine.story_map.settled()
         live = query.live(engine.index)
         for q in questions[warmup:]:
             # The whole search first, so that nothing the stages below read is warmer for it.

@@ -25,9 +25,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +39,11 @@ from .storygroups import MAX_ALSO, StoryCopy
 log = logging.getLogger(__name__)
 
 # Article rowids per IN (...) query when a view's stories are read (a new segment's few articles);
-# a view holding a large share of the database (the base) reads the whole table once instead.
+# a view of more articles than _WHOLE_TABLE (a base) reads the whole table once instead (~0.5 s of CPU
+# at a million passages, 279k articles, in the worker thread). Not a COUNT of the table to decide:
+# that scan took ~15 ms at a million passages, on every new segment.
 _CHUNK = 500
-_WHOLE_TABLE_SHARE = 0.25
-_NO_STORY = -1
+_WHOLE_TABLE = 20_000
 _PENDING, _FAILED = "pending", "failed"
 # What `StoryMap.one_per_story` answers when the synchronous reader found the file busy.
 BUSY = "busy"
@@ -54,61 +54,58 @@ BUSY = "busy"
 Page = tuple[list[tuple[int, float]], bool, dict[int, tuple[StoryCopy, ...]]]
 
 
-class StoryCodes:
-    """Story key (text) → a number, the same in every view of the process's index."""
-
-    def __init__(self) -> None:
-        self._codes: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def codes(self, stories: Sequence[str]) -> list[int]:
-        with self._lock:
-            get = self._codes.setdefault
-            return [get(s, len(self._codes)) for s in stories]
-
-
 @dataclass(frozen=True, slots=True)
 class ViewStories:
-    """One view's stories: per article number (`BM25Index.article_numbers`), its story's number
-    (-1: no story row when read); and the story numbers of its live articles, sorted."""
+    """One view's stories: per article number (`BM25Index.article_numbers`), its story (None: no story row when
+    read); and the hashes of the stories of its live articles, sorted, for counting a story's members."""
 
-    story: np.ndarray  # int64, per article number
-    live_sorted: np.ndarray  # int64
+    story: np.ndarray  # object: str or None, per article number
+    live_hashes: np.ndarray  # int64, sorted
 
-    def counts(self, codes: np.ndarray) -> np.ndarray:
-        """How many of the view's live articles (when it was read) are in each story of `codes`."""
-        live = self.live_sorted
-        return np.searchsorted(live, codes, side="right") - np.searchsorted(live, codes, side="left")
+    def counts(self, hashes: np.ndarray) -> np.ndarray:
+        """How many of the view's live articles (when it was read) are in each story of `hashes` (str hashes).
+
+        A hash two stories share counts both: too many, never too few (the copies are then asked of
+        SQLite, which finds none). Which articles are one story is decided on the story keys themselves.
+        """
+        live = self.live_hashes
+        return np.searchsorted(live, hashes, side="right") - np.searchsorted(live, hashes, side="left")
 
 
-def read_view_stories(con: sqlite3.Connection, view: bm25.BM25Index, live: np.ndarray | None,
-                      codes: StoryCodes) -> ViewStories:
+_STORIES_SQL = "SELECT a.rowid, s.story FROM stories s JOIN articles a ON a.id = s.article_id"
+
+
+def read_view_stories(con: sqlite3.Connection, view: bm25.BM25Index, live: np.ndarray | None) -> ViewStories:
     """`ViewStories` of `view` (whose passages' live marks are `live`, None if all are) from the database."""
-    rowids = np.unique(view.article_ids)  # article number i is rowids[i] (article_numbers numbers them so)
-    found: dict[int, str] = {}
-    total = con.execute("SELECT COUNT(*) FROM stories").fetchone()[0]
-    if rowids.size >= _WHOLE_TABLE_SHARE * max(total, 1):
-        wanted = set(rowids.tolist())
-        every = con.execute("SELECT a.rowid, s.story FROM stories s JOIN articles a ON a.id = s.article_id")
-        for rowid, story in every:
-            if rowid in wanted:
-                found[rowid] = story
+    # Article number i is the i-th smallest article rowid (as article_numbers numbers them): scattered, not
+    # np.unique (a sort of every passage, ~0.16 s at a million).
+    article_numbers = view.article_numbers
+    rowids = np.zeros(int(article_numbers.max()) + 1 if article_numbers.size else 0, dtype=np.int64)
+    rowids[article_numbers] = view.article_ids
+    if rowids.size > _WHOLE_TABLE:
+        rows = con.execute(_STORIES_SQL).fetchall()
     else:
         ids = rowids.tolist()
+        rows = []
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i:i + _CHUNK]
-            found.update(con.execute(
-                "SELECT a.rowid, s.story FROM articles a JOIN stories s ON s.article_id = a.id"
-                f" WHERE a.rowid IN ({','.join('?' * len(chunk))})", chunk).fetchall())
-    ordered = [found.get(r) for r in rowids.tolist()]
-    known = [s for s in ordered if s is not None]
-    numbers = iter(codes.codes(known))
-    story = np.array([_NO_STORY if s is None else next(numbers) for s in ordered], dtype=np.int64)
-    article_numbers = view.article_numbers
+            rows += con.execute(f"{_STORIES_SQL} WHERE a.rowid IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+    story = np.full(rowids.size, None, dtype=object)
+    hashes = np.zeros(rowids.size, dtype=np.int64)
+    has = np.zeros(rowids.size, dtype=np.bool_)
+    if rows:
+        got = np.fromiter(map(itemgetter(0), rows), dtype=np.int64, count=len(rows))
+        got_stories = list(map(itemgetter(1), rows))
+        pos = np.minimum(np.searchsorted(rowids, got), rowids.size - 1)
+        ok = rowids[pos] == got  # rows of articles this view holds
+        stories = np.empty(len(rows), dtype=object)
+        stories[:] = got_stories
+        story[pos[ok]] = stories[ok]
+        hashes[pos[ok]] = np.fromiter(map(hash, got_stories), dtype=np.int64, count=len(rows))[ok]
+        has[pos[ok]] = True
     alive = np.zeros(rowids.size, dtype=np.bool_)
     alive[article_numbers if live is None else article_numbers[live]] = True
-    live_story = story[alive]
-    return ViewStories(story=story, live_sorted=np.sort(live_story[live_story != _NO_STORY]))
+    return ViewStories(story=story, live_hashes=np.sort(hashes[alive & has]))
 
 
 class StoryMap:
@@ -116,7 +113,6 @@ class StoryMap:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
-        self.codes = StoryCodes()
         self._tasks: set[asyncio.Future[None]] = set()
         self._reading: set[sqlite3.Connection] = set()  # the reads' connections, to interrupt on close
         self._closing = False
@@ -148,7 +144,7 @@ class StoryMap:
                 self._reading.add(con)
                 if self._closing:
                     raise sqlite3.OperationalError("interrupted")
-                stories = read_view_stories(con, view, live, self.codes)
+                stories = read_view_stories(con, view, live)
             finally:
                 self._reading.discard(con)
                 con.close()
@@ -180,16 +176,16 @@ class StoryMap:
         locals_ = ps - index.starts[views]
         kept, seen = [], set()
         for (p, score), v, d in zip(picked, views.tolist(), locals_.tolist(), strict=True):
-            code = int(maps[v].story[index.views[v].article_numbers[d]])
-            if code == _NO_STORY:
+            story = maps[v].story[index.views[v].article_numbers[d]]
+            if story is None:
                 return None
-            if code not in seen:
-                seen.add(code)
-                kept.append((p, score, v, d, code))
+            if story not in seen:
+                seen.add(story)
+                kept.append((p, score, v, d, story))
         page = kept[offset:offset + k]
         also: dict[int, tuple[StoryCopy, ...]] = {}
-        codes = np.fromiter((code for *_, code in page), dtype=np.int64, count=len(page))
-        members = sum(m.counts(codes) for m in maps).tolist() if page else []
+        hashes = np.fromiter((hash(story) for *_, story in page), dtype=np.int64, count=len(page))
+        members = sum(m.counts(hashes) for m in maps).tolist() if page else []
         copied = [(index.views[v], d) for (_, _, v, d, _), count in zip(page, members, strict=True) if count > 1]
         if copied:
             rowids = [int(view.article_ids[d]) for view, d in copied]
@@ -210,7 +206,7 @@ class StoryMap:
             await asyncio.wait(list(self._tasks))
 
     async def close(self) -> None:
-        """Stop the reads in flight (a read of a million-passage base takes ~0.3 s) and wait for their threads,
+        """Stop the reads in flight (a read of a million-passage base takes ~0.5 s) and wait for their threads,
         which hold connections to the file."""
         self._closing = True
         for con in list(self._reading):
