@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -116,6 +117,9 @@ class StoryMap:
         self._tasks: set[asyncio.Future[None]] = set()
         self._reading: set[sqlite3.Connection] = set()  # the reads' connections, to interrupt on close
         self._closing = False
+        # One thread of its own, one read at a time: the loop's default executor runs the index's
+        # refreshes and merges, which must not queue behind a base's read, nor two reads share a core.
+        self._executor: ThreadPoolExecutor | None = None
 
     def of(self, index: LiveIndex) -> list[ViewStories] | None:
         """Every view's stories, or None while some are still being read (then started, if not yet)."""
@@ -128,7 +132,9 @@ class StoryMap:
                 view.keep("stories", _PENDING)
                 # Submitted to the executor now (a coroutine would wait for the loop to run it: an answer
                 # that never awaits, as on the synchronous reader, would never let it start).
-                task = asyncio.get_running_loop().run_in_executor(None, self._read, view,
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="storymap")
+                task = asyncio.get_running_loop().run_in_executor(self._executor, self._read, view,
                                                                   None if seg is None else seg.live)
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -212,3 +218,5 @@ class StoryMap:
         for con in list(self._reading):
             con.interrupt()  # safe from another thread: the read's query stops with "interrupted"
         await self.settled()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
