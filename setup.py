@@ -1,6 +1,6 @@
 """The native parts: the analysis chain's hot loop (retrieval/_chain.c), ingest's text scans
 (retrieval/_scan.c), story signatures (retrieval/_minhash.c), BM25's top-k kernel (retrieval/_topk.c) and
-re-ranking's passage scores (retrieval/_rerank.c).
+re-ranking's passage scores (retrieval/_rerank.c) and where an excerpt is cut (retrieval/_excerpt.c).
 
 Everything else about the package is in pyproject.toml. The extensions are
 optional at build time so that a machine without a C compiler still installs
@@ -22,6 +22,7 @@ setup(ext_modules=[
     # would round once and the scores would no longer be bit-identical to the numpy `_top_numpy`).
     Extension("retrieval._topk", ["retrieval/_topk.c"], optional=True, depends=["retrieval/_buffers.h"],
               extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"]),
+    Extension("retrieval._excerpt", ["retrieval/_excerpt.c"], optional=True, extra_compile_args=["-O2", "-Wall"]),
     # The same for re-ranking's passage scores (rerank.rerank_parts).
     Extension("retrieval._rerank", ["retrieval/_rerank.c"], optional=True, depends=["retrieval/_buffers.h"],
               extra_compile_args=["-O2", "-Wall", "-ffp-contract=off"]),

@@ -100,6 +100,14 @@ class GcPauses:
             self.out.append(time.perf_counter() - self._started)
 
 
+async def steady(engine: SearchEngine, question: str) -> None:
+    """A serving process in its steady state: the stories of its index's views read (retrieval/storymap.py, in a
+    worker thread after start and after a swap, ~0.7 s of CPU at a million passages: not a per-question cost)."""
+    await engine.search(question, k=3)
+    if engine.story_map is not None:
+        await engine.story_map.settled()
+
+
 async def timed_search(engine: SearchEngine, questions: list[str], k: int = 3) -> list[float]:
     out = []
     for q in questions:
@@ -185,7 +193,8 @@ async def run(args: argparse.Namespace) -> dict:
         await engine.load_stories()  # as the bot does when it starts serving (bot/app.py)
         out["passages"] = engine.index.n_passages
         await timed_search(engine, questions[:50])
-        steady = memory_kib()["VmRSS"]
+        await steady(engine, questions[0])
+        steady_rss = memory_kib()["VmRSS"]
         walls, cpus, peaks, found = [], [], [], 0
         for a in singles:
             peak_ok = reset_peak()
@@ -194,14 +203,14 @@ async def run(args: argparse.Namespace) -> dict:
             walls.append(time.perf_counter() - t)
             cpus.append(time.process_time() - c)
             if peak_ok:
-                peaks.append(memory_kib()["VmHWM"] - steady)
+                peaks.append(memory_kib()["VmHWM"] - steady_rss)
             result = await engine.search(a.title or a.body[:200], k=10)
             # A copy of a stored article joins its story: shown under the story's first version (`also`).
             found += any(h.article_id == a.id or any(c.article_id == a.id for c in h.also) for h in result.hits)
         out["add_one"] = {"p50_ms": statistics.median(walls) * 1000, "cpu_p50_ms": statistics.median(cpus) * 1000,
                           "max_ms": max(walls) * 1000, "n": len(walls), "found_by_title": found,
                           "peak_above_steady_mib": max(peaks) / 1024 if peaks else None,
-                          "steady_rss_mib": steady / 1024}
+                          "steady_rss_mib": steady_rss / 1024}
         log(f"add 1 article: p50 {out['add_one']['p50_ms']:.1f} ms wall, {out['add_one']['cpu_p50_ms']:.1f} ms CPU, "
             f"peak +{out['add_one']['peak_above_steady_mib']} MiB, found {found}/{len(walls)}")
         t = time.perf_counter()
@@ -287,6 +296,8 @@ async def run(args: argparse.Namespace) -> dict:
                                   "gc_full_max_ms": max(pauses) * 1000 if pauses else 0.0}
             log(f"questions during a merge: {out['merge_probe']}")
             with_segments, merged = rankings(engine, questions), rankings(merged_engine, questions)
+            await steady(engine, questions[0])
+            await steady(merged_engine, questions[0])
             seg_times, merged_times = [], []
             for _ in range(args.runs):  # alternating, so both see the same load
                 seg_times.append(await timed_search(engine, questions))

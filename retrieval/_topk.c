@@ -51,6 +51,11 @@
 /* Bounds are raised by this fraction so that float rounding of a sum can never beat them
  * (the numpy version's _BOUND_SLACK). */
 #define BOUND_SLACK 1e-9
+/* PRUNE_MIN_POSTINGS for a view searched with a floor (`Views.leading`: a segment after the base),
+ * whose k-th best is known before its first list: switching to completing candidates pays off on
+ * shorter lists there. Measured at 100k passages with segments: 64-1024 within noise of each other,
+ * 4096 ~5% slower on the whole call. */
+#define FLOOR_PRUNE_MIN_POSTINGS 1024
 /* The GIL is released while scoring when the query's postings are at least this many (~0.1 ms of
  * work). Releasing is safe: the buffers stay exported (numpy refuses to resize or free an array
  * while they are held), the index arrays are never written, and the scratch buffer and the output
@@ -737,6 +742,435 @@ out:
     return result;
 }
 
+/* --- every view of a live index in one call -------------------------------------------------- */
+
+/* `Views(views)`: the views of one live index (retrieval/segments.py: the base and its segments),
+ * each a tuple (offsets, doc_ids, impacts or codes, table or None, idf, max_impact, groups, live or
+ * None, passage_ids), with their buffers taken and checked once, for as long as the snapshot lives.
+ * `leading(term_ids, weights, depth, scratch)` is `query.leading_passages` (its specification, in
+ * Python) in one call: per view the terms with postings there, `top`'s best passage of each of the
+ * top `depth` articles (below the depth-th best score found in the views before, once there are
+ * that many), the deleted passages dropped (asking that view for all its articles when a deleted
+ * one took a place and some factor is not positive: a live article may then score below it), and
+ * all of them ordered by (score descending, passage id, view, passage number). It returns the first
+ * `depth` as (view, passage number) pairs. `scratch` (float64, all 0.0, at least as many slots as
+ * the largest view has passages) is the caller's per-thread buffer, all 0.0 again on return.
+ * `floor_prune_min` (FLOOR_PRUNE_MIN_POSTINGS) is PRUNE_MIN_POSTINGS for the views searched with a
+ * floor; tests lower it so that small indexes prune too. A view whose terms cannot add up to the
+ * floor is skipped. */
+
+enum { V_OFFSETS, V_DOCS, V_IMPACTS, V_TABLE, V_IDF, V_MAX, V_GROUPS, V_LIVE, V_PIDS, V_BUFFERS };
+
+typedef struct {
+    Py_buffer buf[V_BUFFERS];
+    int held[V_BUFFERS];
+    Py_ssize_t n_passages, vocab, n_postings;
+} ViewBufs;
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n_views;
+    Py_ssize_t max_passages;
+    ViewBufs *views;
+} ViewsObject;
+
+static void views_release(ViewsObject *self) {
+    if (self->views) {
+        for (Py_ssize_t v = 0; v < self->n_views; v++)
+            for (int i = 0; i < V_BUFFERS; i++)
+                if (self->views[v].held[i])
+                    PyBuffer_Release(&self->views[v].buf[i]);
+        PyMem_Free(self->views);
+        self->views = NULL;
+    }
+    self->n_views = 0;
+}
+
+static void views_dealloc(ViewsObject *self) {
+    views_release(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A bool (or uint8) array of one byte per item. */
+static int get_marks(PyObject *obj, Py_buffer *view) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS_RO) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "live must be a contiguous bool array, not %.100s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    const char *fmt = view->format ? view->format : "B";
+    if (*fmt == '@' || *fmt == '=' || *fmt == '<' || *fmt == '|')
+        fmt++;
+    if (view->ndim != 1 || view->itemsize != 1 || !(strcmp(fmt, "?") == 0 || strcmp(fmt, "B") == 0) ||
+        !PyBuffer_IsContiguous(view, 'C')) {
+        PyErr_Format(PyExc_ValueError, "live must be a one-dimensional contiguous bool array (got format %s)",
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+static int views_init(ViewsObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"views", NULL};
+    PyObject *seq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O", kwlist, &seq))
+        return -1;
+    views_release(self);
+    PyObject *fast = PySequence_Fast(seq, "views must be a sequence of tuples");
+    if (!fast)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    self->views = PyMem_Calloc(n ? (size_t)n : 1, sizeof(ViewBufs));
+    if (!self->views) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->n_views = n;
+    self->max_passages = 0;
+    static const struct {
+        const char *name;
+        char kind;
+        Py_ssize_t size;
+    } spec[V_BUFFERS] = {
+        {"offsets", 'i', 8}, {"doc_ids", 'i', 4}, {"impacts", 'f', 4}, {"table", 'f', 4}, {"idf", 'f', 8},
+        {"max_impact", 'f', 4}, {"groups", 'i', 4}, {"live", '?', 1}, {"passage_ids", 'i', 8},
+    };
+    for (Py_ssize_t v = 0; v < n; v++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(fast, v);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != V_BUFFERS) {
+            PyErr_Format(PyExc_TypeError, "view %zd must be a tuple of %d arrays", v, V_BUFFERS);
+            goto fail;
+        }
+        ViewBufs *vb = &self->views[v];
+        PyObject *table = PyTuple_GET_ITEM(item, V_TABLE);
+        for (int i = 0; i < V_BUFFERS; i++) {
+            PyObject *obj = PyTuple_GET_ITEM(item, i);
+            if ((i == V_TABLE || i == V_LIVE) && obj == Py_None)
+                continue;
+            int bad = i == V_LIVE ? get_marks(obj, &vb->buf[i])
+                                  : get_array(obj, &vb->buf[i], spec[i].name,
+                                              i == V_IMPACTS && table != Py_None ? 'u' : spec[i].kind,
+                                              spec[i].size, 0);
+            if (bad < 0)
+                goto fail;
+            vb->held[i] = 1;
+        }
+        vb->n_passages = vb->buf[V_GROUPS].shape[0];
+        vb->vocab = vb->buf[V_OFFSETS].shape[0] - 1;
+        vb->n_postings = vb->buf[V_DOCS].shape[0];
+        if (vb->n_passages > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "view %zd has more passages than int32 passage numbers can address", v);
+            goto fail;
+        }
+        if (vb->buf[V_IMPACTS].shape[0] != vb->n_postings) {
+            PyErr_Format(PyExc_ValueError, "view %zd: impacts has %zd entries, doc_ids %zd", v,
+                         vb->buf[V_IMPACTS].shape[0], vb->n_postings);
+            goto fail;
+        }
+        if (vb->vocab < 0 || vb->buf[V_IDF].shape[0] != vb->vocab || vb->buf[V_MAX].shape[0] != vb->vocab) {
+            PyErr_Format(PyExc_ValueError, "view %zd: offsets must be one longer than idf and max_impact", v);
+            goto fail;
+        }
+        if (vb->buf[V_PIDS].shape[0] != vb->n_passages ||
+            (vb->held[V_LIVE] && vb->buf[V_LIVE].shape[0] != vb->n_passages)) {
+            PyErr_Format(PyExc_ValueError, "view %zd: groups, live and passage_ids need one entry per passage", v);
+            goto fail;
+        }
+        if (vb->n_passages > self->max_passages)
+            self->max_passages = vb->n_passages;
+    }
+    Py_DECREF(fast);
+    return 0;
+fail:
+    Py_DECREF(fast);
+    views_release(self);
+    return -1;
+}
+
+typedef struct {
+    double score;
+    int64_t pid;
+    Py_ssize_t v;
+    int32_t d;
+} Found;
+
+/* (score descending, passage id, view, passage number), NaN scores last: the order of
+ * leading_passages' sort of (-score, passage id, view, passage number). */
+static int found_order(const void *a, const void *b) {
+    const Found *x = a, *y = b;
+    int x_nan = x->score != x->score, y_nan = y->score != y->score;
+    if (x_nan != y_nan)
+        return x_nan ? 1 : -1;
+    if (!x_nan && x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->pid != y->pid)
+        return x->pid < y->pid ? -1 : 1;
+    if (x->v != y->v)
+        return x->v < y->v ? -1 : 1;
+    return (x->d > y->d) - (x->d < y->d);
+}
+
+static int by_score_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+static PyObject *views_leading(ViewsObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"term_ids", "weights", "depth", "scratch", "floor_prune_min", NULL};
+    PyObject *term_ids, *weights, *scratch_obj;
+    Py_ssize_t depth, floor_prune_min = FLOOR_PRUNE_MIN_POSTINGS;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnO|n", kwlist, &term_ids, &weights, &depth, &scratch_obj,
+                                     &floor_prune_min))
+        return NULL;
+    Py_buffer scratch;
+    if (get_array(scratch_obj, &scratch, "scratch", 'f', 8, 1) < 0)
+        return NULL;
+    PyObject *result = NULL, *ids = NULL, *ws = NULL;
+    Py_ssize_t *tids = NULL;
+    double *wv = NULL, *kth_scores = NULL;
+    Term *terms = NULL;
+    Cand *res = NULL;
+    Found *found = NULL;
+    size_t n_found = 0, cap_found = 0;
+    if (depth < 0) {
+        PyErr_Format(PyExc_ValueError, "depth must be >= 0, not %zd", depth);
+        goto out;
+    }
+    if (scratch.shape[0] < self->max_passages) {
+        PyErr_Format(PyExc_ValueError, "scratch has %zd slots, the largest view %zd passages", scratch.shape[0],
+                     self->max_passages);
+        goto out;
+    }
+    ids = PySequence_Fast(term_ids, "term_ids must be a sequence of ints");
+    ws = ids ? PySequence_Fast(weights, "weights must be a sequence of floats") : NULL;
+    if (!ws)
+        goto out;
+    Py_ssize_t nq = PySequence_Fast_GET_SIZE(ids);
+    if (PySequence_Fast_GET_SIZE(ws) != nq) {
+        PyErr_Format(PyExc_ValueError, "term_ids has %zd entries, weights %zd", nq, PySequence_Fast_GET_SIZE(ws));
+        goto out;
+    }
+    tids = PyMem_Malloc((nq ? nq : 1) * sizeof(Py_ssize_t));
+    wv = PyMem_Malloc((nq ? nq : 1) * sizeof(double));
+    terms = PyMem_Malloc((nq ? nq : 1) * sizeof(Term));
+    if (!tids || !wv || !terms) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < nq; i++) {
+        tids[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ids, i));
+        if (tids[i] == -1 && PyErr_Occurred())
+            goto out;
+        wv[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(ws, i));
+        if (wv[i] == -1.0 && PyErr_Occurred())
+            goto out;
+    }
+    /* Checks first (with the GIL, to raise), and the postings' total (whether to release it). */
+    size_t total = 0;
+    for (Py_ssize_t v = 0; v < self->n_views; v++) {
+        ViewBufs *vb = &self->views[v];
+        const int64_t *offsets = vb->buf[V_OFFSETS].buf;
+        for (Py_ssize_t i = 0; i < nq; i++) {
+            if (tids[i] < 0 || tids[i] >= vb->vocab) {
+                PyErr_Format(PyExc_ValueError, "term id %zd is outside the vocabulary (%zd terms)", tids[i], vb->vocab);
+                goto out;
+            }
+            int64_t lo = offsets[tids[i]], hi = offsets[tids[i] + 1];
+            if (lo < 0 || hi < lo || hi > vb->n_postings) {
+                PyErr_Format(PyExc_ValueError, "offsets of term %zd (%lld..%lld) are outside the %zd postings",
+                             tids[i], (long long)lo, (long long)hi, vb->n_postings);
+                goto out;
+            }
+            total += (size_t)(hi - lo);
+        }
+    }
+    /* Room for depth results; a view asked for all its articles grows it. */
+    size_t res_cap = depth ? (size_t)depth : 1;
+    res = malloc(res_cap * sizeof(Cand));
+    if (!res) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    int status = OK;
+    Job job = {0};
+    Py_ssize_t bad_view = -1;
+    PyThreadState *released = total >= GIL_RELEASE_POSTINGS ? PyEval_SaveThread() : NULL;
+    double floor = -HUGE_VAL;
+    for (Py_ssize_t v = 0; v < self->n_views && status == OK && depth > 0; v++) {
+        ViewBufs *vb = &self->views[v];
+        const int64_t *offsets = vb->buf[V_OFFSETS].buf;
+        const int32_t *doc_ids = vb->buf[V_DOCS].buf;
+        const float *impacts = vb->buf[V_IMPACTS].buf, *max_impact = vb->buf[V_MAX].buf;
+        const uint32_t *codes = vb->held[V_TABLE] ? vb->buf[V_IMPACTS].buf : NULL;
+        const float *table = vb->held[V_TABLE] ? vb->buf[V_TABLE].buf : NULL;
+        const double *idf = vb->buf[V_IDF].buf;
+        const uint8_t *live = vb->held[V_LIVE] ? vb->buf[V_LIVE].buf : NULL;
+        const int64_t *pids = vb->buf[V_PIDS].buf;
+        /* The terms with postings in this view, in the caller's order (what leading_passages passes). */
+        Py_ssize_t nt = 0;
+        int sorted = 1, prune = 1, positive = 1;
+        for (Py_ssize_t i = 0; i < nq; i++) {
+            int64_t lo = offsets[tids[i]], hi = offsets[tids[i] + 1];
+            if (hi == lo)
+                continue;
+            double f = wv[i] * idf[tids[i]];
+            terms[nt++] = (Term){doc_ids + lo, codes ? NULL : impacts + lo, (Py_ssize_t)(hi - lo), tids[i], f,
+                                 f * (double)max_impact[tids[i]], codes ? codes + lo : NULL, codes ? table : NULL};
+            if (f <= 0)
+                sorted = 0;
+            if (!(f >= SAFE_FACTOR))
+                prune = 0;
+            if (!(f > 0))
+                positive = 0;
+        }
+        if (nt == 0)
+            continue;
+        if (nt == 1)
+            sorted = prune = 0;
+        if (sorted)
+            order_terms(terms, nt);
+        if (prune && floor > -HUGE_VAL) {
+            /* Nothing in this view can reach the floor (the most all its terms can add, summed as
+             * run() sums it, below it): no article of it can enter, skip it. */
+            double most = 0.0;
+            for (Py_ssize_t j = nt - 1; j >= 0; j--)
+                most = most + terms[j].bound;
+            if (reach(most) < floor)
+                continue;
+        }
+        Py_ssize_t want = depth;
+        size_t kept_from = n_found;
+        for (;;) {
+            Py_ssize_t size = want < vb->n_passages ? want : vb->n_passages;
+            if ((size_t)size > res_cap) {
+                Cand *more = realloc(res, (size_t)size * sizeof(Cand));
+                if (!more) {
+                    status = NO_MEMORY;
+                    break;
+                }
+                res = more;
+                res_cap = (size_t)size;
+            }
+            job = (Job){terms, nt, (size_t)size, vb->buf[V_GROUPS].buf, scratch.buf, vb->n_passages, prune,
+                        floor > -HUGE_VAL ? floor_prune_min : PRUNE_MIN_POSTINGS, res, 0, -1, 0, 0, 0};
+            job.floor = floor;
+            status = size > 0 ? run(&job) : OK;
+            if (status != OK) {
+                bad_view = v;
+                break;
+            }
+            if (cap_found < n_found + (size_t)job.found) {
+                size_t cap = cap_found ? cap_found : 64;
+                while (cap < n_found + (size_t)job.found)
+                    cap *= 2;
+                Found *more = realloc(found, cap * sizeof(Found));
+                if (!more) {
+                    status = NO_MEMORY;
+                    break;
+                }
+                found = more;
+                cap_found = cap;
+            }
+            n_found = kept_from;
+            for (Py_ssize_t i = 0; i < job.found; i++) {
+                int32_t d = res[i].doc;
+                if (live && !live[d])
+                    continue;
+                found[n_found++] = (Found){res[i].score, pids[d], v, d};
+            }
+            Py_ssize_t kept = (Py_ssize_t)(n_found - kept_from);
+            /* A deleted passage scores 0 (its impacts are 0): after every live one whenever all
+             * factors are positive. Otherwise live articles may score <= 0 and rank below it: ask for all. */
+            if (!live || kept == job.found || job.found < want || want >= vb->n_passages || positive)
+                break;
+            want = vb->n_passages;
+        }
+        if (status == OK && n_found >= (size_t)depth && v + 1 < self->n_views) {
+            /* The depth-th best score so far: the next views need not find articles below it. */
+            double *scores = realloc(kth_scores, n_found * sizeof(double));
+            if (!scores) {
+                status = NO_MEMORY;
+                break;
+            }
+            kth_scores = scores;
+            for (size_t i = 0; i < n_found; i++)
+                scores[i] = found[i].score;
+            qsort(scores, n_found, sizeof(double), by_score_desc);
+            floor = scores[depth - 1];
+        }
+    }
+    if (status == OK && n_found)
+        qsort(found, n_found, sizeof(Found), found_order);
+    if (released)
+        PyEval_RestoreThread(released);
+    if (status == NO_MEMORY) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    if (status == BAD_DOC) {
+        PyErr_Format(PyExc_ValueError, "view %zd: term %zd has a posting for passage %d, outside the %zd passages",
+                     bad_view, job.bad_term, (int)job.bad_doc, self->views[bad_view].n_passages);
+        goto out;
+    }
+    Py_ssize_t n_out = (Py_ssize_t)n_found < depth ? (Py_ssize_t)n_found : depth;
+    result = PyList_New(n_out);
+    if (!result)
+        goto out;
+    for (Py_ssize_t i = 0; i < n_out; i++) {
+        PyObject *pair = Py_BuildValue("(ni)", found[i].v, (int)found[i].d);
+        if (!pair) {
+            Py_CLEAR(result);
+            goto out;
+        }
+        PyList_SET_ITEM(result, i, pair);
+    }
+out:
+    PyBuffer_Release(&scratch);
+    Py_XDECREF(ids);
+    Py_XDECREF(ws);
+    PyMem_Free(tids);
+    PyMem_Free(wv);
+    PyMem_Free(terms);
+    free(res);
+    free(kth_scores);
+    free(found);
+    return result;
+}
+
+static PyMethodDef views_methods[] = {
+    {"leading", (PyCFunction)(void (*)(void))views_leading, METH_VARARGS | METH_KEYWORDS,
+     "leading(term_ids, weights, depth, scratch) -> [(view, passage)]: query.leading_passages in one call."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *views_n_views(ViewsObject *self, void *closure) {
+    return PyLong_FromSsize_t(self->n_views);
+}
+
+static PyObject *views_max_passages(ViewsObject *self, void *closure) {
+    return PyLong_FromSsize_t(self->max_passages);
+}
+
+static PyGetSetDef views_getset[] = {
+    {"n_views", (getter)views_n_views, NULL, "how many views", NULL},
+    {"max_passages", (getter)views_max_passages, NULL, "the passages of the largest view (the scratch's size)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ViewsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "retrieval._topk.Views",
+    .tp_basicsize = sizeof(ViewsObject),
+    .tp_dealloc = (destructor)views_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The views of one live index, their arrays held for leading().",
+    .tp_methods = views_methods,
+    .tp_getset = views_getset,
+    .tp_init = (initproc)views_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyMethodDef module_methods[] = {
     {"top", (PyCFunction)(void (*)(void))top, METH_VARARGS | METH_KEYWORDS,
      "top(offsets, doc_ids, impacts, idf, max_impact, term_ids, weights, k, groups, scratch, out_docs, out_scores)"
@@ -750,5 +1184,16 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__topk(void) {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&ViewsType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+    Py_INCREF(&ViewsType);
+    if (PyModule_AddObject(m, "Views", (PyObject *)&ViewsType) < 0) {
+        Py_DECREF(&ViewsType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, rowreads, segments, store, storygroups, topk
+from . import bm25, ingest, newsrank, rerank, rowreads, segments, shown, store, storygroups, storymap, topk
 from . import query as _query
 from .articles import Article
 
@@ -106,6 +106,7 @@ class SearchEngine(IndexUpkeep):
         self._writer = writer
         self._reader = reader
         self._rows: rowreads.RowReader | None = None  # the answer path's reads, without aiosqlite's thread hop
+        self._story_map: storymap.StoryMap | None = None  # each indexed article's story (with _rows)
         self._index: segments.LiveIndex | None = None
         self._index_info: IndexInfo | None = None
         self._nrt: segments.SegmentedIndex | None = None  # what refreshes apply the passage log to
@@ -141,6 +142,7 @@ class SearchEngine(IndexUpkeep):
         engine = cls(db_path, config, writer, reader)
         try:
             engine._rows = rowreads.RowReader.open(db_path)
+            engine._story_map = storymap.StoryMap(Path(db_path)) if engine._rows is not None else None
             await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:
@@ -156,6 +158,8 @@ class SearchEngine(IndexUpkeep):
                 task.cancel()
                 await asyncio.wait([task])
         await self.save_segments()
+        if self._story_map is not None:
+            await self._story_map.close()
         if self._rows is not None:
             self._rows.close()
         await self._reader.close()
@@ -175,6 +179,11 @@ class SearchEngine(IndexUpkeep):
     def rows(self) -> rowreads.RowReader | None:
         """The answer path's synchronous reader (None for an in-memory database)."""
         return self._rows
+
+    @property
+    def story_map(self) -> storymap.StoryMap | None:
+        """Each indexed article's story in memory (with the synchronous reader only)."""
+        return self._story_map
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -297,9 +306,9 @@ class SearchEngine(IndexUpkeep):
         if picked and index is not None:
             live = _query.live(index)
             ids = [live.passage_id(p) for p, _ in picked]
-            rows = self._rows.passages_by_id(ids) if self._rows is not None else None
+            rows = self._rows.shown_passages(ids) if self._rows is not None else None
             if rows is None:  # no synchronous reader, or the file is busy: aiosqlite's reader waits
-                rows = await store.passages_by_id(self._reader, ids)
+                rows = await shown.shown_passages(self._reader, ids)
             if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
                 # Passages gone since the index was refreshed (an article updated or deleted by another
                 # process, not applied yet): answer wholly from the fresh index instead of half an
@@ -310,9 +319,8 @@ class SearchEngine(IndexUpkeep):
                 if row is None:  # deleted since the index was built
                     continue
                 excerpt = make_excerpt(row.text, ranking.expanded.keys(), self.config.excerpt_chars)
-                a = row.article
-                hits.append(Hit(article_id=a.id, passage_id=pid, score=round(score, 4), title=a.title,
-                                source=a.source, section=a.section, published=a.published, url=a.url,
+                hits.append(Hit(article_id=row.article_id, passage_id=pid, score=round(score, 4), title=row.title,
+                                source=row.source, section=row.section, published=row.published, url=row.url,
                                 excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
                                 outside_filters=outside, also=also.get(pid, ())))
         return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
@@ -326,8 +334,13 @@ class SearchEngine(IndexUpkeep):
 
         Returns it, whether more follow, and per shown passage id the story's other articles.
         """
+        quick = None
+        if self._story_map is not None and self._rows is not None:
+            quick = self._story_map.one_per_story(index, picked, offset, k, self._rows)
+            if quick is not None and quick is not storymap.BUSY:
+                return quick  # type: ignore[return-value]
         rowids = [index.article_id(p) for p, _ in picked]
-        found = self._rows.story_members(rowids) if self._rows is not None else None
+        found = self._rows.story_members(rowids) if self._rows is not None and quick is None else None
         story_of, members = found if found is not None else await storygroups.story_members(self._reader, rowids)
         kept, seen = [], set()
         for (p, score), rowid in zip(picked, rowids, strict=True):

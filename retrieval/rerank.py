@@ -90,7 +90,8 @@ class RerankWeights:
 
 @dataclass(slots=True)
 class Evidence:
-    """What the re-ranking saw for one article (a value: nothing changes it once made).
+    """What the re-ranking saw for one article (a value once ranked: only `query.leading_evidence` renumbers its
+    passage globally, right after `rerank_parts` made it).
 
     Not a frozen dataclass: a question makes ~30 of these, and a frozen one's __init__ (a
     generic setattr per field) cost 1.2 µs each against 0.3 µs.

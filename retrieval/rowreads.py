@@ -3,7 +3,7 @@
 An answer reads a few rows by primary key and index, tens of microseconds of SQLite work; through
 aiosqlite each read is a hop to its thread and back, which cost more than the read (0.15-0.3 ms
 on an idle core, more when the core is shared, twice per answer). `RowReader` asks the same
-queries (`store.passages_sql`, `newsstore.story_members_sql`) on a synchronous connection of its
+queries (`shown.shown_sql`, `store.passages_sql`, `newsstore.story_members_sql`) on a synchronous connection of its
 own, on the caller's thread.
 
 That is safe to do on the event loop because the database is in WAL mode: a reader never waits
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import newsstore, store, storygroups
+from . import newsstore, shown, store, storygroups
 
 MMAP_BYTES = 1 << 30
 
@@ -72,6 +72,13 @@ class RowReader:
             return {}
         rows = self._rows(store.passages_sql(len(ids)), ids)
         return None if rows is None else store.passages_of_rows(rows)
+
+    def shown_passages(self, ids: Sequence[int]) -> dict[int, shown.ShownPassage] | None:
+        """`shown.shown_passages`, or None if the file is busy (ask the aiosqlite reader)."""
+        if not ids:
+            return {}
+        rows = self._rows(shown.shown_sql(len(ids)), ids)
+        return None if rows is None else shown.shown_of_rows(rows)
 
     def story_members(self, rowids: Sequence[int],
                       ) -> tuple[dict[int, str], dict[str, list[tuple[int, storygroups.StoryCopy]]]] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -115,6 +117,42 @@ def _top_native(index: BM25Index, weights: dict[int, float], k: int, groups: np.
                              index.max_impact, list(weights), list(weights.values()), size, groups,
                              index.scratch()[0], docs, scores, table=index.table if coded else None, **test_options)
     return docs[:found], scores[:found]
+
+
+class ViewsKernel:
+    """`query.leading_passages` in one C call over every view of a live index (`_topk.Views`).
+
+    The views' arrays are taken and checked once per snapshot, not once per view and question;
+    the scratch buffer (one slot per passage of the largest view) is per thread, as `BM25Index`'s.
+    """
+
+    def __init__(self, views: list[tuple[Any, ...]]) -> None:
+        if _native_topk is None:
+            raise RuntimeError("retrieval._topk is not built: run `pip install -e .` with a C compiler")
+        self._views = _native_topk.Views(views)
+        self._size = self._views.max_passages
+        self._scratch = threading.local()
+
+    def leading(self, weights: dict[int, float], depth: int, **test_options: Any) -> list[tuple[int, int]]:
+        """(view, passage number) of the best passage of each of the top `depth` live articles, best first.
+
+        `test_options` go to the kernel as they are (`floor_prune_min`: prune small segments too).
+        """
+        buf = getattr(self._scratch, "buf", None)
+        if buf is None:
+            buf = self._scratch.buf = np.zeros(max(self._size, 1), dtype=np.float64)
+        return self._views.leading(list(weights), list(weights.values()), depth, buf, **test_options)
+
+
+def views_kernel(views: Sequence[BM25Index], live: Sequence[np.ndarray | None]) -> ViewsKernel | None:
+    """The C kernel over `views` (with their live-passage marks, None where none is deleted), or None
+    when it is not built, switched off, or some view's arrays are not of the types it reads."""
+    if not USE_NATIVE_TOPK or not all(view.derived("native_topk", _native_layout) for view in views):
+        return None
+    return ViewsKernel([(view.offsets, view.doc_ids, view.codes if view.codes is not None else view.impacts,
+                         view.table if view.codes is not None else None, view.idf, view.max_impact,
+                         view.article_numbers, marks, view.passage_ids)
+                        for view, marks in zip(views, live, strict=True)])
 
 
 # --- the numpy version -----------------------------------------------------------------

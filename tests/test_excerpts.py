@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import analysis
+from retrieval import analysis, excerpts
 from retrieval.analysis import analyze, analyze_token
 from retrieval.excerpts import ELLIPSIS, EXCERPT_SCAN_CHARS, make_excerpt, matched_words
 from retrieval.normalize import tokenize_with_spans
@@ -77,3 +77,55 @@ def test_native_matches_on_news_text():
     got = matched_words(text, terms)
     assert got == loop_matches(text, terms)
     assert [text[s:e] for s, e, _ in got][:3] == ["وزارةُ", "الخارجية", "٢٣"]
+
+
+# --- placing the excerpt: retrieval/_excerpt.c against excerpts._place -------------------------------
+
+def test_native_placement_is_built():
+    assert excerpts._native_excerpt is not None, "retrieval._excerpt is not importable: run `pip install -e .`"
+
+
+# Words, spaces of several kinds (str.isspace: tab, no-break space, ideographic space), characters
+# beyond the BMP and Latin-1, and term names that repeat so that windows hold repeated terms.
+_CHARS = st.sampled_from(["خبر", "زلزال", "a", "ß", "🙂", "𝔘", " ", "  ", "\t", "\u00a0", "\u3000", "\n", ".", "…"])
+
+
+@st.composite
+def placements(draw: st.DrawFn) -> tuple[str, list[tuple[int, int, str]], int]:
+    text = "".join(draw(st.lists(_CHARS, max_size=80)))
+    cuts = sorted(draw(st.lists(st.integers(0, len(text)), max_size=24)))
+    matches = []
+    for a, b in zip(cuts[::2], cuts[1::2], strict=False):
+        # Matches in text order, possibly empty or one character long, terms from a small set.
+        matches.append((a, b, draw(st.sampled_from(["t1", "t2", "t3", "t1"]))))
+    return text, matches, draw(st.integers(0, 90))
+
+
+@settings(max_examples=600, deadline=None)
+@given(placements())
+def test_native_placement_equals_the_python_version(case):
+    text, matches, max_chars = case
+    want = excerpts._place(text, matches, max_chars)
+    assert excerpts.Excerpt(*excerpts._native_excerpt.place(text, matches, max_chars)) == want
+
+
+def test_native_placement_on_news_passages_equals_the_python_version():
+    news = ("قال وزير الخارجية إن المحادثات في بغداد ستتواصل الأسبوع المقبل، وأضاف أن القمة العربية "
+            "ستبحث ملفات الزلزال والمساعدات الإنسانية للمتضررين في المناطق الشمالية من البلاد. ") * 4
+    for question in ("الزلزال في بغداد", "القمة العربية", "المساعدات الإنسانية للمتضررين", "لا شيء هنا"):
+        terms = set(analyze(question))
+        matches = matched_words(news, terms)
+        for max_chars in (0, 1, 40, 120, 300, len(news), len(news) + 5):
+            want = excerpts._place(news, matches, max_chars)
+            got = make_excerpt(news, terms, max_chars)
+            assert got == want
+            assert all(got.text[s:e] for s, e in got.highlights)
+
+
+def test_native_placement_names_bad_arguments():
+    import pytest
+
+    with pytest.raises(TypeError, match="match 0 must be a"):
+        excerpts._native_excerpt.place("نص", [(0, 1)], 10)
+    with pytest.raises(ValueError, match="max_chars must be >= 0"):
+        excerpts._native_excerpt.place("نص", [], -1)

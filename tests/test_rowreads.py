@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from retrieval import shown as shown_rows
 from retrieval import store, storygroups
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.rowreads import RowReader
@@ -35,11 +36,35 @@ async def test_rows_and_stories_equal_aiosqlites(tmp_path: Path) -> None:
                             for _, c in members}
 
 
+async def test_shown_passages_are_the_stored_passages_without_the_body(tmp_path: Path) -> None:
+    # Characters outside the BMP, diacritics and a Latin word: SQLite's substr must count them as Python does.
+    odd = {"id": "odd", "title": "عنوان", "source": "مصدر", "published": "2024-01-02", "url": "https://x.test/odd",
+           "text": ("مقدمة 🙂 قصيرة. " * 30) + "\n\n" + ("كَتَبَ الصَّحَفِيُّ 𝔘𝔫𝔦 عن القمة في بغداد. " * 25)}
+    async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [*ARTICLES, odd])])
+        assert engine.rows is not None
+        ids = [r[0] for r in await engine.reader.execute_fetchall("SELECT id FROM passages")]
+        full = await store.passages_by_id(engine.reader, ids)
+        got = engine.rows.shown_passages(ids)
+        assert got == await shown_rows.shown_passages(engine.reader, ids)
+        assert got.keys() == full.keys() and len(got) > len(ARTICLES)
+        for pid, row in got.items():
+            want = full[pid]
+            a = want.article
+            assert (row.ord, row.text) == (want.ord, want.text) == (want.ord, a.body[want.start:want.end])
+            assert (row.article_id, row.title, row.source, row.section, row.published, row.url) == (
+                a.id, a.title, a.source, a.section, a.published, a.url)
+        assert any("🙂" in row.text or "𝔘" in row.text for row in got.values())
+        assert engine.rows.shown_passages([ids[0], 10**9]).keys() == {ids[0]}
+        assert engine.rows.shown_passages([]) == {} and await shown_rows.shown_passages(engine.reader, []) == {}
+
+
 async def test_a_busy_file_is_read_through_aiosqlite(tmp_path: Path, monkeypatch) -> None:
     async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
         await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES)])
         quick = await engine.search(QUESTION, k=5)
         assert quick.hits and any(h.also for h in quick.hits)
+        await engine._story_map.settled()  # the stories in memory: the copies are still asked of SQLite
         asked = []
 
         def busy(sql: str, args: object) -> None:

@@ -12,7 +12,8 @@ show a bot that has been answering for a while.
 With `--compare` each version also answers every question three ways
 (top 3, top 10, the second page of 3) in a process of its own, untimed,
 and writes everything a reader sees (ranked articles and passages, scores,
-excerpts, highlight spans, refusals, whether a next page exists); the two
+title, outlet, section, date and link, excerpts, highlight spans, the
+story's other copies, refusals, confidence, whether a next page exists); the two
 outputs must be identical, and the first differences are printed if not.
 With `--paired` the two versions instead answer side by side: both
 processes stay up, pinned to the same core, and take every question in
@@ -93,9 +94,10 @@ async def main(db, qfile, out):
             for q in questions:
                 for k, offset in ((3, 0), (10, 0), (3, 3)):
                     r = await engine.search(q, k=k, offset=offset)
-                    hits = [[h.article_id, h.passage_id, h.score, h.title, h.passage_ord, h.excerpt,
-                             [list(span) for span in h.highlights]] for h in r.hits]
-                    fh.write(json.dumps([q, k, offset, list(r.terms), r.no_answer, r.has_more, hits],
+                    hits = [[h.article_id, h.passage_id, h.score, h.title, h.source, h.section, h.published, h.url,
+                             h.passage_ord, h.excerpt, [list(span) for span in h.highlights], h.outside_filters,
+                             [[c.article_id, c.source, c.url, c.published] for c in h.also]] for h in r.hits]
+                    fh.write(json.dumps([q, k, offset, list(r.terms), r.no_answer, r.has_more, r.confidence, hits],
                                         ensure_ascii=False) + "\\n")
     finally:
         await engine.close()
@@ -264,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 s = runs[name][-1]
                 perf.log(f"round {r + 1}: {name}: p50 {s['p50_ms']:.3f} ms, p95 {s['p95_ms']:.3f} ms,"
                          f" p99 {s['p99_ms']:.3f} ms, CPU p50 {s['cpu_p50_ms']:.3f} ms")
+    if args.rounds <= 0:  # `--compare --rounds 0`: the comparison alone
+        if args.compare:
+            print(f"Same output: {same} of {searches} searches identical")
+            return 0 if same == searches else 1
+        return 0
     med = {name: {q: statistics.median(run[q] for run in rs) for q in ("p50_ms", "p95_ms", "p99_ms", "cpu_p50_ms")}
            for name, rs in runs.items()}
     print(f"engine.search, top {args.k}, {passages:,} passages, {args.questions} questions after"
