@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import logging
+import signal
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -94,8 +96,10 @@ def _run_command(argv: Sequence[str] | None) -> int:
         return 2
 
 
-async def _open(settings: Settings, *, load_index: bool = True) -> SearchEngine:
-    return await SearchEngine.open(settings.db, settings.retrieval_config(), load_index=load_index)
+async def _open(settings: Settings, *, load_index: bool = True, many_questions: bool = False) -> SearchEngine:
+    """The engine for a command; the story map only where many questions are answered (`SearchEngine.open`)."""
+    return await SearchEngine.open(settings.db, settings.retrieval_config(), load_index=load_index,
+                                   story_map=many_questions)
 
 
 class _Progress:
@@ -188,7 +192,7 @@ async def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_prompt(settings: Settings, args: argparse.Namespace) -> int:
-    async with await _open(settings) as engine:
+    async with await _open(settings, many_questions=True) as engine:
         interactive = sys.stdin.isatty()
         if interactive:
             print("اكتب سؤالك ثم Enter (Ctrl-D للخروج) — type a question, Ctrl-D to quit")
@@ -227,5 +231,19 @@ _COMMANDS = {"ingest": cmd_ingest, "reindex": cmd_reindex, "ask": cmd_ask, "sear
              "feeds": _cmd_feeds, "watch": _cmd_watch, "sources": newscli.cmd_sources}
 
 
+def entry() -> None:
+    """The `newsbot` command: `main`, then exit with its status.
+
+    A Ctrl-C that comes once the command is done (its last write committed) is ignored while
+    Python exits: landing in the interpreter's own teardown it could crash the process instead of
+    stopping it (CPython's finalization is not safe against signals). A crash of the process
+    dumps every thread's stack to stderr, so that one never passes silently.
+    """
+    faulthandler.enable()
+    code = main()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

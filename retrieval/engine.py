@@ -130,8 +130,14 @@ class SearchEngine(IndexUpkeep):
 
     @classmethod
     async def open(cls, db_path: str | Path, config: RetrievalConfig | None = None,
-                   *, load_index: bool = True) -> SearchEngine:
-        """Open the database, migrating it, and load (or build) the index."""
+                   *, load_index: bool = True, story_map: bool = True) -> SearchEngine:
+        """Open the database, migrating it, and load (or build) the index.
+
+        `story_map`: answers take each indexed article's story from memory (`storymap.StoryMap`),
+        read in a worker thread on the first question; for a process that answers many. One that
+        answers one question and exits (`newsbot ask`) leaves it off: the read (~0.7 s of CPU at a
+        million passages) would only compete with its one answer, which asks SQLite instead.
+        """
         config = config or RetrievalConfig()
         writer = await store.connect(db_path)
         try:
@@ -142,7 +148,7 @@ class SearchEngine(IndexUpkeep):
         engine = cls(db_path, config, writer, reader)
         try:
             engine._rows = rowreads.RowReader.open(db_path)
-            engine._story_map = storymap.StoryMap(Path(db_path)) if engine._rows is not None else None
+            engine._story_map = storymap.StoryMap(Path(db_path)) if story_map and engine._rows is not None else None
             await ingest.refresh_pipeline(engine._target)
             await engine._stories.catch_up(engine._writer)  # articles stored before stories were kept
             if load_index:

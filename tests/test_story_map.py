@@ -129,3 +129,14 @@ async def test_closing_stops_the_reads_in_flight(tmp_path: Path) -> None:
         keeper._read(view, None)  # a read that starts after close gives up at once
         assert view.kept("stories") == "failed"
         assert keeper.of(query.live(engine.index)) is None  # and the answers ask SQLite
+
+
+async def test_a_one_question_engine_reads_no_story_map_and_answers_the_same(tmp_path: Path) -> None:
+    # `newsbot ask` opens with story_map=False: its one answer asks SQLite, with no read of every story beside it.
+    db = tmp_path / "news.db"
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [*ARTICLES, *FILLER])])
+        serving = await both_ways(engine)
+    async with await SearchEngine.open(db, RetrievalConfig(), story_map=False) as engine:
+        assert engine.story_map is None
+        assert await answers(engine) == serving
