@@ -8,27 +8,21 @@ retrieval/indexing.py and retrieval/segments.py (segment.py, segmentfile.py).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextlib
 import json
 import logging
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import aiosqlite
 
-from . import bm25, indexer, indexing, passagelog, rerank, segmentfile, segments, store
+from . import bm25, indexer, indexing, passagelog, rerank, segmentfile, segments, store, swapping
 from .config import RetrievalConfig
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Databases with fewer passages are indexed in a thread (tens of
 # milliseconds); larger ones in a separate process, so serving never stalls:
@@ -55,50 +49,6 @@ def warmed(snapshot: segments.LiveIndex) -> segments.LiveIndex:
     for view in snapshot.views:
         rerank.article_layout(view)
     return snapshot
-
-
-# While a new base is loaded and applied in a worker thread, the interpreter hands the GIL over
-# every millisecond rather than every 5: each time a question needs the GIL back (after each
-# SQLite hop, each kernel call that released it) it waits at most that long for the loading thread.
-SWAP_SWITCH_INTERVAL = 0.001
-_short_switch_users = 0
-_normal_switch_interval = 0.0
-
-
-async def _in_swap_thread(fn: Callable[[], T]) -> T:
-    """`fn()` in a thread of its own at the build child's niceness (Linux: a thread's own priority).
-
-    Loading and warming a new base is ~0.5 s of work beside the event loop; on a busy core (or one
-    it shares with the build child) the loop's thread, at normal priority, then preempts it as soon
-    as a question comes instead of waiting out its time slice.
-    """
-    def lower() -> None:
-        if sys.platform == "linux":  # elsewhere PRIO_PROCESS with a thread id would name a process
-            me = threading.get_native_id()
-            with contextlib.suppress(OSError):  # never raised above what the process has
-                os.setpriority(os.PRIO_PROCESS, me, max(os.getpriority(os.PRIO_PROCESS, me), indexer.CHILD_NICENESS))
-
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-swap", initializer=lower)
-    try:
-        return await asyncio.get_running_loop().run_in_executor(pool, fn)
-    finally:
-        pool.shutdown(wait=False)
-
-
-@contextlib.contextmanager
-def _short_switches() -> Iterator[None]:
-    """`SWAP_SWITCH_INTERVAL` for the duration; nested or concurrent uses restore it once, at the last exit."""
-    global _short_switch_users, _normal_switch_interval
-    if _short_switch_users == 0:
-        _normal_switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(_normal_switch_interval, SWAP_SWITCH_INTERVAL))
-    _short_switch_users += 1
-    try:
-        yield
-    finally:
-        _short_switch_users -= 1
-        if _short_switch_users == 0:
-            sys.setswitchinterval(_normal_switch_interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +153,7 @@ class IndexUpkeep:
             state.generation = changes.generation
             return "ok", warmed(state.snapshot()), state.last_merge != merged
 
-        outcome, snapshot, merged = await (_in_swap_thread(work) if swap else asyncio.to_thread(work))
+        outcome, snapshot, merged = await (swapping.in_swap_thread(work) if swap else asyncio.to_thread(work))
         if snapshot is None:
             log.info("index refresh needs a rebuild (%s)", outcome)
             return False
@@ -335,8 +285,8 @@ class IndexUpkeep:
                 async with self._refresh_lock:
                     # Released in a thread once swapped out (a million-passage base is ~400 MB to unmap).
                     retired = [self._nrt, self._index]
-                    with _short_switches():
-                        state = await _in_swap_thread(self._load_new_base)
+                    with swapping.short_switches():
+                        state = await swapping.in_swap_thread(self._load_new_base)
                         if not await self._apply_log(state, swap=True):
                             raise RuntimeError("the index just built does not follow the database's passage log")
                     snapshot = None

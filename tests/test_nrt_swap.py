@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import indexer, rerank, segmentfile, upkeep
+from retrieval import indexer, rerank, segmentfile, swapping
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 TERM = st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=12)
@@ -103,12 +103,12 @@ def test_read_members_refuses_a_header_larger_than_its_member(tmp_path: Path) ->
 
 def test_short_switches_restore_the_interval_once_at_the_last_exit() -> None:
     normal = sys.getswitchinterval()
-    first, second = upkeep._short_switches(), upkeep._short_switches()
+    first, second = swapping.short_switches(), swapping.short_switches()
     first.__enter__()
-    assert sys.getswitchinterval() == min(normal, upkeep.SWAP_SWITCH_INTERVAL)
+    assert sys.getswitchinterval() == min(normal, swapping.SWAP_SWITCH_INTERVAL)
     second.__enter__()
     first.__exit__(None, None, None)  # interleaved: the other swap is still loading
-    assert sys.getswitchinterval() == min(normal, upkeep.SWAP_SWITCH_INTERVAL)
+    assert sys.getswitchinterval() == min(normal, swapping.SWAP_SWITCH_INTERVAL)
     second.__exit__(None, None, None)
     assert sys.getswitchinterval() == normal
 

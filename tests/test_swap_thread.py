@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from retrieval import indexer, upkeep
+from retrieval import indexer, swapping
 
 
 def niceness() -> int:
@@ -21,7 +21,7 @@ def test_the_swap_thread_is_niced_and_the_loop_is_not() -> None:
     before = niceness()
 
     async def run() -> tuple[int, int, str]:
-        got = await upkeep._in_swap_thread(lambda: (niceness(), threading.get_native_id(),
+        got = await swapping.in_swap_thread(lambda: (niceness(), threading.get_native_id(),
                                                     threading.current_thread().name))
         return got[0], got[1], got[2]
 
@@ -36,4 +36,4 @@ def test_an_error_in_the_swap_thread_reaches_the_caller() -> None:
         raise ValueError("damaged index file")
 
     with pytest.raises(ValueError, match="damaged index file"):
-        asyncio.run(upkeep._in_swap_thread(fail))
+        asyncio.run(swapping.in_swap_thread(fail))
