@@ -1,5 +1,6 @@
-/* Buffer arguments of the C extensions (retrieval/_topk.c, retrieval/_rerank.c): one-dimensional
- * C-contiguous numpy arrays of a given kind and item size, refused with an error naming the argument. */
+/* Arguments of the C extensions (retrieval/_topk.c, retrieval/_rerank.c): one-dimensional C-contiguous
+ * numpy arrays of a given kind and item size, refused with an error naming the argument; and a question's
+ * terms, (id, weight) pairs whose postings are checked to lie within the index. */
 #ifndef NEWSBOT_BUFFERS_H
 #define NEWSBOT_BUFFERS_H
 
@@ -53,6 +54,35 @@ static int get_array(PyObject *obj, Py_buffer *view, const char *name, char kind
                      problem == type ? type : problem, view->format ? view->format : "B", view->ndim,
                      view->itemsize);
         PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* The i-th (term id, weight) of two sequences made by PySequence_Fast: 0, or -1 with the error set. */
+static int read_term(PyObject *ids, PyObject *ws, Py_ssize_t i, Py_ssize_t *tid, double *w) {
+    *tid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ids, i));
+    if (*tid == -1 && PyErr_Occurred())
+        return -1;
+    *w = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(ws, i));
+    if (*w == -1.0 && PyErr_Occurred())
+        return -1;
+    return 0;
+}
+
+/* The postings [lo, hi) of term `tid` in CSR `offsets` over `vocab` terms and `n_postings` postings: 0, or
+ * -1 with a ValueError naming what lies outside the index (a bad term id, or damaged offsets). */
+static int term_range(Py_ssize_t tid, Py_ssize_t vocab, const int64_t *offsets, Py_ssize_t n_postings, int64_t *lo,
+                      int64_t *hi) {
+    if (tid < 0 || tid >= vocab) {
+        PyErr_Format(PyExc_ValueError, "term id %zd is outside the vocabulary (%zd terms)", tid, vocab);
+        return -1;
+    }
+    *lo = offsets[tid];
+    *hi = offsets[tid + 1];
+    if (*lo < 0 || *hi < *lo || *hi > n_postings) {
+        PyErr_Format(PyExc_ValueError, "offsets of term %zd (%lld..%lld) are outside the %zd postings", tid,
+                     (long long)*lo, (long long)*hi, n_postings);
         return -1;
     }
     return 0;

@@ -184,22 +184,11 @@ static PyObject *evidence(PyObject *self, PyObject *args) {
         goto out;
     }
     for (Py_ssize_t i = 0; i < nt; i++) {
-        Py_ssize_t tid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ids, i));
-        if (tid == -1 && PyErr_Occurred())
+        Py_ssize_t tid;
+        double w;
+        int64_t lo, hi;
+        if (read_term(ids, ws, i, &tid, &w) < 0 || term_range(tid, vocab, offsets, n_postings, &lo, &hi) < 0)
             goto out;
-        double w = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(ws, i));
-        if (w == -1.0 && PyErr_Occurred())
-            goto out;
-        if (tid < 0 || tid >= vocab) {
-            PyErr_Format(PyExc_ValueError, "term id %zd is outside the vocabulary (%zd terms)", tid, vocab);
-            goto out;
-        }
-        int64_t lo = offsets[tid], hi = offsets[tid + 1];
-        if (lo < 0 || hi < lo || hi > n_postings) {
-            PyErr_Format(PyExc_ValueError, "offsets of term %zd (%lld..%lld) are outside the %zd postings", tid,
-                         (long long)lo, (long long)hi, n_postings);
-            goto out;
-        }
         /* as numpy's `np.float64(w) * idf[tid]`; `if w:` in the numpy version (NaN is truthy) */
         terms[i] = (Term){doc_ids + lo, (Py_ssize_t)(hi - lo), (Py_ssize_t)lo, w * idf[tid], w != 0.0};
     }

@@ -669,22 +669,11 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     int sorted = nt > 1, prune = nt > 1;
     size_t total = 0;
     for (Py_ssize_t i = 0; i < nt; i++) {
-        Py_ssize_t tid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ids, i));
-        if (tid == -1 && PyErr_Occurred())
+        Py_ssize_t tid;
+        double w;
+        int64_t lo, hi;
+        if (read_term(ids, ws, i, &tid, &w) < 0 || term_range(tid, vocab, offsets, n_postings, &lo, &hi) < 0)
             goto out;
-        double w = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(ws, i));
-        if (w == -1.0 && PyErr_Occurred())
-            goto out;
-        if (tid < 0 || tid >= vocab) {
-            PyErr_Format(PyExc_ValueError, "term id %zd is outside the vocabulary (%zd terms)", tid, vocab);
-            goto out;
-        }
-        int64_t lo = offsets[tid], hi = offsets[tid + 1];
-        if (lo < 0 || hi < lo || hi > n_postings) {
-            PyErr_Format(PyExc_ValueError, "offsets of term %zd (%lld..%lld) are outside the %zd postings", tid,
-                         (long long)lo, (long long)hi, n_postings);
-            goto out;
-        }
         double f = w * idf[tid];
         terms[i] = (Term){doc_ids + lo, codes ? NULL : impacts + lo, (Py_ssize_t)(hi - lo), tid, f,
                           f * (double)max_impact[tid], codes ? codes + lo : NULL, codes ? table : NULL};
@@ -960,11 +949,7 @@ static PyObject *views_leading(ViewsObject *self, PyObject *args, PyObject *kwds
         goto out;
     }
     for (Py_ssize_t i = 0; i < nq; i++) {
-        tids[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ids, i));
-        if (tids[i] == -1 && PyErr_Occurred())
-            goto out;
-        wv[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(ws, i));
-        if (wv[i] == -1.0 && PyErr_Occurred())
+        if (read_term(ids, ws, i, &tids[i], &wv[i]) < 0)
             goto out;
     }
     /* Checks first (with the GIL, to raise), and the postings' total (whether to release it). */
@@ -973,16 +958,9 @@ static PyObject *views_leading(ViewsObject *self, PyObject *args, PyObject *kwds
         ViewBufs *vb = &self->views[v];
         const int64_t *offsets = vb->buf[V_OFFSETS].buf;
         for (Py_ssize_t i = 0; i < nq; i++) {
-            if (tids[i] < 0 || tids[i] >= vb->vocab) {
-                PyErr_Format(PyExc_ValueError, "term id %zd is outside the vocabulary (%zd terms)", tids[i], vb->vocab);
+            int64_t lo, hi;
+            if (term_range(tids[i], vb->vocab, offsets, vb->n_postings, &lo, &hi) < 0)
                 goto out;
-            }
-            int64_t lo = offsets[tids[i]], hi = offsets[tids[i] + 1];
-            if (lo < 0 || hi < lo || hi > vb->n_postings) {
-                PyErr_Format(PyExc_ValueError, "offsets of term %zd (%lld..%lld) are outside the %zd postings",
-                             tids[i], (long long)lo, (long long)hi, vb->n_postings);
-                goto out;
-            }
             total += (size_t)(hi - lo);
         }
     }
