@@ -72,13 +72,7 @@ class StoryIndex:
 
         The same key twice: the later row counts.
         """
-        n, base = len(keys), len(self._keys)
-        self._reserve(base + n)
-        self._sigs[base:base + n] = sigs
-        self._stamps[base:base + n] = stamps
-        self._alive[base:base + n] = True
-        self._keys.extend(keys)
-        self._stories.extend(stories)
+        base = self._store(keys, sigs, stamps, stories)
         for i, key in enumerate(keys, base):
             old = self._slot.get(key)
             if old is not None:
@@ -147,21 +141,25 @@ class StoryIndex:
     def add(self, key: str, sig: np.ndarray, stamp: float, story: str) -> None:
         self._append([key], sig[None, :], np.array([stamp], dtype=np.float64), [story])
 
-    def _append(self, keys: Sequence[str], sigs: np.ndarray, stamps: np.ndarray, stories: Sequence[str],
-                band: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Add articles (keys distinct) in order: each replaces its key's earlier slot. `band`: their
-        band keys sorted, with the row of each, if the caller has them."""
-        for key in keys:
-            self.remove(key)
-        base = len(self._keys)
-        n = len(keys)
+    def _store(self, keys: Sequence[str], sigs: np.ndarray, stamps: np.ndarray, stories: Sequence[str]) -> int:
+        """Write rows into new live slots after the last (the caller maps their keys); returns the first slot."""
+        n, base = len(keys), len(self._keys)
         self._reserve(base + n)
         self._sigs[base:base + n] = sigs
         self._stamps[base:base + n] = stamps
         self._alive[base:base + n] = True
         self._keys.extend(keys)
         self._stories.extend(stories)
-        self._slot.update(zip(keys, range(base, base + n), strict=True))
+        return base
+
+    def _append(self, keys: Sequence[str], sigs: np.ndarray, stamps: np.ndarray, stories: Sequence[str],
+                band: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Add articles (keys distinct) in order: each replaces its key's earlier slot. `band`: their
+        band keys sorted, with the row of each, if the caller has them."""
+        for key in keys:
+            self.remove(key)
+        base = self._store(keys, sigs, stamps, stories)
+        self._slot.update(zip(keys, range(base, base + len(keys)), strict=True))
         if band is None:
             flat = band_keys(sigs).ravel()
             order = np.argsort(flat)
