@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import gc
 import os
 import sys
@@ -25,6 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from benchmarks.lab.startup_stages import Recorder
 from retrieval import indexing, rerank, segmentfile, segments, store, upkeep
 from retrieval.engine import RetrievalConfig, SearchEngine
 
@@ -49,32 +49,7 @@ STEPS: tuple[tuple[Any, str, str], ...] = (
 )
 
 
-class Spans:
-    def __init__(self) -> None:
-        self.items: list[tuple[str, float, float, str]] = []
-
-    def wrap(self, fn: Any, name: str) -> Any:
-        if asyncio.iscoroutinefunction(fn):
-            @functools.wraps(fn)
-            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                t = time.perf_counter()
-                try:
-                    return await fn(*args, **kwargs)
-                finally:
-                    self.items.append((name, t, time.perf_counter(), threading.current_thread().name))
-            return async_wrapper
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.items.append((name, t, time.perf_counter(), threading.current_thread().name))
-        return wrapper
-
-
-def install(spans: Spans) -> None:
+def install(spans: Recorder) -> None:
     for owner, attr, name in STEPS:
         setattr(owner, attr, spans.wrap(getattr(owner, attr), name))
 
@@ -107,7 +82,7 @@ class Watchdog(threading.Thread):
 
 
 async def one_merge(engine: SearchEngine, threshold: float) -> None:
-    spans = Spans()
+    spans = Recorder()
     watchdog = Watchdog(threshold)
     collections: list[tuple[float, float, int]] = []
     gc_started = [0.0]
@@ -152,7 +127,7 @@ async def one_merge(engine: SearchEngine, threshold: float) -> None:
     worst = sorted(waits, key=lambda w: -w[1])[:5]
     print(f"merge {total:.1f} s, {len(waits)} questions; longest waits (ms at s): "
           + ", ".join(f"{w * 1000:.0f} at {t - started:.1f}" for t, w in worst))
-    for name, a, b, thread in sorted(spans.items, key=lambda s: s[1]):
+    for name, a, b, thread in sorted(spans.spans, key=lambda s: s[1]):
         if b - a < 0.001:  # a question's cached look-up, not a step of the swap
             continue
         print(f"  step {name:<18} {a - started:7.2f} .. {b - started:7.2f} s  ({(b - a) * 1000:7.1f} ms, {thread})")
@@ -163,7 +138,7 @@ async def one_merge(engine: SearchEngine, threshold: float) -> None:
         if w < threshold:
             continue
         print(f"wait of {w * 1000:.0f} ms at {t - started:.2f} s:")
-        for name, a, b, thread in spans.items:
+        for name, a, b, thread in spans.spans:
             if a < t + w and b > t and b - a >= 0.001:
                 print(f"    overlapping step {name} ({thread})")
         for a, b, gen in collections:

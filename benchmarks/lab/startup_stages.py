@@ -33,6 +33,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,14 @@ STAGES = (
 
 
 class Recorder:
-    """Wraps functions to record (stage, start, end) of each call, from any thread."""
+    """Wraps functions to record (stage, start, end, thread name) of each call, from any thread.
+
+    Here, in a script whose child imports nothing of `benchmarks` (it runs against another checkout's
+    code); `benchmarks.lab.merge_stalls` uses it too.
+    """
 
     def __init__(self) -> None:
-        self.spans: list[tuple[str, float, float]] = []
+        self.spans: list[tuple[str, float, float, str]] = []
 
     def wrap(self, fn: Any, name: str) -> Any:
         if asyncio.iscoroutinefunction(fn):
@@ -88,7 +93,7 @@ class Recorder:
                 try:
                     return await fn(*args, **kwargs)
                 finally:
-                    self.spans.append((name, t, time.perf_counter()))
+                    self.spans.append((name, t, time.perf_counter(), threading.current_thread().name))
             return async_wrapper
 
         @functools.wraps(fn)
@@ -97,7 +102,7 @@ class Recorder:
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.spans.append((name, t, time.perf_counter()))
+                self.spans.append((name, t, time.perf_counter(), threading.current_thread().name))
         return wrapper
 
 
@@ -142,7 +147,7 @@ def child(args: argparse.Namespace) -> None:
     if code != 0:
         raise SystemExit(f"newsbot ask exited {code}")
     totals: dict[str, float] = {}
-    for name, start, end in recorder.spans:
+    for name, start, end, _ in recorder.spans:
         totals[name] = totals.get(name, 0.0) + (end - start)
     out = {"interpreter_s": imports_started - spawned, "imports_s": imported - imports_started,
            "command_s": command_s, "stages": totals,
