@@ -9,6 +9,7 @@ one-line explanation (`أخبار 2021/11/21`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -129,15 +130,24 @@ class _Found:
     value: object = None
 
 
-def _find_outlets(folded: str, outlets: Sequence[Outlet], taken: list[_Found]) -> list[_Found]:
-    found: list[_Found] = []
+@functools.lru_cache(maxsize=16)
+def _outlet_patterns(outlets: tuple[Outlet, ...]) -> tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]:
+    """Each outlet name, longest first, with the sources it names and its pattern: built once per catalogue."""
     by_name: dict[str, list[str]] = {}
     for outlet in outlets:
         for name in outlet.names:
             by_name.setdefault(name, []).append(outlet.source)
-    for name in sorted(by_name, key=len, reverse=True):
-        pattern = re.compile(rf"{_B}(?P<cue>(?:{_FRAME})\s+(?:{_KIND}\s+)?|{_KIND}\s+)?"
-                             rf"(?:(?:و|ف)?(?:في|ب|ل|على|علي)\s*)?(?P<name>{re.escape(name)}){_E}")
+    return tuple((name, tuple(by_name[name]),
+                  re.compile(rf"{_B}(?P<cue>(?:{_FRAME})\s+(?:{_KIND}\s+)?|{_KIND}\s+)?"
+                             rf"(?:(?:و|ف)?(?:في|ب|ل|على|علي)\s*)?(?P<name>{re.escape(name)}){_E}"))
+                 for name in sorted(by_name, key=len, reverse=True))
+
+
+def _find_outlets(folded: str, outlets: Sequence[Outlet], taken: list[_Found]) -> list[_Found]:
+    found: list[_Found] = []
+    for name, sources, pattern in _outlet_patterns(tuple(outlets)):
+        if name not in folded:  # the pattern holds the name verbatim: most names are not in a question
+            continue
         for m in pattern.finditer(folded):
             start, end = m.start(), m.end()
             if any(f.start < end and start < f.end for f in taken + found):
@@ -145,7 +155,7 @@ def _find_outlets(folded: str, outlets: Sequence[Outlet], taken: list[_Found]) -
             ambiguous = name in _COMMON or (len(name.split()) == 1 and name.startswith("ال") and not name.isascii())
             if ambiguous and not m["cue"]:
                 continue
-            found.append(_Found(start, end, "outlet", (tuple(by_name[name]), name)))
+            found.append(_Found(start, end, "outlet", (sources, name)))
     return found
 
 
