@@ -21,15 +21,15 @@ Everything here is synchronous and runs in a worker thread (or the child).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bm25, passagelog
-from .segment import Vocabulary, build_segment
+from .segment import Vocabulary, number_terms, segment_of_ids
 from .segmentfile import load_segment, load_tail, save_segment
 from .segments import SegmentedIndex
 
@@ -45,6 +45,8 @@ DELETED_SHARE = 0.20
 # tail (a bulk ingest) is indexed by a full rebuild instead, in a child process.
 TAIL_MIN = 2_000
 TAIL_SHARE = 0.10
+# Passages read and numbered at a time by a full build (their words as strings live this long only).
+_BUILD_CHUNK = 1024
 
 
 @dataclass
@@ -116,29 +118,32 @@ def tail_limit(passages: int) -> int:
     return max(TAIL_MIN, int(TAIL_SHARE * passages))
 
 
-def read_index_inputs(con: sqlite3.Connection) -> tuple[int, int, list[int], list[int], list[str]]:
-    """(content generation, last log seq, passage ids, article rowids, terms) in one consistent snapshot."""
-    with passagelog.snapshot(con):
-        last, _, generation = passagelog.position(con)
-        ids, articles, terms = [], [], []
-        for pid, arowid, text in passagelog.index_inputs(con):
-            ids.append(pid)
-            articles.append(arowid)
-            terms.append(text)
-    return generation, last, ids, articles, terms
-
-
 def build_base_file(db_path: str | Path, out_path: str | Path, params: bm25.BM25Params) -> tuple[int, int, int, int]:
-    """Index the whole database into `out_path`: (passages, terms, generation, log seq)."""
+    """Index the whole database into `out_path`: (passages, terms, generation, log seq).
+
+    The passages are read and numbered a chunk at a time: a million passages' words held as
+    Python strings would take ~10 GB, their term ids take 4 bytes a word.
+    """
+    vocabulary = Vocabulary()
+    ids: list[int] = []
+    articles: list[int] = []
+    id_chunks, len_chunks = [], []
     con = connect(db_path)
     try:
-        generation, last, ids, articles, terms = read_index_inputs(con)
+        with passagelog.snapshot(con):
+            last, _, generation = passagelog.position(con)
+            rows = passagelog.index_inputs(con)
+            while chunk := list(itertools.islice(rows, _BUILD_CHUNK)):
+                for pid, arowid, _ in chunk:
+                    ids.append(pid)
+                    articles.append(arowid)
+                term_ids, doc_len = number_terms([text.split() for _, _, text in chunk], vocabulary)
+                id_chunks.append(term_ids)
+                len_chunks.append(doc_len)
     finally:
         con.close()
-    vocabulary = Vocabulary()
-    docs: Sequence[list[str]] = [t.split() for t in terms]
-    del terms
-    seg = build_segment(docs, ids, articles, vocabulary, params)
+    seg = segment_of_ids(id_chunks, len_chunks, ids, articles, len(vocabulary), params)
+    del id_chunks, len_chunks
     save_segment(seg, vocabulary, params, Path(out_path), generation=generation, log_seq=last)
     return seg.size, len(vocabulary), generation, last
 

@@ -152,23 +152,42 @@ def build_segment(documents: Sequence[Sequence[str]], passage_ids: Sequence[int]
     `avgdl` is the index-wide average length once these passages are in (their own if None):
     the bounds are computed at it, so a refresh right after needs no scaling.
     """
-    pids = np.asarray(passage_ids, dtype=np.int64)
-    aids = np.asarray(article_ids, dtype=np.int64)
-    id_of = vocabulary.id_of
     id_chunks, len_chunks = [], []
     for start in range(0, len(documents), 256):
-        chunk = documents[start:start + 256]
-        flat = [t for doc in chunk for t in doc]
-        len_chunks.append(np.fromiter(map(len, chunk), dtype=np.int32, count=len(chunk)))
-        id_chunks.append(np.fromiter(map(id_of, flat), dtype=np.int64, count=len(flat)))
-    n_terms = len(vocabulary)
+        term_ids, doc_len = number_terms(documents[start:start + 256], vocabulary)
+        id_chunks.append(term_ids)
+        len_chunks.append(doc_len)
+    return segment_of_ids(id_chunks, len_chunks, passage_ids, article_ids, len(vocabulary), params, avgdl)
+
+
+def number_terms(documents: Sequence[Sequence[str]], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """The term ids of `documents` one after the other (int32, new terms numbered in `vocabulary`) and their lengths."""
+    flat = [t for doc in documents for t in doc]
+    return (np.fromiter(map(vocabulary.id_of, flat), dtype=np.int32, count=len(flat)),
+            np.fromiter(map(len, documents), dtype=np.int32, count=len(documents)))
+
+
+def segment_of_ids(id_chunks: Sequence[np.ndarray], len_chunks: Sequence[np.ndarray],
+                   passage_ids: Sequence[int] | np.ndarray, article_ids: Sequence[int] | np.ndarray,
+                   n_terms: int, params: bm25.BM25Params, avgdl: float | None = None) -> Segment:
+    """`build_segment` from passages already numbered by `number_terms`, chunk by chunk.
+
+    A whole database is built this way (indexing.build_base_file), so that no passage's words are
+    held as Python strings beyond its own chunk.
+    """
+    pids = np.asarray(passage_ids, dtype=np.int64)
+    aids = np.asarray(article_ids, dtype=np.int64)
     doc_len = np.concatenate(len_chunks) if len_chunks else np.empty(0, dtype=np.int32)
-    term_ids = np.concatenate(id_chunks) if id_chunks else np.empty(0, dtype=np.int64)
     n = int(doc_len.size)
-    docs = np.repeat(np.arange(n, dtype=np.int64), doc_len)
-    keys, tf = np.unique(term_ids * max(n, 1) + docs, return_counts=True)
+    term_ids = np.concatenate(id_chunks) if id_chunks else np.empty(0, dtype=np.int32)
+    keys = term_ids.astype(np.int64)
+    del term_ids
+    keys *= max(n, 1)
+    keys += np.repeat(np.arange(n, dtype=np.int64), doc_len)
+    keys, tf = np.unique(keys, return_counts=True)
     posting_terms = keys // max(n, 1)
     doc_ids = (keys % max(n, 1)).astype(np.int32)
+    del keys
     offsets = np.zeros(n_terms + 1, dtype=np.int64)
     np.cumsum(np.bincount(posting_terms, minlength=n_terms), out=offsets[1:])
     total = int(doc_len.sum(dtype=np.int64))

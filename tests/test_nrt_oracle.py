@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from benchmarks import bm25_reference
 from benchmarks.nrt import close
 from benchmarks.nrt import same as same_ranking
-from retrieval import bm25, indexing, query, scoring
+from retrieval import bm25, indexing, passagelog, query, scoring
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.segments import LiveIndex
 
@@ -40,10 +40,10 @@ def article(number: int, paragraphs: int, seed: int) -> str:
 def reference(db: Path, params: bm25.BM25Params) -> bm25.BM25Index:
     con = indexing.connect(db)
     try:
-        _, _, ids, articles, terms = indexing.read_index_inputs(con)
+        rows = list(passagelog.index_inputs(con))
     finally:
         con.close()
-    return bm25.build_index((t.split() for t in terms), ids, articles, params)
+    return bm25.build_index((t.split() for _, _, t in rows), [r[0] for r in rows], [r[1] for r in rows], params)
 
 
 def live_scores(index: LiveIndex, terms: list[str]) -> dict[int, float]:
