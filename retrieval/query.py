@@ -10,6 +10,7 @@ re-ranking an article reads its own view only.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -39,6 +40,28 @@ def live(index: Index) -> LiveIndex:
     if isinstance(index, LiveIndex):
         return index
     return index.derived("live_index", LiveIndex.of_index)
+
+
+def passage_ids(index: LiveIndex, passages: list[int]) -> list[int]:
+    """The passage ids of global passage numbers (a search's few shown ones).
+
+    `LiveIndex.passage_id` one by one is a numpy search of the views' starts each (~2 µs with
+    segments); a few passages are placed faster by `bisect` on the starts as a list, kept with the snapshot.
+    """
+    views = index.views
+    if len(views) == 1:
+        ids = views[0].passage_ids
+        return [int(ids[p]) for p in passages]
+    starts = index.derived("starts_list", _starts_list)
+    out = []
+    for p in passages:
+        v = bisect.bisect_right(starts, p) - 1
+        out.append(int(views[v].passage_ids[p - starts[v]]))
+    return out
+
+
+def _starts_list(index: LiveIndex) -> list[int]:
+    return index.starts.tolist()
 
 
 def expand(index: Index, terms: list[str], config: RetrievalConfig, *,
