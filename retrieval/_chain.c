@@ -888,7 +888,9 @@ typedef struct {
     int on;                          /* 0: every word is analysed */
     Py_ssize_t count;
     Py_ssize_t at[MAX_NEEDLES], len[MAX_NEEDLES];
-    uint64_t first;                  /* bit (c & 63) set for each needle's first character */
+    /* The needles by their first character's low 6 bits: a list per bucket (head, then next; -1 ends
+     * it), so that a word's character is compared with the few needles that may start there. */
+    int8_t head[64], next[MAX_NEEDLES];
     Py_UCS2 units[MAX_NEEDLE_UNITS];
 } Needles;
 
@@ -898,7 +900,7 @@ typedef struct {
 static int needles_of(PyObject *terms, Needles *nd) {
     nd->on = 0;
     nd->count = 0;
-    nd->first = 0;
+    memset(nd->head, -1, sizeof nd->head);
     if (!(PyAnySet_CheckExact(terms) || PyDict_CheckExact(terms) || PyDictKeys_Check(terms) ||
           PyList_CheckExact(terms) || PyTuple_CheckExact(terms)))
         return 0;
@@ -932,7 +934,9 @@ static int needles_of(PyObject *terms, Needles *nd) {
                 }
                 nd->at[nd->count] = used;
                 nd->len[nd->count] = n;
-                nd->first |= (uint64_t)1 << (nd->units[used] & 63);
+                int bucket = nd->units[used] & 63;
+                nd->next[nd->count] = nd->head[bucket];
+                nd->head[bucket] = (int8_t)nd->count;
                 nd->count++;
                 used += n;
             }
@@ -967,9 +971,7 @@ static int word_may_match(const Chain *self, const Needles *nd, int kind, const 
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS2 c = folded[i];
-        if (!(nd->first >> (c & 63) & 1))
-            continue;
-        for (Py_ssize_t k = 0; k < nd->count; k++) {
+        for (int k = nd->head[c & 63]; k >= 0; k = nd->next[k]) {
             Py_ssize_t len = nd->len[k];
             const Py_UCS2 *needle = nd->units + nd->at[k];
             if (needle[0] == c && i + len <= n && memcmp(folded + i, needle, (size_t)len * sizeof(Py_UCS2)) == 0)
