@@ -849,11 +849,136 @@ done:
 /* A character of the raw words excerpts highlight (excerpts.tokenize_with_spans' pattern, `\w` and
  * the Arabic marks, tatweel, ZWNJ and ZWJ inside words), the underscore excepted: `\w` takes it in,
  * and tokenize_with_spans then splits the run at it. Python's `\w` is `str.isalnum()` or `_`. */
-static inline int raw_word_char(Py_UCS4 c) {
+static int raw_word_char_slow(Py_UCS4 c) {
     if (c == '_')
         return 0;
     return Py_UNICODE_ISALNUM(c) || (c >= 0x0610 && c <= 0x061A) || (c >= 0x064B && c <= 0x065F) || c == 0x0670 ||
            (c >= 0x06D6 && c <= 0x06ED) || c == 0x0640 || c == 0x200C || c == 0x200D;
+}
+
+/* raw_word_char_slow of the characters below RAW_TABLE (Latin, Greek, Cyrillic, Hebrew, Arabic), filled
+ * from it when the module loads: Py_UNICODE_ISALNUM is four lookups in the Unicode database, and
+ * matches() asks it of every character of every shown passage. */
+#define RAW_TABLE 0x0800
+static uint8_t raw_table[RAW_TABLE];
+
+static inline int raw_word_char(Py_UCS4 c) {
+    return c < RAW_TABLE ? raw_table[c] : raw_word_char_slow(c);
+}
+
+/* --- matches: the question's terms found in a passage ----------------------------------------- */
+
+/* Every term the chain gives a token is G(a contiguous run of that token's characters): the prefix
+ * stage cuts leading characters, the suffix stage trailing ones, and the only characters changed
+ * are folded one for one (stem_fold, then taa marbuta → heh; see compute_term). A token is a run
+ * of the token characters the mapping gives a raw word's characters. So a raw word whose mapped
+ * characters, folded by G, hold none of the asked terms as a substring cannot give one of them,
+ * and matches() skips its analysis (a cache probe, a SipHash and list traffic per word: most of the
+ * ~30 µs a shown passage cost). Words holding a character the mapping hands to the Python fallback
+ * (UNSAFE, or beyond the BMP) are always analysed: the fallback's terms follow no such rule. */
+#define MAX_NEEDLES 64
+#define MAX_NEEDLE_UNITS 1024
+
+static inline Py_UCS2 term_fold(Py_UCS2 c) {
+    c = stem_fold(c);
+    return c == TAA_MARBUTA ? HEH : c;
+}
+
+typedef struct {
+    int on;                          /* 0: every word is analysed */
+    Py_ssize_t count;
+    Py_ssize_t at[MAX_NEEDLES], len[MAX_NEEDLES];
+    /* The needles by their first character's low 6 bits: a list per bucket (head, then next; -1 ends
+     * it), so that a word's character is compared with the few needles that may start there. */
+    int8_t head[64], next[MAX_NEEDLES];
+    Py_UCS2 units[MAX_NEEDLE_UNITS];
+} Needles;
+
+/* The asked terms as needles, when `terms` is a container that iterating cannot change or consume
+ * (set, frozenset, dict, dict keys, list, tuple) and every term is a non-empty BMP str without NUL;
+ * otherwise (or with too many) the prefilter is off. -1 with an exception set on error. */
+static int needles_of(PyObject *terms, Needles *nd) {
+    nd->on = 0;
+    nd->count = 0;
+    memset(nd->head, -1, sizeof nd->head);
+    if (!(PyAnySet_CheckExact(terms) || PyDict_CheckExact(terms) || PyDictKeys_Check(terms) ||
+          PyList_CheckExact(terms) || PyTuple_CheckExact(terms)))
+        return 0;
+    PyObject *it = PyObject_GetIter(terms);
+    if (!it)
+        return -1;
+    Py_ssize_t used = 0;
+    int usable = 1;
+    PyObject *term;
+    while ((term = PyIter_Next(it))) {
+        if (usable) {
+            Py_ssize_t n;
+            /* Only exact str: a subclass may compare equal to other strings (a custom __eq__). */
+            if (!PyUnicode_CheckExact(term) || str_ready(term) < 0 || (n = PyUnicode_GET_LENGTH(term)) == 0 ||
+                PyUnicode_KIND(term) == PyUnicode_4BYTE_KIND || nd->count == MAX_NEEDLES ||
+                used + n > MAX_NEEDLE_UNITS) {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(term);
+                    Py_DECREF(it);
+                    return -1;
+                }
+                usable = 0;
+            } else {
+                int kind = PyUnicode_KIND(term);
+                const void *data = PyUnicode_DATA(term);
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    Py_UCS2 c = (Py_UCS2)PyUnicode_READ(kind, data, i);
+                    if (c == 0)
+                        usable = 0;
+                    nd->units[used + i] = c;
+                }
+                nd->at[nd->count] = used;
+                nd->len[nd->count] = n;
+                int bucket = nd->units[used] & 63;
+                nd->next[nd->count] = nd->head[bucket];
+                nd->head[bucket] = (int8_t)nd->count;
+                nd->count++;
+                used += n;
+            }
+        }
+        Py_DECREF(term);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return -1;
+    nd->on = usable;
+    return 0;
+}
+
+/* Whether the raw word text[start:end] may analyse to one of the needles (see above): 1 if it may
+ * or must be analysed to tell, 0 if it cannot. */
+static int word_may_match(const Chain *self, const Needles *nd, int kind, const void *data, Py_ssize_t start,
+                          Py_ssize_t end) {
+    Py_UCS2 folded[MAX_TOKEN];
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= BMP)
+            return 1;
+        CharInfo ci = self->info[c];
+        if (ci.n == UNSAFE || ci.n == SPACE)
+            return 1;
+        if (n + MAX_OUT > MAX_TOKEN)
+            return 1; /* a long word: analysed, not searched */
+        for (int j = 0; j < ci.n; j++)
+            /* A character outside tokens ends a token: 0 (no needle holds it) keeps needles from spanning it. */
+            folded[n++] = (ci.tokmask & (1 << j)) ? term_fold(ci.out[j]) : 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS2 c = folded[i];
+        for (int k = nd->head[c & 63]; k >= 0; k = nd->next[k]) {
+            Py_ssize_t len = nd->len[k];
+            const Py_UCS2 *needle = nd->units + nd->at[k];
+            if (needle[0] == c && i + len <= n && memcmp(folded + i, needle, (size_t)len * sizeof(Py_UCS2)) == 0)
+                return 1;
+        }
+    }
+    return 0;
 }
 
 /* matches(text, stop, terms): [(start, end, term)] for every raw word of text[:stop] whose analysis
@@ -868,6 +993,17 @@ static PyObject *Chain_matches(Chain *self, PyObject *args) {
         return NULL;
     if (stop < 0 || stop > PyUnicode_GET_LENGTH(text)) {
         PyErr_SetString(PyExc_ValueError, "need 0 <= stop <= len(text)");
+        return NULL;
+    }
+    if (!self->info) {
+        PyErr_SetString(PyExc_RuntimeError, "Chain not initialised");
+        return NULL;
+    }
+    Needles *nd = PyMem_Malloc(sizeof(Needles));
+    if (!nd)
+        return PyErr_NoMemory();
+    if (needles_of(terms, nd) < 0) {
+        PyMem_Free(nd);
         return NULL;
     }
     PyObject *found = PyList_New(0), *one = PyList_New(0);
@@ -885,6 +1021,8 @@ static PyObject *Chain_matches(Chain *self, PyObject *args) {
         Py_ssize_t start = i;
         while (i < stop && raw_word_char(PyUnicode_READ(kind, data, i)))
             i++;
+        if (nd->on && !word_may_match(self, nd, kind, data, start, i))
+            continue;
         Out o = {0};
         o.list = one;
         if (run(self, text, start, i, &o) < 0)
@@ -909,12 +1047,14 @@ static PyObject *Chain_matches(Chain *self, PyObject *args) {
     }
     Py_DECREF(text);
     Py_DECREF(one);
+    PyMem_Free(nd);
     return found;
 fail_text:
     Py_DECREF(text);
 fail:
     Py_XDECREF(found);
     Py_XDECREF(one);
+    PyMem_Free(nd);
     return NULL;
 }
 
@@ -1144,6 +1284,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__chain(void) {
     if (PyType_Ready(&ChainType) < 0)
         return NULL;
+    for (Py_UCS4 c = 0; c < RAW_TABLE; c++)
+        raw_table[c] = (uint8_t)raw_word_char_slow(c);
     PyObject *m = PyModule_Create(&module);
     if (!m)
         return NULL;

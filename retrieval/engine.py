@@ -310,8 +310,7 @@ class SearchEngine(IndexUpkeep):
         # --- end of news filters ---
         hits: list[Hit] = []
         if picked and index is not None:
-            live = _query.live(index)
-            ids = [live.passage_id(p) for p, _ in picked]
+            ids = _query.passage_ids(_query.live(index), [p for p, _ in picked])
             rows = self._rows.shown_passages(ids) if self._rows is not None else None
             if rows is None:  # no synchronous reader, or the file is busy: aiosqlite's reader waits
                 rows = await shown.shown_passages(self._reader, ids)

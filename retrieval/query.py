@@ -10,6 +10,7 @@ re-ranking an article reads its own view only.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
@@ -41,7 +42,30 @@ def live(index: Index) -> LiveIndex:
     return index.derived("live_index", LiveIndex.of_index)
 
 
-def expand(index: Index, terms: list[str], config: RetrievalConfig) -> dict[str, float]:
+def passage_ids(index: LiveIndex, passages: list[int]) -> list[int]:
+    """The passage ids of global passage numbers (a search's few shown ones).
+
+    `LiveIndex.passage_id` one by one is a numpy search of the views' starts each (~2 µs with
+    segments); a few passages are placed faster by `bisect` on the starts as a list, kept with the snapshot.
+    """
+    views = index.views
+    if len(views) == 1:
+        ids = views[0].passage_ids
+        return [int(ids[p]) for p in passages]
+    starts = index.derived("starts_list", _starts_list)
+    out = []
+    for p in passages:
+        v = bisect.bisect_right(starts, p) - 1
+        out.append(int(views[v].passage_ids[p - starts[v]]))
+    return out
+
+
+def _starts_list(index: LiveIndex) -> list[int]:
+    return index.starts.tolist()
+
+
+def expand(index: Index, terms: list[str], config: RetrievalConfig, *,
+           ids: dict[str, int | None] | None = None) -> dict[str, float]:
     """Query term → weight, with spelling variants of rare or unknown words added.
 
     A transliterated name is spelled several ways (لافرينتييف / لافرنتييف);
@@ -50,7 +74,8 @@ def expand(index: Index, terms: list[str], config: RetrievalConfig) -> dict[str,
     one-edit neighbours are usually different words.
     """
     index = live(index)
-    ids = term_ids(index, terms)
+    if ids is None:
+        ids = term_ids(index, terms)
     weights: dict[str, float] = {}
     for term in terms:
         if ids[term] is not None:
@@ -80,22 +105,26 @@ def term_ids(index: LiveIndex, terms: list[str]) -> dict[str, int | None]:
     return {term: get(term) for term in dict.fromkeys(terms)}
 
 
-def query_terms(index: Index, terms: list[str], expanded: dict[str, float],
-                config: RetrievalConfig) -> list[rerank.QueryTerm]:
+def query_terms(index: Index, terms: list[str], expanded: dict[str, float], config: RetrievalConfig, *,
+                ids: dict[str, int | None] | None = None, tid_of: dict[str, int] | None = None,
+                ) -> list[rerank.QueryTerm]:
     """Each distinct question word with the index terms standing for it (its spelling variants at their weight).
 
     A variant is matched back to its word by an edit-distance check on
     the few variants `expand` found, not by regenerating every word's
-    hundreds of one-edit neighbours.
+    hundreds of one-edit neighbours. `ids` (`term_ids`) and `tid_of` (each expanded term's id), when
+    the caller has them, spare the lookups.
     """
     index = live(index)
-    variants = [v for v in expanded if v not in terms]
-    vocabulary = index.vocabulary
+    if ids is None:
+        ids = term_ids(index, terms)
+    variants = [v for v in expanded if v not in ids]
+    vocabulary = index.vocabulary if tid_of is None else tid_of
     idf = index.idf
     n = index.n_passages
     unseen_idf = math.log(n + 0.5) - math.log(0.5) if n else 0.0  # bm25.idf_of's for a word never seen
     out = []
-    for term, tid in term_ids(index, terms).items():
+    for term, tid in ids.items():
         matches = []
         if tid is not None:
             matches.append((tid, 1.0))
@@ -188,6 +217,7 @@ class _ViewStats:
 
 def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float], depth: int,
                      config: RetrievalConfig, *, mask: np.ndarray | None = None,
+                     ids: dict[str, int | None] | None = None,
                      ) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
     """The top `depth` articles re-ranked, with what the no-answer check judges them by.
 
@@ -197,13 +227,17 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
     """
     index = live(index)
     get = index.vocabulary.get
-    weights = {get(t): w for t, w in expanded.items()}
+    if ids is None:
+        ids = term_ids(index, terms)
+    # The question's own words' ids are known (`ids`); only their spelling variants are looked up.
+    tid_of = {t: tid if (tid := ids.get(t)) is not None else get(t) for t in expanded}
+    weights = {tid_of[t]: w for t, w in expanded.items()}
     if None in weights:
         raise KeyError(f"expanded terms not in the index: {[t for t in expanded if get(t) is None]}")
     leaders = (leading_passages(index, weights, depth) if mask is None
                else newsrank.leading_passages(index, weights, depth, mask))
-    qterms = query_terms(index, terms, expanded, config)
-    rw = rerank.RerankWeights(config.lead_boost, config.spread_weight)
+    qterms = query_terms(index, terms, expanded, config, ids=ids, tid_of=tid_of)  # type: ignore[arg-type]
+    rw = _rerank_weights(config)
     by_view: dict[int, list[int]] = {}
     for v, d in leaders:
         by_view.setdefault(v, []).append(d)
@@ -214,18 +248,39 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
         # One view numbered from 0: its leaders are `leaders` in order, its passages global numbers.
         ranked = [e for _, e in evidence]
     else:
-        found: dict[tuple[int, int], rerank.Evidence] = {}
-        # rerank_parts answers in the order of the parts' leaders: view by view, each view's in turn.
-        order = [(v, d) for v in views for d in by_view[v]]
-        starts = index.starts.tolist()
-        for (p, e), (v, d) in zip(evidence, order, strict=True):
+        # rerank_parts answers in the order of the parts' leaders: view by view, each view's in turn;
+        # so a leader's evidence is the next one of its view's run (`at`: where each view's next is).
+        at, n = {}, 0
+        for v in views:
+            at[v] = n
+            n += len(by_view[v])
+        if n != len(evidence):
+            raise RuntimeError(f"re-ranking answered {len(evidence)} articles for {n} leaders")
+        starts = index.derived("starts_list", _starts_list)
+        ranked = []
+        for v, _ in leaders:
+            e = evidence[at[v]][1]
+            at[v] += 1
             # The passage renumbered globally in place: rerank_parts made this Evidence for this call
             # alone, and nothing has seen it yet (a new one cost ~0.5 µs, a replace ~5 µs, 30 a question).
-            e.passage += starts[views[p]]
-            found[v, d] = e
-        ranked = [found[leader] for leader in leaders]
+            e.passage += starts[v]
+            ranked.append(e)
     # Stable: equal scores keep the passage ranking's order.
     return qterms, weights, sorted(ranked, key=lambda e: -e.score)
+
+
+def _rerank_weights(config: RetrievalConfig) -> rerank.RerankWeights:
+    """The re-ranking weights of `config` (one object per configuration, not one a question)."""
+    key = (config.lead_boost, config.spread_weight)
+    rw = _RERANK_WEIGHTS.get(key)
+    if rw is None:
+        if len(_RERANK_WEIGHTS) >= 16:  # bounded whatever configurations come and go
+            _RERANK_WEIGHTS.clear()
+        rw = _RERANK_WEIGHTS[key] = rerank.RerankWeights(*key)
+    return rw
+
+
+_RERANK_WEIGHTS: dict[tuple[float, float], rerank.RerankWeights] = {}
 
 
 def judge(index: Index, terms: list[str], qterms: list[rerank.QueryTerm], weights: dict[int, float],
@@ -268,14 +323,15 @@ def rank(index: Index | None, query: str, k: int, offset: int, config: Retrieval
     if index is None or index.n_passages == 0:
         return Ranking(terms, {}, [], False, "unknown_terms")
     index = live(index)
-    expanded = expand(index, terms, config)
+    ids = term_ids(index, terms)  # looked up once for the steps below (a live vocabulary's lookup is Python)
+    expanded = expand(index, terms, config, ids=ids)
     if not expanded:
         return Ranking(terms, {}, [], False, "unknown_terms")
     wanted = offset + k + 1  # one more than shown tells whether a next page exists
     # Every page re-ranks the same leading articles, so paging through
     # them neither repeats nor skips one.
     depth = max(wanted, config.rerank_depth if published is None else newsrank.NEWEST_DEPTH)
-    qterms, weights, evidence = leading_evidence(index, terms, expanded, depth, config, mask=mask)
+    qterms, weights, evidence = leading_evidence(index, terms, expanded, depth, config, mask=mask, ids=ids)
     verdict = judge(index, terms, qterms, weights, evidence, config) if evidence else "high"
     if offset == 0 and verdict == "refuse":
         return Ranking(terms, expanded, [], False, "weak")

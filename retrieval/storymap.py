@@ -23,6 +23,7 @@ the state the index was last refreshed to.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,26 @@ class ViewStories:
         live = self.live_hashes
         return np.searchsorted(live, hashes, side="right") - np.searchsorted(live, hashes, side="left")
 
+
+def _starts_list(index: LiveIndex) -> list[int]:
+    return index.starts.tolist()
+
+
+def _members(maps: list[ViewStories], hashes: list[int]) -> list[int]:
+    """Per story hash, how many live articles of all the views are in it (`ViewStories.counts` summed)."""
+    if max(hashes) == _INT64_MAX:  # h + 1 below would overflow: a search of each side
+        return sum(m.counts(np.asarray(hashes, dtype=np.int64)) for m in maps).tolist()  # type: ignore[union-attr]
+    # Both sides of each hash in one search a view: for integers, the right side of h is the left side of h + 1.
+    both = np.asarray(hashes + [h + 1 for h in hashes], dtype=np.int64)
+    n = len(hashes)
+    total = np.zeros(n, dtype=np.int64)
+    for m in maps:
+        at = m.live_hashes.searchsorted(both)
+        total += at[n:] - at[:n]
+    return total.tolist()
+
+
+_INT64_MAX = (1 << 63) - 1
 
 _STORIES_SQL = "SELECT a.rowid, s.story FROM stories s JOIN articles a ON a.id = s.article_id"
 
@@ -177,12 +198,18 @@ class StoryMap:
         maps = self.of(index)
         if maps is None or not picked:
             return None
-        ps = np.fromiter((p for p, _ in picked), dtype=np.int64, count=len(picked))
-        views = np.searchsorted(index.starts, ps, side="right") - 1 if len(index.views) > 1 else np.zeros_like(ps)
-        locals_ = ps - index.starts[views]
+        # A few passages (2k + 1) placed by bisect on the views' starts as a list: numpy's search and the
+        # arrays around it cost more than the search for so few.
+        views = index.views
+        starts = index.derived("starts_list", _starts_list) if len(views) > 1 else None
         kept, seen = [], set()
-        for (p, score), v, d in zip(picked, views.tolist(), locals_.tolist(), strict=True):
-            story = maps[v].story[index.views[v].article_numbers[d]]
+        for p, score in picked:
+            if starts is None:
+                v, d = 0, p
+            else:
+                v = bisect.bisect_right(starts, p) - 1
+                d = p - starts[v]
+            story = maps[v].story[views[v].article_numbers[d]]
             if story is None:
                 return None
             if story not in seen:
@@ -190,8 +217,7 @@ class StoryMap:
                 kept.append((p, score, v, d, story))
         page = kept[offset:offset + k]
         also: dict[int, tuple[StoryCopy, ...]] = {}
-        hashes = np.fromiter((hash(story) for *_, story in page), dtype=np.int64, count=len(page))
-        members = sum(m.counts(hashes) for m in maps).tolist() if page else []
+        members = _members(maps, [hash(story) for *_, story in page]) if page else []
         copied = [(index.views[v], d) for (_, _, v, d, _), count in zip(page, members, strict=True) if count > 1]
         if copied:
             rowids = [int(view.article_ids[d]) for view, d in copied]

@@ -70,6 +70,47 @@ def test_native_matches_equal_the_word_by_word_analysis(text):
     assert matched_words(text, terms) == loop_matches(text, terms)
 
 
+class _Container:
+    """A container the chain cannot iterate safely: every word is analysed and looked up (no prefilter)."""
+
+    def __init__(self, terms: set[str]) -> None:
+        self.terms = terms
+
+    def __contains__(self, term: object) -> bool:
+        return term in self.terms
+
+
+# Wider text than ALPHABET: any character (marks, presentation forms, characters the mapping
+# expands to several or hands to the Python chain), and the letters the term's folds touch.
+_WIDE = st.sampled_from([*ALPHABET, *"ةهىيأإآٱٲٳا", "ﻻ", "ﻵ", "İ", "ﬁ", "ẞ", "ͅ"]) \
+    | st.characters()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_WIDE, max_size=60).map("".join), st.lists(st.sampled_from(["ا", "ه", "ي", "al", "x"]), max_size=3))
+def test_native_matches_prefilter_keeps_every_match(text, extra):
+    """matches() skips the analysis of words that cannot hold an asked term (retrieval/_chain.c,
+    word_may_match): whatever container the terms come in, the matches are the word-by-word loop's."""
+    terms = {t for word, _, _ in tokenize_with_spans(text) if (t := analyze_token(word)) is not None}
+    asked = {t for i, t in enumerate(sorted(terms)) if i % 2 == 1} | set(extra)
+    want = loop_matches(text, asked)
+    weights = dict.fromkeys(asked, 1.0)
+    for container in (asked, frozenset(asked), weights, weights.keys(), sorted(asked), tuple(asked),
+                      _Container(asked)):
+        assert matched_words(text, container) == want, type(container)
+    assert matched_words(text, set()) == []
+
+
+def test_native_matches_prefilter_off_for_terms_it_cannot_search():
+    # Non-BMP, empty and very many terms turn the prefilter off; the answer is the same.
+    text = "الحكومة 𝐀𝐁 قالت وزارة الخارجية " * 3
+    base = {"حكوم", "خارج"}
+    many = base | {f"t{i}" for i in range(100)}
+    for asked in (base | {"𝐀𝐁"}, base | {""}, many, {"x" * 2000} | base):
+        assert matched_words(text, asked) == loop_matches(text, asked)
+        assert {t for _, _, t in matched_words(text, asked)} >= base
+
+
 def test_native_matches_on_news_text():
     text = ("أعلنت وزارةُ الخارجية_الأمريكية، يوم ٢٣ مارس 2021، أنّ الحكومات الثلاث وقّعت الاتفاق في بيروت؛"
             " وقال المتحدث باسم الوزارة إن «الاتفاقيات» ستُنشر لاحقاً — راجع docs_v2.")

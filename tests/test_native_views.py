@@ -170,3 +170,15 @@ def test_a_damaged_posting_raises_and_leaves_the_scratch_clean() -> None:
     with pytest.raises(ValueError, match=r"view 1: term \d+ has a posting for passage"):
         kernel.leading({tid: 1.0, live.vocabulary["w1"]: 1.0}, 5)
     assert_clean(kernel)
+
+
+def test_passage_ids_of_global_numbers_are_the_live_index_s():
+    # query.passage_ids (bisect on the views' starts, for the shown passages) against
+    # LiveIndex.passage_id (numpy's search), over every passage of indexes with and without segments.
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(60)]
+    for sizes in ((30, 12), (), (1, 5, 9)):
+        live = live_index(rng, bm25.BM25Params(), vocab, articles=40, segment_sizes=sizes, deleted=5)
+        everything = list(range(live.n_passages + live.deleted))
+        assert query.passage_ids(live, everything) == [live.passage_id(p) for p in everything]
+        assert query.passage_ids(live, everything[::-3]) == [live.passage_id(p) for p in everything[::-3]]

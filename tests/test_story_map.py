@@ -8,6 +8,8 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+
 from retrieval import query, storymap
 from retrieval.engine import RetrievalConfig, SearchEngine
 
@@ -140,3 +142,17 @@ async def test_a_one_question_engine_reads_no_story_map_and_answers_the_same(tmp
     async with await SearchEngine.open(db, RetrievalConfig(), story_map=False) as engine:
         assert engine.story_map is None
         assert await answers(engine) == serving
+
+
+def test_members_summed_over_views_equal_each_view_s_counts() -> None:
+    # storymap._members (both sides of each hash in one search a view) against ViewStories.counts
+    # (a search of each side), with hashes at the edges of int64, repeated ones and absent ones.
+    rng = np.random.default_rng(3)
+    edge = [-(1 << 63), -(1 << 63) + 1, -2, 0, 1, (1 << 63) - 2, (1 << 63) - 1]
+    maps = []
+    for size in (0, 1, 50, 400):
+        hashes = np.sort(np.concatenate([rng.integers(-50, 50, size), rng.choice(edge, size // 10 + 1)]))
+        maps.append(storymap.ViewStories(story=np.empty(0, dtype=object), live_hashes=hashes.astype(np.int64)))
+    for asked in ([3], [-2, 0, 7], edge[:-1], edge, [(1 << 63) - 1, 5], [99, 99, -99]):
+        want = sum(m.counts(np.asarray(asked, dtype=np.int64)) for m in maps).tolist()
+        assert storymap._members(maps, asked) == want
