@@ -24,12 +24,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bm25, passagelog
-from .segment import Vocabulary, build_segment
+from .segment import Vocabulary, build_segment_from_texts
 from .segmentfile import load_segment, load_tail, save_segment
 from .segments import SegmentedIndex
 
@@ -98,7 +97,7 @@ def apply_changes(state: SegmentedIndex, changes: Changes) -> bool:
     if not state.delete_many(changes.deleted):
         return False
     added = changes.added
-    state.add([t.split() for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
+    state.add_texts([t for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
     state.log_seq = changes.log_seq
     if state.merge_tiered(MAX_SMALL_SEGMENTS, MERGE_FACTOR):
         state.last_merge = time.time()
@@ -136,9 +135,10 @@ def build_base_file(db_path: str | Path, out_path: str | Path, params: bm25.BM25
     finally:
         con.close()
     vocabulary = Vocabulary()
-    docs: Sequence[list[str]] = [t.split() for t in terms]
+    # From the stored text: no str object per token is kept (a list of every passage's tokens
+    # was most of the build's memory).
+    seg = build_segment_from_texts(terms, ids, articles, vocabulary, params)
     del terms
-    seg = build_segment(docs, ids, articles, vocabulary, params)
     save_segment(seg, vocabulary, params, Path(out_path), generation=generation, log_seq=last)
     return seg.size, len(vocabulary), generation, last
 

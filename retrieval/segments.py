@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from . import bm25
-from .segment import Segment, Vocabulary, build_segment, merge_segments
+from .segment import Segment, Vocabulary, build_segment, build_segment_from_tokens, merge_segments, text_term_ids
 
 T = TypeVar("T")
 
@@ -213,15 +213,19 @@ class SegmentedIndex:
 
     def _account(self, seg: Segment, sign: int, *, dead_df: np.ndarray | None = None) -> None:
         """Add (+1) or remove (-1) `seg`'s passages in the statistics; `dead_df`: its deleted postings
-        per term if known (else they are found by a pass over its postings)."""
+        per term if known (else they are found by a pass over its postings).
+
+        Only the terms the segment holds are touched (a new segment's few thousand, not the
+        vocabulary).
+        """
         self._grow(seg.n_terms)
-        counts = np.diff(seg.offsets)
+        held, counts = seg.held_terms()
         if seg.n_live != seg.size:  # deleted passages' postings (code 0) leave the counts
             if dead_df is None:
                 dead = np.flatnonzero(seg.codes == 0)
                 dead_df = np.bincount(np.searchsorted(seg.offsets, dead, side="right") - 1, minlength=seg.n_terms)
-            counts = counts - dead_df
-        self._df[:seg.n_terms] += sign * counts
+            counts = counts - dead_df[held]
+        self._df[held] += sign * counts
         self.n_live += sign * seg.n_live
         self.total_len += sign * seg.live_len
 
@@ -233,7 +237,20 @@ class SegmentedIndex:
         added_len = sum(len(d) for d in documents)
         n = self.n_live + len(passage_ids)
         avgdl = (float(self.total_len + added_len) / n) or 1.0
-        seg = build_segment(documents, passage_ids, article_ids, self.vocabulary, self.params, avgdl)
+        return self._added(build_segment(documents, passage_ids, article_ids, self.vocabulary, self.params, avgdl))
+
+    def add_texts(self, texts: Sequence[str], passage_ids: Sequence[int],
+                  article_ids: Sequence[int]) -> Segment | None:
+        """`add` of passages given as their stored terms (space-separated): what a refresh reads."""
+        if not passage_ids:
+            return None
+        tokens, doc_len = text_term_ids(texts, self.vocabulary)
+        n = self.n_live + len(passage_ids)
+        avgdl = (float(self.total_len + int(doc_len.sum(dtype=np.int64))) / n) or 1.0
+        return self._added(build_segment_from_tokens(tokens, doc_len, passage_ids, article_ids,
+                                                     len(self.vocabulary), self.params, avgdl))
+
+    def _added(self, seg: Segment) -> Segment:
         self.segments.append(seg)
         self._account(seg, +1)
         return seg
