@@ -295,16 +295,46 @@ static PyObject *plain_json_line(PyObject *module, PyObject *args) {
     return PyBool_FromLong(plain);
 }
 
+/* Py_UNICODE_ISSPACE without its function call for the letters of most scripts: from U+0080 to
+ * U+167F only U+0085 and U+00A0 are whitespace to Python (str.split, str.isspace). */
+static inline int split_space(Py_UCS4 c) {
+    if (c < 128)
+        return Py_UNICODE_ISSPACE(c);
+    if (c < 0x1680)
+        return c == 0x85 || c == 0xA0;
+    return Py_UNICODE_ISSPACE(c);
+}
+
 /* Tokens of `t` (str.split's): the number of them. */
 static Py_ssize_t count_tokens(const Text *t, Py_ssize_t n) {
     Py_ssize_t count = 0;
     int in_token = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        int space = is_space(t, i);
+        int space = split_space(at(t, i));
         count += !space && !in_token;
         in_token = !space;
     }
     return count;
+}
+
+/* The ids of tokens seen in this call, by their characters (kind and bytes, pointing into the texts,
+ * which the call holds): a token met again (a title's terms repeat in every passage of its article,
+ * common words in every passage) costs a hash of its bytes instead of a new str and a lookup in a
+ * large dict. At most half full; past that, tokens are only looked up in the dict. */
+typedef struct {
+    const void *data; /* NULL: empty */
+    Py_ssize_t len;
+    int kind;
+    int64_t id;
+    uint64_t hash;
+} Seen;
+
+static uint64_t token_hash(const void *data, size_t nbytes) {
+    const unsigned char *p = data;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < nbytes; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
 }
 
 static PyObject *term_ids(PyObject *module, PyObject *args) {
@@ -316,6 +346,8 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
         return NULL;
     Py_ssize_t n_texts = PySequence_Fast_GET_SIZE(seq), total = 0;
     PyObject *out_ids = NULL, *out_lens = NULL, *result = NULL;
+    Seen *seen = NULL;
+    size_t cap = 0, used = 0;
     for (Py_ssize_t j = 0; j < n_texts; j++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
         if (!PyUnicode_Check(text)) {
@@ -329,6 +361,13 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
     out_lens = PyByteArray_FromStringAndSize(NULL, n_texts * (Py_ssize_t)sizeof(int32_t));
     if (!out_ids || !out_lens)
         goto done;
+    for (cap = 1024; cap < 2 * (size_t)total && cap < ((size_t)1 << 17); cap <<= 1)
+        ;
+    seen = PyMem_Calloc(cap, sizeof(Seen));
+    if (!seen) {
+        PyErr_NoMemory();
+        goto done;
+    }
     int64_t *idv = (int64_t *)PyByteArray_AS_STRING(out_ids);
     int32_t *lenv = (int32_t *)PyByteArray_AS_STRING(out_lens);
     Py_ssize_t k = 0;
@@ -337,16 +376,27 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
         Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text)};
         Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, before = k;
         while (i < n) {
-            while (i < n && is_space(&t, i))
+            while (i < n && split_space(at(&t, i)))
                 i++;
             if (i >= n)
                 break;
             Py_ssize_t start = i;
-            while (i < n && !is_space(&t, i))
+            while (i < n && !split_space(at(&t, i)))
                 i++;
-            if (k >= total) { /* a str changed under us cannot happen (immutable): a guard all the same */
+            if (k >= total) { /* a str cannot change (immutable): a guard all the same */
                 PyErr_SetString(PyExc_RuntimeError, "texts changed while being read");
                 goto done;
+            }
+            const char *bytes = (const char *)t.data + (size_t)start * (size_t)t.kind;
+            size_t nbytes = (size_t)(i - start) * (size_t)t.kind;
+            uint64_t h = token_hash(bytes, nbytes);
+            size_t slot = (size_t)h & (cap - 1);
+            while (seen[slot].data && !(seen[slot].hash == h && seen[slot].kind == t.kind &&
+                                        seen[slot].len == i - start && !memcmp(seen[slot].data, bytes, nbytes)))
+                slot = (slot + 1) & (cap - 1);
+            if (seen[slot].data) {
+                idv[k++] = seen[slot].id;
+                continue;
             }
             PyObject *token = PyUnicode_Substring(text, start, i);
             if (!token)
@@ -373,6 +423,10 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
                 }
             }
             Py_DECREF(token);
+            if (2 * (used + 1) <= cap) {
+                seen[slot] = (Seen){bytes, i - start, t.kind, (int64_t)value, h};
+                used++;
+            }
             idv[k++] = (int64_t)value;
         }
         if (k - before > INT32_MAX) {
@@ -383,6 +437,7 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
     }
     result = PyTuple_Pack(2, out_ids, out_lens);
 done:
+    PyMem_Free(seen);
     Py_XDECREF(out_ids);
     Py_XDECREF(out_lens);
     Py_DECREF(seq);

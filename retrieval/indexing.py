@@ -11,7 +11,8 @@ file can be damaged on disk, and that file is checksummed and replaced whole.
 The policy (tiered, as Lucene's): a refresh adds one small segment; when more
 than `MAX_SMALL_SEGMENTS` pile up the newest are merged in memory (O(their
 postings), no database read; an older one joins only if at most `MERGE_FACTOR`
-times their size); when the segments hold more than
+times their size), in a serving process right after the add is searchable
+(`upkeep.IndexUpkeep`), not before; when the segments hold more than
 `MERGE_SHARE` of the passages, or deleted passages pass `DELETED_SHARE`, the
 whole index is rebuilt in a child process and swapped in (the rebuild the
 engine always had, `rebuild_index`), which also trims the log.
@@ -88,20 +89,35 @@ def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
     return changes
 
 
-def apply_changes(state: SegmentedIndex, changes: Changes) -> bool:
+def apply_changes(state: SegmentedIndex, changes: Changes, *, merge: bool = True) -> bool:
     """Deletion marks, then one new segment; False if the log names a passage the index does not hold.
 
     (Deletions first: an id SQLite reuses for a new passage belongs to the new one.) On False
-    the state is unusable and the caller rebuilds.
+    the state is unusable and the caller rebuilds. With `merge` the small segments are merged
+    too if the policy asks (`merge_small`); a serving process does that after the add is
+    searchable instead.
     """
     if not state.delete_many(changes.deleted):
         return False
     added = changes.added
     state.add_texts([t for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
     state.log_seq = changes.log_seq
+    if merge:
+        merge_small(state)
+    return True
+
+
+def wants_small_merge(state: SegmentedIndex) -> bool:
+    """Whether more small segments follow the base than the policy keeps."""
+    return len(state.segments) - 1 > MAX_SMALL_SEGMENTS
+
+
+def merge_small(state: SegmentedIndex) -> bool:
+    """Merge small segments in memory as the tiered policy asks; True if any were."""
     if state.merge_tiered(MAX_SMALL_SEGMENTS, MERGE_FACTOR):
         state.last_merge = time.time()
-    return True
+        return True
+    return False
 
 
 def needs_full_merge(state: SegmentedIndex) -> bool:
