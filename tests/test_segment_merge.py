@@ -3,14 +3,17 @@ same live passages makes, and the bounds a refresh reuses stay bounds (retrieval
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import bm25, segments
+from retrieval import bm25, indexing, segments
+from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.segment import (
     NATIVE_TERM_IDS,
     Segment,
@@ -22,6 +25,7 @@ from retrieval.segment import (
     term_ids,
     text_term_ids,
 )
+from tests.test_nrt_oracle import article, check_against_rebuild
 
 PARAMS = {v: bm25.BM25Params(variant=v) for v in ("okapi", "l", "plus")}
 ARRAYS = ("doc_ids", "codes", "pair_tf", "pair_dl", "doc_len", "passage_ids", "article_ids", "ref_max")
@@ -150,3 +154,54 @@ def test_a_segment_from_stored_text_is_the_segment_of_its_tokens() -> None:
     want = build_segment([t.split() for t in texts], [4, 5, 9], [1, 1, 2], other, PARAMS["plus"])
     assert one.ids == other.ids
     assert_same_segment(got, want)
+
+
+def test_an_add_is_searchable_before_its_merge_and_the_merge_changes_no_score(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The add that makes one small segment too many returns with its segment searchable; the merge
+    follows in the background (`settle` waits for it), and both indexes are a full rebuild's."""
+    monkeypatch.setattr(indexing, "MERGE_SHARE", 1e9)
+    monkeypatch.setattr(indexing, "DELETED_SHARE", 1e9)
+    monkeypatch.setattr(indexing, "MAX_SMALL_SEGMENTS", 2)
+
+    async def run() -> None:
+        async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+            await engine.ingest_bytes(article(0, 3, 0).encode(), "a.json")
+            await engine.rebuild_index()
+            for i in range(1, 4):
+                await engine.settle()
+                before = engine._nrt.last_merge
+                await engine.ingest_bytes(article(i, 2, i).encode(), "a.json")
+                held = len(engine.index.views) - 1  # segments behind the base, the new one among them
+                assert engine.index.passage_id(engine.index.n_passages - 1) == max(engine.index.live_passage_ids())
+                check_against_rebuild(engine)
+                if i == 3:  # the third segment: one too many, merged after the add
+                    assert held == 3 and engine._nrt.last_merge == before
+                    await engine.settle()
+                    assert len(engine.index.views) - 1 < 3 and engine._nrt.last_merge != before
+                    check_against_rebuild(engine)
+                else:
+                    assert held == i
+
+    asyncio.run(run())
+
+
+def test_closing_during_a_merge_of_small_segments_saves_a_consistent_tail(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(indexing, "MERGE_SHARE", 1e9)
+    monkeypatch.setattr(indexing, "DELETED_SHARE", 1e9)
+    monkeypatch.setattr(indexing, "MAX_SMALL_SEGMENTS", 1)
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            await engine.ingest_bytes(article(0, 3, 0).encode(), "a.json")
+            await engine.rebuild_index()
+            for i in range(1, 4):
+                await engine.ingest_bytes(article(i, 2, i).encode(), "a.json")
+            # Closed at once: the merge the last add started is cancelled or finishes, never half-saved.
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            assert engine.index.n_passages == 3 + 3 * 2
+            check_against_rebuild(engine)
+
+    asyncio.run(run())
