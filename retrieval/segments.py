@@ -52,10 +52,12 @@ _BULK_DELETE = 256
 class LiveVocabulary(Mapping[str, int]):
     """The terms some live passage holds (a term whose passages were all deleted is unknown, as after a rebuild)."""
 
-    def __init__(self, ids: dict[str, int], n_terms: int, df: np.ndarray, count: int) -> None:
+    def __init__(self, ids: dict[str, int], n_terms: int, df: np.ndarray, count: int,
+                 gone: frozenset[int] | None = None) -> None:
         self._ids, self._n, self._df, self._count = ids, n_terms, df, count
         # Terms whose passages were all deleted: few, and a set lookup is cheaper than reading df.
-        self._gone = frozenset(np.flatnonzero(df[:n_terms] == 0).tolist())
+        # (`gone`: those term ids, if the caller knows them.)
+        self._gone = frozenset(np.flatnonzero(df[:n_terms] == 0).tolist()) if gone is None else gone
 
     def get(self, term: str, default: Any = None) -> Any:
         tid = self._ids.get(term)
@@ -170,10 +172,10 @@ def live_idf(df: np.ndarray, n: int, params: bm25.BM25Params) -> np.ndarray:
     Okapi floors negative idf at epsilon × the mean idf over the vocabulary a rebuild would have:
     the terms some live passage holds.
     """
-    out = np.zeros(df.size, dtype=np.float64)
     present = df > 0
     if present.all():
         return bm25._idf(df, n, params)
+    out = np.zeros(df.size, dtype=np.float64)
     out[present] = bm25._idf(df[present], n, params)
     return out
 
@@ -193,6 +195,9 @@ class SegmentedIndex:
         self.saved_seq = log_seq  # the log entry the tail file on disk reflects
         self.last_merge: float | None = None  # when segments were last merged (time.time())
         self._df = np.zeros(max(len(vocabulary), 1024), dtype=np.int64)
+        # The term ids below the vocabulary's size whose df is 0 (all their passages deleted), as of
+        # the last snapshot; None when a deletion since may have added some (see snapshot).
+        self._gone: frozenset[int] | None = None
         self.n_live = 0
         self.total_len = 0
         self._account(base, +1)
@@ -226,6 +231,8 @@ class SegmentedIndex:
                 dead_df = np.bincount(np.searchsorted(seg.offsets, dead, side="right") - 1, minlength=seg.n_terms)
             counts = counts - dead_df[held]
         self._df[held] += sign * counts
+        if sign < 0 or seg.n_live != seg.size:
+            self._gone = None
         self.n_live += sign * seg.n_live
         self.total_len += sign * seg.live_len
 
@@ -272,6 +279,7 @@ class SegmentedIndex:
                     return False
                 seg.codes[pos] = 0
                 self._df[tid] -= 1
+                self._gone = None
             seg.live[local] = False
             seg.n_live -= 1
             seg.live_len -= len(tokens)
@@ -356,7 +364,15 @@ class SegmentedIndex:
             # Derived from article_ids alone: computed once per segment, not per refresh.
             view.__dict__["article_numbers"] = seg.article_numbers()
             views.append(view)
-        vocab = LiveVocabulary(self.vocabulary.ids, n_terms, df, int(np.count_nonzero(df)))
+        # Only deletions make a df 0 (a new term comes with its postings): after adds alone the
+        # last snapshot's gone terms are checked, not the whole vocabulary.
+        gone = self._gone
+        if gone is None:
+            gone = frozenset(np.flatnonzero(df == 0).tolist())
+        elif gone:
+            gone = frozenset(t for t in gone if df[t] == 0)
+        self._gone = gone
+        vocab = LiveVocabulary(self.vocabulary.ids, n_terms, df, n_terms - len(gone), gone)
         return LiveIndex(views, list(self.segments), vocab, df, idf, n, avgdl, self.params)
 
     # --- for stats ---
