@@ -12,8 +12,9 @@ two hold the same terms and postings. In one process, side by side:
   article's analysed passages added, committed, the index reloaded and a new searcher finding its
   first passage (median of `--adds`, 10);
 - ~100 passages (whole articles) added the same ways (median of `--hundreds`, 3);
-- our CPU of each add, including the merge of small segments it starts after it is searchable
-  (waited for, `SearchEngine.settle`, before tantivy's turn);
+- our CPU of each add, including the work it starts after it is searchable (the merge of small
+  segments, `SearchEngine.settle`; the story map's read of the new view), waited for before
+  tantivy's turn;
 - top 10 for the same questions: our C kernel alone (`topk.top` on the merged index, the
   question's known terms weighted by their count), our whole ranking (`query.rank`: expansion,
   kernel, re-ranking of the leading articles, the no-answer rule; no SQL, no excerpts) and tantivy
@@ -107,6 +108,13 @@ class Tantivy:
                                             for t in terms])
 
 
+async def settled(engine: SearchEngine) -> None:
+    """Wait for the background work an add starts: the merge of small segments, the story map's read."""
+    await engine.settle()
+    if engine.story_map is not None:
+        await engine.story_map.settled()
+
+
 def p50_p95(seconds: list[float]) -> tuple[float, float]:
     ms = np.asarray(seconds) * 1000
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
@@ -193,9 +201,9 @@ async def run(args: argparse.Namespace) -> dict:
                 answered.append(time.perf_counter() - s)
                 found_ours += any(h.article_id == a.id or any(c.article_id == a.id for c in h.also)
                                   for h in result.hits)
-                # A merge of small segments the add started after it finishes before tantivy's turn
-                # (it would take the core from tantivy's add); its CPU is in `ours_cpu_ms`.
-                await engine.settle()
+                # What the add started after it (a merge of small segments, the story map's read of the
+                # new view) finishes before tantivy's turn, whose core it would take; its CPU is in ours.
+                await settled(engine)
                 ours_cpu.append(time.process_time() - cpu)
                 passages = stored_passages(con, a.id)
                 sizes.append(len(passages))
@@ -226,7 +234,7 @@ async def run(args: argparse.Namespace) -> dict:
                 s, cpu = time.perf_counter(), time.process_time()
                 await engine.ingest_bytes(b"\n".join(article_json(a) for a in batch), "hundred.jsonl")
                 ours.append(time.perf_counter() - s)
-                await engine.settle()
+                await settled(engine)
                 hundred_cpu.append(time.process_time() - cpu)
                 passages = [p for a in batch for p in stored_passages(con, a.id)]
                 counts.append(len(passages))
