@@ -15,9 +15,13 @@ A posting's impact is `table[code]`, where the table holds each pair's impact
 at the current avgdl, computed by the same numpy expression a full build
 applies to every posting (`bm25._impacts` in float64, then float32): a
 segment's scores are bit for bit those of a full rebuild's impacts. The
-tables (a few thousand pairs), the idf of the whole vocabulary and the
-per-term score bounds are recomputed on each refresh: O(vocabulary), a few
-milliseconds at a million passages, instead of O(postings).
+tables (a few thousand pairs) and the idf of the whole vocabulary (the
+passage count is in every term's) are recomputed on each refresh; the
+per-term score bounds are kept while avgdl moves less than they allow for
+(`Segment.bounds`), and what an add changes in the document frequencies is
+only the terms it holds. What is left per refresh over the whole vocabulary
+(the idf, a copy of the df, the new segment's offsets over every term id) is
+~0.4 ms at 82k terms, instead of O(postings).
 
 Deleted passages (an article updated or deleted) stay in their segment with
 their postings' codes set to 0, whose impact is 0, and are marked dead:
