@@ -66,8 +66,9 @@ def instrument(totals: Totals) -> None:
         (SearchEngine, "refresh_index", "index refresh"),
         (indexing, "read_changes", "  read the log and the passages' terms"),
         (segments.SegmentedIndex, "add_texts", "  new segment (term ids, postings)"),
+        (segments.SegmentedIndex, "add", "  new segment (term ids, postings)"),  # before add_texts
+        (segments.SegmentedIndex, "merge_tiered", "  merge of small segments (in the add, or after it)"),
         (segments.SegmentedIndex, "snapshot", "  snapshot"),
-        (segments, "merge_segments", "merge of small segments (after the add)"),
     ]:
         if hasattr(owner, name):  # another checkout may lack a stage
             setattr(owner, name, timed(totals, label, getattr(owner, name)))
