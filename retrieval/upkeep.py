@@ -140,6 +140,10 @@ class IndexUpkeep:
         With `merge`, a full merge is started in the background when the policy asks for one (not
         when merely opening: a command that asks one question and exits should not start one).
         """
+        # A serving process merges small segments after the add is searchable (_merge_small_soon);
+        # opening, or a swap, merges at once (nothing is waiting to be searched yet).
+        defer_merge = merge and not swap
+
         def work() -> tuple[str, segments.LiveIndex | None, bool]:
             # A connection of its own: a thread left running by a cancelled refresh never shares one.
             con = indexing.connect(self.db_path)
@@ -150,14 +154,11 @@ class IndexUpkeep:
             if changes.gap or changes.too_long:
                 return ("gap" if changes.gap else "long"), None, False
             merged = state.last_merge
-            # A serving process merges small segments after the add is searchable (_merge_small_soon);
-            # opening merges at once (nothing is waiting to be searched yet).
             if not indexing.apply_changes(state, changes, merge=not defer_merge):
                 return "inconsistent", None, False
             state.generation = changes.generation
             return "ok", warmed(state.snapshot()), state.last_merge != merged
 
-        defer_merge = merge and not swap
         outcome, snapshot, merged = await (swapping.in_swap_thread(work) if swap else asyncio.to_thread(work))
         if snapshot is None:
             log.info("index refresh needs a rebuild (%s)", outcome)
@@ -179,7 +180,13 @@ class IndexUpkeep:
         The next refresh waits for it (the refresh lock); `settle` waits for it.
         """
         if self._small_merger is None or self._small_merger.done():
-            self._small_merger = asyncio.ensure_future(self._merge_small())
+            self._small_merger = asyncio.ensure_future(self._merge_small_quietly())
+
+    async def _merge_small_quietly(self) -> None:
+        try:
+            await self._merge_small()
+        except Exception:  # the segments keep serving unmerged; the next add's merge tries again
+            log.exception("merge of small segments failed")
 
     async def _merge_small(self) -> None:
         async with self._refresh_lock:
