@@ -239,10 +239,19 @@ class IndexUpkeep:
         state = self._nrt
         if state is None or state.log_seq == state.saved_seq or str(self.db_path) == ":memory:":
             return
+        def work() -> segments.LiveIndex | None:
+            # A merge of small segments an add left to the background is done first: the next start
+            # would otherwise do it before its first answer.
+            merged = indexing.merge_small(state)
+            segmentfile.save_tail(state, indexing.tail_path(self.index_path))
+            return warmed(state.snapshot()) if merged else None
+
         try:
             async with self._refresh_lock:
                 if self._nrt is state:
-                    await asyncio.to_thread(segmentfile.save_tail, state, indexing.tail_path(self.index_path))
+                    snapshot = await asyncio.to_thread(work)
+                    if snapshot is not None and self._nrt is state:
+                        self._index = snapshot
         except OSError as exc:
             log.warning("could not save the index tail (%s); the next start re-indexes it", exc)
 

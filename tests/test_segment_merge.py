@@ -205,3 +205,32 @@ def test_closing_during_a_merge_of_small_segments_saves_a_consistent_tail(tmp_pa
             check_against_rebuild(engine)
 
     asyncio.run(run())
+
+
+def test_segments_saved_before_their_merge_are_merged_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tail saved while a merge an add left to the background is pending holds the merged segments,
+    so the next start does not merge before its first answer."""
+    monkeypatch.setattr(indexing, "MERGE_SHARE", 1e9)
+    monkeypatch.setattr(indexing, "DELETED_SHARE", 1e9)
+    monkeypatch.setattr(indexing, "MAX_SMALL_SEGMENTS", 1)
+    db = tmp_path / "news.db"
+
+    async def run() -> None:
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            await engine.ingest_bytes(article(0, 3, 0).encode(), "a.json")
+            await engine.rebuild_index()
+            for i in range(1, 3):
+                await engine.settle()
+                await engine.ingest_bytes(article(i, 2, i).encode(), "a.json")
+            assert len(engine._nrt.segments) - 1 == 2  # the merge is not done yet
+            await engine.save_segments()
+            assert len(engine._nrt.segments) - 1 == 1 and len(engine.index.views) - 1 == 1
+            check_against_rebuild(engine)
+        merges = []
+        monkeypatch.setattr(indexing, "merge_small", lambda state: merges.append(state) or False)
+        async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+            assert len(engine.index.views) - 1 == 1 and engine.index.n_passages == 3 + 2 * 2
+            check_against_rebuild(engine)
+        assert all(len(s.segments) - 1 <= 1 for s in merges)
+
+    asyncio.run(run())
