@@ -159,7 +159,7 @@ class SearchEngine(IndexUpkeep):
         return engine
 
     async def close(self) -> None:
-        for task in (self._watcher, self._poller, self._merger, self._tail_saver):
+        for task in (self._watcher, self._poller, self._merger, self._small_merger, self._tail_saver):
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.wait([task])

@@ -11,7 +11,8 @@ file can be damaged on disk, and that file is checksummed and replaced whole.
 The policy (tiered, as Lucene's): a refresh adds one small segment; when more
 than `MAX_SMALL_SEGMENTS` pile up the newest are merged in memory (O(their
 postings), no database read; an older one joins only if at most `MERGE_FACTOR`
-times their size); when the segments hold more than
+times their size), in a serving process right after the add is searchable
+(`upkeep.IndexUpkeep`), not before; when the segments hold more than
 `MERGE_SHARE` of the passages, or deleted passages pass `DELETED_SHARE`, the
 whole index is rebuilt in a child process and swapped in (the rebuild the
 engine always had, `rebuild_index`), which also trims the log.
@@ -28,8 +29,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import bm25, passagelog
-from .segment import Vocabulary, number_terms, segment_of_ids
+from .segment import Vocabulary, build_segment_from_tokens, text_term_ids
 from .segmentfile import load_segment, load_tail, save_segment
 from .segments import SegmentedIndex
 
@@ -91,20 +94,35 @@ def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
     return changes
 
 
-def apply_changes(state: SegmentedIndex, changes: Changes) -> bool:
+def apply_changes(state: SegmentedIndex, changes: Changes, *, merge: bool = True) -> bool:
     """Deletion marks, then one new segment; False if the log names a passage the index does not hold.
 
     (Deletions first: an id SQLite reuses for a new passage belongs to the new one.) On False
-    the state is unusable and the caller rebuilds.
+    the state is unusable and the caller rebuilds. With `merge` the small segments are merged
+    too if the policy asks (`merge_small`); a serving process does that after the add is
+    searchable instead.
     """
     if not state.delete_many(changes.deleted):
         return False
     added = changes.added
-    state.add([t.split() for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
+    state.add_texts([t for _, _, t in added], [p for p, _, _ in added], [a for _, a, _ in added])
     state.log_seq = changes.log_seq
+    if merge:
+        merge_small(state)
+    return True
+
+
+def wants_small_merge(state: SegmentedIndex) -> bool:
+    """Whether more small segments follow the base than the policy keeps."""
+    return len(state.segments) - 1 > MAX_SMALL_SEGMENTS
+
+
+def merge_small(state: SegmentedIndex) -> bool:
+    """Merge small segments in memory as the tiered policy asks; True if any were."""
     if state.merge_tiered(MAX_SMALL_SEGMENTS, MERGE_FACTOR):
         state.last_merge = time.time()
-    return True
+        return True
+    return False
 
 
 def needs_full_merge(state: SegmentedIndex) -> bool:
@@ -121,13 +139,13 @@ def tail_limit(passages: int) -> int:
 def build_base_file(db_path: str | Path, out_path: str | Path, params: bm25.BM25Params) -> tuple[int, int, int, int]:
     """Index the whole database into `out_path`: (passages, terms, generation, log seq).
 
-    The passages are read and numbered a chunk at a time: a million passages' words held as
-    Python strings would take ~10 GB, their term ids take 4 bytes a word.
+    The passages are read and numbered a chunk at a time, and only their term ids are kept
+    (8 bytes a word): a million passages' words as Python strings took ~10 GB, their texts ~1.5 GB.
     """
     vocabulary = Vocabulary()
     ids: list[int] = []
     articles: list[int] = []
-    id_chunks, len_chunks = [], []
+    token_chunks, len_chunks = [], []
     con = connect(db_path)
     try:
         with passagelog.snapshot(con):
@@ -137,13 +155,16 @@ def build_base_file(db_path: str | Path, out_path: str | Path, params: bm25.BM25
                 for pid, arowid, _ in chunk:
                     ids.append(pid)
                     articles.append(arowid)
-                term_ids, doc_len = number_terms([text.split() for _, _, text in chunk], vocabulary)
-                id_chunks.append(term_ids)
+                tokens, doc_len = text_term_ids([text for _, _, text in chunk], vocabulary)
+                token_chunks.append(tokens)
                 len_chunks.append(doc_len)
     finally:
         con.close()
-    seg = segment_of_ids(id_chunks, len_chunks, ids, articles, len(vocabulary), params)
-    del id_chunks, len_chunks
+    tokens = np.concatenate(token_chunks) if token_chunks else np.empty(0, dtype=np.int64)
+    doc_len = np.concatenate(len_chunks) if len_chunks else np.empty(0, dtype=np.int32)
+    del token_chunks, len_chunks
+    seg = build_segment_from_tokens(tokens, doc_len, ids, articles, len(vocabulary), params, None)
+    del tokens
     save_segment(seg, vocabulary, params, Path(out_path), generation=generation, log_seq=last)
     return seg.size, len(vocabulary), generation, last
 

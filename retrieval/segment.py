@@ -19,9 +19,18 @@ import numpy as np
 
 from . import bm25
 
+try:  # the C version of reference_term_ids (retrieval/_scan.c); without it the Python one runs
+    from ._scan import term_ids as _native_term_ids
+except ImportError:  # pragma: no cover - only without a C compiler
+    _native_term_ids = None
+
+NATIVE_TERM_IDS: bool = _native_term_ids is not None
+
 # Score bounds of a segment built at another avgdl are scaled by the change and raised by this
 # much, far above float32 rounding (6e-8): pruning stays exact, only a hair less tight.
 _BOUND_SLACK = 1e-6
+# Bounds are kept at up to this much above the scale avgdl needs (see Segment.bounds).
+_SCALE_STEP = 1e-4
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
 
 
@@ -76,29 +85,54 @@ class Segment:
 
         Impacts grow with avgdl at most in proportion (tf/(tf + k1·(1-b+b·dl/avgdl)) and BM25L's
         ctd both scale by at most avgdl'/avgdl), never with deletions (a deleted posting's impact is 0).
+        The bounds are computed at a scale a little above the one needed (`_SCALE_STEP`) and kept:
+        avgdl moves by ~1e-5 an add at 100k passages, so a refresh reuses them instead of making
+        n_terms new ones, and pruning stays exact (a bound only a hair less tight).
         """
-        out = np.zeros(n_terms, dtype=np.float32)
-        m = min(n_terms, self.ref_max.size)
         if avgdl == self.ref_avgdl:
-            out[:m] = self.ref_max[:m]
+            need = 1.0
         else:
-            scale = max(1.0, avgdl / self.ref_avgdl) * (1 + _BOUND_SLACK)
-            out[:m] = self.ref_max[:m].astype(np.float64) * scale
-        return out
+            need = max(1.0, avgdl / self.ref_avgdl) * (1 + _BOUND_SLACK)
+        cached = self.derived.get("segment.bounds")
+        if cached is not None:
+            scale, full = cached
+            if need <= scale <= need * (1 + 2 * _SCALE_STEP) and full.size >= n_terms:
+                return full[:n_terms]
+        scale = 1.0 if need == 1.0 else need * (1 + _SCALE_STEP)
+        full = np.zeros(_with_headroom(n_terms), dtype=np.float32)
+        m = min(n_terms, self.ref_max.size)
+        if scale == 1.0:
+            full[:m] = self.ref_max[:m]
+        else:
+            full[:m] = self.ref_max[:m].astype(np.float64) * scale
+        self.derived["segment.bounds"] = (scale, full)
+        return full[:n_terms]
 
     def padded_offsets(self, n_terms: int) -> np.ndarray:
-        """The offsets over `n_terms` global term ids (terms newer than the segment: no postings)."""
+        """The offsets over `n_terms` global term ids (terms newer than the segment: no postings).
+
+        Kept with room for terms added later, so a refresh that numbers a few new terms slices
+        the same array instead of copying every older segment's offsets.
+        """
         have = self.offsets.size - 1
         if have >= n_terms:
-            return self.offsets
+            return self.offsets if have == n_terms else self.offsets[:n_terms + 1]
         cached = self.derived.get("padded")
-        if cached is not None and cached.size == n_terms + 1:
-            return cached
-        padded = np.empty(n_terms + 1, dtype=np.int64)
-        padded[:have + 1] = self.offsets
-        padded[have + 1:] = self.offsets[-1]
-        self.derived["padded"] = padded
-        return padded
+        if cached is None or cached.size < n_terms + 1:
+            cached = np.empty(_with_headroom(n_terms) + 1, dtype=np.int64)
+            cached[:have + 1] = self.offsets
+            cached[have + 1:] = self.offsets[-1]
+            self.derived["padded"] = cached
+        return cached[:n_terms + 1]
+
+    def held_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the term ids with postings here, ascending; their posting counts), kept once derived."""
+        got = self.derived.get("segment.held")
+        if got is None:
+            counts = np.diff(self.offsets)
+            held = np.flatnonzero(counts)
+            got = self.derived["segment.held"] = (held, counts[held])
+        return got
 
     def article_numbers(self) -> np.ndarray:
         got = self.derived.get("article_numbers")
@@ -128,6 +162,11 @@ class Segment:
             raise ValueError("damaged index file (inconsistent arrays)")
 
 
+def _with_headroom(n_terms: int) -> int:
+    """A capacity for arrays over `n_terms` term ids that leaves room for the terms of many adds."""
+    return n_terms + max(4096, n_terms // 16)
+
+
 class Vocabulary:
     """Term → global id: one numbering for the base and every segment, only ever appended to."""
 
@@ -144,6 +183,37 @@ class Vocabulary:
         return tid
 
 
+def term_ids(documents: Sequence[Sequence[str]], vocabulary: Vocabulary) -> np.ndarray:
+    """Every token's global term id (int64, documents one after the other), numbering new terms
+    in order of first appearance.
+
+    The distinct tokens are looked up once (a few thousand in a hundred passages) to number the
+    new ones; then every token is one dict lookup in C (`map` over `__getitem__`), not a Python
+    call each.
+    """
+    ids = vocabulary.ids
+    flat = [t for doc in documents for t in doc]
+    for term in dict.fromkeys(flat):
+        if term not in ids:
+            ids[term] = len(ids)
+    return np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+
+
+def reference_term_ids(texts: Sequence[str], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """(every token's term id, int64; each text's token count, int32) of passages' stored terms
+    (`str.split`'s tokens): the specification of `_scan.term_ids`, which `text_term_ids` runs."""
+    docs = [t.split() for t in texts]
+    return term_ids(docs, vocabulary), np.fromiter(map(len, docs), dtype=np.int32, count=len(docs))
+
+
+def text_term_ids(texts: Sequence[str], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """`reference_term_ids`, in C when built (no str object per token but the one looked up)."""
+    if _native_term_ids is None:
+        return reference_term_ids(texts, vocabulary)
+    ids, lengths = _native_term_ids(texts, vocabulary.ids)
+    return np.frombuffer(ids, dtype=np.int64), np.frombuffer(lengths, dtype=np.int32)
+
+
 def build_segment(documents: Sequence[Sequence[str]], passage_ids: Sequence[int] | np.ndarray,
                   article_ids: Sequence[int] | np.ndarray, vocabulary: Vocabulary, params: bm25.BM25Params,
                   avgdl: float | None = None) -> Segment:
@@ -152,73 +222,130 @@ def build_segment(documents: Sequence[Sequence[str]], passage_ids: Sequence[int]
     `avgdl` is the index-wide average length once these passages are in (their own if None):
     the bounds are computed at it, so a refresh right after needs no scaling.
     """
-    id_chunks, len_chunks = [], []
-    for start in range(0, len(documents), 256):
-        term_ids, doc_len = number_terms(documents[start:start + 256], vocabulary)
-        id_chunks.append(term_ids)
-        len_chunks.append(doc_len)
-    return segment_of_ids(id_chunks, len_chunks, passage_ids, article_ids, len(vocabulary), params, avgdl)
+    tokens = term_ids(documents, vocabulary)
+    doc_len = np.fromiter(map(len, documents), dtype=np.int32, count=len(documents))
+    return build_segment_from_tokens(tokens, doc_len, passage_ids, article_ids, len(vocabulary), params, avgdl)
 
 
-def number_terms(documents: Sequence[Sequence[str]], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
-    """The term ids of `documents` one after the other (int32, new terms numbered in `vocabulary`) and their lengths."""
-    flat = [t for doc in documents for t in doc]
-    return (np.fromiter(map(vocabulary.id_of, flat), dtype=np.int32, count=len(flat)),
-            np.fromiter(map(len, documents), dtype=np.int32, count=len(documents)))
+def build_segment_from_texts(texts: Sequence[str], passage_ids: Sequence[int] | np.ndarray,
+                             article_ids: Sequence[int] | np.ndarray, vocabulary: Vocabulary,
+                             params: bm25.BM25Params, avgdl: float | None = None) -> Segment:
+    """`build_segment` of passages given as their stored terms (one str each, space-separated)."""
+    tokens, doc_len = text_term_ids(texts, vocabulary)
+    return build_segment_from_tokens(tokens, doc_len, passage_ids, article_ids, len(vocabulary), params, avgdl)
 
 
-def segment_of_ids(id_chunks: Sequence[np.ndarray], len_chunks: Sequence[np.ndarray],
-                   passage_ids: Sequence[int] | np.ndarray, article_ids: Sequence[int] | np.ndarray,
-                   n_terms: int, params: bm25.BM25Params, avgdl: float | None = None) -> Segment:
-    """`build_segment` from passages already numbered by `number_terms`, chunk by chunk.
-
-    A whole database is built this way (indexing.build_base_file), so that no passage's words are
-    held as Python strings beyond its own chunk.
-    """
+def build_segment_from_tokens(tokens: np.ndarray, doc_len: np.ndarray, passage_ids: Sequence[int] | np.ndarray,
+           article_ids: Sequence[int] | np.ndarray, n_terms: int, params: bm25.BM25Params,
+           avgdl: float | None) -> Segment:
+    """The segment of passages given as their tokens' term ids (int64; `doc_len[i]` of them for
+    passage i, one passage after the other), over `n_terms` term ids."""
     pids = np.asarray(passage_ids, dtype=np.int64)
     aids = np.asarray(article_ids, dtype=np.int64)
-    doc_len = np.concatenate(len_chunks) if len_chunks else np.empty(0, dtype=np.int32)
     n = int(doc_len.size)
-    term_ids = np.concatenate(id_chunks) if id_chunks else np.empty(0, dtype=np.int32)
-    keys = term_ids.astype(np.int64)
-    del term_ids
-    keys *= max(n, 1)
-    keys += np.repeat(np.arange(n, dtype=np.int64), doc_len)
-    keys, tf = np.unique(keys, return_counts=True)
+    docs = np.repeat(np.arange(n, dtype=np.int64), doc_len)
+    keys, tf = np.unique(tokens * max(n, 1) + docs, return_counts=True)
     posting_terms = keys // max(n, 1)
     doc_ids = (keys % max(n, 1)).astype(np.int32)
-    del keys
-    offsets = np.zeros(n_terms + 1, dtype=np.int64)
-    np.cumsum(np.bincount(posting_terms, minlength=n_terms), out=offsets[1:])
     total = int(doc_len.sum(dtype=np.int64))
     if avgdl is None:
         avgdl = (float(total) / n if n else 1.0) or 1.0
-    return _coded(offsets, doc_ids, tf, posting_terms, doc_len, pids, aids, avgdl, params)
+    return _coded(n_terms, doc_ids, tf, posting_terms, doc_len, pids, aids, avgdl, params)
 
 
-def _coded(offsets: np.ndarray, doc_ids: np.ndarray, tf: np.ndarray, posting_terms: np.ndarray,
-           doc_len: np.ndarray, pids: np.ndarray, aids: np.ndarray, avgdl: float,
-           params: bm25.BM25Params) -> Segment:
-    """The segment of CSR postings with their term frequencies: codes, pairs and bounds."""
-    pair_keys, codes = np.unique(tf.astype(np.int64) << 32 | doc_len[doc_ids].astype(np.int64),
-                                 return_inverse=True)
-    pair_tf = np.concatenate(([0.0], (pair_keys >> 32).astype(np.float64)))
-    pair_dl = np.concatenate(([0.0], (pair_keys & 0xFFFFFFFF).astype(np.float64)))
-    seg = Segment(offsets=offsets, doc_ids=doc_ids, codes=(codes.reshape(-1) + 1).astype(np.uint32),
-                  pair_tf=pair_tf, pair_dl=pair_dl, doc_len=doc_len, passage_ids=pids, article_ids=aids,
-                  ref_avgdl=avgdl, ref_max=np.zeros(offsets.size - 1, dtype=np.float32))
-    if seg.codes.size:
-        np.maximum.at(seg.ref_max, posting_terms, seg.table(avgdl, params)[seg.codes])
+def _coded(n_terms: int, doc_ids: np.ndarray, tf: np.ndarray, posting_terms: np.ndarray,
+           doc_len: np.ndarray, pids: np.ndarray, aids: np.ndarray, avgdl: float, params: bm25.BM25Params,
+           codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Segment:
+    """The segment of postings sorted by (term, passage) with their term frequencies: CSR offsets,
+    codes, pairs and bounds. `codes`, if known: (per posting its code, the pairs' tf, their dl)."""
+    if codes is None:
+        pair_keys, inverse = np.unique(tf.astype(np.int64) << 32 | doc_len[doc_ids].astype(np.int64),
+                                       return_inverse=True)
+        pair_tf = np.concatenate(([0.0], (pair_keys >> 32).astype(np.float64)))
+        pair_dl = np.concatenate(([0.0], (pair_keys & 0xFFFFFFFF).astype(np.float64)))
+        posting_codes = (inverse.reshape(-1) + 1).astype(np.uint32)
+    else:
+        posting_codes, pair_tf, pair_dl = codes
+    # The terms with postings and where each one's postings start: the postings are sorted by term.
+    if posting_terms.size:
+        first = np.flatnonzero(np.concatenate(([True], posting_terms[1:] != posting_terms[:-1])))
+    else:
+        first = np.empty(0, dtype=np.int64)
+    held = posting_terms[first]
+    counts = np.diff(np.append(first, posting_terms.size))
+    offsets = np.zeros(n_terms + 1, dtype=np.int64)
+    offsets[held + 1] = counts
+    np.cumsum(offsets, out=offsets)
+    ref_max = np.zeros(n_terms, dtype=np.float32)
+    seg = Segment(offsets=offsets, doc_ids=doc_ids, codes=posting_codes, pair_tf=pair_tf, pair_dl=pair_dl,
+                  doc_len=doc_len, passage_ids=pids, article_ids=aids, ref_avgdl=avgdl, ref_max=ref_max)
+    if posting_codes.size:
+        ref_max[held] = np.maximum.reduceat(seg.table(avgdl, params)[posting_codes], first)
+    seg.derived["segment.held"] = (held, counts)
     return seg
 
 
 def merge_segments(segments: Sequence[Segment], avgdl: float, params: bm25.BM25Params) -> Segment:
-    """One segment holding the live passages of `segments`, in passage id order (no database read)."""
+    """One segment holding the live passages of `segments`, in passage id order (no database read).
+
+    The same segment as `build_segment` of those passages would make (term ids aside, which
+    the vocabulary fixes). Segments given in passage id order (each one's passages after the
+    one before's: how refreshes make them) are merged in O(their postings): each term's
+    postings are the segments' lists one after the other, and the pairs table is the union of
+    theirs; otherwise every posting is sorted again (`_merge_sorting`).
+    """
+    n_terms = max(s.n_terms for s in segments)
+    pid_parts = [s.passage_ids[s.live] for s in segments]
+    pids = np.concatenate(pid_parts)
+    if pids.size > 1 and not bool(np.all(pids[1:] > pids[:-1])):
+        return _merge_sorting(segments, avgdl, params)
+    doc_len = np.concatenate([s.doc_len[s.live] for s in segments])
+    aids = np.concatenate([s.article_ids[s.live] for s in segments])
+    # The merged pairs table: every (tf, dl) pair a kept posting uses, ascending as np.unique
+    # orders them, found from each segment's small table (codes in use counted, not sorted).
+    used_keys, kept = [], []
+    for s in segments:
+        keep = s.codes != 0 if s.n_live != s.size else None
+        codes = s.codes if keep is None else s.codes[keep]
+        in_use = np.bincount(codes, minlength=s.pair_tf.size) > 0
+        in_use[0] = False
+        keys = s.pair_tf.astype(np.int64) << 32 | s.pair_dl.astype(np.int64)
+        used_keys.append(keys[in_use])
+        kept.append((keep, codes, keys))
+    pair_keys = np.unique(np.concatenate(used_keys))
+    term_parts, doc_parts, code_parts = [], [], []
+    start = 0
+    for s, (keep, codes, keys) in zip(segments, kept, strict=True):
+        held, counts = s.held_terms()
+        terms = np.repeat(held, counts)
+        if keep is None:
+            docs = s.doc_ids.astype(np.int64) + start
+        else:
+            renumber = np.cumsum(s.live, dtype=np.int64) - 1 + start
+            docs = renumber[s.doc_ids[keep]]
+            terms = terms[keep]
+        recode = np.zeros(keys.size, dtype=np.uint32)
+        recode[1:] = np.searchsorted(pair_keys, keys[1:]) + 1  # codes of pairs not in use: never read
+        term_parts.append(terms)
+        doc_parts.append(docs)
+        code_parts.append(recode[codes])
+        start += s.n_live
+    terms = np.concatenate(term_parts)
+    # Stable: within a term the segments' lists stay one after the other, i.e. by passage.
+    order = np.argsort(terms, kind="stable")
+    pair_tf = np.concatenate(([0.0], (pair_keys >> 32).astype(np.float64)))
+    pair_dl = np.concatenate(([0.0], (pair_keys & 0xFFFFFFFF).astype(np.float64)))
+    return _coded(n_terms, np.concatenate(doc_parts)[order].astype(np.int32), np.empty(0), terms[order],
+                  doc_len, pids, aids, avgdl, params, codes=(np.concatenate(code_parts)[order], pair_tf, pair_dl))
+
+
+def _merge_sorting(segments: Sequence[Segment], avgdl: float, params: bm25.BM25Params) -> Segment:
+    """`merge_segments` of segments whose passages interleave: every posting sorted by (term, passage)."""
     n_terms = max(s.n_terms for s in segments)
     terms_parts, pid_parts, tf_parts = [], [], []
     for s in segments:
-        per_term = np.diff(s.offsets)
-        terms = np.repeat(np.arange(s.n_terms, dtype=np.int64), per_term)
+        held, counts = s.held_terms()
+        terms = np.repeat(held, counts)
         keep = s.codes != 0
         terms_parts.append(terms[keep])
         pid_parts.append(s.passage_ids[s.doc_ids[keep]])
@@ -234,6 +361,4 @@ def merge_segments(segments: Sequence[Segment], avgdl: float, params: bm25.BM25P
     n = max(int(pids.size), 1)
     by_key = np.argsort(terms * n + docs, kind="stable")
     terms, docs, tf = terms[by_key], docs[by_key], np.concatenate(tf_parts)[by_key]
-    offsets = np.zeros(n_terms + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms, minlength=n_terms), out=offsets[1:])
-    return _coded(offsets, docs.astype(np.int32), tf, terms, doc_len, pids, aids, avgdl, params)
+    return _coded(n_terms, docs.astype(np.int32), tf, terms, doc_len, pids, aids, avgdl, params)

@@ -89,6 +89,8 @@ class IndexUpkeep:
     _merger: asyncio.Future[None] | None
     _watcher: asyncio.Future[None] | None
     _tail_saver: asyncio.Future[None] | None
+    # Merges small segments after an add is searchable (see _merge_small_soon).
+    _small_merger: asyncio.Future[None] | None = None
 
     @property
     def index_path(self) -> Path:
@@ -138,6 +140,10 @@ class IndexUpkeep:
         With `merge`, a full merge is started in the background when the policy asks for one (not
         when merely opening: a command that asks one question and exits should not start one).
         """
+        # A serving process merges small segments after the add is searchable (_merge_small_soon);
+        # opening, or a swap, merges at once (nothing is waiting to be searched yet).
+        defer_merge = merge and not swap
+
         def work() -> tuple[str, segments.LiveIndex | None, bool]:
             # A connection of its own: a thread left running by a cancelled refresh never shares one.
             con = indexing.connect(self.db_path)
@@ -148,7 +154,7 @@ class IndexUpkeep:
             if changes.gap or changes.too_long:
                 return ("gap" if changes.gap else "long"), None, False
             merged = state.last_merge
-            if not indexing.apply_changes(state, changes):
+            if not indexing.apply_changes(state, changes, merge=not defer_merge):
                 return "inconsistent", None, False
             state.generation = changes.generation
             return "ok", warmed(state.snapshot()), state.last_merge != merged
@@ -160,9 +166,54 @@ class IndexUpkeep:
         self._nrt, self._index = state, snapshot
         if merged and not self.rebuilding:
             self._save_tail_soon()
+        if defer_merge and indexing.wants_small_merge(state):
+            self._merge_small_soon()
         if merge and indexing.needs_full_merge(state) and not self.rebuilding:
             self._start_merge()
         return True
+
+    def _merge_small_soon(self) -> None:
+        """Merge the small segments in the background, once the add that made one too many is searchable.
+
+        The merge (O(the merged segments' postings), ~0.3-2 ms for the adds of a feed) changes no
+        score: an add need not wait for it, as in Lucene, whose merges run in threads of their own.
+        The next refresh waits for it (the refresh lock); `settle` waits for it.
+        """
+        if self._small_merger is None or self._small_merger.done():
+            self._small_merger = asyncio.ensure_future(self._merge_small_quietly())
+
+    async def _merge_small_quietly(self) -> None:
+        try:
+            await self._merge_small()
+        except Exception:  # the segments keep serving unmerged; the next add's merge tries again
+            log.exception("merge of small segments failed")
+
+    async def _merge_small(self) -> None:
+        async with self._refresh_lock:
+            state = self._nrt
+            if state is None or not indexing.wants_small_merge(state):
+                return
+
+            def work() -> segments.LiveIndex | None:
+                return warmed(state.snapshot()) if indexing.merge_small(state) else None
+
+            # Shielded: if cancelled (closing), the lock is held until the thread has finished with `state`.
+            running = asyncio.ensure_future(asyncio.to_thread(work))
+            try:
+                snapshot = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                await asyncio.wait([running])
+                raise
+            if snapshot is not None and self._nrt is state:
+                self._index = snapshot
+                if not self.rebuilding:
+                    self._save_tail_soon()
+
+    async def settle(self) -> None:
+        """Wait for the background merge of small segments an add started, if any (benchmarks, tests)."""
+        merger = self._small_merger
+        if merger is not None and not merger.done():
+            await asyncio.wait([merger])
 
     def _save_tail_soon(self) -> None:
         """Save the segments `TAIL_SAVE_DELAY` seconds after a merge of small segments.
@@ -188,10 +239,19 @@ class IndexUpkeep:
         state = self._nrt
         if state is None or state.log_seq == state.saved_seq or str(self.db_path) == ":memory:":
             return
+        def work() -> segments.LiveIndex | None:
+            # A merge of small segments an add left to the background is done first: the next start
+            # would otherwise do it before its first answer.
+            merged = indexing.merge_small(state)
+            segmentfile.save_tail(state, indexing.tail_path(self.index_path))
+            return warmed(state.snapshot()) if merged else None
+
         try:
             async with self._refresh_lock:
                 if self._nrt is state:
-                    await asyncio.to_thread(segmentfile.save_tail, state, indexing.tail_path(self.index_path))
+                    snapshot = await asyncio.to_thread(work)
+                    if snapshot is not None and self._nrt is state:
+                        self._index = snapshot
         except OSError as exc:
             log.warning("could not save the index tail (%s); the next start re-indexes it", exc)
 
