@@ -13,8 +13,9 @@ to add later, indexes it whole, then in one serving process (`SearchEngine`):
 - adds 100 articles in one ingest;
 - `newsbot ingest` of one small file into the same database, as a subprocess, wall time
   including start-up;
-- grows the segments to ~`--segment-share` of the passages and deletes (re-ingests changed)
-  ~`--deleted-share` of them, then asks `--queries` questions through `SearchEngine.search`
+- grows the segments to ~`--segment-share` of the passages, counting the new versions of the
+  ~`--deleted-share` of them it re-ingests changed (their old passages deleted in the base),
+  then asks `--queries` questions through `SearchEngine.search`
   (k=3, the bot's whole answer path) with those segments, then after a full merge of the same
   database: p50 of each, their ratio, and the oracle check (every question's top 10 and
   scores, segments against the merged index, within 1e-9 relative);
@@ -154,7 +155,9 @@ async def run(args: argparse.Namespace) -> dict:
     config = RetrievalConfig()
     articles = load_articles(args.corpus)
     held = args.adds + 100 + 1
-    extra = int(args.size * args.segment_share)
+    # The articles re-ingested changed (--deleted-share) land in the segments too: the held-back
+    # ones make up the rest of --segment-share.
+    extra = int(args.size * max(args.segment_share - args.deleted_share, 0.0))
     corpus, total, reps = sized_corpus(articles, args.size + extra, config)
     # The last articles are added later: one at a time, 100 at once, and the segments' share.
     n_base = len(corpus)
