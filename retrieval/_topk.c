@@ -33,7 +33,13 @@
  * every posting's passage number are checked before use, so a damaged index raises ValueError
  * instead of reading or writing out of bounds.
  *
- * For tests: `prune_min` lowers the pruning threshold so that small indexes prune too, and a list
+ * The switch is made only when completing the candidates is cheaper than adding the remaining lists
+ * whole (`worth_completing`: each candidate still in the race costs a search, about COMPLETE_COST
+ * postings): at 100k passages thousands of candidates are often left against a few thousand
+ * remaining postings, and searching for each cost more than reading the lists.
+ *
+ * For tests: `prune_min` lowers the pruning threshold so that small indexes prune too,
+ * `complete_cost=0` switches whenever the bounds allow (however many candidates), and a list
  * given as `stats` gets (the term from which only candidates were completed or -1, how many
  * candidates were still in the race then) appended.
  */
@@ -56,6 +62,8 @@
  * shorter lists there. Measured at 100k passages with segments: 64-1024 within noise of each other,
  * 4096 ~5% slower on the whole call. */
 #define FLOOR_PRUNE_MIN_POSTINGS 1024
+/* A candidate completed by search costs about this many postings added whole (worth_completing). */
+#define COMPLETE_COST 16
 /* The GIL is released while scoring when the query's postings are at least this many (~0.1 ms of
  * work). Releasing is safe: the buffers stay exported (numpy refuses to resize or free an array
  * while they are held), the index arrays are never written, and the scratch buffer and the output
@@ -325,6 +333,9 @@ typedef struct {
     /* `floor=`: a score the caller already holds k better results than (another segment's k-th
      * best): passages below it may be pruned at once, so fewer than k may come back. */
     double floor;
+    /* COMPLETE_COST unless a test changes it (0: switch whenever the bounds allow, however many
+     * candidates are left). */
+    Py_ssize_t complete_cost;
 } Job;
 
 /* The k-th best so far, or the caller's floor when higher (or when there are not k yet). */
@@ -424,6 +435,28 @@ out:
     return status;
 }
 
+/* Whether switching to completing candidates is cheaper than adding the remaining lists whole
+ * (`rest` postings): each candidate still able to reach kth costs a search in the next remaining
+ * list (a few cache misses), where a posting added whole costs about one. The candidates are
+ * counted only when there may be too many (a pass over the touched slots, reads only); once the
+ * count says no, later lists are added whole without counting again. */
+static int worth_completing(const Job *job, const int32_t *touched, size_t c, Py_ssize_t rest, double r,
+                            double kth, int *declined) {
+    size_t per = (size_t)job->complete_cost;
+    if (per == 0 || c * per <= (size_t)rest)
+        return 1;
+    if (*declined)
+        return 0;
+    const double *buf = job->buf;
+    size_t alive = 0;
+    for (size_t i = 0; i < c; i++)
+        alive += !(buf[touched[i]] + r < kth);
+    if (alive * per <= (size_t)rest)
+        return 1;
+    *declined = 1;
+    return 0;
+}
+
 /* Adds terms into buf (collecting each passage once into touched), pruning when it can. On
  * success the slots are clear again (*count is 0); on error the passages whose slots are not are
  * in touched[0:*count], for the caller to clear. */
@@ -432,12 +465,14 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
     double *buf = job->buf;
     uint32_t n = (uint32_t)job->n_passages;
     size_t c = 0;
+    int declined = 0;
     topk_reset(top);
     for (Py_ssize_t j = 0; j < job->n_terms; j++) {
         const Term *t = &job->terms[j];
         run_start[j] = c;
         double kth;
-        if (job->prune && j > 0 && rest[j] >= job->prune_min && job_kth(job, top, &kth) && reach(left[j]) < kth) {
+        if (job->prune && j > 0 && rest[j] >= job->prune_min && job_kth(job, top, &kth) && reach(left[j]) < kth &&
+            worth_completing(job, touched, c, rest[j], reach(left[j]), kth, &declined)) {
             *count = c;
             int status = complete(job, top, touched, run_start, j, left, kth);
             *count = status == OK ? 0 : c; /* complete cleared the slots, or the caller does */
@@ -448,16 +483,29 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
         double f = t->factor;
         Py_ssize_t p = 0;
         if (job->prune) {
-            for (; p < t->len && (uint32_t)docs[p] < n; p++) {
-                /* Every product is positive here: a slot still at 0.0 is a new candidate. */
-                int32_t d = docs[p];
-                double v = buf[d];
-                if (v == 0.0)
-                    touched[c++] = d;
-                Cand grown = {v + imp_at(t, p) * f, d};
-                buf[d] = grown.score;
-                topk_add(top, grown);
+            /* Every product is positive here: a slot still at 0.0 is a new candidate. The passage is
+             * written to touched whatever it is and kept by counting it (touched has room for every
+             * posting): whether a slot is new follows no pattern a branch predictor can learn. The
+             * impacts' kind is tested once a list, not once a posting. */
+#define ADD_LIST(IMPACT)                                                                                \
+    for (; p < t->len && (uint32_t)docs[p] < n; p++) {                                                 \
+        int32_t d = docs[p];                                                                          \
+        double v = buf[d];                                                                            \
+        touched[c] = d;                                                                               \
+        c += v == 0.0;                                                                                \
+        Cand grown = {v + (double)(IMPACT) * f, d};                                                   \
+        buf[d] = grown.score;                                                                         \
+        topk_add(top, grown);                                                                         \
+    }
+            if (t->codes) {
+                const uint32_t *codes = t->codes;
+                const float *table = t->table;
+                ADD_LIST(table[codes[p]])
+            } else {
+                const float *imps = t->imps;
+                ADD_LIST(imps[p])
             }
+#undef ADD_LIST
         } else if (job->n_terms == 1) {
             for (; p < t->len && (uint32_t)docs[p] < n; p++) {
                 /* numpy's `imp * f` itself, not 0.0 + it (which would turn -0.0 into 0.0) */
@@ -570,15 +618,15 @@ enum { B_OFFSETS, B_DOCS, B_IMPACTS, B_IDF, B_MAX, B_GROUPS, B_SCRATCH, B_OUT_DO
 
 static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"offsets", "doc_ids", "impacts", "idf", "max_impact", "term_ids", "weights", "k",
-                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", "table", "floor", NULL};
+                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", "table", "floor", "complete_cost", NULL};
     PyObject *objs[N_BUFFERS], *term_ids, *weights, *stats = Py_None;
     objs[B_TABLE] = Py_None;
-    Py_ssize_t k, prune_min = PRUNE_MIN_POSTINGS;
+    Py_ssize_t k, prune_min = PRUNE_MIN_POSTINGS, complete_cost = COMPLETE_COST;
     double floor = -HUGE_VAL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOnOOOO|$nOOd", kwlist, &objs[B_OFFSETS], &objs[B_DOCS],
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOOOOnOOOO|$nOOdn", kwlist, &objs[B_OFFSETS], &objs[B_DOCS],
                                      &objs[B_IMPACTS], &objs[B_IDF], &objs[B_MAX], &term_ids, &weights, &k,
                                      &objs[B_GROUPS], &objs[B_SCRATCH], &objs[B_OUT_DOCS], &objs[B_OUT_SCORES],
-                                     &prune_min, &stats, &objs[B_TABLE], &floor))
+                                     &prune_min, &stats, &objs[B_TABLE], &floor, &complete_cost))
         return NULL;
     if (stats != Py_None && !PyList_Check(stats)) {
         PyErr_Format(PyExc_TypeError, "stats must be a list or None, not %.100s", Py_TYPE(stats)->tp_name);
@@ -688,6 +736,7 @@ static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     Job job = {terms, nt, (size_t)want, held[B_GROUPS] ? views[B_GROUPS].buf : NULL, views[B_SCRATCH].buf,
                n_passages, prune, prune_min, res, 0, -1, 0, 0, 0};
     job.floor = floor;
+    job.complete_cost = complete_cost < 0 ? 0 : complete_cost;
     int status;
     if (total >= GIL_RELEASE_POSTINGS) {
         Py_BEGIN_ALLOW_THREADS
@@ -1034,6 +1083,7 @@ static PyObject *views_leading(ViewsObject *self, PyObject *args, PyObject *kwds
             job = (Job){terms, nt, (size_t)size, vb->buf[V_GROUPS].buf, scratch.buf, vb->n_passages, prune,
                         floor > -HUGE_VAL ? floor_prune_min : PRUNE_MIN_POSTINGS, res, 0, -1, 0, 0, 0};
             job.floor = floor;
+            job.complete_cost = COMPLETE_COST;
             status = size > 0 ? run(&job) : OK;
             if (status != OK) {
                 bad_view = v;

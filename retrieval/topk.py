@@ -104,8 +104,9 @@ def _top_native(index: BM25Index, weights: dict[int, float], k: int, groups: np.
                 **test_options: Any) -> tuple[np.ndarray, np.ndarray]:
     """`_top_numpy`'s result from the C kernel (which must be built).
 
-    `test_options` go to the kernel as they are: `prune_min` (prune on small indexes too) and
-    `stats` (a list that gets where pruning started and how many candidates it completed).
+    `test_options` go to the kernel as they are: `prune_min` (prune on small indexes too),
+    `complete_cost` (0: switch to completing candidates however many are left) and `stats` (a list
+    that gets where pruning started and how many candidates it completed).
     """
     if _native_topk is None:
         raise RuntimeError("retrieval._topk is not built: run `pip install -e .` with a C compiler")

@@ -100,7 +100,7 @@ def zipf_index(n: int, seed: int, variant: str = "plus") -> bm25.BM25Index:
 def test_pruned_kernel_equals_numpy_top(variant):
     index = zipf_index(3000, seed=3, variant=variant)
     rng = random.Random(5)
-    pruned = 0
+    pruned = declined = 0
     for _ in range(150):
         # a few common words (long lists) and some rarer ones, repeats included
         terms = rng.choices([f"t{i}" for i in range(4)], k=rng.randint(1, 3)) + \
@@ -108,12 +108,21 @@ def test_pruned_kernel_equals_numpy_top(variant):
         weights = bm25_reference.query_weights(index, terms)
         k = rng.choice([1, 3, 10, 30])
         for groups in (None, index.article_numbers):
+            want = topk._top_numpy(index, weights, k, groups)
+            # complete_cost=0: completes candidates whenever the bounds allow; the default only when
+            # that is cheaper than adding the remaining lists whole (else it adds them).
+            always: list[tuple[int, int]] = []
+            got = topk._top_native(index, weights, k, groups, prune_min=64, complete_cost=0, stats=always)
+            assert same(got, want), (terms, k, groups is not None)
+            assert_clean(index)
             stats: list[tuple[int, int]] = []
             got = topk._top_native(index, weights, k, groups, prune_min=64, stats=stats)
-            assert same(got, topk._top_numpy(index, weights, k, groups)), (terms, k, groups is not None)
+            assert same(got, want), (terms, k, groups is not None, "default cost")
             assert_clean(index)
-            pruned += stats[0][0] >= 0
+            pruned += always[0][0] >= 0
+            declined += always[0][0] >= 0 and stats[0][0] != always[0][0]
     assert pruned > 60, "the kernel's pruned path was rarely taken"
+    assert declined > 10, "the kernel never found completing candidates too dear"
 
 
 def test_top_k_and_top_articles_use_the_kernel():
@@ -257,11 +266,12 @@ def test_floor_prunes_below_it_and_keeps_everything_above():
         groups = index.article_numbers
         # prune_min=1: small lists prune too, so the floor is what the kernel prunes by.
         plain: list = []
-        docs_all, scores_all = topk._top_native(index, weights, 30, groups, prune_min=1, stats=plain)
+        docs_all, scores_all = topk._top_native(index, weights, 30, groups, prune_min=1, complete_cost=0, stats=plain)
         assert docs_all.size == 30
         floor = float(scores_all[10])
         stats: list = []
-        got_docs, got_scores = topk._top_native(index, weights, 30, groups, prune_min=1, floor=floor, stats=stats)
+        got_docs, got_scores = topk._top_native(index, weights, 30, groups, prune_min=1, complete_cost=0,
+                                                floor=floor, stats=stats)
         (at, completed), (plain_at, plain_completed) = stats[0], plain[0]
         pruned_early += at != -1 and (plain_at == -1 or at < plain_at or completed < plain_completed)
         keep = scores_all >= floor
