@@ -20,6 +20,10 @@
  * adding nothing; the lead passage's is multiplied by 1 + lead_boost. The module is compiled with
  * -ffp-contract=off so that no sum is fused into one rounding (an FMA).
  *
+ * With `out_unit` (float64, one entry per word) it also writes each word's best match's factor
+ * (`weight * idf[tid]`, the first of the highest in the matches' order; 0.0 without matches): the
+ * numpy version's `unit`.
+ *
  * `words` holds, per question word, its (index into term_ids, credit) pairs. Nothing from the index
  * is trusted: term ids, offsets, layout entries and the impact codes read are checked before use
  * (ValueError).
@@ -100,13 +104,16 @@ enum { B_OFFSETS, B_DOCS, B_IMPACTS, B_TABLE, B_IDF, B_ORDER, B_START, B_END, B_
        B_PLAIN, B_CREDIT, B_ARTICLE, B_MISSING, N_BUFFERS };
 
 static PyObject *evidence(PyObject *self, PyObject *args) {
-    PyObject *objs[N_BUFFERS], *leaders_obj, *term_ids, *weights, *words;
+    PyObject *objs[N_BUFFERS], *leaders_obj, *term_ids, *weights, *words, *unit_obj = Py_None;
     double lead_boost;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOdOOOOOO", &objs[B_OFFSETS], &objs[B_DOCS], &objs[B_IMPACTS],
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOdOOOOOO|O", &objs[B_OFFSETS], &objs[B_DOCS], &objs[B_IMPACTS],
                           &objs[B_TABLE], &objs[B_IDF], &objs[B_ORDER], &objs[B_START], &objs[B_END],
                           &objs[B_ORDINAL], &leaders_obj, &term_ids, &weights, &words, &lead_boost, &objs[B_BEST],
-                          &objs[B_BOOSTED], &objs[B_PLAIN], &objs[B_CREDIT], &objs[B_ARTICLE], &objs[B_MISSING]))
+                          &objs[B_BOOSTED], &objs[B_PLAIN], &objs[B_CREDIT], &objs[B_ARTICLE], &objs[B_MISSING],
+                          &unit_obj))
         return NULL;
+    Py_buffer unit_view;
+    int unit_held = 0;
     static const struct {
         const char *name;
         char kind;
@@ -232,6 +239,28 @@ static PyObject *evidence(PyObject *self, PyObject *args) {
         Py_DECREF(m);
     }
     word_first[n_words] = at;
+    if (unit_obj != Py_None) {
+        /* out_unit[i]: what word i adds at one occurrence, its best match's factor (weight × idf), as
+         * the numpy version's `max((weights.get(tid, 0.0) * float(idf[tid]) for ...), default=0.0)`:
+         * the first of the highest in the matches' order, 0.0 for a word without matches. */
+        if (get_array(unit_obj, &unit_view, "out_unit", 'f', 8, 1) < 0)
+            goto out;
+        unit_held = 1;
+        if (unit_view.shape[0] != n_words) {
+            PyErr_Format(PyExc_ValueError, "out_unit has %zd entries, words %zd", unit_view.shape[0], n_words);
+            goto out;
+        }
+        double *unit = unit_view.buf;
+        for (Py_ssize_t i = 0; i < n_words; i++) {
+            double most = 0.0;
+            for (Py_ssize_t m = word_first[i]; m < word_first[i + 1]; m++) {
+                double x = terms[match_term[m]].factor;
+                if (m == word_first[i] || x > most)
+                    most = x;
+            }
+            unit[i] = most;
+        }
+    }
     /* Every leader's article: its passages in reading order. */
     Py_ssize_t total = 0;
     for (Py_ssize_t g = 0; g < n_leaders; g++) {
@@ -354,6 +383,8 @@ static PyObject *evidence(PyObject *self, PyObject *args) {
     }
     result = PyLong_FromSsize_t(total);
 out:
+    if (unit_held)
+        PyBuffer_Release(&unit_view);
     PyMem_Free(terms);
     PyMem_Free(word_first);
     PyMem_Free(match_term);
@@ -376,7 +407,8 @@ out:
 static PyMethodDef module_methods[] = {
     {"evidence", (PyCFunction)evidence, METH_VARARGS,
      "evidence(offsets, doc_ids, impacts, table, idf, order, start, end, ordinal, leaders, term_ids, weights,"
-     " words, lead_boost, out_best, out_boosted, out_plain, out_credit, out_article, out_missing) -> passages:"
+     " words, lead_boost, out_best, out_boosted, out_plain, out_credit, out_article, out_missing[, out_unit])"
+     " -> passages:"
      " rerank_parts' per-passage work for the articles of `leaders` in one index."},
     {NULL, NULL, 0, NULL},
 };

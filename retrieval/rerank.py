@@ -167,11 +167,14 @@ def _rerank_parts_native(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[i
     tids = list({tid for term in query for tid, _ in term.matches} | weights.keys())
     slot = {tid: k for k, tid in enumerate(tids)}
     words = [[(slot[tid], c) for tid, c in term.matches] for term in query]
-    term_weights = [weights.get(tid) or 0.0 for tid in tids]
+    # weights.get(tid, 0.0): the weight the numpy version's `unit` multiplies (the kernel computes it).
+    term_weights = [weights.get(tid, 0.0) for tid in tids]
     n, g_count = len(query), sum(len(leaders) for _, _, leaders in parts)
     best = np.empty(g_count, dtype=np.int64)
     boosted, plain = np.empty(g_count), np.empty(g_count)
     credit, in_article, missing = np.empty(g_count * n), np.empty(g_count * n), np.empty(g_count * n)
+    # What each query word adds at one occurrence (the numpy version's `unit`), from the first call.
+    unit = np.empty(n)
     passages, g0, part_of = 0, 0, []
     for p, (index, layout, leaders) in enumerate(parts):
         g1 = g0 + len(leaders)
@@ -180,13 +183,11 @@ def _rerank_parts_native(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[i
             index.offsets, index.doc_ids, index.codes if coded else index.impacts, index.table if coded else None,
             idf, layout.order, layout.start, layout.end, layout.ordinal, leaders, tids, term_weights, words,
             rw.lead_boost, best[g0:g1], boosted[g0:g1], plain[g0:g1], credit[g0 * n:g1 * n],
-            in_article[g0 * n:g1 * n], missing[g0 * n:g1 * n])
+            in_article[g0 * n:g1 * n], missing[g0 * n:g1 * n], unit if p == 0 else None)
         part_of += [p] * len(leaders)
         g0 = g1
     total_idf = sum(t.idf for t in query) or 1.0
     idfs = np.array([t.idf for t in query], dtype=np.float64)
-    unit = np.array([max((weights.get(tid, 0.0) * float(idf[tid]) for tid, _ in t.matches), default=0.0)
-                     for t in query], dtype=np.float64)
     # numpy's matmul over a stack of vectors takes each dot product through the same BLAS call, with the
     # same strides, as `a @ b` on one: the numpy version's rows are contiguous, and its best passage's
     # credits are a column of a (words × passages) matrix, strided unless the articles hold one passage.
