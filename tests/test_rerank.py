@@ -240,6 +240,8 @@ def test_native_rerank_is_bit_identical_to_the_numpy_version_over_segments(seed,
             if rng.random() < 0.3:
                 matches.append((live.vocabulary[rng.choice(vocab)], 0.6))
             qterms.append(QueryTerm(rng.uniform(0.5, 6.0), tuple(matches)))
+        if rng.random() < 0.3:  # a word the index has never seen: no matches, adds 0.0 at one occurrence
+            qterms.insert(rng.randrange(len(qterms) + 1), QueryTerm(rng.uniform(0.5, 6.0), ()))
         by_view: dict[int, list[int]] = {}
         for v, d in query.leading_passages(live, weights, rng.choice([1, 10, 30])):
             by_view.setdefault(v, []).append(d)
