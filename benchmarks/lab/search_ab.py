@@ -19,6 +19,8 @@ With `--paired` the two versions instead answer side by side: both
 processes stay up, pinned to the same core, and take every question in
 turn (alternating which goes first), so that both see the same moment of a
 shared machine's load; the median of the per-question ratios is the figure.
+`--stage rank` (with `--paired`) times `query.rank` alone, right after an
+untimed search of the same question (as `benchmarks.answer_path` times it).
 `--db` and `--questions-file` use an existing database (say, the 1M one
 `benchmarks.perf --keep` leaves) and questions instead of building them.
 
@@ -107,33 +109,43 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))
 
 
 # Runs under either version's code: answers question number i for each line i read, untimed ones first.
+# With stage "rank" it times `query.rank` (at the depth one-per-story asks for, as benchmarks.answer_path
+# does) right after an untimed search of the same question, instead of the search.
 SERVE = """
 import asyncio, json, sys, time
 from retrieval.engine import SearchEngine
 
-async def main(db, qfile, k):
+async def main(db, qfile, k, stage):
     questions = [q for q in open(qfile, encoding="utf-8").read().splitlines() if q.strip()]
     engine = await SearchEngine.open(db)
     try:
         print("ready", flush=True)
         for line in sys.stdin:
             q = questions[int(line)]
-            t, c = time.perf_counter(), time.process_time()
-            await engine.search(q, k=k)
+            if stage == "rank":
+                from retrieval import query
+                await engine.search(q, k=k)
+                live = query.live(engine.index)
+                fetch = 2 * k + 1 if engine.config.one_per_story else k
+                t, c = time.perf_counter(), time.process_time()
+                query.rank(live, q, fetch, 0, engine.config)
+            else:
+                t, c = time.perf_counter(), time.process_time()
+                await engine.search(q, k=k)
             print(json.dumps([time.perf_counter() - t, time.process_time() - c]), flush=True)
     finally:
         await engine.close()
 
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
 """
 
 
 def paired(versions: list[tuple[str, Path]], dbs: dict[str, Path], questions: Path, count: int, k: int,
-           warmup: int, core: int) -> dict[str, np.ndarray]:
+           warmup: int, core: int, stage: str = "search") -> dict[str, np.ndarray]:
     """Per version, (wall, CPU) seconds of each question after the warm-up ones, both versions taking turns."""
     procs = {}
     for name, code in versions:
-        procs[name] = checkouts.start(code, ["-c", SERVE, str(dbs[name]), str(questions), str(k)], core=core)
+        procs[name] = checkouts.start(code, ["-c", SERVE, str(dbs[name]), str(questions), str(k), stage], core=core)
     try:
         for name, proc in procs.items():
             if proc.stdout.readline().strip() != "ready":
@@ -155,8 +167,10 @@ def paired(versions: list[tuple[str, Path]], dbs: dict[str, Path], questions: Pa
     return {name: np.asarray(t) for name, t in times.items()}
 
 
-def report_paired(times: dict[str, np.ndarray], k: int, passages: int, count: int, warmup: int) -> None:
-    print(f"engine.search, top {k}, {passages:,} passages, {count} questions after {warmup} warm-up ones,"
+def report_paired(times: dict[str, np.ndarray], k: int, passages: int, count: int, warmup: int,
+                  stage: str = "search") -> None:
+    what = "query.rank (after the same search, untimed)" if stage == "rank" else "engine.search"
+    print(f"{what}, top {k}, {passages:,} passages, {count} questions after {warmup} warm-up ones,"
           f" both versions answering each question in turn on one core (load average {os.getloadavg()[0]:.1f}):\n")
     print("| code | p50 ms | p95 ms | p99 ms | CPU p50 ms | CPU p95 ms |\n|---|---:|---:|---:|---:|---:|")
     for name, t in times.items():
@@ -213,7 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="both versions up at once, answering each question in turn (instead of --rounds runs)")
     p.add_argument("--compare", action="store_true",
                    help="also check that both versions show identical results (3 searches per question)")
+    p.add_argument("--stage", choices=("search", "rank"), default="search",
+                   help="with --paired: time the whole search, or `query.rank` alone (default: %(default)s)")
     args = p.parse_args(argv)
+    if args.stage != "search" and not args.paired:
+        p.error("--stage rank needs --paired")
     baseline = checkouts.require(p, args.baseline_code)
     if args.db and not args.db.exists():
         p.error(f"--db {args.db} does not exist")
@@ -253,8 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for diff in shown:
                 print(diff)
         if args.paired:
-            report_paired(paired(versions, dbs, qfile, args.questions, args.k, args.warmup, core), args.k,
-                          passages, args.questions, args.warmup)
+            report_paired(paired(versions, dbs, qfile, args.questions, args.k, args.warmup, core, args.stage),
+                          args.k, passages, args.questions, args.warmup, args.stage)
             if args.compare:
                 print(f"\nSame output: {same} of {searches} searches identical ({len(questions)} questions × top 3,"
                       f" top 10, second page of 3; {hits:,} hits with their excerpts and highlights)")
