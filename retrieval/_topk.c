@@ -618,7 +618,8 @@ enum { B_OFFSETS, B_DOCS, B_IMPACTS, B_IDF, B_MAX, B_GROUPS, B_SCRATCH, B_OUT_DO
 
 static PyObject *top(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"offsets", "doc_ids", "impacts", "idf", "max_impact", "term_ids", "weights", "k",
-                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", "table", "floor", "complete_cost", NULL};
+                             "groups", "scratch", "out_docs", "out_scores", "prune_min", "stats", "table", "floor",
+                             "complete_cost", NULL};
     PyObject *objs[N_BUFFERS], *term_ids, *weights, *stats = Py_None;
     objs[B_TABLE] = Py_None;
     Py_ssize_t k, prune_min = PRUNE_MIN_POSTINGS, complete_cost = COMPLETE_COST;
