@@ -78,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.db.exists():
         p.error(f"--db {args.db} does not exist")
+    if topk._native_topk is None:
+        raise SystemExit("this checkout's retrieval._topk is not built: run `make .venv/.installed-dev`")
     base = load_extension(args.baseline_code, "_topk")
     # Questions about the articles the database holds, as benchmarks.answer_path asks them.
     articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), answer_path.passage_count(args.db),
@@ -89,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               v.table if v.codes is not None else None, v.idf, v.max_impact, v.article_numbers,
               None if seg is None else seg.live, v.passage_ids)
              for v, seg in zip(live.views, live.segments, strict=True)]
-    ours, theirs = topk._native_topk.Views(views), base.Views(views)  # type: ignore[union-attr]
+    ours, theirs = topk._native_topk.Views(views), base.Views(views)
     scratch = np.zeros(max(ours.max_passages, 1), dtype=np.float64)
     best: dict[str, list[float]] = {"ours": [float("inf")] * len(calls), "theirs": [float("inf")] * len(calls)}
     clock = time.perf_counter
