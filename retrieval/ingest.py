@@ -67,6 +67,8 @@ class Target:
     stories: storygroups.StoryKeeper
     # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
     listeners: list[Callable[[], None]] = field(default_factory=list)
+    # Called between the batches of a long ingest: checkpoint what is written (retrieval/walcheckpoint.py).
+    checkpoint: Callable[[], None] | None = None
 
 
 def path_records(paths: Iterable[str | Path], report: IngestReport, max_bytes: int) -> Iterator[tuple[Record, str]]:
@@ -169,6 +171,10 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                     batch, skipped = await upcoming
                     if not batch and not skipped:
                         break
+                    if report.passages and target.checkpoint is not None:
+                        # Another batch follows one written: checkpoint that one beside this one's
+                        # writes (after the last, the caller does, once it is searchable).
+                        target.checkpoint()
                     if overlap:
                         upcoming = prepare_next()
                     for record in skipped:
