@@ -233,9 +233,15 @@ class StoryIndex:
             hit = np.flatnonzero(table[np.minimum(lo, table.size - 1)] == keys)
             if not hit.size:
                 continue
-            counts = np.searchsorted(table, keys[hit], side="right") - lo[hit]
+            # Most keys found are held once: the right end is searched for (a second pass through
+            # the table, as long as the first) only where the next entry holds the same key too.
+            lo_hit, hit_keys = lo[hit], keys[hit]
+            counts = np.ones(hit.size, dtype=np.intp)
+            more = np.flatnonzero(table[np.minimum(lo_hit + 1, table.size - 1)] == hit_keys)
+            more = more[lo_hit[more] + 1 < table.size]
+            counts[more] = np.searchsorted(table, hit_keys[more], side="right") - lo_hit[more]
             ends = np.cumsum(counts)
-            at = np.arange(ends[-1]) + np.repeat(lo[hit] - (ends - counts), counts)
+            at = np.arange(ends[-1]) + np.repeat(lo_hit - (ends - counts), counts)
             rows_out.append(np.repeat(rows[hit], counts))
             slots_out.append(table_slots[at])
         if not rows_out:
