@@ -170,6 +170,8 @@ class SearchEngine(IndexUpkeep):
                 await asyncio.wait([task])
         await self.save_segments()
         await self._checkpointer.close()
+        if self._log_readers is not None:
+            self._log_readers.close()
         if self._story_map is not None:
             await self._story_map.close()
         if self._rows is not None:
