@@ -12,6 +12,11 @@ import numpy as np
 
 from .stories import BANDS, MAX_DAYS_APART, PERMUTATIONS, SHORT_THRESHOLD, THRESHOLD, band_keys
 
+try:  # the lookup's search in C (retrieval/_minhash.c); the numpy in StoryIndex._lookup is its specification
+    from ._minhash import sorted_matches as _native_matches
+except ImportError:  # built without a C compiler
+    _native_matches = None
+
 # Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
 # are this many, or as many as in the big one (merging copies it).
 MERGE_EVERY = 64_000
@@ -227,6 +232,13 @@ class StoryIndex:
         keys, rows = keys[maybe], rows[maybe]
         for table, table_slots in [(self._sorted_keys, self._sorted_slots), *self._recent]:
             if not table.size:
+                continue
+            if _native_matches is not None:
+                pairs = _native_matches(np.ascontiguousarray(table), np.ascontiguousarray(keys))
+                found, at = (np.frombuffer(b, dtype=np.int64) for b in pairs)
+                if found.size:
+                    rows_out.append(rows[found])
+                    slots_out.append(table_slots[at])
                 continue
             # The right ends only for the keys found (a few percent): half the searching.
             lo = np.searchsorted(table, keys, side="left")
