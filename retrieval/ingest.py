@@ -30,6 +30,9 @@ from .readers import Record, Skipped, iter_input_files, read_path
 log = logging.getLogger(__name__)
 
 INGEST_BATCH = 500
+# Analysis cache entries an ingest leaves for the next (release_index_caches): the adds of a feed or
+# an upload start warm; a bulk ingest's cache (up to ~1M tokens, ~100 MB) is given back.
+KEPT_CACHE_ENTRIES = 1 << 16
 # Title terms repeated into every passage are capped: a hostile 1 MB title must
 # not be copied into each passage of its article.
 TITLE_CHARS, TITLE_TERMS = 1000, 64
@@ -201,7 +204,7 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                 await asyncio.wait([upcoming])
                 if not upcoming.cancelled():
                     upcoming.exception()  # mark retrieved: only the first error is reported
-                release_index_caches()
+                release_index_caches(keep=KEPT_CACHE_ENTRIES)
 
 
 
