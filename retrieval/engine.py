@@ -126,7 +126,7 @@ class SearchEngine(IndexUpkeep):
         # The WAL checkpoint, off the adds' commits (retrieval/walcheckpoint.py).
         self._checkpointer = WalCheckpointer(db_path)
         self._target = ingest.Target(config, writer, self._write_lock, self._stories,
-                                     checkpoint=self._checkpointer.kick)
+                                     checkpoints=self._checkpointer)
         # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
         self.ingest_listeners = self._target.listeners
 
@@ -258,6 +258,7 @@ class SearchEngine(IndexUpkeep):
         if deleted and rebuild:
             await self.refresh_index()
         if deleted:
+            self._checkpointer.wrote(1)
             self._checkpointer.kick()
         return deleted
 

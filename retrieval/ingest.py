@@ -26,6 +26,7 @@ from .config import RetrievalConfig
 from .db import transaction
 from .passages import passage_spans
 from .readers import Record, Skipped, iter_input_files, read_path
+from .walcheckpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,9 @@ class Target:
     stories: storygroups.StoryKeeper
     # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
     listeners: list[Callable[[], None]] = field(default_factory=list)
-    # Called between the batches of a long ingest: checkpoint what is written (retrieval/walcheckpoint.py).
-    checkpoint: Callable[[], None] | None = None
+    # Told the passages each batch wrote, and asked to checkpoint between the batches of a long ingest
+    # (retrieval/walcheckpoint.py); the engine asks after the last, once it is searchable.
+    checkpoints: WalCheckpointer | None = None
 
 
 def path_records(paths: Iterable[str | Path], report: IngestReport, max_bytes: int) -> Iterator[tuple[Record, str]]:
@@ -174,10 +176,10 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                     batch, skipped = await upcoming
                     if not batch and not skipped:
                         break
-                    if report.passages and target.checkpoint is not None:
+                    if report.passages and target.checkpoints is not None:
                         # Another batch follows one written: checkpoint that one beside this one's
                         # writes (after the last, the caller does, once it is searchable).
-                        target.checkpoint()
+                        target.checkpoints.kick()
                     if overlap:
                         upcoming = prepare_next()
                     for record in skipped:
@@ -188,7 +190,10 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                         report.added += counts["added"]
                         report.updated += counts["updated"]
                         report.unchanged += counts["unchanged"]
-                        report.passages += sum(len(p.passages) for p in batch)
+                        written = sum(len(p.passages) for p in batch)
+                        report.passages += written
+                        if target.checkpoints is not None:
+                            target.checkpoints.wrote(written)
                     done += len(batch) + len(skipped)
                     if progress:
                         progress(report.files, done)

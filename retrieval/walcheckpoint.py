@@ -4,7 +4,8 @@ SQLite in WAL mode copies the log back into the database file (a checkpoint) fro
 COMMIT that takes the log past `wal_autocheckpoint` pages (1000 by default): about one add of
 ~100 passages in 20 paid ~110 ms for it (1000 pages of 16 KiB written and synced), ten times
 the add itself. The engine's writer raises its own threshold to `BACKSTOP_PAGES`, and after each
-ingest (each batch of a long one) `WalCheckpointer.kick` starts a PASSIVE checkpoint on a
+ingest (each batch of a long one) that brought the passages written since the last one to
+`CHECKPOINT_PASSAGES`, `WalCheckpointer.kick` starts a PASSIVE checkpoint on a
 connection of its own in a worker thread: it copies what is committed without taking the write
 lock or waiting for readers, so writes and questions go on meanwhile, and with two cores it runs
 beside them.
@@ -13,8 +14,9 @@ Why this keeps the guarantees:
 - Crash safety is SQLite's: a checkpoint only copies committed pages and the log stays the
   authority until a later writer restarts it, so a SIGKILL at any point of one leaves a file
   that opens with every commit in it (tests/test_crash.py kills ingests at random points).
-- The log cannot grow without bound: at most one checkpoint runs at a time and each new write
-  starts another once it ends, so the log holds what was written since the last one began; if
+- The log cannot grow without bound: at most one checkpoint runs at a time and writes past the
+  threshold start another once it ends, so the log holds what was written since the last one began
+  plus fewer than `CHECKPOINT_PASSAGES` passages; if
   checkpoints cannot run at all (a failure, logged), the writer's own automatic checkpoint at
   `BACKSTOP_PAGES` (128 MiB of log) still bounds it. Other connections (the bot's, another
   process's `newsbot ingest`) keep SQLite's default threshold.
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # The writer's own automatic checkpoint: reached only if the background ones fall behind or fail.
 BACKSTOP_PAGES = 8000
+# Passages written before a checkpoint is worth starting (~250 pages of log, ~4 MiB): the adds of single
+# articles share one instead of each paying a checkpoint (and a restart of the log) of its own.
+CHECKPOINT_PASSAGES = 400
 
 
 class WalCheckpointer:
@@ -43,6 +48,7 @@ class WalCheckpointer:
         self._con: sqlite3.Connection | None = None
         self._task: asyncio.Future[None] | None = None
         self._again = False  # a write came while a checkpoint ran: another follows it
+        self._pending = 0  # passages written since the last checkpoint started
         self._closed = False
         self.runs = 0  # checkpoints run (tests, benchmarks)
         self.last: tuple[int, int, int] | None = None  # (busy, log frames, frames checkpointed) of the last
@@ -56,10 +62,16 @@ class WalCheckpointer:
         if self.enabled:
             await writer.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
 
+    def wrote(self, passages: int) -> None:
+        """Count passages committed (written or deleted) towards the next checkpoint."""
+        self._pending += passages
+
     def kick(self) -> None:
-        """A write was committed: checkpoint it in the background (after the running one, if any)."""
-        if not self.enabled or self._closed:
+        """Checkpoint what was committed in the background (after the running one, if any), once
+        `CHECKPOINT_PASSAGES` were written since the last one started."""
+        if not self.enabled or self._closed or self._pending < CHECKPOINT_PASSAGES:
             return
+        self._pending = 0
         if self._task is not None and not self._task.done():
             self._again = True
             return

@@ -6,7 +6,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from retrieval import ingest
+from retrieval import ingest, walcheckpoint
 from retrieval.engine import RetrievalConfig, SearchEngine
 from retrieval.walcheckpoint import BACKSTOP_PAGES
 
@@ -25,10 +25,13 @@ def main_file_articles(db: Path, scratch: Path) -> set[str]:
     copy = scratch / "main-only.db"
     shutil.copy(db, copy)
     with sqlite3.connect(copy) as con:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = 'articles'").fetchone():
+            return set()  # not even the schema has been copied in yet
         return {r[0] for r in con.execute("SELECT id FROM articles")}
 
 
-async def test_adds_are_checkpointed_in_the_background_and_the_log_restarts(tmp_path: Path):
+async def test_adds_are_checkpointed_in_the_background_and_the_log_restarts(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(walcheckpoint, "CHECKPOINT_PASSAGES", 1)  # every add: each one's pages checked
     db = tmp_path / "news.db"
     engine = await SearchEngine.open(db, RetrievalConfig())
     try:
@@ -55,18 +58,40 @@ async def test_adds_are_checkpointed_in_the_background_and_the_log_restarts(tmp_
         assert con.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 36
 
 
+async def test_small_adds_share_a_checkpoint(tmp_path: Path, monkeypatch):
+    db = tmp_path / "news.db"
+    engine = await SearchEngine.open(db, RetrievalConfig())
+    try:
+        report = await engine.ingest_bytes(jsonl(0, 3), "add.jsonl")
+        per_add = report.passages
+        monkeypatch.setattr(walcheckpoint, "CHECKPOINT_PASSAGES", 3 * per_add)
+        adds = 1
+        while engine._checkpointer.runs == 0:
+            await engine.settle()
+            assert main_file_articles(db, tmp_path) == set()  # below the threshold: still only in the log
+            await engine.ingest_bytes(jsonl(3 * adds, 3), "add.jsonl")
+            adds += 1
+            await engine.settle()
+        assert adds == 3  # the third add's passages reached it
+        assert main_file_articles(db, tmp_path) == {f"a{j}" for j in range(9)}
+    finally:
+        await engine.close()
+
+
 async def test_a_long_ingest_is_checkpointed_between_its_batches(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(ingest, "INGEST_BATCH", 4)
+    monkeypatch.setattr(walcheckpoint, "CHECKPOINT_PASSAGES", 1)
     db = tmp_path / "news.db"
     kicks = []
     engine = await SearchEngine.open(db, RetrievalConfig())
     try:
-        kick = engine._target.checkpoint
-        assert kick is not None
-        engine._target.checkpoint = lambda: (kicks.append(1), kick())
+        checkpointer = engine._target.checkpoints
+        assert checkpointer is engine._checkpointer
+        kick = checkpointer.kick
+        monkeypatch.setattr(checkpointer, "kick", lambda: (kicks.append(1), kick()))
         report = await engine.ingest_bytes(jsonl(0, 20), "bulk.jsonl")
         assert report.added == 20
-        assert len(kicks) == 4  # between the 5 batches; the engine kicks after the last
+        assert len(kicks) == 5  # between the 5 batches, and the engine's after the last
         await engine.settle()
         assert main_file_articles(db, tmp_path) == {f"a{j}" for j in range(20)}
     finally:
