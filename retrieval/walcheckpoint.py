@@ -3,23 +3,22 @@
 SQLite in WAL mode copies the log back into the database file (a checkpoint) from inside the
 COMMIT that takes the log past `wal_autocheckpoint` pages (1000 by default): about one add of
 ~100 passages in 20 paid ~110 ms for it (1000 pages of 16 KiB written and synced), ten times
-the add itself. The engine's writer raises its own threshold to `BACKSTOP_PAGES`, and after each
-ingest (each batch of a long one) that brought the passages written since the last one to
-`CHECKPOINT_PASSAGES`, `WalCheckpointer.kick` starts a PASSIVE checkpoint on a
-connection of its own in a worker thread: it copies what is committed without taking the write
-lock or waiting for readers, so writes and questions go on meanwhile, and with two cores it runs
-beside them.
+the add itself. The engine's writer raises its own threshold to `BACKSTOP_PAGES`, and once an
+ingest (or a batch of a long one) brings the passages written since the last checkpoint to
+`CHECKPOINT_PASSAGES`, `WalCheckpointer.kick` starts a PASSIVE checkpoint on a connection of its
+own in a worker thread: it copies what is committed without taking the write lock or waiting for
+readers, so writes and questions go on meanwhile, and with two cores it runs beside them.
 
 Why this keeps the guarantees:
 - Crash safety is SQLite's: a checkpoint only copies committed pages and the log stays the
   authority until a later writer restarts it, so a SIGKILL at any point of one leaves a file
   that opens with every commit in it (tests/test_crash.py kills ingests at random points).
 - The log cannot grow without bound: at most one checkpoint runs at a time and writes past the
-  threshold start another once it ends, so the log holds what was written since the last one began
-  plus fewer than `CHECKPOINT_PASSAGES` passages; if
-  checkpoints cannot run at all (a failure, logged), the writer's own automatic checkpoint at
-  `BACKSTOP_PAGES` (128 MiB of log) still bounds it. Other connections (the bot's, another
-  process's `newsbot ingest`) keep SQLite's default threshold.
+  threshold start another once it ends, so the log holds what was written since the last one
+  began plus fewer than `CHECKPOINT_PASSAGES` passages; if checkpoints cannot run at all (a
+  failure, logged), the writer's own automatic checkpoint at `BACKSTOP_PAGES` (128 MiB of log)
+  still bounds it. Other connections (the bot's, another process's `newsbot ingest`) keep
+  SQLite's default threshold.
 """
 
 from __future__ import annotations
