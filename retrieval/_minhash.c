@@ -244,9 +244,79 @@ done:
     return result;
 }
 
+/* `sorted_matches(table, keys) -> (found, at)`: every entry of `table` equal to a key of `keys`
+ * (both uint64, ascending), as two int64 arrays in bytes: found[m] the key's index, at[m] the
+ * entry's, by key then entry; StoryIndex._lookup's numpy version is the specification. The keys
+ * being sorted, each search starts where the last one ended and gallops forward: a batch's ~1,500
+ * keys against a table of 1.5M cost two numpy binary searches of the whole table per key before,
+ * with a dozen array passes around them. */
+typedef struct {
+    int64_t *v;
+    Py_ssize_t n, cap;
+} Int64s;
+
+static int push(Int64s *a, int64_t x) {
+    if (a->n == a->cap) {
+        Py_ssize_t cap = a->cap ? 2 * a->cap : 256;
+        int64_t *v = PyMem_Realloc(a->v, (size_t)cap * sizeof(int64_t));
+        if (!v) return -1;
+        a->v = v;
+        a->cap = cap;
+    }
+    a->v[a->n++] = x;
+    return 0;
+}
+
+static PyObject *sorted_matches(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer table = {0}, keys = {0};
+    if (!PyArg_ParseTuple(args, "y*y*", &table, &keys)) return NULL;
+    PyObject *result = NULL;
+    Int64s found = {0}, at = {0};
+    if (table.len % 8 || keys.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "sorted_matches: table and keys must be uint64 arrays");
+        goto done;
+    }
+    const uint64_t *t = table.buf, *k = keys.buf;
+    Py_ssize_t n = table.len / 8, m = keys.len / 8, lo = 0;
+    for (Py_ssize_t i = 0; i < m && lo < n; i++) {
+        uint64_t key = k[i];
+        /* lower bound of key in t[lo:n]: gallop to a bracket, then halve it */
+        Py_ssize_t step = 1, hi = lo;
+        while (hi < n && t[hi] < key) {
+            lo = hi + 1;
+            hi += step;
+            step *= 2;
+        }
+        if (hi > n) hi = n;
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (t[mid] < key) lo = mid + 1; else hi = mid;
+        }
+        for (Py_ssize_t j = lo; j < n && t[j] == key; j++)
+            if (push(&found, i) || push(&at, j)) {
+                PyErr_NoMemory();
+                goto done;
+            }
+    }
+    PyObject *f = PyBytes_FromStringAndSize((const char *)found.v, found.n * (Py_ssize_t)sizeof(int64_t));
+    PyObject *a = f ? PyBytes_FromStringAndSize((const char *)at.v, at.n * (Py_ssize_t)sizeof(int64_t)) : NULL;
+    if (f && a) result = PyTuple_Pack(2, f, a);
+    Py_XDECREF(f);
+    Py_XDECREF(a);
+done:
+    PyMem_Free(found.v);
+    PyMem_Free(at.v);
+    PyBuffer_Release(&table);
+    PyBuffer_Release(&keys);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"signatures", signatures, METH_VARARGS,
      "signatures(titles, bodies, lead_chars, lead_words, shingle_words, a, b, out) -> shingle counts (-1: not done)"},
+    {"sorted_matches", sorted_matches, METH_VARARGS,
+     "sorted_matches(table, keys) -> (found, at): int64 bytes of the equal (key, entry) pairs of two sorted uint64 arrays"},
     {NULL, NULL, 0, NULL},
 };
 

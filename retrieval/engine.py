@@ -53,6 +53,7 @@ from .upkeep import (  # noqa: F401  (re-exported)
     IndexUpkeep,
     SegmentInfo,
 )
+from .walcheckpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,10 @@ class SearchEngine(IndexUpkeep):
         # codes of every segment's part read before stay valid.
         self._news_sources: dict[str, int] = {}
         self._stories = storygroups.StoryKeeper(ZoneInfo(config.timezone))
-        self._target = ingest.Target(config, writer, self._write_lock, self._stories)
+        # The WAL checkpoint, off the adds' commits (retrieval/walcheckpoint.py).
+        self._checkpointer = WalCheckpointer(db_path)
+        self._target = ingest.Target(config, writer, self._write_lock, self._stories,
+                                     checkpoints=self._checkpointer)
         # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
         self.ingest_listeners = self._target.listeners
 
@@ -147,6 +151,7 @@ class SearchEngine(IndexUpkeep):
             raise
         engine = cls(db_path, config, writer, reader)
         try:
+            await engine._checkpointer.attach(writer)
             engine._rows = rowreads.RowReader.open(db_path)
             engine._story_map = storymap.StoryMap(Path(db_path)) if story_map and engine._rows is not None else None
             await ingest.refresh_pipeline(engine._target)
@@ -164,6 +169,9 @@ class SearchEngine(IndexUpkeep):
                 task.cancel()
                 await asyncio.wait([task])
         await self.save_segments()
+        await self._checkpointer.close()
+        if self._log_readers is not None:
+            self._log_readers.close()
         if self._story_map is not None:
             await self._story_map.close()
         if self._rows is not None:
@@ -234,7 +242,14 @@ class SearchEngine(IndexUpkeep):
         if refresh and (report.added or report.updated):
             # Near-real-time: only what changed is indexed (a segment), before this returns.
             await self.refresh_index()
+        if report.added or report.updated:
+            self._checkpointer.kick()  # the last batch's pages, now that it is searchable
         return report
+
+    async def settle(self) -> None:
+        """Wait for what adds left to the background: the merge of small segments, the WAL checkpoint."""
+        await super().settle()
+        await self._checkpointer.settled()
 
     async def delete_article(self, article_id: str, *, rebuild: bool = True) -> bool:
         async with self._write_lock:
@@ -242,6 +257,9 @@ class SearchEngine(IndexUpkeep):
             self._stories.forget(article_id)  # its stories row went with it (ON DELETE CASCADE)
         if deleted and rebuild:
             await self.refresh_index()
+        if deleted:
+            self._checkpointer.wrote(1)
+            self._checkpointer.kick()
         return deleted
 
     # --- search (retrieval/query.py) ---------------------------------------------------

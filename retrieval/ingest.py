@@ -26,10 +26,14 @@ from .config import RetrievalConfig
 from .db import transaction
 from .passages import passage_spans
 from .readers import Record, Skipped, iter_input_files, read_path
+from .walcheckpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
 INGEST_BATCH = 500
+# Analysis cache entries an ingest leaves for the next (release_index_caches): the adds of a feed or
+# an upload start warm; a bulk ingest's cache (up to ~1M tokens, ~100 MB) is given back.
+KEPT_CACHE_ENTRIES = 1 << 16
 # Title terms repeated into every passage are capped: a hostile 1 MB title must
 # not be copied into each passage of its article.
 TITLE_CHARS, TITLE_TERMS = 1000, 64
@@ -67,6 +71,9 @@ class Target:
     stories: storygroups.StoryKeeper
     # Called (no arguments) after an ingest that added or changed articles: followed-topic alerts.
     listeners: list[Callable[[], None]] = field(default_factory=list)
+    # Told the passages each batch wrote, and asked to checkpoint between the batches of a long ingest
+    # (retrieval/walcheckpoint.py); the engine asks after the last, once it is searchable.
+    checkpoints: WalCheckpointer | None = None
 
 
 def path_records(paths: Iterable[str | Path], report: IngestReport, max_bytes: int) -> Iterator[tuple[Record, str]]:
@@ -169,6 +176,10 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                     batch, skipped = await upcoming
                     if not batch and not skipped:
                         break
+                    if report.passages and target.checkpoints is not None:
+                        # Another batch follows one written: checkpoint that one beside this one's
+                        # writes (after the last, the caller does, once it is searchable).
+                        target.checkpoints.kick()
                     if overlap:
                         upcoming = prepare_next()
                     for record in skipped:
@@ -179,7 +190,10 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                         report.added += counts["added"]
                         report.updated += counts["updated"]
                         report.unchanged += counts["unchanged"]
-                        report.passages += sum(len(p.passages) for p in batch)
+                        written = sum(len(p.passages) for p in batch)
+                        report.passages += written
+                        if target.checkpoints is not None:
+                            target.checkpoints.wrote(written)
                     done += len(batch) + len(skipped)
                     if progress:
                         progress(report.files, done)
@@ -195,7 +209,7 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                 await asyncio.wait([upcoming])
                 if not upcoming.cancelled():
                     upcoming.exception()  # mark retrieved: only the first error is reported
-                release_index_caches()
+                release_index_caches(keep=KEPT_CACHE_ENTRIES)
 
 
 

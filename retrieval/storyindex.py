@@ -12,6 +12,11 @@ import numpy as np
 
 from .stories import BANDS, MAX_DAYS_APART, PERMUTATIONS, SHORT_THRESHOLD, THRESHOLD, band_keys
 
+try:  # the lookup's search in C (retrieval/_minhash.c); the numpy in StoryIndex._lookup is its specification
+    from ._minhash import sorted_matches as _native_matches
+except ImportError:  # built without a C compiler
+    _native_matches = None
+
 # Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
 # are this many, or as many as in the big one (merging copies it).
 MERGE_EVERY = 64_000
@@ -228,14 +233,27 @@ class StoryIndex:
         for table, table_slots in [(self._sorted_keys, self._sorted_slots), *self._recent]:
             if not table.size:
                 continue
+            if _native_matches is not None:
+                pairs = _native_matches(np.ascontiguousarray(table), np.ascontiguousarray(keys))
+                found, at = (np.frombuffer(b, dtype=np.int64) for b in pairs)
+                if found.size:
+                    rows_out.append(rows[found])
+                    slots_out.append(table_slots[at])
+                continue
             # The right ends only for the keys found (a few percent): half the searching.
             lo = np.searchsorted(table, keys, side="left")
             hit = np.flatnonzero(table[np.minimum(lo, table.size - 1)] == keys)
             if not hit.size:
                 continue
-            counts = np.searchsorted(table, keys[hit], side="right") - lo[hit]
+            # Most keys found are held once: the right end is searched for (a second pass through
+            # the table, as long as the first) only where the next entry holds the same key too.
+            lo_hit, hit_keys = lo[hit], keys[hit]
+            counts = np.ones(hit.size, dtype=np.intp)
+            more = np.flatnonzero(table[np.minimum(lo_hit + 1, table.size - 1)] == hit_keys)
+            more = more[lo_hit[more] + 1 < table.size]
+            counts[more] = np.searchsorted(table, hit_keys[more], side="right") - lo_hit[more]
             ends = np.cumsum(counts)
-            at = np.arange(ends[-1]) + np.repeat(lo[hit] - (ends - counts), counts)
+            at = np.arange(ends[-1]) + np.repeat(lo_hit - (ends - counts), counts)
             rows_out.append(np.repeat(rows[hit], counts))
             slots_out.append(table_slots[at])
         if not rows_out:

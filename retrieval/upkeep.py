@@ -91,6 +91,8 @@ class IndexUpkeep:
     _tail_saver: asyncio.Future[None] | None
     # Merges small segments after an add is searchable (see _merge_small_soon).
     _small_merger: asyncio.Future[None] | None = None
+    # The refreshes' connections for reading the passage log (closed by the engine's close).
+    _log_readers: passagelog.ReaderPool | None = None
 
     @property
     def index_path(self) -> Path:
@@ -143,14 +145,15 @@ class IndexUpkeep:
         # A serving process merges small segments after the add is searchable (_merge_small_soon);
         # opening, or a swap, merges at once (nothing is waiting to be searched yet).
         defer_merge = merge and not swap
+        if self._log_readers is None:
+            self._log_readers = passagelog.ReaderPool(self.db_path)
+        readers = self._log_readers
 
         def work() -> tuple[str, segments.LiveIndex | None, bool]:
-            # A connection of its own: a thread left running by a cancelled refresh never shares one.
-            con = indexing.connect(self.db_path)
-            try:
+            # A connection of its own while it reads (kept for the next refresh): a thread left
+            # running by a cancelled refresh never shares one.
+            with readers.connection() as con:
                 changes = indexing.read_changes(con, state.log_seq, indexing.tail_limit(state.n_live))
-            finally:
-                con.close()
             if changes.gap or changes.too_long:
                 return ("gap" if changes.gap else "long"), None, False
             merged = state.last_merge

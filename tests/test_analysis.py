@@ -1,5 +1,6 @@
 """Each filter of the Arabic chain alone, then the chains."""
 
+import json
 import re
 
 import pytest
@@ -252,3 +253,32 @@ def test_a_frame_alone_or_inside_a_question_is_kept():
     assert a.analyze_query("ماذا حدث") == a.analyze("حدث")
     assert a.analyze_query("الانتخابات العراقية ماذا حدث فيها") == a.analyze("الانتخابات العراقية حدث فيها")
     assert a.analyze("ماذا حدث في العراق") == a.analyze("ماذا حدث العراق")  # the index side keeps its words
+
+
+def test_release_keeps_a_small_index_cache_and_gives_back_a_large_one():
+    if a._index_native is None:
+        pytest.skip("built without the C chain")
+    a.release_index_caches()
+    a.analyze("أعلنت وزارة الصحة اليوم افتتاح مستشفى جديد في المدينة")
+    held = a._index_native.cached()
+    assert held > 0
+    a.release_index_caches(keep=held)  # small enough: the next ingest starts warm
+    assert a._index_native.cached() == held
+    a.release_index_caches(keep=held - 1)  # past the bound: given back
+    assert a._index_native.cached() == 0
+
+
+async def test_an_ingest_leaves_a_small_cache_warm_and_drops_a_large_one(tmp_path, monkeypatch):
+    from retrieval import ingest
+    from retrieval.engine import RetrievalConfig, SearchEngine
+    if a._index_native is None:
+        pytest.skip("built without the C chain")
+    body = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في المدينة يضم مئتي سرير وقسما للطوارئ"
+    async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+        a.release_index_caches()
+        await engine.ingest_bytes(json.dumps({"id": "x1", "text": body}, ensure_ascii=False).encode(), "a.json")
+        assert a._index_native.cached() > 0
+        monkeypatch.setattr(ingest, "KEPT_CACHE_ENTRIES", 2)
+        await engine.ingest_bytes(json.dumps({"id": "x2", "text": body + " ثانية"}, ensure_ascii=False).encode(),
+                                  "b.json")
+        assert a._index_native.cached() == 0

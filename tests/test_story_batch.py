@@ -269,3 +269,32 @@ async def test_another_reader_never_sees_an_article_without_its_story(tmp_path: 
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT count(*) FROM articles a JOIN stories s ON s.article_id = a.id").fetchone() == (
             len(ARTICLES),)
+
+
+def test_native_lookup_finds_the_same_pairs_as_numpy(monkeypatch) -> None:
+    """StoryIndex._lookup through retrieval/_minhash.c's sorted_matches against its numpy version: keys
+    held several times (in the big array and in recent runs), keys past either end, repeated queries."""
+    assert storyindex._native_matches is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        # Few distinct key values, so most are held many times and queried more than once.
+        n = int(rng.integers(1, 400))
+        sigs = rng.integers(0, 4 if trial % 2 else 1 << 32, size=(n, stories.PERMUTATIONS)).astype(np.uint32)
+        index = storyindex.StoryIndex.bulk([f"a{i}" for i in range(n)], sigs, np.full(n, np.nan),
+                                           [f"a{i}" for i in range(n)])
+        extra = int(rng.integers(0, 50))
+        for j in range(extra):  # recent runs beside the big array
+            index.add(f"b{j}", sigs[int(rng.integers(0, n))], math.nan, f"b{j}")
+        stored = np.concatenate([index._sorted_keys, *(k for k, _ in index._recent)])
+        queries = np.sort(np.concatenate([rng.choice(stored, size=min(300, stored.size)),
+                                          rng.integers(0, 1 << 63, size=100, dtype=np.uint64),
+                                          np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)]))
+        rows = rng.integers(0, 50, size=queries.size).astype(np.int64)
+        native = index._lookup(queries, rows)
+        monkeypatch.setattr(storyindex, "_native_matches", None)
+        numpy = index._lookup(queries, rows)
+        monkeypatch.undo()
+        assert native[0].size > 0
+        assert np.array_equal(native[0], numpy[0]) and np.array_equal(native[1], numpy[1])
+    with pytest.raises(ValueError, match="uint64"):
+        storyindex._native_matches(b"1234567", b"")
