@@ -25,7 +25,7 @@ from retrieval.segment import (
     term_ids,
     text_term_ids,
 )
-from tests.test_nrt_oracle import article, check_against_rebuild
+from tests.test_nrt_oracle import article, check_against_rebuild, no_full_merges  # noqa: F401 (a fixture)
 
 PARAMS = {v: bm25.BM25Params(variant=v) for v in ("okapi", "l", "plus")}
 ARRAYS = ("doc_ids", "codes", "pair_tf", "pair_dl", "doc_len", "passage_ids", "article_ids", "ref_max")
@@ -156,12 +156,11 @@ def test_a_segment_from_stored_text_is_the_segment_of_its_tokens() -> None:
     assert_same_segment(got, want)
 
 
+@pytest.mark.usefixtures("no_full_merges")
 def test_an_add_is_searchable_before_its_merge_and_the_merge_changes_no_score(tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The add that makes one small segment too many returns with its segment searchable; the merge
     follows in the background (`settle` waits for it), and both indexes are a full rebuild's."""
-    monkeypatch.setattr(indexing, "MERGE_SHARE", 1e9)
-    monkeypatch.setattr(indexing, "DELETED_SHARE", 1e9)
     monkeypatch.setattr(indexing, "MAX_SMALL_SEGMENTS", 2)
 
     async def run() -> None:
@@ -186,10 +185,9 @@ def test_an_add_is_searchable_before_its_merge_and_the_merge_changes_no_score(tm
     asyncio.run(run())
 
 
+@pytest.mark.usefixtures("no_full_merges")
 def test_closing_during_a_merge_of_small_segments_saves_a_consistent_tail(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(indexing, "MERGE_SHARE", 1e9)
-    monkeypatch.setattr(indexing, "DELETED_SHARE", 1e9)
     monkeypatch.setattr(indexing, "MAX_SMALL_SEGMENTS", 1)
     db = tmp_path / "news.db"
 
@@ -207,11 +205,11 @@ def test_closing_during_a_merge_of_small_segments_saves_a_consistent_tail(tmp_pa
     asyncio.run(run())
 
 
-def test_segments_saved_before_their_merge_are_merged_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.usefixtures("no_full_merges")
+def test_segments_saved_before_their_merge_are_merged_first(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A tail saved while a merge an add left to the background is pending holds the merged segments,
     so the next start does not merge before its first answer."""
-    monkeypatch.setattr(indexing, "MERGE_SHARE", 1e9)
-    monkeypatch.setattr(indexing, "DELETED_SHARE", 1e9)
     monkeypatch.setattr(indexing, "MAX_SMALL_SEGMENTS", 1)
     db = tmp_path / "news.db"
 
