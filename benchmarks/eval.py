@@ -64,6 +64,9 @@ DEFAULT_CACHE = REPO / "benchmarks" / ".cache"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "quality.json"
 K = 10
 SYSTEMS = ("naive", "lucene", "project")
+# The project's row counting the gold when it is listed under a shown story (the reader sees it, with its
+# link); "project" counts article ids only, as the baselines (which list every article) are counted.
+SEEN = "project+also"
 TASKS = ("arcd", "known", "noanswer")
 RANK_BM25_DEFAULTS = bm25.BM25Params(variant="okapi", k1=1.5, b=0.75, epsilon=0.25)
 TITLE_SOURCE = "?"  # outlet shown for an article the corpus gives none
@@ -77,6 +80,9 @@ class Outcome:
     gold: str
     seconds: float
     no_answer: bool
+    # The project's ranking read as the reader sees it: a hit that lists the gold among its story's other
+    # versions (`Hit.also`, one result per story) counts as the gold at that rank.
+    seen: list[str] | None = None
 
 
 def metrics(outcomes: Sequence[Outcome]) -> dict[str, float]:
@@ -200,7 +206,9 @@ async def ask_project(engine: SearchEngine, questions: Sequence[Question]) -> li
         started = time.perf_counter()
         result = await engine.search(q.text, k=K)
         seconds = time.perf_counter() - started
-        out.append(Outcome([h.article_id for h in result.hits], q.gold, seconds, not result.hits))
+        ranked = [h.article_id for h in result.hits]
+        seen = [q.gold if any(c.article_id == q.gold for c in h.also) else h.article_id for h in result.hits]
+        out.append(Outcome(ranked, q.gold, seconds, not result.hits, seen))
     return out
 
 
@@ -246,14 +254,14 @@ def format_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = []
     for task, by_system in results.items():
         lines.append(f"\n{task}")
-        lines.append(f"  {'system':<8}" + "".join(f"{c:>10}" for c in cols))
+        lines.append(f"  {'system':<12}" + "".join(f"{c:>10}" for c in cols))
         for system, m in by_system.items():
             cells = []
             for c in cols:
                 v = m.get(c)
                 cells.append(f"{'':>10}" if v is None else f"{v:>10d}" if c == "n" else f"{v:>10.3f}"
                              if not c.endswith("_ms") else f"{v:>10.1f}")
-            lines.append(f"  {system:<8}" + "".join(cells))
+            lines.append(f"  {system:<12}" + "".join(cells))
     return "\n".join(lines)
 
 
@@ -330,6 +338,8 @@ async def run(args: argparse.Namespace) -> dict:
                 if args.verify and task == "arcd":
                     notes.append(f"{system}: " + verify_against_rank_bm25(bl, dbs[task], asked[task][:args.verify]))
             results[task][system] = metrics(outcomes)
+            if system == "project" and task != "noanswer" and config.one_per_story:
+                results[task][SEEN] = metrics([dataclasses.replace(o, ranked=o.seen or []) for o in outcomes])
             if task == "known":
                 for outlet, group in by_outlet(outcomes, source_of).items():
                     known_by_outlet.setdefault(f"known:{outlet}", {})[system] = metrics(group)
