@@ -238,6 +238,11 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
                else newsrank.leading_passages(index, weights, depth, mask))
     qterms = query_terms(index, terms, expanded, config, ids=ids, tid_of=tid_of)  # type: ignore[arg-type]
     rw = _rerank_weights(config)
+    kernel = rerank.rerank_views(index)
+    found = None if kernel is None else kernel.evidence(leaders, weights, qterms, rw)
+    if found is not None:
+        # Stable: equal scores keep the passage ranking's order.
+        return qterms, weights, sorted(found, key=lambda e: -e.score)
     by_view: dict[int, list[int]] = {}
     for v, d in leaders:
         by_view.setdefault(v, []).append(d)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -205,6 +206,77 @@ def _rerank_parts_native(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[i
     article_cov = (article_cov / total_idf).tolist()
     return list(zip(part_of, map(Evidence, best.tolist(), scores, plain.tolist(), passage_cov, article_cov),
                     strict=True))
+
+
+def _dots_match_numpy() -> bool:
+    """Whether the kernel's dot products are numpy's, bit for bit, at every length it makes them.
+
+    numpy sums a dot product through OpenBLAS, whose loop (and whether it fuses a multiply and an
+    add) depends on the kernel it picked for this CPU; `Layouts.evidence` follows the loop measured
+    here, so it is used only where it gives numpy's every float (random vectors, each length, both the
+    contiguous and the strided loop).
+    """
+    if _native_rerank is None:
+        return False
+    rng = np.random.default_rng(1405)
+    for n in range(1, _native_rerank.MAX_DOT_WORDS + 1):
+        for _ in range(8):
+            x, y = rng.random(n) * rng.uniform(0.5, 12.0), rng.random(n)
+            column = np.zeros((n, 3))
+            column[:, 1] = y
+            if (_native_rerank.dot(x, y, False) != float(x @ y)
+                    or _native_rerank.dot(x, y, True) != float(x @ column[:, 1])):
+                return False
+    return True
+
+
+# Checked once, when the module loads (~0.3 ms): see _dots_match_numpy.
+NATIVE_DOTS: bool = _dots_match_numpy()
+
+
+class RerankViews:
+    """`rerank_parts` and its caller's renumbering over every view of a live index, in one C call
+    (`_rerank.Layouts`): the views' arrays and article layouts taken and checked once per snapshot."""
+
+    def __init__(self, views: list[bm25.BM25Index], starts: list[int]) -> None:
+        if _native_rerank is None:
+            raise RuntimeError("retrieval._rerank is not built: run `pip install -e .` with a C compiler")
+        self._layouts = _native_rerank.Layouts([
+            (view.offsets, view.doc_ids, view.codes if view.codes is not None else view.impacts,
+             view.table if view.codes is not None else None, view.idf, layout.order, layout.start, layout.end,
+             layout.ordinal, start)
+            for view, layout, start in ((view, article_layout(view), start)
+                                        for view, start in zip(views, starts, strict=True))])
+
+    def evidence(self, leaders: list[tuple[int, int]], weights: dict[int, float], query: list[QueryTerm],
+                 rw: RerankWeights) -> list[Evidence] | None:
+        """Evidence for the articles of `leaders` ((view, passage number) of each one's best passage), in
+        their order, passages numbered globally; None when the kernel cannot sum the question's dot
+        products as numpy does (more words than `_rerank.MAX_DOT_WORDS`): the caller uses `rerank_parts`.
+        """
+        # The numpy version's term order (a set's), which is the order each passage's sum is formed in.
+        tids = list({tid for term in query for tid, _ in term.matches} | weights.keys())
+        slot = {tid: k for k, tid in enumerate(tids)}
+        words = [[(slot[tid], c) for tid, c in term.matches] for term in query]
+        got = self._layouts.evidence(leaders, tids, [weights.get(tid, 0.0) for tid in tids], words,
+                                     [t.idf for t in query], rw.lead_boost, rw.spread_weight,
+                                     sum(t.idf for t in query) or 1.0)
+        return None if got is None else list(map(Evidence, *got))
+
+
+def rerank_views(index: Any) -> RerankViews | None:
+    """The one-call kernel over a live index's views (kept with the snapshot), or None where it does not
+    apply: not built, switched off (`NEWSBOT_NUMPY_RERANK`), dot products unlike numpy's on this CPU, or
+    some view's arrays not of the types it reads."""
+    if not (USE_NATIVE_RERANK and NATIVE_DOTS):
+        return None
+    return index.derived("rerank_views", _rerank_views)
+
+
+def _rerank_views(index: Any) -> RerankViews | None:
+    if not all(view.derived("native_rerank", _native_arrays) for view in index.views):
+        return None
+    return RerankViews(index.views, index.starts.tolist()[:-1])
 
 
 # --- the numpy version ---------------------------------------------------------------------
