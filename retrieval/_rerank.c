@@ -563,6 +563,10 @@ typedef struct {
     int (*held)[L_BUFFERS];
     Arrays *arrays;
     int64_t *starts; /* each view's first global passage number */
+    /* The Evidence class and its five fields' descriptors (passage, score, passage_score,
+     * passage_coverage, article_coverage): evidence() makes its objects through them. */
+    PyTypeObject *evidence_type;
+    PyObject *fields[5];
 } LayoutsObject;
 
 static void layouts_release(LayoutsObject *self) {
@@ -579,6 +583,9 @@ static void layouts_release(LayoutsObject *self) {
     self->arrays = NULL;
     self->starts = NULL;
     self->n_views = 0;
+    Py_CLEAR(self->evidence_type);
+    for (int i = 0; i < 5; i++)
+        Py_CLEAR(self->fields[i]);
 }
 
 static void layouts_dealloc(LayoutsObject *self) {
@@ -586,13 +593,28 @@ static void layouts_dealloc(LayoutsObject *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Layouts([(offsets, doc_ids, impacts or codes, table or None, idf, order, start, end, ordinal, first), ...]):
- * each view's arrays taken and checked once a snapshot. */
+/* Layouts([(offsets, doc_ids, impacts or codes, table or None, idf, order, start, end, ordinal, first), ...],
+ * Evidence): each view's arrays taken and checked once a snapshot. */
 static int layouts_init(LayoutsObject *self, PyObject *args, PyObject *kwds) {
-    PyObject *seq;
-    if (!PyArg_ParseTuple(args, "O", &seq))
+    PyObject *seq, *type;
+    if (!PyArg_ParseTuple(args, "OO!", &seq, &PyType_Type, &type))
         return -1;
     layouts_release(self);
+    /* Evidence is a slots dataclass without __post_init__: its __init__ only sets the five slots, which
+     * their descriptors do here without a Python frame per object (~30 a question). */
+    static const char *names[5] = {"passage", "score", "passage_score", "passage_coverage", "article_coverage"};
+    for (int i = 0; i < 5; i++) {
+        PyObject *d = PyObject_GetAttrString(type, names[i]);
+        if (!d)
+            return -1;
+        self->fields[i] = d;
+        if (!Py_TYPE(d)->tp_descr_set) {
+            PyErr_Format(PyExc_TypeError, "%.100s.%s is not a slot", ((PyTypeObject *)type)->tp_name, names[i]);
+            layouts_release(self);
+            return -1;
+        }
+    }
+    self->evidence_type = (PyTypeObject *)Py_NewRef(type);
     PyObject *fast = PySequence_Fast(seq, "views must be a sequence of tuples");
     if (!fast)
         return -1;
@@ -655,25 +677,12 @@ fail:
     return -1;
 }
 
-/* A new list of n floats. */
-static PyObject *float_list(const double *x, Py_ssize_t n) {
-    PyObject *list = PyList_New(n);
-    for (Py_ssize_t i = 0; list && i < n; i++) {
-        PyObject *f = PyFloat_FromDouble(x[i]);
-        if (!f) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, i, f);
-    }
-    return list;
-}
-
 /* evidence(leaders, term_ids, weights, words, idfs, lead_boost, spread_weight, total_idf) ->
- * (passages, scores, plain, passage_coverage, article_coverage), one entry per leader in the order of
- * `leaders` ((view, passage number) pairs), passages numbered globally: rerank_parts' evidence with
- * its dot products and final arithmetic, in one call. None when the question has more than
- * MAX_DOT_WORDS words (numpy's dots are then summed by a kernel loop these do not follow). */
+ * (evidence, ranked): an Evidence per leader ((view, passage number) pairs), passages numbered
+ * globally, best first with equal scores in the leaders' order (ranked true; false, and in the
+ * leaders' order, when some score is NaN): rerank_parts' evidence with its dot products and final
+ * arithmetic, in one call. None when the question has more than MAX_DOT_WORDS words (numpy's dots are
+ * then summed by a kernel loop these do not follow). */
 static PyObject *layouts_evidence(LayoutsObject *self, PyObject *args) {
     PyObject *leaders_obj, *term_ids, *weights, *words, *idfs_obj;
     double lead_boost, spread_weight, total_idf;
@@ -793,16 +802,15 @@ static PyObject *layouts_evidence(LayoutsObject *self, PyObject *args) {
     /* numpy's passage-coverage dot reads a column of a (words × passages) matrix: strided unless the
      * articles hold one passage in all. */
     int strided = passages > 1;
-    PyObject *lists[5] = {PyList_New(n), NULL, NULL, NULL, NULL};
-    double *score = NULL;
-    if (!lists[0])
-        goto out;
-    score = PyMem_Malloc((n ? n : 1) * 4 * sizeof(double));
-    if (!score) {
-        Py_DECREF(lists[0]);
+    double *score = PyMem_Malloc((n ? n : 1) * 4 * sizeof(double));
+    Py_ssize_t *rank = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    if (!score || !rank) {
+        PyMem_Free(score);
+        PyMem_Free(rank);
         PyErr_NoMemory();
         goto out;
     }
+    int nan = 0;
     for (Py_ssize_t g = 0; g < n; g++) {
         const double *row = floats + g * per;
         double spread = dot_contiguous(unit, row + 6 + 2 * n_words, n_words);
@@ -812,27 +820,43 @@ static PyObject *layouts_evidence(LayoutsObject *self, PyObject *args) {
         score[n + g] = row[1];
         score[2 * n + g] = pcov / total_idf;
         score[3 * n + g] = acov / total_idf;
-        PyObject *p = PyLong_FromLongLong(glob[g]);
-        if (!p) {
-            Py_DECREF(lists[0]);
-            PyMem_Free(score);
-            goto out;
+        nan |= score[g] != score[g];
+        /* Best first, equal scores in the leaders' order (a stable insertion sort: a few dozen);
+         * with a NaN score (a damaged index) the leaders' order, for Python's sort to rank. */
+        Py_ssize_t at = g;
+        while (at > 0 && score[g] > score[rank[at - 1]]) {
+            rank[at] = rank[at - 1];
+            at--;
         }
-        PyList_SET_ITEM(lists[0], g, p);
+        rank[at] = g;
     }
-    for (int i = 1; i < 5; i++) {
-        lists[i] = float_list(score + (i - 1) * n, n);
-        if (!lists[i]) {
-            for (int j = 0; j < i; j++)
-                Py_DECREF(lists[j]);
-            PyMem_Free(score);
-            goto out;
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t r = 0; list && r < n; r++) {
+        Py_ssize_t g = nan ? r : rank[r];
+        PyObject *e = self->evidence_type->tp_alloc(self->evidence_type, 0);
+        PyObject *values[5] = {PyLong_FromLongLong(glob[g]), PyFloat_FromDouble(score[g]),
+                               PyFloat_FromDouble(score[n + g]), PyFloat_FromDouble(score[2 * n + g]),
+                               PyFloat_FromDouble(score[3 * n + g])};
+        int bad = !e;
+        for (int i = 0; i < 5; i++) {
+            if (!values[i])
+                bad = 1;
+            else if (!bad && Py_TYPE(self->fields[i])->tp_descr_set(self->fields[i], e, values[i]) < 0)
+                bad = 1;
+            Py_XDECREF(values[i]);
         }
+        if (bad) {
+            Py_XDECREF(e);
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, r, e);
     }
     PyMem_Free(score);
-    result = PyTuple_Pack(5, lists[0], lists[1], lists[2], lists[3], lists[4]);
-    for (int i = 0; i < 5; i++)
-        Py_DECREF(lists[i]);
+    PyMem_Free(rank);
+    if (list) {
+        result = Py_BuildValue("(Ni)", list, !nan);
+    }
 out:
     PyMem_Free(tids);
     PyMem_Free(wv);
@@ -851,8 +875,8 @@ out:
 
 static PyMethodDef layouts_methods[] = {
     {"evidence", (PyCFunction)layouts_evidence, METH_VARARGS,
-     "evidence(leaders, term_ids, weights, words, idfs, lead_boost, spread_weight, total_idf) -> (passages, scores,"
-     " plain, passage_coverage, article_coverage) in the leaders' order, or None beyond the words it sums as numpy."},
+     "evidence(leaders, term_ids, weights, words, idfs, lead_boost, spread_weight, total_idf) -> (evidence, ranked)"
+     " best first, or None beyond the words it sums as numpy."},
     {NULL, NULL, 0, NULL},
 };
 

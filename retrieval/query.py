@@ -240,9 +240,8 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
     rw = _rerank_weights(config)
     kernel = rerank.rerank_views(index)
     found = None if kernel is None else kernel.evidence(leaders, weights, qterms, rw)
-    if found is not None:
-        # Stable: equal scores keep the passage ranking's order.
-        return qterms, weights, sorted(found, key=lambda e: -e.score)
+    if found is not None:  # best first already, equal scores in the passage ranking's order
+        return qterms, weights, found
     by_view: dict[int, list[int]] = {}
     for v, d in leaders:
         by_view.setdefault(v, []).append(d)

@@ -246,13 +246,14 @@ class RerankViews:
              view.table if view.codes is not None else None, view.idf, layout.order, layout.start, layout.end,
              layout.ordinal, start)
             for view, layout, start in ((view, article_layout(view), start)
-                                        for view, start in zip(views, starts, strict=True))])
+                                        for view, start in zip(views, starts, strict=True))], Evidence)
 
     def evidence(self, leaders: list[tuple[int, int]], weights: dict[int, float], query: list[QueryTerm],
                  rw: RerankWeights) -> list[Evidence] | None:
-        """Evidence for the articles of `leaders` ((view, passage number) of each one's best passage), in
-        their order, passages numbered globally; None when the kernel cannot sum the question's dot
-        products as numpy does (more words than `_rerank.MAX_DOT_WORDS`): the caller uses `rerank_parts`.
+        """Evidence for the articles of `leaders` ((view, passage number) of each one's best passage),
+        passages numbered globally, best first (equal scores in the leaders' order, as a stable sort
+        by score makes it); None when the kernel cannot sum the question's dot products as numpy does
+        (more words than `_rerank.MAX_DOT_WORDS`): the caller uses `rerank_parts`.
         """
         # The numpy version's term order (a set's), which is the order each passage's sum is formed in.
         tids = list({tid for term in query for tid, _ in term.matches} | weights.keys())
@@ -261,7 +262,11 @@ class RerankViews:
         got = self._layouts.evidence(leaders, tids, [weights.get(tid, 0.0) for tid in tids], words,
                                      [t.idf for t in query], rw.lead_boost, rw.spread_weight,
                                      sum(t.idf for t in query) or 1.0)
-        return None if got is None else list(map(Evidence, *got))
+        if got is None:
+            return None
+        evidence, ranked = got
+        # Not ranked when some score is NaN (a damaged index): Python's sort orders those as it always has.
+        return evidence if ranked else sorted(evidence, key=lambda e: -e.score)
 
 
 def rerank_views(index: Any) -> RerankViews | None:
