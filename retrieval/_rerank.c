@@ -677,59 +677,177 @@ fail:
     return -1;
 }
 
-/* evidence(leaders, term_ids, weights, words, idfs, lead_boost, spread_weight, total_idf) ->
+/* The question as rerank_parts reads it, from `query` (QueryTerm tuples: idf, ((term id, credit), ...)) and
+ * `weights` (term id → weight): the terms in the numpy version's order, the order of the set
+ * `{tid for term in query for tid, _ in term.matches} | weights.keys()` (built here by the same
+ * operations, so it iterates alike), each with `weights.get(tid, 0.0)`; per word its (term index,
+ * credit) pairs, and its idf into idfs (n_words entries, allocated by the caller once it knows
+ * n_words = len(query): *idfs is set to a fresh array). 0, or -1 with the error set. */
+static int query_read(PyObject *query, PyObject *weights, Py_ssize_t **tids, double **wv, Py_ssize_t *nt, Words *w,
+                      double **idfs) {
+    *tids = NULL;
+    *wv = NULL;
+    *idfs = NULL;
+    memset(w, 0, sizeof(*w));
+    PyObject *q = PySequence_Fast(query, "query must be a sequence of QueryTerm");
+    PyObject *set = NULL, *keys = NULL, *all = NULL, *it = NULL;
+    int status = -1;
+    if (!q)
+        return -1;
+    if (!PyDict_Check(weights)) {
+        PyErr_Format(PyExc_TypeError, "weights must be a dict, not %.100s", Py_TYPE(weights)->tp_name);
+        goto out;
+    }
+    Py_ssize_t n_words = PySequence_Fast_GET_SIZE(q), n_matches = 0;
+    for (Py_ssize_t i = 0; i < n_words; i++) {
+        PyObject *term = PySequence_Fast_GET_ITEM(q, i);
+        if (!PyTuple_Check(term) || PyTuple_GET_SIZE(term) != 2 || !PyTuple_Check(PyTuple_GET_ITEM(term, 1))) {
+            PyErr_SetString(PyExc_TypeError, "query must hold QueryTerm (idf, matches) tuples");
+            goto out;
+        }
+        n_matches += PyTuple_GET_SIZE(PyTuple_GET_ITEM(term, 1));
+    }
+    set = PySet_New(NULL);
+    if (!set)
+        goto out;
+    for (Py_ssize_t i = 0; i < n_words; i++) {
+        PyObject *matches = PyTuple_GET_ITEM(PySequence_Fast_GET_ITEM(q, i), 1);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(matches); j++) {
+            PyObject *m = PyTuple_GET_ITEM(matches, j);
+            if (!PyTuple_Check(m) || PyTuple_GET_SIZE(m) != 2) {
+                PyErr_SetString(PyExc_TypeError, "a word's matches must be (term id, credit) pairs");
+                goto out;
+            }
+            if (PySet_Add(set, PyTuple_GET_ITEM(m, 0)) < 0)
+                goto out;
+        }
+    }
+    keys = PyObject_CallMethod(weights, "keys", NULL);
+    all = keys ? PyNumber_Or(set, keys) : NULL;
+    if (!all)
+        goto out;
+    Py_ssize_t count = PySet_Size(all);
+    if (count < 0)
+        goto out;
+    *tids = PyMem_Malloc((count ? count : 1) * sizeof(Py_ssize_t));
+    *wv = PyMem_Malloc((count ? count : 1) * sizeof(double));
+    *idfs = PyMem_Malloc((n_words ? n_words : 1) * sizeof(double));
+    w->first = PyMem_Malloc((n_words + 1) * sizeof(Py_ssize_t));
+    w->term = PyMem_Malloc((n_matches ? n_matches : 1) * sizeof(Py_ssize_t));
+    w->credit = PyMem_Malloc((n_matches ? n_matches : 1) * sizeof(double));
+    if (!*tids || !*wv || !*idfs || !w->first || !w->term || !w->credit) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    it = PyObject_GetIter(all);
+    if (!it)
+        goto out;
+    Py_ssize_t k = 0;
+    PyObject *tid;
+    while (k < count && (tid = PyIter_Next(it))) {
+        (*tids)[k] = PyLong_AsSsize_t(tid);
+        PyObject *weight = PyDict_GetItemWithError(weights, tid); /* borrowed */
+        Py_DECREF(tid);
+        if ((*tids)[k] == -1 && PyErr_Occurred())
+            goto out;
+        if (!weight && PyErr_Occurred())
+            goto out;
+        (*wv)[k] = weight ? PyFloat_AsDouble(weight) : 0.0;
+        if ((*wv)[k] == -1.0 && PyErr_Occurred())
+            goto out;
+        k++;
+    }
+    if (PyErr_Occurred())
+        goto out;
+    *nt = k;
+    w->n = n_words;
+    Py_ssize_t at = 0;
+    for (Py_ssize_t i = 0; i < n_words; i++) {
+        PyObject *term = PySequence_Fast_GET_ITEM(q, i), *matches = PyTuple_GET_ITEM(term, 1);
+        (*idfs)[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(term, 0));
+        if ((*idfs)[i] == -1.0 && PyErr_Occurred())
+            goto out;
+        w->first[i] = at;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(matches); j++, at++) {
+            PyObject *m = PyTuple_GET_ITEM(matches, j);
+            Py_ssize_t id = PyLong_AsSsize_t(PyTuple_GET_ITEM(m, 0));
+            double c = PyFloat_AsDouble(PyTuple_GET_ITEM(m, 1));
+            if ((id == -1 || c == -1.0) && PyErr_Occurred())
+                goto out;
+            Py_ssize_t slot = 0;
+            while (slot < k && (*tids)[slot] != id)
+                slot++;
+            if (slot == k) { /* every match's term is in the set: only a term id too large for C lands here */
+                PyErr_Format(PyExc_ValueError, "a match's term %zd is not among the question's terms", id);
+                goto out;
+            }
+            w->term[at] = slot;
+            w->credit[at] = c;
+        }
+    }
+    w->first[n_words] = at;
+    status = 0;
+out:
+    if (status < 0) {
+        PyMem_Free(*tids);
+        PyMem_Free(*wv);
+        PyMem_Free(*idfs);
+        *tids = NULL;
+        *wv = NULL;
+        *idfs = NULL;
+        words_free(w);
+        memset(w, 0, sizeof(*w));
+    }
+    Py_XDECREF(it);
+    Py_XDECREF(all);
+    Py_XDECREF(keys);
+    Py_XDECREF(set);
+    Py_DECREF(q);
+    return status;
+}
+
+/* evidence(leaders, query, weights, lead_boost, spread_weight, total_idf) ->
  * (evidence, ranked): an Evidence per leader ((view, passage number) pairs), passages numbered
  * globally, best first with equal scores in the leaders' order (ranked true; false, and in the
  * leaders' order, when some score is NaN): rerank_parts' evidence with its dot products and final
  * arithmetic, in one call. None when the question has more than MAX_DOT_WORDS words (numpy's dots are
  * then summed by a kernel loop these do not follow). */
 static PyObject *layouts_evidence(LayoutsObject *self, PyObject *args) {
-    PyObject *leaders_obj, *term_ids, *weights, *words, *idfs_obj;
+    PyObject *leaders_obj, *query, *weights;
     double lead_boost, spread_weight, total_idf;
-    if (!PyArg_ParseTuple(args, "OOOOOddd", &leaders_obj, &term_ids, &weights, &words, &idfs_obj, &lead_boost,
-                          &spread_weight, &total_idf))
+    if (!PyArg_ParseTuple(args, "OOOddd", &leaders_obj, &query, &weights, &lead_boost, &spread_weight, &total_idf))
         return NULL;
-    PyObject *result = NULL, *lds = NULL, *idf_seq = NULL;
+    PyObject *result = NULL, *lds = NULL;
     Py_ssize_t *tids = NULL, *view_of = NULL, *leaders = NULL, *slot = NULL;
-    double *wv = NULL, *floats = NULL;
+    double *wv = NULL, *floats = NULL, *idfs = NULL;
     int64_t *best = NULL, *glob = NULL;
     Term *terms = NULL;
     Words w = {0};
     Py_ssize_t nt = 0;
-    if (read_terms(term_ids, weights, &tids, &wv, &nt) < 0 || words_read(words, nt, &w) < 0)
+    if (query_read(query, weights, &tids, &wv, &nt, &w, &idfs) < 0)
         goto out;
     Py_ssize_t n_words = w.n;
     if (n_words > MAX_DOT_WORDS) {
         result = Py_NewRef(Py_None);
         goto out;
     }
-    idf_seq = PySequence_Fast(idfs_obj, "idfs must be a sequence of floats");
-    lds = idf_seq ? PySequence_Fast(leaders_obj, "leaders must be a sequence of (view, passage) pairs") : NULL;
+    lds = PySequence_Fast(leaders_obj, "leaders must be a sequence of (view, passage) pairs");
     if (!lds)
         goto out;
-    if (PySequence_Fast_GET_SIZE(idf_seq) != n_words) {
-        PyErr_Format(PyExc_ValueError, "idfs has %zd entries, words %zd", PySequence_Fast_GET_SIZE(idf_seq), n_words);
-        goto out;
-    }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(lds), per = 6 + 3 * n_words;
     view_of = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
     leaders = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
     slot = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
     best = PyMem_Malloc((n ? n : 1) * sizeof(int64_t));
     glob = PyMem_Malloc((n ? n : 1) * sizeof(int64_t));
-    /* per leader: boosted, plain, then 4 results, then credit, article, missing rows; then idfs and unit */
-    floats = PyMem_Malloc(((size_t)(n * per) + 2 * (size_t)n_words + 1) * sizeof(double));
+    /* per leader: boosted, plain, then 4 results, then credit, article, missing rows; then the units */
+    floats = PyMem_Malloc(((size_t)(n * per) + (size_t)n_words + 1) * sizeof(double));
     terms = PyMem_Malloc((nt ? nt : 1) * sizeof(Term));
     if (!view_of || !leaders || !slot || !best || !glob || !floats || !terms) {
         PyErr_NoMemory();
         goto out;
     }
-    double *idfs = floats + n * per, *unit = idfs + n_words;
-    for (Py_ssize_t i = 0; i < n_words; i++) {
-        idfs[i] = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(idf_seq, i));
-        if (idfs[i] == -1.0 && PyErr_Occurred())
-            goto out;
-    }
+    double *unit = floats + n * per;
     for (Py_ssize_t g = 0; g < n; g++) {
         PyObject *pair = PySequence_Fast_GET_ITEM(lds, g);
         if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
@@ -866,16 +984,16 @@ out:
     PyMem_Free(best);
     PyMem_Free(glob);
     PyMem_Free(floats);
+    PyMem_Free(idfs);
     PyMem_Free(terms);
     words_free(&w);
     Py_XDECREF(lds);
-    Py_XDECREF(idf_seq);
     return result;
 }
 
 static PyMethodDef layouts_methods[] = {
     {"evidence", (PyCFunction)layouts_evidence, METH_VARARGS,
-     "evidence(leaders, term_ids, weights, words, idfs, lead_boost, spread_weight, total_idf) -> (evidence, ranked)"
+     "evidence(leaders, query, weights, lead_boost, spread_weight, total_idf) -> (evidence, ranked)"
      " best first, or None beyond the words it sums as numpy."},
     {NULL, NULL, 0, NULL},
 };

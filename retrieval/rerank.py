@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -75,9 +75,12 @@ def article_layout(index: bm25.BM25Index) -> ArticleLayout:
     return index.derived("article_layout", ArticleLayout.of)
 
 
-@dataclass(frozen=True, slots=True)
-class QueryTerm:
-    """One distinct question word: its idf, and the index terms that stand for it with their credit."""
+class QueryTerm(NamedTuple):
+    """One distinct question word: its idf, and the index terms that stand for it with their credit.
+
+    A named tuple (immutable, ~0.25 µs to make against 0.7 µs for a frozen dataclass; a question
+    makes one per word), which the re-ranking kernel reads as a tuple.
+    """
 
     idf: float
     matches: tuple[tuple[int, float], ...]  # (term id, credit: 1 for the word itself, less for a variant)
@@ -255,12 +258,9 @@ class RerankViews:
         by score makes it); None when the kernel cannot sum the question's dot products as numpy does
         (more words than `_rerank.MAX_DOT_WORDS`): the caller uses `rerank_parts`.
         """
-        # The numpy version's term order (a set's), which is the order each passage's sum is formed in.
-        tids = list({tid for term in query for tid, _ in term.matches} | weights.keys())
-        slot = {tid: k for k, tid in enumerate(tids)}
-        words = [[(slot[tid], c) for tid, c in term.matches] for term in query]
-        got = self._layouts.evidence(leaders, tids, [weights.get(tid, 0.0) for tid in tids], words,
-                                     [t.idf for t in query], rw.lead_boost, rw.spread_weight,
+        # The terms' order (the numpy version's set's, the order each passage's sum is formed in) is
+        # made in C from `query` and `weights`; the idf total here, as Python's sum adds floats.
+        got = self._layouts.evidence(leaders, query, weights, rw.lead_boost, rw.spread_weight,
                                      sum(t.idf for t in query) or 1.0)
         if got is None:
             return None
