@@ -488,7 +488,10 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
         const Term *t = &job->terms[j];
         run_start[j] = c;
         double kth;
-        if (job->prune && j > 0 && rest[j] >= job->prune_min && job_kth(job, top, &kth) && reach(left[j]) < kth &&
+        /* bounded: the k-th best so far beats all that this list and the rest can add, so no passage this
+         * list would bring in can reach it (nor any candidate left below it by that margin) */
+        int bounded = job->prune && j > 0 && job_kth(job, top, &kth) && reach(left[j]) < kth;
+        if (bounded && rest[j] >= job->prune_min &&
             worth_completing(job, touched, c, rest[j], reach(left[j]), kth, &declined)) {
             *count = c;
             int status = complete(job, top, touched, run_start, j, left, kth);
@@ -499,7 +502,34 @@ static int score_terms(Job *job, Topk *top, int32_t *touched, size_t *run_start,
         const int32_t *docs = t->docs;
         double f = t->factor;
         Py_ssize_t p = 0;
-        if (job->prune) {
+        if (bounded) {
+            /* The list added whole, but only to the candidates still in the race: a passage it would
+             * bring in (0.0) or one that cannot reach kth whatever it gets (it stays out: kth only rises
+             * and what is left to add only falls) is skipped, unwritten and not offered. Its slot is
+             * then short of this term, which nothing reads: it never ranks, complete() and
+             * worth_completing drop it as out of the race whichever value it holds, and clearing
+             * does not look at values. The sums that are formed are formed as ever, term by term. */
+            double r = reach(left[j]);
+#define ADD_IN_RACE(IMPACT)                                                                             \
+    for (; p < t->len && (uint32_t)docs[p] < n; p++) {                                                 \
+        int32_t d = docs[p];                                                                          \
+        double v = buf[d];                                                                            \
+        if (v + r < kth)                                                                              \
+            continue;                                                                                 \
+        Cand grown = {v + (double)(IMPACT) * f, d};                                                   \
+        buf[d] = grown.score;                                                                         \
+        topk_add(top, grown);                                                                         \
+    }
+            if (t->codes) {
+                const uint32_t *codes = t->codes;
+                const float *table = t->table;
+                ADD_IN_RACE(table[codes[p]])
+            } else {
+                const float *imps = t->imps;
+                ADD_IN_RACE(imps[p])
+            }
+#undef ADD_IN_RACE
+        } else if (job->prune) {
             /* Every product is positive here: a slot still at 0.0 is a new candidate. The passage is
              * written to touched whatever it is and kept by counting it (touched has room for every
              * posting): whether a slot is new follows no pattern a branch predictor can learn. The
