@@ -991,10 +991,33 @@ out:
     return result;
 }
 
+/* holds(view, term_id, passage) -> bool: whether the passage (numbered in the view) holds the term
+ * (bm25.contains without numpy's call costs). */
+static PyObject *layouts_holds(LayoutsObject *self, PyObject *args) {
+    Py_ssize_t v, tid, passage;
+    if (!PyArg_ParseTuple(args, "nnn", &v, &tid, &passage))
+        return NULL;
+    if (v < 0 || v >= self->n_views) {
+        PyErr_Format(PyExc_ValueError, "view %zd is outside the %zd views", v, self->n_views);
+        return NULL;
+    }
+    const Arrays *a = &self->arrays[v];
+    int64_t lo, hi;
+    if (term_range(tid, a->vocab, a->offsets, a->n_postings, &lo, &hi) < 0)
+        return NULL;
+    if (passage < 0 || passage > INT32_MAX)
+        Py_RETURN_FALSE;
+    const int32_t *docs = a->doc_ids + lo;
+    Py_ssize_t len = (Py_ssize_t)(hi - lo), q = locate(docs, len, (int32_t)passage);
+    return PyBool_FromLong(q < len && docs[q] == (int32_t)passage);
+}
+
 static PyMethodDef layouts_methods[] = {
     {"evidence", (PyCFunction)layouts_evidence, METH_VARARGS,
      "evidence(leaders, query, weights, lead_boost, spread_weight, total_idf) -> (evidence, ranked)"
      " best first, or None beyond the words it sums as numpy."},
+    {"holds", (PyCFunction)layouts_holds, METH_VARARGS,
+     "holds(view, term_id, passage) -> bool: whether the view's passage holds the term."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -269,6 +269,11 @@ class RerankViews:
         return evidence if ranked else sorted(evidence, key=lambda e: -e.score)
 
 
+    def holds(self, view: int, term_id: int, passage: int) -> bool:
+        """Whether passage `passage` of view `view` holds the term (`bm25.contains` in one C call)."""
+        return self._layouts.holds(view, term_id, passage)
+
+
 def rerank_views(index: Any) -> RerankViews | None:
     """The one-call kernel over a live index's views (kept with the snapshot), or None where it does not
     apply: not built, switched off (`NEWSBOT_NUMPY_RERANK`), dot products unlike numpy's on this CPU, or

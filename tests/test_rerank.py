@@ -325,6 +325,20 @@ def test_one_call_rerank_refuses_bad_leaders():
         kernel.evidence([0], weights, qterms, rw)
 
 
+def test_holds_is_bm25_contains_per_view():
+    rng = __import__("random").Random(8)
+    live = segmented(rng, [f"w{i}" for i in range(50)])
+    kernel = rerank_module.rerank_views(live)
+    for v, view in enumerate(live.views):
+        for tid in rng.sample(range(len(view.offsets) - 1), 20):
+            for passage in [*rng.sample(range(view.n_passages), 15), -1, view.n_passages, 2**40]:
+                assert kernel.holds(v, tid, passage) == (0 <= passage < 2**31 and bm25.contains(view, tid, passage))
+    with pytest.raises(ValueError, match="view 3 is outside"):
+        kernel.holds(3, 0, 0)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        kernel.holds(0, len(live.views[0].offsets) - 1, 0)
+
+
 def test_native_rerank_refuses_a_damaged_index():
     index = make_index([f"قمة {FILLER}", f"بغداد {FILLER}", f"قمة بغداد {FILLER}"], [1, 1, 2])
     layout = ArticleLayout.of(index)
