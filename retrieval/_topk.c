@@ -37,7 +37,9 @@
  * whole (`worth_completing`: each candidate still in the race costs a search, about COMPLETE_COST
  * postings while the score buffer fits the L2 cache): at 100k passages thousands of candidates are
  * often left against a few thousand remaining postings, and searching for each cost more than
- * reading the lists. A larger buffer switches whenever the bounds allow, as before.
+ * reading the lists. A larger buffer switches whenever the bounds allow, as before. A list added
+ * whole once the bounds hold (or too short to switch for) adds its term only to the candidates still
+ * in the race: the passages it would bring in and those out of the race are read, not written.
  *
  * For tests: `prune_min` lowers the pruning threshold so that small indexes prune too,
  * `complete_cost=0` switches whenever the bounds allow (however many candidates; the default, -1,
