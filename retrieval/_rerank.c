@@ -1,5 +1,6 @@
 /* The per-passage part of `rerank.rerank_parts` in C (retrieval/rerank.py's numpy version is the
- * specification).
+ * specification), and `Layouts`: the whole of it over a live index's views in one call (see
+ * layouts_evidence below), dot products, ranking and the Evidence objects included.
  *
  * `evidence(offsets, doc_ids, impacts, table, idf, order, start, end, ordinal, leaders, term_ids, weights,
  * words, lead_boost, out_best, out_boosted, out_plain, out_credit, out_article, out_missing)` looks at

@@ -135,7 +135,9 @@ def rerank_parts(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], w
 # retrieval/_rerank.c scores every passage of the leading articles, picks each article's best
 # passage and the words' credits in one pass, where the numpy version makes ~10 numpy calls per
 # term and ~30 fixed ones (~0.4 ms a question at 100k passages, the largest part of ranking).
-# The dot products stay numpy's (below), so that every float is the one the numpy version makes.
+# `_rerank_parts_native` leaves the dot products to numpy (below), so that every float is the one the
+# numpy version makes; `RerankViews` (the path a question takes) makes them in C, in the order
+# OpenBLAS sums them, where a check when this module loads finds that order on this machine.
 try:
     from . import _rerank as _native_rerank
 except ImportError as exc:  # built without a C compiler: correct, only slower
