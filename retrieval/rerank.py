@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -239,6 +239,9 @@ def _dots_match_numpy() -> bool:
 NATIVE_DOTS: bool = _dots_match_numpy()
 
 
+_EVIDENCE_FIELDS = ("passage", "score", "passage_score", "passage_coverage", "article_coverage")
+
+
 class RerankViews:
     """`rerank_parts` and its caller's renumbering over every view of a live index, in one C call
     (`_rerank.Layouts`): the views' arrays and article layouts taken and checked once per snapshot."""
@@ -246,6 +249,9 @@ class RerankViews:
     def __init__(self, views: list[bm25.BM25Index], starts: list[int]) -> None:
         if _native_rerank is None:
             raise RuntimeError("retrieval._rerank is not built: run `pip install -e .` with a C compiler")
+        # The kernel makes Evidence objects by setting these five slots, as its __init__ would.
+        if [f.name for f in fields(Evidence)] != list(_EVIDENCE_FIELDS) or hasattr(Evidence, "__post_init__"):
+            raise RuntimeError(f"Evidence is no longer {_EVIDENCE_FIELDS} alone: update _rerank.c's Layouts")
         self._layouts = _native_rerank.Layouts([
             (view.offsets, view.doc_ids, view.codes if view.codes is not None else view.impacts,
              view.table if view.codes is not None else None, view.idf, layout.order, layout.start, layout.end,
