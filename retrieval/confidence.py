@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -42,8 +43,14 @@ DEPTH = 10
 
 
 def features(index: bm25.BM25Index, terms: list[str], query: list[QueryTerm], weights: dict[int, float],
-             evidence: list[Evidence]) -> np.ndarray:
-    """The feature vector (in FEATURES order) for the leading article of `evidence`."""
+             evidence: list[Evidence], *, contains: Callable[[int, int], bool] | None = None) -> np.ndarray:
+    """The feature vector (in FEATURES order) for the leading article of `evidence`.
+
+    `contains(term id, passage)`: whether a passage holds a term (default `bm25.contains` on `index`).
+    """
+    if contains is None:
+        def contains(tid: int, passage: int) -> bool:
+            return bm25.contains(index, tid, passage)
     top = evidence[0]
     largest_idf = math.log(index.n_passages + 1) or 1.0
     # What the question could score: each word once, in a passage of average length.
@@ -51,7 +58,7 @@ def features(index: bm25.BM25Index, terms: list[str], query: list[QueryTerm], we
                         default=0.0) for t in query) or 1.0
     second = evidence[1].score if len(evidence) > 1 else 0.0
     deep = evidence[min(DEPTH, len(evidence)) - 1].score if len(evidence) > 1 else 0.0
-    missing = [t.idf for t in query if not any(bm25.contains(index, tid, top.passage) for tid, _ in t.matches)]
+    missing = [t.idf for t in query if not any(contains(tid, top.passage) for tid, _ in t.matches)]
     # Unknown: neither the word nor a spelling variant of it is in the index.
     unknown = sum(not t.matches for t in query)
     return np.array([

@@ -208,11 +208,15 @@ class _ViewStats:
         self.idf = index.idf
         self.vocabulary = index.vocabulary
         self._view = index.views[v]
-        self._start = int(index.starts[v])
+        self.start = int(index.starts[v])  # the view's first global passage number
 
     def docs_of(self, term_id: int) -> np.ndarray:
         docs = self._view.docs_of(term_id)
-        return docs + self._start if self._start else docs
+        return docs + self.start if self.start else docs
+
+    def contains(self, term_id: int, passage: int) -> bool:
+        """Whether global passage `passage` (one of this view's) holds the term, without renumbering the list."""
+        return bm25.contains(self._view, term_id, passage - self.start)
 
 
 def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float], depth: int,
@@ -238,6 +242,10 @@ def leading_evidence(index: Index, terms: list[str], expanded: dict[str, float],
                else newsrank.leading_passages(index, weights, depth, mask))
     qterms = query_terms(index, terms, expanded, config, ids=ids, tid_of=tid_of)  # type: ignore[arg-type]
     rw = _rerank_weights(config)
+    kernel = rerank.rerank_views(index)
+    found = None if kernel is None else kernel.evidence(leaders, weights, qterms, rw)
+    if found is not None:  # best first already, equal scores in the passage ranking's order
+        return qterms, weights, found
     by_view: dict[int, list[int]] = {}
     for v, d in leaders:
         by_view.setdefault(v, []).append(d)
@@ -296,8 +304,17 @@ def judge(index: Index, terms: list[str], qterms: list[rerank.QueryTerm], weight
     # hundreds of articles equally well.)
     if config.min_confidence <= 0 or evidence[0].passage_coverage >= FULL_COVERAGE:
         return "low" if low else "high"
-    stats = _ViewStats(index, index.locate(evidence[0].passage)[0])
-    x = confidence.features(stats, terms, qterms, weights, evidence)  # type: ignore[arg-type]
+    v = index.locate(evidence[0].passage)[0]
+    stats = _ViewStats(index, v)
+    kernel = rerank.rerank_views(index)
+    if kernel is not None:
+        start = stats.start
+
+        def contains(tid: int, passage: int) -> bool:
+            return kernel.holds(v, tid, passage - start)
+    else:
+        contains = stats.contains
+    x = confidence.features(stats, terms, qterms, weights, evidence, contains=contains)  # type: ignore[arg-type]
     p = confidence.answerable_probability(x)
     if p < config.min_confidence:
         return "refuse"

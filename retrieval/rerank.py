@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -74,9 +75,12 @@ def article_layout(index: bm25.BM25Index) -> ArticleLayout:
     return index.derived("article_layout", ArticleLayout.of)
 
 
-@dataclass(frozen=True, slots=True)
-class QueryTerm:
-    """One distinct question word: its idf, and the index terms that stand for it with their credit."""
+class QueryTerm(NamedTuple):
+    """One distinct question word: its idf, and the index terms that stand for it with their credit.
+
+    A named tuple (immutable, ~0.25 µs to make against 0.7 µs for a frozen dataclass; a question
+    makes one per word), which the re-ranking kernel reads as a tuple.
+    """
 
     idf: float
     matches: tuple[tuple[int, float], ...]  # (term id, credit: 1 for the word itself, less for a variant)
@@ -131,7 +135,9 @@ def rerank_parts(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[int]]], w
 # retrieval/_rerank.c scores every passage of the leading articles, picks each article's best
 # passage and the words' credits in one pass, where the numpy version makes ~10 numpy calls per
 # term and ~30 fixed ones (~0.4 ms a question at 100k passages, the largest part of ranking).
-# The dot products stay numpy's (below), so that every float is the one the numpy version makes.
+# `_rerank_parts_native` leaves the dot products to numpy (below), so that every float is the one the
+# numpy version makes; `RerankViews` (the path a question takes) makes them in C, in the order
+# OpenBLAS sums them, where a check when this module loads finds that order on this machine.
 try:
     from . import _rerank as _native_rerank
 except ImportError as exc:  # built without a C compiler: correct, only slower
@@ -205,6 +211,90 @@ def _rerank_parts_native(parts: list[tuple[bm25.BM25Index, ArticleLayout, list[i
     article_cov = (article_cov / total_idf).tolist()
     return list(zip(part_of, map(Evidence, best.tolist(), scores, plain.tolist(), passage_cov, article_cov),
                     strict=True))
+
+
+def _dots_match_numpy() -> bool:
+    """Whether the kernel's dot products are numpy's, bit for bit, at every length it makes them.
+
+    numpy sums a dot product through OpenBLAS, whose loop (and whether it fuses a multiply and an
+    add) depends on the kernel it picked for this CPU; `Layouts.evidence` follows the loop measured
+    here, so it is used only where it gives numpy's every float (random vectors, each length, both the
+    contiguous and the strided loop).
+    """
+    if _native_rerank is None:
+        return False
+    rng = np.random.default_rng(1405)
+    for n in range(1, _native_rerank.MAX_DOT_WORDS + 1):
+        for _ in range(4):
+            x, y = rng.random(n) * rng.uniform(0.5, 12.0), rng.random(n)
+            column = np.zeros((n, 3))
+            column[:, 1] = y
+            if (_native_rerank.dot(x, y, False) != float(x @ y)
+                    or _native_rerank.dot(x, y, True) != float(x @ column[:, 1])):
+                return False
+    return True
+
+
+# Checked once, when the module loads (~1 ms): see _dots_match_numpy.
+NATIVE_DOTS: bool = _dots_match_numpy()
+
+
+_EVIDENCE_FIELDS = ("passage", "score", "passage_score", "passage_coverage", "article_coverage")
+
+
+class RerankViews:
+    """`rerank_parts` and its caller's renumbering over every view of a live index, in one C call
+    (`_rerank.Layouts`): the views' arrays and article layouts taken and checked once per snapshot."""
+
+    def __init__(self, views: list[bm25.BM25Index], starts: list[int]) -> None:
+        if _native_rerank is None:
+            raise RuntimeError("retrieval._rerank is not built: run `pip install -e .` with a C compiler")
+        # The kernel makes Evidence objects by setting these five slots, as its __init__ would.
+        if [f.name for f in fields(Evidence)] != list(_EVIDENCE_FIELDS) or hasattr(Evidence, "__post_init__"):
+            raise RuntimeError(f"Evidence is no longer {_EVIDENCE_FIELDS} alone: update _rerank.c's Layouts")
+        self._layouts = _native_rerank.Layouts([
+            (view.offsets, view.doc_ids, view.codes if view.codes is not None else view.impacts,
+             view.table if view.codes is not None else None, view.idf, layout.order, layout.start, layout.end,
+             layout.ordinal, start)
+            for view, layout, start in ((view, article_layout(view), start)
+                                        for view, start in zip(views, starts, strict=True))], Evidence)
+
+    def evidence(self, leaders: list[tuple[int, int]], weights: dict[int, float], query: list[QueryTerm],
+                 rw: RerankWeights) -> list[Evidence] | None:
+        """Evidence for the articles of `leaders` ((view, passage number) of each one's best passage),
+        passages numbered globally, best first (equal scores in the leaders' order, as a stable sort
+        by score makes it); None when the kernel cannot sum the question's dot products as numpy does
+        (more words than `_rerank.MAX_DOT_WORDS`): the caller uses `rerank_parts`.
+        """
+        # The terms' order (the numpy version's set's, the order each passage's sum is formed in) is
+        # made in C from `query` and `weights`; the idf total here, as Python's sum adds floats.
+        got = self._layouts.evidence(leaders, query, weights, rw.lead_boost, rw.spread_weight,
+                                     sum(t.idf for t in query) or 1.0)
+        if got is None:
+            return None
+        evidence, ranked = got
+        # Not ranked when some score is NaN (a damaged index): Python's sort orders those as it always has.
+        return evidence if ranked else sorted(evidence, key=lambda e: -e.score)
+
+
+    def holds(self, view: int, term_id: int, passage: int) -> bool:
+        """Whether passage `passage` of view `view` holds the term (`bm25.contains` in one C call)."""
+        return self._layouts.holds(view, term_id, passage)
+
+
+def rerank_views(index: Any) -> RerankViews | None:
+    """The one-call kernel over a live index's views (kept with the snapshot), or None where it does not
+    apply: not built, switched off (`NEWSBOT_NUMPY_RERANK`), dot products unlike numpy's on this CPU, or
+    some view's arrays not of the types it reads."""
+    if not (USE_NATIVE_RERANK and NATIVE_DOTS):
+        return None
+    return index.derived("rerank_views", _rerank_views)
+
+
+def _rerank_views(index: Any) -> RerankViews | None:
+    if not all(view.derived("native_rerank", _native_arrays) for view in index.views):
+        return None
+    return RerankViews(index.views, index.starts.tolist()[:-1])
 
 
 # --- the numpy version ---------------------------------------------------------------------

@@ -257,6 +257,88 @@ def test_native_rerank_is_bit_identical_to_the_numpy_version_over_segments(seed,
         monkeypatch.setattr(rerank_module, "USE_NATIVE_RERANK", True)
 
 
+def test_the_kernels_dot_products_are_numpys_on_this_machine():
+    # Where they are not (another BLAS loop on another CPU) the one-call kernel stays off and
+    # rerank_parts answers; on the machines this runs on they must be, or the kernel never runs.
+    assert rerank_module.NATIVE_DOTS
+    rng = np.random.default_rng(7)
+    for n in range(1, rerank_module._native_rerank.MAX_DOT_WORDS + 1):
+        x, y = rng.random(n) * 9.0, rng.random(n)
+        wide = np.zeros((n, 5))
+        wide[:, 3] = y
+        assert rerank_module._native_rerank.dot(x, y, False) == float(x @ y)
+        assert rerank_module._native_rerank.dot(x, y, True) == float(x @ wide[:, 3])
+    with pytest.raises(ValueError, match="at most 15"):
+        rerank_module._native_rerank.dot(np.ones(16), np.ones(16), False)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_one_call_rerank_over_views_gives_the_numpy_versions_evidence(seed):
+    import random
+
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(50)]
+    live = segmented(rng, vocab)
+    kernel = rerank_module.rerank_views(live)
+    assert kernel is not None
+    for _ in range(60):
+        words = rng.sample(vocab, rng.choice([1, 2, 3, 4, 5, 9, 15, 17]))
+        weights = {live.vocabulary[w]: rng.choice([1.0, 2.0, 0.6]) for w in words}
+        qterms = [QueryTerm(rng.uniform(0.5, 6.0), ((live.vocabulary[w], 1.0),)
+                            + (((live.vocabulary[rng.choice(vocab)], 0.6),) if rng.random() < 0.3 else ()))
+                  for w in words]
+        leaders = query.leading_passages(live, weights, rng.choice([1, 3, 10, 30]))
+        rw = RerankWeights(rng.choice([0.0, 0.3]), rng.choice([0.0, 0.2]))
+        got = kernel.evidence(leaders, weights, qterms, rw)
+        if len(qterms) > rerank_module._native_rerank.MAX_DOT_WORDS:
+            assert got is None  # numpy sums these through another loop: left to rerank_parts
+            continue
+        by_view: dict[int, list[int]] = {}
+        for v, d in leaders:
+            by_view.setdefault(v, []).append(d)
+        parts = [(live.views[v], rerank_module.article_layout(live.views[v]), by_view[v]) for v in by_view]
+        spec = rerank_module._rerank_parts_numpy(parts, weights, qterms, rw)
+        views = list(by_view)
+        # The numpy version answers view by view: a leader's evidence is the next one of its view's run.
+        runs = {v: iter([e for p, e in spec if views[p] == v]) for v in views}
+        want = []
+        for v, _ in leaders:
+            e = next(runs[v])
+            want.append(Evidence(e.passage + int(live.starts[v]), e.score, e.passage_score, e.passage_coverage,
+                                 e.article_coverage))
+        assert got == sorted(want, key=lambda e: -e.score)  # stable: equal scores in the leaders' order
+        assert all(type(e) is Evidence for e in got)
+
+
+def test_one_call_rerank_refuses_bad_leaders():
+    rng = __import__("random").Random(3)
+    live = segmented(rng, [f"w{i}" for i in range(50)])
+    kernel = rerank_module.rerank_views(live)
+    weights = {live.vocabulary["w1"]: 1.0}
+    qterms = [QueryTerm(1.0, ((live.vocabulary["w1"], 1.0),))]
+    rw = RerankWeights(0.3, 0.2)
+    with pytest.raises(ValueError, match="view 3 is outside the 3 views"):
+        kernel.evidence([(3, 0)], weights, qterms, rw)
+    with pytest.raises(ValueError, match="leader 99999 is outside"):
+        kernel.evidence([(0, 99999)], weights, qterms, rw)
+    with pytest.raises(TypeError, match="pairs"):
+        kernel.evidence([0], weights, qterms, rw)
+
+
+def test_holds_is_bm25_contains_per_view():
+    rng = __import__("random").Random(8)
+    live = segmented(rng, [f"w{i}" for i in range(50)])
+    kernel = rerank_module.rerank_views(live)
+    for v, view in enumerate(live.views):
+        for tid in rng.sample(range(len(view.offsets) - 1), 20):
+            for passage in [*rng.sample(range(view.n_passages), 15), -1, view.n_passages, 2**40]:
+                assert kernel.holds(v, tid, passage) == (0 <= passage < 2**31 and bm25.contains(view, tid, passage))
+    with pytest.raises(ValueError, match="view 3 is outside"):
+        kernel.holds(3, 0, 0)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        kernel.holds(0, len(live.views[0].offsets) - 1, 0)
+
+
 def test_native_rerank_refuses_a_damaged_index():
     index = make_index([f"قمة {FILLER}", f"بغداد {FILLER}", f"قمة بغداد {FILLER}"], [1, 1, 2])
     layout = ArticleLayout.of(index)
