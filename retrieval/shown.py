@@ -1,20 +1,35 @@
-"""The rows an answer shows: each shown passage's text and its article's fields, without the article's body.
+"""The rows an answer shows, in one statement: each shown passage's text and its article's fields (without
+the article's body), and the other articles of the shown stories that have copies.
 
-`store.passages_by_id` reads each article's whole body (a few KB, sometimes tens) into Python to
-slice the passage out of it; an answer shows three passages and never the rest of their bodies.
-Here SQLite cuts the passage out (`substr` counts characters from 1, as Python's offsets count
-them from 0, so the text is `body[start:end]`), and the body never becomes a Python string:
-the read of three passages took ~0.08 ms at 100k passages that way, ~0.05 ms this way.
+The answer path reaches SQLite after ranking, when its code and the pages it reads have left the CPU's
+caches: a statement's fixed cost (~25-30 us cold) and each b-tree descent count more than the rows'
+bytes. So:
+
+- each passage is read by its id and its article by rowid (both in memory, from the index), one
+  `SELECT` per passage joined by `UNION ALL`: two direct seeks each, where a join on the article's text
+  id also searched the articles' id index, and `IN (...)` built a temporary table. `+a.id = p.article_id`
+  (the `+` keeps the planner on the rowid) drops a passage that an article written since no longer holds;
+- the body comes as its UTF-8 bytes and the passage is cut out of them in C (`passage_text`): SQLite's
+  `substr` counts the characters before the passage one byte at a time, ~5-10 us a passage cold;
+- the copies of the shown stories (`stories`, the story keys from `storymap`) are read by the same
+  statement, not a second one.
+
+Three shown passages at 100k passages, cache-polluted between reads as after ranking: 84-94 us the old
+way (`IN`, a join on the text id, `substr`), 57-65 us this way (benchmarks/lab/shown_sql.py).
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
-from .store import PASSAGE_TEXT_SQL
+from .excerpts import passage_text
+from .segments import LiveIndex
+from .storygroups import MAX_ALSO, StoryCopy
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +47,88 @@ class ShownPassage:
     url: str
 
 
-def shown_sql(count: int) -> str:
-    """The query of `shown_passages` for `count` passage ids."""
-    marks = ",".join("?" * count)
-    return (f"SELECT p.id, p.ord, {PASSAGE_TEXT_SQL}, a.id, a.title, a.source, a.section, a.published, a.url"
-            f" FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})")
+# (passage id, its article's rowid) of a shown passage.
+Key = tuple[int, int]
+# A shown story with copies: (the shown passage's id, its article's rowid, the story's key).
+Copied = tuple[int, int, str]
+# Per shown passage id, the story's other articles (newest first, at most MAX_ALSO).
+Also = dict[int, tuple[StoryCopy, ...]]
+
+_PASSAGE = ('SELECT p.id, p.ord, p.start, p."end" - p.start, CAST(a.body AS BLOB), a.id, a.title, a.source,'
+            ' a.section, a.published, a.url FROM passages p, articles a'
+            ' WHERE p.id = ? AND a.rowid = ? AND +a.id = p.article_id')
+# The same eleven columns: a member row has no passage id (NULL) and carries its story in the title's place.
+_MEMBERS = ("SELECT NULL, a.rowid, NULL, NULL, NULL, a.id, s.story, a.source, NULL, a.published, a.url"
+            " FROM stories s JOIN articles a ON a.id = s.article_id WHERE s.story IN ({})")
 
 
-def shown_of_rows(rows: Iterable[Sequence]) -> dict[int, ShownPassage]:
+@functools.cache
+def shown_sql(count: int, stories: int = 0) -> str:
+    """The statement of `shown_passages` for `count` passages and the members of `stories` stories."""
+    parts = [_PASSAGE] * count
+    if stories:
+        parts.append(_MEMBERS.format(",".join("?" * stories)))
+    return " UNION ALL ".join(parts)
+
+
+def shown_args(keys: Sequence[Key], copied: Sequence[Copied] = ()) -> list[int | str]:
+    """The parameters of `shown_sql(len(keys), stories)`: the keys' numbers, then each copied story once."""
+    args: list[int | str] = [x for key in keys for x in key]
+    args += dict.fromkeys(story for _, _, story in copied)
+    return args
+
+
+def shown_keys(index: LiveIndex, passages: Iterable[int]) -> list[Key]:
+    """(passage id, article rowid) of global passage numbers (a search's few shown ones)."""
+    views = index.views
+    if len(views) == 1:
+        view = views[0]
+        pids, aids = view.passage_ids, view.article_ids
+        return [(int(pids[p]), int(aids[p])) for p in passages]
+    starts = index.derived("starts_list", _starts_list)
+    out = []
+    for p in passages:
+        v = bisect.bisect_right(starts, p) - 1
+        view, local = views[v], p - starts[v]
+        out.append((int(view.passage_ids[local]), int(view.article_ids[local])))
+    return out
+
+
+def _starts_list(index: LiveIndex) -> list[int]:
+    return index.starts.tolist()
+
+
+def shown_of_rows(rows: Iterable[Sequence], copied: Sequence[Copied] = ()) -> tuple[dict[int, ShownPassage], Also]:
     """`shown_passages`' answer from the rows of `shown_sql` (retrieval/rowreads.py reads them too)."""
-    return {r[0]: ShownPassage(*r) for r in rows}
+    out: dict[int, ShownPassage] = {}
+    members: list[Sequence] = []
+    for r in rows:
+        if r[0] is None:
+            members.append(r)
+        else:
+            out[r[0]] = ShownPassage(r[0], r[1], passage_text(r[4], r[2], r[3]), *r[5:])
+    return out, also_of(members, copied)
 
 
-async def shown_passages(db: aiosqlite.Connection, ids: Sequence[int]) -> dict[int, ShownPassage]:
-    """Passage id → its `ShownPassage`, for the ids still stored (a deleted one is missing)."""
-    if not ids:
+def also_of(rows: list[Sequence], copied: Sequence[Copied]) -> Also:
+    """Per shown passage with copies, its story's other articles from the member rows, newest first (by
+    publication date, then rowid, as `newsstore.story_members_sql` orders them)."""
+    if not copied:
         return {}
-    return shown_of_rows(await db.execute_fetchall(shown_sql(len(ids)), tuple(ids)))
+    rows.sort(key=lambda r: (r[9], r[1]), reverse=True)
+    of_story: dict[str, list[Sequence]] = {}
+    for r in rows:
+        of_story.setdefault(r[6], []).append(r)
+    return {pid: tuple(StoryCopy(r[5], r[7], r[10], r[9]) for r in of_story.get(story, ()) if r[1] != rowid)[:MAX_ALSO]
+            for pid, rowid, story in copied}
+
+
+async def shown_passages(db: aiosqlite.Connection, keys: Sequence[Key], copied: Sequence[Copied] = (),
+                         ) -> tuple[dict[int, ShownPassage], Also]:
+    """Passage id → its `ShownPassage` for the keys still stored (a passage deleted, or no longer its
+    article's, is missing); and per passage of `copied`, its story's other articles."""
+    if not keys:
+        return {}, {}
+    args = shown_args(keys, copied)
+    rows = await db.execute_fetchall(shown_sql(len(keys), len(args) - 2 * len(keys)), args)
+    return shown_of_rows(rows, copied)

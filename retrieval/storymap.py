@@ -54,6 +54,9 @@ BUSY = "busy"
 # A page of one result per story: (passage, score) shown, whether more follow, per shown passage id
 # the story's other articles (SearchEngine._one_per_story's answer).
 Page = tuple[list[tuple[int, float]], bool, dict[int, tuple[StoryCopy, ...]]]
+# The same page before its copies are read: (passage, score) shown, whether more follow, and per shown
+# story that may have copies (shown passage id, its article's rowid, story key).
+Collapsed = tuple[list[tuple[int, float]], bool, list[tuple[int, int, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +192,11 @@ class StoryMap:
             return
         view.keep("stories", stories)
 
-    def one_per_story(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
-                      rows: RowReader) -> Page | str | None:
-        """`SearchEngine._one_per_story`'s answer with the stories from memory and SQL only for the copies of
-        shown stories that have any; None when it cannot say (stories still being read, an article without a
-        story row), BUSY when the reader found the file busy: the caller asks SQLite for everything then
-        (through aiosqlite, for BUSY)."""
+    def collapse(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int) -> Collapsed | None:
+        """The page [offset, offset + k) of `picked` with each story's first article only, from memory: the
+        page, whether more follow, and the shown stories that may have copies (`shown.Copied`: their
+        members are read with the shown passages, retrieval/shown.py). None when it cannot say (stories
+        still being read, an article without a story row): the caller asks SQLite for the stories."""
         maps = self.of(index)
         if maps is None or not picked:
             return None
@@ -216,21 +218,35 @@ class StoryMap:
                 seen.add(story)
                 kept.append((p, score, v, d, story))
         page = kept[offset:offset + k]
-        also: dict[int, tuple[StoryCopy, ...]] = {}
         members = _members(maps, [hash(story) for *_, story in page]) if page else []
-        copied = [(index.views[v], d) for (_, _, v, d, _), count in zip(page, members, strict=True) if count > 1]
+        copied = [(int(views[v].passage_ids[d]), int(views[v].article_ids[d]), story)
+                  for (_, _, v, d, story), count in zip(page, members, strict=True) if count > 1]
+        return [(p, score) for p, score, _, _, _ in page], len(kept) > offset + k, copied
+
+    def one_per_story(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
+                      rows: RowReader) -> Page | str | None:
+        """`SearchEngine._one_per_story`'s answer with the stories from memory and SQL only for the copies of
+        shown stories that have any; None when it cannot say (stories still being read, an article without a
+        story row), BUSY when the reader found the file busy: the caller asks SQLite for everything then
+        (through aiosqlite, for BUSY). The engine reads the copies with the shown passages instead
+        (`collapse`); this reads them alone (benchmarks/answer_path.py times the collapse this way)."""
+        collapsed = self.collapse(index, picked, offset, k)
+        if collapsed is None:
+            return None
+        page, more, copied = collapsed
+        also: dict[int, tuple[StoryCopy, ...]] = {}
         if copied:
-            rowids = [int(view.article_ids[d]) for view, d in copied]
+            rowids = [rowid for _, rowid, _ in copied]
             found = rows.story_members(rowids)
             if found is None:
                 return BUSY
             story_of, of_story = found
-            for (view, d), rowid in zip(copied, rowids, strict=True):
+            for pid, rowid, _ in copied:
                 story = story_of.get(rowid)
                 if story is not None:
                     copies = tuple(c for r, c in of_story.get(story, ()) if r != rowid)
-                    also[int(view.passage_ids[d])] = copies[:MAX_ALSO]
-        return [(p, score) for p, score, _, _, _ in page], len(kept) > offset + k, also
+                    also[pid] = copies[:MAX_ALSO]
+        return page, more, also
 
     async def settled(self) -> None:
         """Wait for the reads in flight."""
