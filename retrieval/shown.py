@@ -84,13 +84,13 @@ def shown_keys(index: LiveIndex, passages: Iterable[int]) -> list[Key]:
     if len(views) == 1:
         view = views[0]
         pids, aids = view.passage_ids, view.article_ids
-        return [(int(pids[p]), int(aids[p])) for p in passages]
+        return [(pids.item(p), aids.item(p)) for p in passages]
     starts = index.derived("starts_list", _starts_list)
     out = []
     for p in passages:
         v = bisect.bisect_right(starts, p) - 1
         view, local = views[v], p - starts[v]
-        out.append((int(view.passage_ids[local]), int(view.article_ids[local])))
+        out.append((view.passage_ids.item(local), view.article_ids.item(local)))
     return out
 
 
