@@ -39,7 +39,7 @@ from benchmarks import bot_path, perf
 from benchmarks import eval as quality_eval
 from retrieval import query, shown, storygroups
 from retrieval.engine import RetrievalConfig, SearchEngine
-from retrieval.excerpts import make_excerpt
+from retrieval.excerpts import excerpt_parts
 
 STAGES = ("rank", "stories", "passages", "excerpts", "search")
 
@@ -89,7 +89,7 @@ async def measure(db: Path, questions: Sequence[str], warmup: int, k: int) -> di
                 times["passages"].append(time.perf_counter() - t)
                 t = time.perf_counter()
                 for row in rows.values():
-                    make_excerpt(row.text, ranking.expanded.keys(), config.excerpt_chars)
+                    excerpt_parts(row.text, ranking.expanded.keys(), config.excerpt_chars)
                 times["excerpts"].append(time.perf_counter() - t)
     finally:
         await engine.close()

@@ -31,7 +31,7 @@ from .articles import Article
 
 # Re-exported: benchmarks and front ends import them from here.
 from .config import FULL_COVERAGE, PIPELINE_VERSION, RetrievalConfig  # noqa: F401
-from .excerpts import make_excerpt
+from .excerpts import excerpt_parts, make_excerpt  # noqa: F401  (make_excerpt re-exported)
 
 # Re-exported: front ends, tests and benchmarks import them from here.
 from .ingest import (  # noqa: F401
@@ -351,15 +351,13 @@ class SearchEngine(IndexUpkeep):
                 row = rows.get(pid)
                 if row is None:  # deleted since the index was built
                     continue
-                excerpt = make_excerpt(row.text, terms, self.config.excerpt_chars)
+                text, highlights = excerpt_parts(row.text, terms, self.config.excerpt_chars)
                 # Positional: keyword arguments to a 13-field dataclass cost ~3 us a hit.
                 hits.append(Hit(row.article_id, pid, round(score, 4), row.title, row.source, row.section,
-                                row.published, row.url, excerpt.text, excerpt.highlights, row.ord, outside,
-                                also.get(pid, ())))
-        return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
-                            has_more=has_more, no_answer=ranking.no_answer if not hits else None,
-                            seconds=time.perf_counter() - started, filters=filters, outside_filters=outside,
-                            confidence=ranking.confidence)
+                                row.published, row.url, text, highlights, row.ord, outside, also.get(pid, ())))
+        return SearchResult(query, tuple(ranking.terms), tuple(hits), offset, has_more,
+                            ranking.no_answer if not hits else None, time.perf_counter() - started,
+                            ranking.confidence, filters, outside)
 
     async def _one_per_story(self, index: segments.LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
                              ) -> tuple[list[tuple[int, float]], bool, dict[int, tuple[storygroups.StoryCopy, ...]]]:
