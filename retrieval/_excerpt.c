@@ -13,8 +13,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <stdint.h>
-#include <string.h>
 
 #define ELLIPSIS 0x2026
 
@@ -190,63 +188,9 @@ out:
     return result;
 }
 
-
-/* `passage_text(body, start, length) -> str`: what SQLite's `substr(body, start + 1, length)` returns for
- * an article body passed as its UTF-8 bytes (`CAST(body AS BLOB)`): the `length` characters after the
- * first `start`, stopping at the end or at a NUL byte as SQLite's text functions do.
- *
- * SQLite counts characters one byte at a time (SQLITE_SKIP_UTF8); in an answer's cold path that
- * scan of the body up to the passage cost ~5-10 us a passage. Here eight bytes are counted at once:
- * a character is a byte that is not a continuation byte (10xxxxxx), which is SQLite's count for
- * valid UTF-8 (a body is always valid UTF-8: it is written from a Python str). The slice is
- * decoded strictly, as sqlite3 decodes a text column. excerpts.passage_text is its specification. */
-#define HIGH_BITS 0x8080808080808080ULL
-#define LOW_BITS 0x0101010101010101ULL
-
-/* Move `z` past `count` characters (fewer at a NUL byte); `z` must be NUL-terminated (a bytes object is). */
-static const unsigned char *skip_chars(const unsigned char *z, const unsigned char *stop, Py_ssize_t count) {
-    while (count >= 8 && stop - z >= 8) {
-        uint64_t w;
-        memcpy(&w, z, 8);
-        if ((w - LOW_BITS) & ~w & HIGH_BITS)
-            break; /* a NUL byte among them: one at a time below */
-        int continuations = __builtin_popcountll(w & ~(w << 1) & HIGH_BITS);
-        count -= 8 - continuations;
-        z += 8;
-    }
-    /* The eight bytes above may have ended inside a character already counted: its last bytes. */
-    while ((*z & 0xc0) == 0x80)
-        z++;
-    while (*z && count > 0) {
-        if (*(z++) >= 0xc0)
-            while ((*z & 0xc0) == 0x80)
-                z++;
-        count--;
-    }
-    return z;
-}
-
-static PyObject *passage_text(PyObject *self, PyObject *args) {
-    PyObject *body;
-    Py_ssize_t start, length;
-    if (!PyArg_ParseTuple(args, "O!nn", &PyBytes_Type, &body, &start, &length))
-        return NULL;
-    if (start < 0 || length < 0) {
-        PyErr_Format(PyExc_ValueError, "start and length must be >= 0, not %zd and %zd", start, length);
-        return NULL;
-    }
-    const unsigned char *z = (const unsigned char *)PyBytes_AS_STRING(body);
-    const unsigned char *stop = z + PyBytes_GET_SIZE(body);
-    const unsigned char *first = skip_chars(z, stop, start);
-    const unsigned char *last = skip_chars(first, stop, length);
-    return PyUnicode_DecodeUTF8((const char *)first, last - first, NULL);
-}
-
 static PyMethodDef module_methods[] = {
     {"place", place, METH_VARARGS,
      "place(text, matches, max_chars) -> (excerpt, spans): excerpts._place in C."},
-    {"passage_text", passage_text, METH_VARARGS,
-     "passage_text(body, start, length) -> str: SQLite's substr(body, start + 1, length) of UTF-8 bytes."},
     {NULL, NULL, 0, NULL},
 };
 

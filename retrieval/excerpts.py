@@ -74,17 +74,6 @@ def matched_words(text: str, terms: Collection[str],
     return out
 
 
-def passage_text(body: bytes, start: int, length: int) -> str:
-    """A passage's text from its article's body as UTF-8 bytes: what SQLite's `substr(body, start + 1,
-    length)` returns (characters counted from 0 as Python does; a NUL ends the text, as in SQLite's
-    text functions). In C when built (retrieval/_excerpt.c: SQLite's count is a byte at a time)."""
-    if start < 0 or length < 0:
-        raise ValueError(f"start and length must be >= 0, not {start} and {length}")
-    if _native_excerpt is not None:
-        return _native_excerpt.passage_text(body, start, length)
-    return body.decode("utf-8").partition("\0")[0][start:start + length]
-
-
 def make_excerpt(text: str, terms: Collection[str], max_chars: int = DEFAULT_EXCERPT_CHARS) -> Excerpt:
     """At most `max_chars` (plus ellipses) of `text`, centred on the matches (of its first
     EXCERPT_SCAN_CHARS characters)."""

@@ -2,20 +2,17 @@
 the article's body), and the other articles of the shown stories that have copies.
 
 The answer path reaches SQLite after ranking, when its code and the pages it reads have left the CPU's
-caches: a statement's fixed cost (~25-30 us cold) and each b-tree descent count more than the rows'
-bytes. So:
+caches: a statement's fixed cost and each b-tree descent count more than the rows' bytes. So each passage
+is read by its id and its article by rowid (both in memory, from the index), one `SELECT` a passage joined
+by `UNION ALL`: two direct seeks each, where `p.id IN (...)` built a temporary table and a join on the
+article's text id also searched the articles' id index (`+a.id = p.article_id`, the `+` keeping the
+planner on the rowid, drops a passage an article written since no longer holds). SQLite cuts the passage
+out of the body (`substr` counts characters from 1, as Python's offsets count them from 0, so the text is
+`body[start:end]`), and the body never becomes a Python string. The copies of the shown stories
+(`copied`, their story keys from `storymap`) are read by the same statement, not a second one.
 
-- each passage is read by its id and its article by rowid (both in memory, from the index), one
-  `SELECT` per passage joined by `UNION ALL`: two direct seeks each, where a join on the article's text
-  id also searched the articles' id index, and `IN (...)` built a temporary table. `+a.id = p.article_id`
-  (the `+` keeps the planner on the rowid) drops a passage that an article written since no longer holds;
-- the body comes as its UTF-8 bytes and the passage is cut out of them in C (`passage_text`): SQLite's
-  `substr` counts the characters before the passage one byte at a time, ~5-10 us a passage cold;
-- the copies of the shown stories (`stories`, the story keys from `storymap`) are read by the same
-  statement, not a second one.
-
-Three shown passages at 100k passages, cache-polluted between reads as after ranking: 84-94 us the old
-way (`IN`, a join on the text id, `substr`), 57-65 us this way (benchmarks/lab/shown_sql.py).
+Three shown passages at 100k passages, each read right after a ranking (benchmarks/lab/shown_sql.py):
+p50 58-61 us with `IN` and the join on the text id, 49-51 us this way.
 """
 
 from __future__ import annotations
@@ -27,8 +24,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from .excerpts import passage_text
 from .segments import LiveIndex
+from .store import PASSAGE_TEXT_SQL
 from .storygroups import MAX_ALSO, StoryCopy
 
 
@@ -54,11 +51,11 @@ Copied = tuple[int, int, str]
 # Per shown passage id, the story's other articles (newest first, at most MAX_ALSO).
 Also = dict[int, tuple[StoryCopy, ...]]
 
-_PASSAGE = ('SELECT p.id, p.ord, p.start, p."end" - p.start, CAST(a.body AS BLOB), a.id, a.title, a.source,'
-            ' a.section, a.published, a.url FROM passages p, articles a'
-            ' WHERE p.id = ? AND a.rowid = ? AND +a.id = p.article_id')
-# The same eleven columns: a member row has no passage id (NULL) and carries its story in the title's place.
-_MEMBERS = ("SELECT NULL, a.rowid, NULL, NULL, NULL, a.id, s.story, a.source, NULL, a.published, a.url"
+_PASSAGE = (f"SELECT p.id, p.ord, {PASSAGE_TEXT_SQL}, a.id, a.title, a.source, a.section, a.published, a.url"
+            " FROM passages p, articles a WHERE p.id = ? AND a.rowid = ? AND +a.id = p.article_id")
+# The same nine columns: a member row has no passage id (NULL); its rowid is in the passage's ord's place
+# and its story in the title's.
+_MEMBERS = ("SELECT NULL, a.rowid, NULL, a.id, s.story, a.source, NULL, a.published, a.url"
             " FROM stories s JOIN articles a ON a.id = s.article_id WHERE s.story IN ({})")
 
 
@@ -106,7 +103,7 @@ def shown_of_rows(rows: Iterable[Sequence], copied: Sequence[Copied] = ()) -> tu
         if r[0] is None:
             members.append(r)
         else:
-            out[r[0]] = ShownPassage(r[0], r[1], passage_text(r[4], r[2], r[3]), *r[5:])
+            out[r[0]] = ShownPassage(*r)
     return out, also_of(members, copied)
 
 
@@ -115,11 +112,11 @@ def also_of(rows: list[Sequence], copied: Sequence[Copied]) -> Also:
     publication date, then rowid, as `newsstore.story_members_sql` orders them)."""
     if not copied:
         return {}
-    rows.sort(key=lambda r: (r[9], r[1]), reverse=True)
+    rows.sort(key=lambda r: (r[7], r[1]), reverse=True)
     of_story: dict[str, list[Sequence]] = {}
     for r in rows:
-        of_story.setdefault(r[6], []).append(r)
-    return {pid: tuple(StoryCopy(r[5], r[7], r[10], r[9]) for r in of_story.get(story, ()) if r[1] != rowid)[:MAX_ALSO]
+        of_story.setdefault(r[4], []).append(r)
+    return {pid: tuple(StoryCopy(r[3], r[5], r[8], r[7]) for r in of_story.get(story, ()) if r[1] != rowid)[:MAX_ALSO]
             for pid, rowid, story in copied}
 
 

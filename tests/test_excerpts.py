@@ -1,6 +1,5 @@
 """Excerpts of very long passages: text without whitespace stays one passage however long."""
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -171,31 +170,3 @@ def test_native_placement_names_bad_arguments():
         excerpts._native_excerpt.place("نص", [(0, 1)], 10)
     with pytest.raises(ValueError, match="max_chars must be >= 0"):
         excerpts._native_excerpt.place("نص", [], -1)
-
-
-# --- a passage's text from its article's UTF-8 bytes: retrieval/_excerpt.c against the Python version -------
-
-@given(st.text(alphabet=st.sampled_from("ab \u0645\u0631\u064e\u00e9\u2026\U0001f642\U0001d518\n\0")),
-       st.integers(0, 40), st.integers(0, 40))
-def test_native_passage_text_equals_the_python_version(text, start, length):
-    body = text.encode("utf-8")
-    want = text.partition("\0")[0][start:start + length]
-    assert excerpts._native_excerpt.passage_text(body, start, length) == want
-    assert excerpts.passage_text(body, start, length) == want
-
-
-def test_native_passage_text_equals_sqlite_substr():
-    import sqlite3
-    con = sqlite3.connect(":memory:")
-    body = ("كَتَبَ الصَّحَفِيُّ 𝔘𝔫𝔦 عن القمة 🙂 في بغداد. abc " * 40)
-    for start in (0, 1, 7, 8, 9, 63, 64, 65, 500, len(body) - 3, len(body), len(body) + 5):
-        for length in (0, 1, 8, 300, 2000):
-            (want,), = con.execute("SELECT substr(?, ?, ?)", (body, start + 1, length))
-            assert excerpts.passage_text(body.encode(), start, length) == want
-
-
-def test_passage_text_names_bad_arguments():
-    with pytest.raises(ValueError, match="start and length"):
-        excerpts.passage_text("نص".encode(), -1, 2)
-    with pytest.raises(TypeError):
-        excerpts._native_excerpt.passage_text("نص", 0, 2)  # a str, not its bytes

@@ -37,8 +37,7 @@ async def test_rows_and_stories_equal_aiosqlites(tmp_path: Path) -> None:
 
 
 async def test_shown_passages_are_the_stored_passages_without_the_body(tmp_path: Path) -> None:
-    # Characters outside the BMP, diacritics and a Latin word: the passage cut from the body's UTF-8 bytes
-    # must count them as Python does.
+    # Characters outside the BMP, diacritics and a Latin word: SQLite's substr must count them as Python does.
     odd = {"id": "odd", "title": "عنوان", "source": "مصدر", "published": "2024-01-02", "url": "https://x.test/odd",
            "text": ("مقدمة 🙂 قصيرة. " * 30) + "\n\n" + ("كَتَبَ الصَّحَفِيُّ 𝔘𝔫𝔦 عن القمة في بغداد. " * 25)}
     async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
