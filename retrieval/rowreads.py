@@ -76,11 +76,13 @@ class RowReader:
     def shown_passages(self, keys: Sequence[shown.Key], copied: Sequence[shown.Copied] = (),
                        ) -> tuple[dict[int, shown.ShownPassage], shown.Also] | None:
         """`shown.shown_passages`, or None if the file is busy (ask the aiosqlite reader)."""
-        if not keys:
-            return {}, {}
-        args = shown.shown_args(keys, copied)
-        rows = self._rows(shown.shown_sql(len(keys), len(args) - 2 * len(keys)), args)
-        return None if rows is None else shown.shown_of_rows(rows, copied)
+        rows: list = []
+        for sql, args in shown.statements(keys, copied):
+            got = self._rows(sql, args)
+            if got is None:
+                return None
+            rows += got
+        return shown.shown_of_rows(rows, copied)
 
     def story_members(self, rowids: Sequence[int],
                       ) -> tuple[dict[int, str], dict[str, list[tuple[int, storygroups.StoryCopy]]]] | None:

@@ -59,20 +59,32 @@ _MEMBERS = ("SELECT NULL, a.rowid, NULL, a.id, s.story, a.source, NULL, a.publis
             " FROM stories s JOIN articles a ON a.id = s.article_id WHERE s.story IN ({})")
 
 
+# Passages a statement: SQLite allows 500 terms in a compound SELECT (SQLITE_MAX_COMPOUND_SELECT); an
+# answer shows a few, a `newsbot search -k` may ask for more.
+CHUNK = 100
+
+
 @functools.cache
 def shown_sql(count: int, stories: int = 0) -> str:
-    """The statement of `shown_passages` for `count` passages and the members of `stories` stories."""
+    """The statement of `shown_passages` for `count` passages (at most CHUNK) and the members of `stories` stories."""
     parts = [_PASSAGE] * count
     if stories:
         parts.append(_MEMBERS.format(",".join("?" * stories)))
     return " UNION ALL ".join(parts)
 
 
-def shown_args(keys: Sequence[Key], copied: Sequence[Copied] = ()) -> list[int | str]:
-    """The parameters of `shown_sql(len(keys), stories)`: the keys' numbers, then each copied story once."""
-    args: list[int | str] = [x for key in keys for x in key]
-    args += dict.fromkeys(story for _, _, story in copied)
-    return args
+def statements(keys: Sequence[Key], copied: Sequence[Copied] = ()) -> list[tuple[str, list[int | str]]]:
+    """The statements (and their parameters) that read `keys`' passages and `copied`'s stories' members:
+    one for an answer's few passages (CHUNK a statement), the members with the first."""
+    stories = list(dict.fromkeys(story for _, _, story in copied))
+    out: list[tuple[str, list[int | str]]] = []
+    for at in range(0, len(keys), CHUNK):
+        chunk = keys[at:at + CHUNK]
+        args: list[int | str] = [x for key in chunk for x in key]
+        if at == 0:
+            args += stories
+        out.append((shown_sql(len(chunk), len(stories) if at == 0 else 0), args))
+    return out
 
 
 def shown_keys(index: LiveIndex, passages: Iterable[int]) -> list[Key]:
@@ -124,8 +136,7 @@ async def shown_passages(db: aiosqlite.Connection, keys: Sequence[Key], copied: 
                          ) -> tuple[dict[int, ShownPassage], Also]:
     """Passage id → its `ShownPassage` for the keys still stored (a passage deleted, or no longer its
     article's, is missing); and per passage of `copied`, its story's other articles."""
-    if not keys:
-        return {}, {}
-    args = shown_args(keys, copied)
-    rows = await db.execute_fetchall(shown_sql(len(keys), len(args) - 2 * len(keys)), args)
+    rows: list = []
+    for sql, args in statements(keys, copied):
+        rows += await db.execute_fetchall(sql, args)
     return shown_of_rows(rows, copied)

@@ -61,6 +61,9 @@ async def test_shown_passages_are_the_stored_passages_without_the_body(tmp_path:
         other = next(rowid for pid, rowid in keys if full[pid].article.id != full[ids[1]].article.id)
         assert engine.rows.shown_passages([keys[0], (10**9, keys[0][1]), (ids[1], other)])[0].keys() == {ids[0]}
         assert engine.rows.shown_passages([]) == ({}, {}) == await shown_rows.shown_passages(engine.reader, [])
+        # More passages than one statement reads (SQLite allows 500 terms in a compound SELECT): several.
+        many = [(10**9 + i, keys[0][1]) for i in range(2 * shown_rows.CHUNK + 7)] + keys
+        assert engine.rows.shown_passages(many) == (got, {}) == await shown_rows.shown_passages(engine.reader, many)
 
 
 async def test_shown_copies_are_the_story_members(tmp_path: Path) -> None:
