@@ -7,9 +7,9 @@ stage by stage, as the engine runs them:
 
 - rank: `query.rank` at the depth one-per-story asks for (analysis, expansion, top articles, re-ranking,
   no-answer check);
-- stories: the one-per-story collapse (the ranked articles' stories from memory, SQL for the copies
-  of the shown stories that have any; SQL for all of them while the stories are being read);
-- passages: the shown passages' rows (`shown.shown_passages`);
+- stories: the one-per-story collapse (the ranked articles' stories from memory; SQL for all of them
+  while the stories are being read);
+- passages: the shown passages' rows and the shown stories' copies, one statement (`shown.shown_passages`);
 - excerpts: the excerpt and highlights of each shown passage;
 - search: the whole `SearchEngine.search(q, k=3)`, timed first for each question (the stages are
   timed after it, so they read what the search has just read: warm caches, their p50s are a lower
@@ -37,9 +37,9 @@ import numpy as np
 
 from benchmarks import bot_path, perf
 from benchmarks import eval as quality_eval
-from retrieval import query, shown, storygroups, storymap
+from retrieval import query, shown, storygroups
 from retrieval.engine import RetrievalConfig, SearchEngine
-from retrieval.excerpts import make_excerpt
+from retrieval.excerpts import excerpt_parts
 
 STAGES = ("rank", "stories", "passages", "excerpts", "search")
 
@@ -68,25 +68,28 @@ async def measure(db: Path, questions: Sequence[str], warmup: int, k: int) -> di
             if ranking.picked:
                 rowids = [live.article_id(p) for p, _ in ranking.picked]
                 t = time.perf_counter()
-                # The stories from memory (SQL for the shown stories' copies only), as the engine asks,
-                # else SQL for all of them.
-                quick = (engine.story_map.one_per_story(live, ranking.picked, 0, k, engine.rows)
-                         if engine.story_map is not None and engine.rows is not None else None)
-                if quick is None or quick is storymap.BUSY:
+                # The stories from memory, as the engine asks (the shown stories' copies are read with the
+                # shown passages, below), else SQL for all of them.
+                collapsed = (engine.story_map.collapse(live, ranking.picked, 0, k)
+                             if engine.story_map is not None and engine.rows is not None else None)
+                copied = collapsed[2] if collapsed is not None else []
+                if collapsed is None:
                     if engine.rows is not None:
                         engine.rows.story_members(rowids)
                     else:
                         await storygroups.story_members(engine.reader, rowids)
                 times["stories"].append(time.perf_counter() - t)
-                ids = [live.passage_id(p) for p, _ in ranking.picked[:k]]
+                shown_passages = collapsed[0] if collapsed is not None else ranking.picked[:k]
                 t = time.perf_counter()
-                rows = engine.rows.shown_passages(ids) if engine.rows is not None else None
-                if rows is None:
-                    rows = await shown.shown_passages(engine.reader, ids)
+                keys = shown.shown_keys(live, [p for p, _ in shown_passages])
+                got = engine.rows.shown_passages(keys, copied) if engine.rows is not None else None
+                if got is None:
+                    got = await shown.shown_passages(engine.reader, keys, copied)
+                rows = got[0]
                 times["passages"].append(time.perf_counter() - t)
                 t = time.perf_counter()
                 for row in rows.values():
-                    make_excerpt(row.text, ranking.expanded.keys(), config.excerpt_chars)
+                    excerpt_parts(row.text, ranking.expanded.keys(), config.excerpt_chars)
                 times["excerpts"].append(time.perf_counter() - t)
     finally:
         await engine.close()

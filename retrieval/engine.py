@@ -31,7 +31,7 @@ from .articles import Article
 
 # Re-exported: benchmarks and front ends import them from here.
 from .config import FULL_COVERAGE, PIPELINE_VERSION, RetrievalConfig  # noqa: F401
-from .excerpts import make_excerpt
+from .excerpts import excerpt_parts, make_excerpt  # noqa: F401  (make_excerpt re-exported)
 
 # Re-exported: front ends, tests and benchmarks import them from here.
 from .ingest import (  # noqa: F401
@@ -323,47 +323,51 @@ class SearchEngine(IndexUpkeep):
             if outside_ranking.picked:
                 ranking, outside = outside_ranking, True
         picked, has_more, also = ranking.picked, ranking.has_more, {}
+        copied: list[shown.Copied] = []  # shown stories whose copies are read with the shown passages
         if self.config.one_per_story and picked and index is not None:
-            picked, has_more, also = await self._one_per_story(_query.live(index), picked, offset, k)
+            collapsed = (self._story_map.collapse(_query.live(index), picked, offset, k)
+                         if self._story_map is not None and self._rows is not None else None)
+            if collapsed is not None:
+                picked, has_more, copied = collapsed
+            else:
+                picked, has_more, also = await self._one_per_story(_query.live(index), picked, offset, k)
         # --- end of news filters ---
         hits: list[Hit] = []
         if picked and index is not None:
-            ids = _query.passage_ids(_query.live(index), [p for p, _ in picked])
-            rows = self._rows.shown_passages(ids) if self._rows is not None else None
-            if rows is None:  # no synchronous reader, or the file is busy: aiosqlite's reader waits
-                rows = await shown.shown_passages(self._reader, ids)
-            if len(rows) < len(ids) and not _caught_up and await self._catch_up(index):
+            keys = shown.shown_keys(_query.live(index), [p for p, _ in picked])
+            got = self._rows.shown_passages(keys, copied) if self._rows is not None else None
+            if got is None:  # no synchronous reader, or the file is busy: aiosqlite's reader waits
+                got = await shown.shown_passages(self._reader, keys, copied)
+            rows, copies = got
+            if copied:
+                also = copies
+            if len(rows) < len(keys) and not _caught_up and await self._catch_up(index):
                 # Passages gone since the index was refreshed (an article updated or deleted by another
                 # process, not applied yet): answer wholly from the fresh index instead of half an
                 # answer from the stale one.
                 return await self.search(query, k, offset, filters=filters, _caught_up=True)
-            for (_, score), pid in zip(picked, ids, strict=True):
+            terms = ranking.expanded.keys()
+            for (_, score), (pid, _) in zip(picked, keys, strict=True):
                 row = rows.get(pid)
                 if row is None:  # deleted since the index was built
                     continue
-                excerpt = make_excerpt(row.text, ranking.expanded.keys(), self.config.excerpt_chars)
-                hits.append(Hit(article_id=row.article_id, passage_id=pid, score=round(score, 4), title=row.title,
-                                source=row.source, section=row.section, published=row.published, url=row.url,
-                                excerpt=excerpt.text, highlights=excerpt.highlights, passage_ord=row.ord,
-                                outside_filters=outside, also=also.get(pid, ())))
-        return SearchResult(query=query, terms=tuple(ranking.terms), hits=tuple(hits), offset=offset,
-                            has_more=has_more, no_answer=ranking.no_answer if not hits else None,
-                            seconds=time.perf_counter() - started, filters=filters, outside_filters=outside,
-                            confidence=ranking.confidence)
+                text, highlights = excerpt_parts(row.text, terms, self.config.excerpt_chars)
+                # Positional: keyword arguments to a 13-field dataclass cost ~3 us a hit.
+                hits.append(Hit(row.article_id, pid, round(score, 4), row.title, row.source, row.section,
+                                row.published, row.url, text, highlights, row.ord, outside, also.get(pid, ())))
+        return SearchResult(query, tuple(ranking.terms), tuple(hits), offset, has_more,
+                            ranking.no_answer if not hits else None, time.perf_counter() - started,
+                            ranking.confidence, filters, outside)
 
     async def _one_per_story(self, index: segments.LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
                              ) -> tuple[list[tuple[int, float]], bool, dict[int, tuple[storygroups.StoryCopy, ...]]]:
-        """The page [offset, offset + k) of `picked` with each story's first article only.
+        """The page [offset, offset + k) of `picked` with each story's first article only, the stories
+        asked of SQLite (while the story map is read, or without it: `StoryMap.collapse` otherwise).
 
         Returns it, whether more follow, and per shown passage id the story's other articles.
         """
-        quick = None
-        if self._story_map is not None and self._rows is not None:
-            quick = self._story_map.one_per_story(index, picked, offset, k, self._rows)
-            if quick is not None and quick is not storymap.BUSY:
-                return quick  # type: ignore[return-value]
         rowids = [index.article_id(p) for p, _ in picked]
-        found = self._rows.story_members(rowids) if self._rows is not None and quick is None else None
+        found = self._rows.story_members(rowids) if self._rows is not None else None
         story_of, members = found if found is not None else await storygroups.story_members(self._reader, rowids)
         kept, seen = [], set()
         for (p, score), rowid in zip(picked, rowids, strict=True):

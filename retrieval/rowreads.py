@@ -57,7 +57,7 @@ class RowReader:
         with self._lock:
             self._db.close()
 
-    def _rows(self, sql: str, args: Sequence[int]) -> list | None:
+    def _rows(self, sql: str, args: Sequence[int | str]) -> list | None:
         try:
             with self._lock:
                 return self._db.execute(sql, tuple(args)).fetchall()
@@ -73,12 +73,16 @@ class RowReader:
         rows = self._rows(store.passages_sql(len(ids)), ids)
         return None if rows is None else store.passages_of_rows(rows)
 
-    def shown_passages(self, ids: Sequence[int]) -> dict[int, shown.ShownPassage] | None:
+    def shown_passages(self, keys: Sequence[shown.Key], copied: Sequence[shown.Copied] = (),
+                       ) -> tuple[dict[int, shown.ShownPassage], shown.Also] | None:
         """`shown.shown_passages`, or None if the file is busy (ask the aiosqlite reader)."""
-        if not ids:
-            return {}
-        rows = self._rows(shown.shown_sql(len(ids)), ids)
-        return None if rows is None else shown.shown_of_rows(rows)
+        rows: list = []
+        for sql, args in shown.statements(keys, copied):
+            got = self._rows(sql, args)
+            if got is None:
+                return None
+            rows += got
+        return shown.shown_of_rows(rows, copied)
 
     def story_members(self, rowids: Sequence[int],
                       ) -> tuple[dict[int, str], dict[str, list[tuple[int, storygroups.StoryCopy]]]] | None:

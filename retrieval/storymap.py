@@ -6,7 +6,11 @@ for the ≤3 shown, the story's other articles (listed under it). Asking SQLite 
 answer cost ~0.1-0.15 ms at 100k passages. Here each view of the index (the base, each segment)
 gets, once, the story of each of its articles and the stories of its live articles (sorted): the
 collapse is then a lookup, and a shown story needs SQL only when the views hold another article
-of it.
+of it: then its copies are read with the shown passages, in the same statement (retrieval/shown.py).
+Whether they do is a flag per article for its own view (`ViewStories.shared`) and, for the other
+views, a segment's set of story hashes or a search of a base's: the searches of every shown story
+in every view, on arrays gone cold during ranking, cost ~15 us an answer (collapse 25 → 13 us at
+100k merged, 36 → 23 us with segments, timed right after a ranking, alternating in one process).
 
 Why the map stays right: ingest writes an article and its story row in one transaction
 (retrieval/ingest.py), and an article's story changes only when it is written again, which
@@ -54,6 +58,9 @@ BUSY = "busy"
 # A page of one result per story: (passage, score) shown, whether more follow, per shown passage id
 # the story's other articles (SearchEngine._one_per_story's answer).
 Page = tuple[list[tuple[int, float]], bool, dict[int, tuple[StoryCopy, ...]]]
+# The same page before its copies are read: (passage, score) shown, whether more follow, and per shown
+# story that may have copies (shown passage id, its article's rowid, story key).
+Collapsed = tuple[list[tuple[int, float]], bool, list[tuple[int, int, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +70,19 @@ class ViewStories:
 
     story: np.ndarray  # object: str or None, per article number
     live_hashes: np.ndarray  # int64, sorted
+    # Per article number: another of the view's live articles has its story's hash (bool), so the story
+    # may have copies without searching `live_hashes` (cold in an answer: ~15 us for three stories).
+    shared: np.ndarray | None = None
+    # A segment's `live_hashes` as a set (segments are small; a base is searched): whether it holds a story.
+    hash_set: frozenset[int] | None = None
+
+    def holds(self, h: int) -> bool:
+        """Whether one of the view's live articles (when it was read) has a story of hash `h`."""
+        if self.hash_set is not None:
+            return h in self.hash_set
+        live = self.live_hashes
+        i = live.searchsorted(h)
+        return bool(i < live.size and live.item(i) == h)
 
     def counts(self, hashes: np.ndarray) -> np.ndarray:
         """How many of the view's live articles (when it was read) are in each story of `hashes` (str hashes).
@@ -83,22 +103,30 @@ def _members(maps: list[ViewStories], hashes: list[int]) -> list[int]:
     if max(hashes) == _INT64_MAX:  # h + 1 below would overflow: a search of each side
         return sum(m.counts(np.asarray(hashes, dtype=np.int64)) for m in maps).tolist()  # type: ignore[union-attr]
     # Both sides of each hash in one search a view: for integers, the right side of h is the left side of h + 1.
-    both = np.asarray(hashes + [h + 1 for h in hashes], dtype=np.int64)
+    # One numpy call a view and the rest on lists: an answer counts one to three stories, and each numpy
+    # call (an array made, a subtraction, a sum) cost more than the search.
+    both = hashes + [h + 1 for h in hashes]
     n = len(hashes)
-    total = np.zeros(n, dtype=np.int64)
+    if len(maps) == 1:
+        at = maps[0].live_hashes.searchsorted(both).tolist()
+        return [at[n + i] - at[i] for i in range(n)]
+    total = [0] * n
     for m in maps:
-        at = m.live_hashes.searchsorted(both)
-        total += at[n:] - at[:n]
-    return total.tolist()
+        at = m.live_hashes.searchsorted(both).tolist()
+        for i in range(n):
+            total[i] += at[n + i] - at[i]
+    return total
 
 
 _INT64_MAX = (1 << 63) - 1
+# A segment of at most this many live articles keeps their story hashes as a set too (~60 bytes each).
+_SET_MAX = 1 << 16
 
 _STORIES_SQL = "SELECT a.rowid, s.story FROM stories s JOIN articles a ON a.id = s.article_id"
 
 
 def read_view_stories(con: sqlite3.Connection, view: bm25.BM25Index, live: np.ndarray | None) -> ViewStories:
-    """`ViewStories` of `view` (whose passages' live marks are `live`, None if all are) from the database."""
+    """`ViewStories` of `view` (whose passages' live marks are `live`, None if all are: a base) from the database."""
     # Article number i is the i-th smallest article rowid (as article_numbers numbers them): scattered, not
     # np.unique (a sort of every passage, ~0.16 s at a million).
     article_numbers = view.article_numbers
@@ -127,7 +155,10 @@ def read_view_stories(con: sqlite3.Connection, view: bm25.BM25Index, live: np.nd
         has[pos[ok]] = True
     alive = np.zeros(rowids.size, dtype=np.bool_)
     alive[article_numbers if live is None else article_numbers[live]] = True
-    return ViewStories(story=story, live_hashes=np.sort(hashes[alive & has]))
+    live_hashes = np.sort(hashes[alive & has])
+    shared = (live_hashes.searchsorted(hashes, side="right") - live_hashes.searchsorted(hashes, side="left") > 1) & has
+    hash_set = frozenset(live_hashes.tolist()) if live is not None and live_hashes.size <= _SET_MAX else None
+    return ViewStories(story=story, live_hashes=live_hashes, shared=shared, hash_set=hash_set)
 
 
 class StoryMap:
@@ -189,12 +220,11 @@ class StoryMap:
             return
         view.keep("stories", stories)
 
-    def one_per_story(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
-                      rows: RowReader) -> Page | str | None:
-        """`SearchEngine._one_per_story`'s answer with the stories from memory and SQL only for the copies of
-        shown stories that have any; None when it cannot say (stories still being read, an article without a
-        story row), BUSY when the reader found the file busy: the caller asks SQLite for everything then
-        (through aiosqlite, for BUSY)."""
+    def collapse(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int) -> Collapsed | None:
+        """The page [offset, offset + k) of `picked` with each story's first article only, from memory: the
+        page, whether more follow, and the shown stories that may have copies (`shown.Copied`: their
+        members are read with the shown passages, retrieval/shown.py). None when it cannot say (stories
+        still being read, an article without a story row): the caller asks SQLite for the stories."""
         maps = self.of(index)
         if maps is None or not picked:
             return None
@@ -209,28 +239,57 @@ class StoryMap:
             else:
                 v = bisect.bisect_right(starts, p) - 1
                 d = p - starts[v]
-            story = maps[v].story[views[v].article_numbers[d]]
+            # .item: a Python object at once, not a numpy scalar to convert (~0.1 us each, more when cold).
+            a = views[v].article_numbers.item(d)
+            story = maps[v].story.item(a)
             if story is None:
                 return None
             if story not in seen:
                 seen.add(story)
-                kept.append((p, score, v, d, story))
+                kept.append((p, score, v, d, a, story))
         page = kept[offset:offset + k]
+        # A story may have copies when the views hold more than one live article of it (its hash). The shown
+        # article is live in its own view (it was when the view was read, as deletions only ever mark), so
+        # another one there (`shared`) decides it, and otherwise whether another view holds the story.
+        may_copy = []
+        counted = []
+        for i, (_, _, v, _, a, story) in enumerate(page):
+            shared = maps[v].shared
+            if shared is None:  # every view counted
+                counted.append(i)
+            elif shared.item(a) or (len(maps) > 1 and any(m.holds(hash(story)) for w, m in enumerate(maps) if w != v)):
+                may_copy.append(i)
+        if counted:
+            members = _members(maps, [hash(page[i][5]) for i in counted])
+            may_copy = sorted(may_copy + [i for i, count in zip(counted, members, strict=True) if count > 1])
+        copied = [(views[v].passage_ids.item(d), views[v].article_ids.item(d), story)
+                  for _, _, v, d, _, story in (page[i] for i in may_copy)]
+        return [(p, score) for p, score, _, _, _, _ in page], len(kept) > offset + k, copied
+
+    def one_per_story(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
+                      rows: RowReader) -> Page | str | None:
+        """`SearchEngine._one_per_story`'s answer with the stories from memory and SQL only for the copies of
+        shown stories that have any; None when it cannot say (stories still being read, an article without a
+        story row), BUSY when the reader found the file busy: the caller asks SQLite for everything then
+        (through aiosqlite, for BUSY). The engine reads the copies with the shown passages instead
+        (`collapse`); this reads them alone (benchmarks/answer_path.py times the collapse this way)."""
+        collapsed = self.collapse(index, picked, offset, k)
+        if collapsed is None:
+            return None
+        page, more, copied = collapsed
         also: dict[int, tuple[StoryCopy, ...]] = {}
-        members = _members(maps, [hash(story) for *_, story in page]) if page else []
-        copied = [(index.views[v], d) for (_, _, v, d, _), count in zip(page, members, strict=True) if count > 1]
         if copied:
-            rowids = [int(view.article_ids[d]) for view, d in copied]
+            rowids = [rowid for _, rowid, _ in copied]
             found = rows.story_members(rowids)
             if found is None:
                 return BUSY
             story_of, of_story = found
-            for (view, d), rowid in zip(copied, rowids, strict=True):
+            for pid, rowid, _ in copied:
                 story = story_of.get(rowid)
                 if story is not None:
                     copies = tuple(c for r, c in of_story.get(story, ()) if r != rowid)
-                    also[int(view.passage_ids[d])] = copies[:MAX_ALSO]
-        return [(p, score) for p, score, _, _, _ in page], len(kept) > offset + k, also
+                    also[pid] = copies[:MAX_ALSO]
+        return page, more, also
 
     async def settled(self) -> None:
         """Wait for the reads in flight."""

@@ -43,10 +43,12 @@ async def test_shown_passages_are_the_stored_passages_without_the_body(tmp_path:
     async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
         await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", [*ARTICLES, odd])])
         assert engine.rows is not None
-        ids = [r[0] for r in await engine.reader.execute_fetchall("SELECT id FROM passages")]
+        keys = [tuple(r) for r in await engine.reader.execute_fetchall(
+            "SELECT p.id, a.rowid FROM passages p JOIN articles a ON a.id = p.article_id")]
+        ids = [pid for pid, _ in keys]
         full = await store.passages_by_id(engine.reader, ids)
-        got = engine.rows.shown_passages(ids)
-        assert got == await shown_rows.shown_passages(engine.reader, ids)
+        got, also = engine.rows.shown_passages(keys)
+        assert (got, also) == await shown_rows.shown_passages(engine.reader, keys) and also == {}
         assert got.keys() == full.keys() and len(got) > len(ARTICLES)
         for pid, row in got.items():
             want = full[pid]
@@ -55,8 +57,33 @@ async def test_shown_passages_are_the_stored_passages_without_the_body(tmp_path:
             assert (row.article_id, row.title, row.source, row.section, row.published, row.url) == (
                 a.id, a.title, a.source, a.section, a.published, a.url)
         assert any("🙂" in row.text or "𝔘" in row.text for row in got.values())
-        assert engine.rows.shown_passages([ids[0], 10**9]).keys() == {ids[0]}
-        assert engine.rows.shown_passages([]) == {} and await shown_rows.shown_passages(engine.reader, []) == {}
+        # A passage deleted, or read with another article's rowid (its article written again since), is missing.
+        other = next(rowid for pid, rowid in keys if full[pid].article.id != full[ids[1]].article.id)
+        assert engine.rows.shown_passages([keys[0], (10**9, keys[0][1]), (ids[1], other)])[0].keys() == {ids[0]}
+        assert engine.rows.shown_passages([]) == ({}, {}) == await shown_rows.shown_passages(engine.reader, [])
+        # More passages than one statement reads (SQLite allows 500 terms in a compound SELECT): several.
+        many = [(10**9 + i, keys[0][1]) for i in range(2 * shown_rows.CHUNK + 7)] + keys
+        assert engine.rows.shown_passages(many) == (got, {}) == await shown_rows.shown_passages(engine.reader, many)
+
+
+async def test_shown_copies_are_the_story_members(tmp_path: Path) -> None:
+    async with await SearchEngine.open(tmp_path / "news.db", RetrievalConfig()) as engine:
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES)])
+        assert engine.rows is not None
+        rows = await engine.reader.execute_fetchall(
+            "SELECT p.id, a.rowid, s.story FROM passages p JOIN articles a ON a.id = p.article_id"
+            " JOIN stories s ON s.article_id = a.id WHERE p.ord = 0")
+        copied = [tuple(r) for r in rows]
+        story_of, members = engine.rows.story_members([rowid for _, rowid, _ in copied])
+        assert len(set(story_of.values())) < len(copied)  # a story with copies among them
+        want = {pid: tuple(c for r, c in members[story_of[rowid]] if r != rowid)[:storygroups.MAX_ALSO]
+                for pid, rowid, _ in copied}
+        keys = [(pid, rowid) for pid, rowid, _ in copied]
+        got, also = engine.rows.shown_passages(keys, copied)
+        assert also == want and any(also.values()) and got.keys() == set(want)
+        assert (got, also) == await shown_rows.shown_passages(engine.reader, keys, copied)
+        # A shown story read alone (its copies only with the copied ones).
+        assert engine.rows.shown_passages(keys[:1], copied[:1])[1] == {copied[0][0]: want[copied[0][0]]}
 
 
 async def test_a_busy_file_is_read_through_aiosqlite(tmp_path: Path, monkeypatch) -> None:
@@ -73,7 +100,7 @@ async def test_a_busy_file_is_read_through_aiosqlite(tmp_path: Path, monkeypatch
 
         monkeypatch.setattr(engine.rows, "_rows", busy)
         slow = await engine.search(QUESTION, k=5)
-        assert len(asked) == 2  # stories, then passages: both asked of aiosqlite instead
+        assert len(asked) == 1  # the passages with the stories' copies, in one statement: asked of aiosqlite instead
         assert shown(slow) == shown(quick)
 
 

@@ -89,16 +89,21 @@ async def test_singleton_stories_are_not_asked_of_sqlite(tmp_path: Path) -> None
         await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", FILLER)])
         await both_ways(engine)
         asked = []
-        members = engine.rows.story_members
+        read = engine.rows.shown_passages
 
-        def spy(rowids):
-            asked.append(rowids)
-            return members(rowids)
+        def spy(keys, copied=()):
+            asked.append(list(copied))
+            return read(keys, copied)
 
-        engine.rows.story_members = spy  # type: ignore[method-assign]
+        engine.rows.shown_passages = spy  # type: ignore[method-assign]
         result = await engine.search("تقرير وزارة الصحة", k=3)
         assert result.hits and not any(h.also for h in result.hits)
-        assert asked == []
+        assert asked == [[]]  # the shown passages read, no story's copies with them
+        await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", ARTICLES)])
+        await both_ways(engine)
+        asked.clear()
+        result = await engine.search("إصابة بجدري القردة في المغرب", k=3)
+        assert any(h.also for h in result.hits) and asked and asked[0]  # a story with copies: read with them
 
 
 async def test_an_article_without_a_story_row_is_answered_from_sqlite(tmp_path: Path) -> None:
@@ -156,3 +161,17 @@ def test_members_summed_over_views_equal_each_view_s_counts() -> None:
     for asked in ([3], [-2, 0, 7], edge[:-1], edge, [(1 << 63) - 1, 5], [99, 99, -99]):
         want = sum(m.counts(np.asarray(asked, dtype=np.int64)) for m in maps).tolist()
         assert storymap._members(maps, asked) == want
+
+
+def test_a_view_holds_a_story_as_its_counts_say() -> None:
+    # ViewStories.holds (a set for a segment, a search for a base) against ViewStories.counts.
+    rng = np.random.default_rng(5)
+    edge = [-(1 << 63), -2, 0, 1, (1 << 63) - 1]
+    for size in (0, 1, 50, 400):
+        hashes = np.sort(np.concatenate([rng.integers(-50, 50, size), rng.choice(edge, size // 10 + 1)]))
+        base = storymap.ViewStories(story=np.empty(0, dtype=object), live_hashes=hashes.astype(np.int64))
+        segment = storymap.ViewStories(story=base.story, live_hashes=base.live_hashes,
+                                       hash_set=frozenset(base.live_hashes.tolist()))
+        for h in [*range(-60, 60), *edge]:
+            want = bool(base.counts(np.asarray([h], dtype=np.int64))[0] > 0)
+            assert base.holds(h) == segment.holds(h) == want, h
