@@ -100,24 +100,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="SearchEngine.search stage by stage, pinned to one core.")
     p.add_argument("--db", type=Path, help="an existing database with its index (default: build one of --passages)")
     p.add_argument("--passages", type=int, default=100_000)
-    p.add_argument("--corpus", type=Path, default=perf.DEFAULT_CORPUS)
     p.add_argument("--cache-dir", type=Path, default=quality_eval.DEFAULT_CACHE)
-    p.add_argument("--questions", type=int, default=1000)
-    p.add_argument("--warmup", type=int, default=200, help="questions asked first, untimed (default: %(default)s)")
-    p.add_argument("-k", type=int, default=3, help="results per question (the bot's page: 3)")
+    add_question_args(p)
     args = p.parse_args(argv)
     if args.db is not None and not args.db.exists():
         p.error(f"--db {args.db} does not exist")
-    core = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})  # before aiosqlite's threads start: they inherit it
+    core = pin_to_one_core()
     db = args.db
     if db is None:
         db, _ = bot_path.cached_database(args.corpus, args.passages, args.cache_dir)
-    passages = passage_count(db)
-    # Questions about the articles the database holds (the corpus's first ones, as its builders take them).
-    articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), passages, RetrievalConfig())
-    questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
-    del articles
+    passages, questions = questions_for(db, args.corpus, args.warmup + args.questions)
     times = asyncio.run(measure(db, questions, args.warmup, args.k))
     p50 = {s: float(np.percentile(np.asarray(v) * 1000, 50)) for s, v in times.items() if v}
     p95 = float(np.percentile(np.asarray(times["search"]) * 1000, 95))
@@ -131,6 +123,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps({"passages": passages, "questions": args.questions, "k": args.k,
                       **{f"{s}_p50_ms": round(v, 4) for s, v in p50.items()}, "search_p95_ms": round(p95, 4)}))
     return 0
+
+
+def add_question_args(p: argparse.ArgumentParser, k: bool = True) -> None:
+    """The options every answer-path timing shares: where its questions come from, how many, the page size."""
+    p.add_argument("--corpus", type=Path, default=perf.DEFAULT_CORPUS, help="where the questions come from")
+    p.add_argument("--questions", type=int, default=1000)
+    p.add_argument("--warmup", type=int, default=200, help="questions asked first, untimed (default: %(default)s)")
+    if k:
+        p.add_argument("-k", type=int, default=3, help="results per question (the bot's page: 3)")
+
+
+def pin_to_one_core() -> int:
+    """Pins this process to its lowest allowed core and returns it; call it before aiosqlite's threads start:
+    they inherit it."""
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def questions_for(db: Path, corpus: Path, n: int) -> tuple[int, list[str]]:
+    """The database's passage count and `n` questions about the articles it holds (the corpus's first ones,
+    as its builders take them)."""
+    passages = passage_count(db)
+    articles, _, _ = perf.sized_corpus(perf.load_articles(corpus), passages, RetrievalConfig())
+    return passages, perf.make_questions(articles, n, seed=4242)
 
 
 def passage_count(db: Path) -> int:

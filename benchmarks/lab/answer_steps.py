@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import answer_path, perf
+from benchmarks import answer_path
 from retrieval import engine as engine_module
 from retrieval import query, rowreads, shown, storymap
 from retrieval.engine import RetrievalConfig, SearchEngine
@@ -107,19 +107,12 @@ async def measure(db: Path, questions: Sequence[str], warmup: int, k: int) -> di
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="SearchEngine.search step by step, cold, pinned to one core.")
     p.add_argument("--db", type=Path, required=True, help="a database with its index")
-    p.add_argument("--corpus", type=Path, default=perf.DEFAULT_CORPUS)
-    p.add_argument("--questions", type=int, default=1000)
-    p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("-k", type=int, default=3)
+    answer_path.add_question_args(p)
     args = p.parse_args(argv)
     if not args.db.exists():
         p.error(f"--db {args.db} does not exist")
-    core = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})
-    passages = answer_path.passage_count(args.db)
-    articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), passages, RetrievalConfig())
-    questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
-    del articles
+    core = answer_path.pin_to_one_core()
+    passages, questions = answer_path.questions_for(args.db, args.corpus, args.warmup + args.questions)
     times = asyncio.run(measure(args.db, questions, args.warmup, args.k))
     print(f"SearchEngine.search(q, k={args.k}) at {passages:,} passages, each step timed inside the search,"
           f" core {core} (load average {os.getloadavg()[0]:.1f}):\n")

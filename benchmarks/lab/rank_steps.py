@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -27,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import answer_path, perf
+from benchmarks import answer_path
 from retrieval import confidence, query, rerank, topk
 from retrieval.engine import RetrievalConfig, SearchEngine
 
@@ -88,17 +87,12 @@ async def measure(db: Path, questions: Sequence[str], warmup: int) -> dict[str, 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--db", type=Path, required=True, help="a database with its index beside it")
-    p.add_argument("--corpus", type=Path, default=perf.DEFAULT_CORPUS, help="where the questions come from")
-    p.add_argument("--questions", type=int, default=1000)
-    p.add_argument("--warmup", type=int, default=200)
+    answer_path.add_question_args(p, k=False)
     args = p.parse_args(argv)
     if not args.db.exists():
         p.error(f"--db {args.db} does not exist")
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # before aiosqlite's threads start
-    passages = answer_path.passage_count(args.db)
-    articles, _, _ = perf.sized_corpus(perf.load_articles(args.corpus), passages, RetrievalConfig())
-    questions = perf.make_questions(articles, args.warmup + args.questions, seed=4242)
-    del articles
+    answer_path.pin_to_one_core()
+    passages, questions = answer_path.questions_for(args.db, args.corpus, args.warmup + args.questions)
     means = asyncio.run(measure(args.db, questions, args.warmup))
     print(f"query.rank step by step at {passages:,} passages, mean µs a question over {args.questions} "
           f"after {args.warmup} warm-up ones:")
