@@ -281,14 +281,37 @@ static PyObject *sorted_matches(PyObject *module, PyObject *args) {
     Py_ssize_t n = table.len / 8, m = keys.len / 8, lo = 0;
     for (Py_ssize_t i = 0; i < m && lo < n; i++) {
         uint64_t key = k[i];
-        /* lower bound of key in t[lo:n]: gallop to a bracket, then halve it */
+        /* lower bound of key in t[lo:n]. First a guess by interpolation (band keys are hashes,
+         * spread evenly: the guess lands within a few hundred entries of the bound in a table of
+         * a million, where galloping from the last key's bound read ~15 cold cache lines more),
+         * then a gallop from the guess to a bracket, then halving it. Any order of values is
+         * still found, only with more steps. */
         Py_ssize_t step = 1, hi = lo;
+        if (key > t[lo] && t[n - 1] > t[lo]) {
+            double frac = (double)(key - t[lo]) / (double)(t[n - 1] - t[lo]);
+            Py_ssize_t g = frac >= 1.0 ? n - 1 : lo + (Py_ssize_t)(frac * (double)(n - 1 - lo));
+            if (g < lo) g = lo;
+            if (g > n - 1) g = n - 1;
+            if (t[g] < key) {
+                lo = hi = g + 1;
+            } else { /* the bound is in [lo, g]: gallop back from g */
+                Py_ssize_t top = g;
+                while (top - step >= lo && t[top - step] >= key) {
+                    top -= step;
+                    step *= 2;
+                }
+                if (top - step + 1 > lo) lo = top - step + 1;
+                hi = top;
+                goto halve;
+            }
+        }
         while (hi < n && t[hi] < key) {
             lo = hi + 1;
             hi += step;
             step *= 2;
         }
         if (hi > n) hi = n;
+    halve:
         while (lo < hi) {
             Py_ssize_t mid = lo + (hi - lo) / 2;
             if (t[mid] < key) lo = mid + 1; else hi = mid;

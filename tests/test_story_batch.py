@@ -298,3 +298,27 @@ def test_native_lookup_finds_the_same_pairs_as_numpy(monkeypatch) -> None:
         assert np.array_equal(native[0], numpy[0]) and np.array_equal(native[1], numpy[1])
     with pytest.raises(ValueError, match="uint64"):
         storyindex._native_matches(b"1234567", b"")
+
+
+def test_native_matches_with_uneven_tables_are_every_equal_pair() -> None:
+    """sorted_matches guesses a key's place by interpolation: tables whose values are far from
+    evenly spread (clusters, long runs of one value, both ends of the range) must still give every
+    (key, entry) pair, as a plain search does."""
+    assert storyindex._native_matches is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(11)
+    top = np.iinfo(np.uint64).max
+    for trial in range(200):
+        parts = [rng.integers(0, 1 << 63, size=int(rng.integers(0, 300)), dtype=np.uint64),
+                 np.full(int(rng.integers(0, 40)), rng.integers(0, 1 << 63, dtype=np.uint64), dtype=np.uint64),
+                 (rng.integers(0, 1000, size=int(rng.integers(0, 300))) + (trial % 7) * (1 << 60)).astype(np.uint64),
+                 np.array([0, top][: trial % 3], dtype=np.uint64)]
+        table = np.sort(np.concatenate(parts))
+        if table.size == 0:
+            continue
+        keys = np.sort(np.concatenate([rng.choice(table, size=int(rng.integers(1, 60))),
+                                       rng.integers(0, 1 << 63, size=20, dtype=np.uint64),
+                                       np.array([0, top], dtype=np.uint64)]))
+        found, at = (np.frombuffer(b, dtype=np.int64) for b in storyindex._native_matches(table, keys))
+        want = [(i, j) for i, key in enumerate(keys)  # uint64 scalars: a Python int would be searched as a float
+                for j in range(int(np.searchsorted(table, key, "left")), int(np.searchsorted(table, key, "right")))]
+        assert list(zip(found.tolist(), at.tolist(), strict=True)) == want, trial
