@@ -104,7 +104,7 @@ def test_kept_bounds_bound_every_impact_as_avgdl_moves(variant: str) -> None:
         assert np.all(got[:seg.n_terms] >= most), avgdl
         # Loose by at most the kept scale's step over what the change of avgdl needs.
         need = 1.0 if avgdl == seg.ref_avgdl else max(1.0, avgdl / seg.ref_avgdl) * (1 + 1e-6)
-        assert np.all(got[:seg.n_terms] <= seg.ref_max.astype(np.float64) * need * (1 + 3e-4) + 1e-7)
+        assert np.all(got[:seg.n_terms] <= seg.ref_max.astype(np.float64) * need * (1 + 3e-3) + 1e-7)
         if avgdl == 15.0004:
             first = got
         if avgdl == 15.001:  # a change within the step reuses the kept bounds: no new array
