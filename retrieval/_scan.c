@@ -305,18 +305,6 @@ static inline int split_space(Py_UCS4 c) {
     return Py_UNICODE_ISSPACE(c);
 }
 
-/* Tokens of `t` (str.split's): the number of them. */
-static Py_ssize_t count_tokens(const Text *t, Py_ssize_t n) {
-    Py_ssize_t count = 0;
-    int in_token = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int space = split_space(at(t, i));
-        count += !space && !in_token;
-        in_token = !space;
-    }
-    return count;
-}
-
 /* The ids of tokens seen in this call, by their characters (kind and bytes, pointing into the texts,
  * which the call holds): a token met again (a title's terms repeat in every passage of its article,
  * common words in every passage) costs a hash of its bytes instead of a new str and a lookup in a
@@ -347,6 +335,16 @@ static uint64_t token_hash(const void *data, size_t nbytes) {
  * dict as before and then remembered. The table is bound to one dict: handed another, it
  * forgets everything first. */
 #define CACHED_CHARS 11
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+/* split_space for a UCS-2 character, with the usual case (a letter or digit of most scripts) in
+ * two comparisons. */
+static inline int ucs2_space(Py_UCS2 c) {
+    if (c > 0x20 && c < 0x1680 && c != 0x85 && c != 0xA0)
+        return 0;
+    return split_space(c);
+}
 #define CACHE_MAX_SLOTS ((size_t)1 << 20) /* 32 MiB: ~500k terms; past that the dict alone */
 
 typedef struct {
@@ -450,13 +448,13 @@ static inline int cache_key(const Text *t, Py_ssize_t start, Py_ssize_t end, uin
     Py_ssize_t len = end - start;
     if (len > CACHED_CHARS)
         return 0;
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the code units */
+    uint64_t h = FNV_OFFSET; /* FNV-1a over the code units */
     for (Py_ssize_t j = 0; j < len; j++) {
         Py_UCS4 ch = at(t, start + j);
         if (ch > 0xFFFF)
             return 0;
         key[j] = (uint16_t)ch;
-        h = (h ^ ch) * 1099511628211ULL;
+        h = (h ^ ch) * FNV_PRIME;
     }
     *hash = h ^ (h >> 29);
     return 1;
@@ -475,9 +473,9 @@ static inline Slot *cache_probe(const TermCache *c, const uint16_t *key, Py_ssiz
 }
 
 static uint64_t slot_hash(const Slot *s) {
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = FNV_OFFSET;
     for (int j = 0; j < s->len; j++)
-        h = (h ^ s->ch[j]) * 1099511628211ULL;
+        h = (h ^ s->ch[j]) * FNV_PRIME;
     return h ^ (h >> 29);
 }
 
@@ -556,8 +554,9 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
             PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", j, Py_TYPE(text)->tp_name);
             goto done;
         }
-        Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text)};
-        total += count_tokens(&t, PyUnicode_GET_LENGTH(text));
+        /* At most one token per two characters (a token and the space after it): the output is
+         * sized by that and trimmed at the end, instead of a pass over every text to count. */
+        total += (PyUnicode_GET_LENGTH(text) + 1) / 2;
     }
     out_ids = PyByteArray_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(int64_t));
     out_lens = PyByteArray_FromStringAndSize(NULL, n_texts * (Py_ssize_t)sizeof(int32_t));
@@ -577,23 +576,43 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
         Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text)};
         Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, before = k;
+        const Py_UCS2 *wide = t.kind == PyUnicode_2BYTE_KIND ? (const Py_UCS2 *)t.data : NULL;
         while (i < n) {
-            while (i < n && split_space(at(&t, i)))
-                i++;
-            if (i >= n)
-                break;
-            Py_ssize_t start = i;
-            while (i < n && !split_space(at(&t, i)))
-                i++;
+            Py_ssize_t start;
+            uint16_t key[CACHED_CHARS];
+            const uint16_t *keyp = key;
+            uint64_t key_hash = 0;
+            int cacheable;
+            if (wide && cache) {
+                /* Stored terms are Arabic (2-byte str) joined by spaces: one pass per token that
+                 * finds its end and hashes it as the table does, its characters the key in place. */
+                while (i < n && ucs2_space(wide[i]))
+                    i++;
+                if (i >= n)
+                    break;
+                start = i;
+                uint64_t h = FNV_OFFSET;
+                while (i < n && !ucs2_space(wide[i]))
+                    h = (h ^ wide[i++]) * FNV_PRIME;
+                key_hash = h ^ (h >> 29);
+                keyp = wide + start;
+                cacheable = i - start <= CACHED_CHARS;
+            } else {
+                while (i < n && split_space(at(&t, i)))
+                    i++;
+                if (i >= n)
+                    break;
+                start = i;
+                while (i < n && !split_space(at(&t, i)))
+                    i++;
+                cacheable = cache && cache_key(&t, start, i, key, &key_hash);
+            }
             if (k >= total) { /* a str cannot change (immutable): a guard all the same */
                 PyErr_SetString(PyExc_RuntimeError, "texts changed while being read");
                 goto done;
             }
-            uint16_t key[CACHED_CHARS];
-            uint64_t key_hash = 0;
-            int cacheable = cache && cache_key(&t, start, i, key, &key_hash);
             if (cacheable && cache->cap) {
-                Slot *hit = cache_probe(cache, key, i - start, key_hash);
+                Slot *hit = cache_probe(cache, keyp, i - start, key_hash);
                 if (hit->len) {
                     idv[k++] = hit->id;
                     continue;
@@ -635,7 +654,7 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
                 }
             }
             Py_DECREF(token);
-            if (cacheable && !cache_put(cache, key, i - start, key_hash, value))
+            if (cacheable && !cache_put(cache, keyp, i - start, key_hash, value))
                 goto done;
             if (2 * (used + 1) <= cap) {
                 seen[slot] = (Seen){bytes, i - start, t.kind, (int64_t)value, h};
@@ -649,6 +668,8 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
         }
         lenv[j] = (int32_t)(k - before);
     }
+    if (PyByteArray_Resize(out_ids, k * (Py_ssize_t)sizeof(int64_t)) < 0)
+        goto done;
     result = PyTuple_Pack(2, out_ids, out_lens);
 done:
     PyMem_Free(seen);

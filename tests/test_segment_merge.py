@@ -161,11 +161,12 @@ def test_the_native_term_table_grows_and_is_bound_to_one_vocabulary() -> None:
     vocabulary = Vocabulary({w: i for i, w in enumerate(words)})
     table = vocabulary.native_cache()
     assert len(table) == len(words) - 1  # all but the 12-character one, which the dict alone holds
-    texts = [" ".join(words[i::997]) + " new1 كلمة_جديدة" for i in range(5)]
+    # Arabic text (2-byte str, read in place) with Python's other whitespace and a token past the limit.
+    texts = [" ".join(words[i::997]) + " new1\u3000كلمة_جديدة\xa0ترانسدنيستريا\x85w3 " for i in range(5)]
     got, _ = text_term_ids(texts, vocabulary)
     want = [vocabulary.ids[t] for text in texts for t in text.split()]
     assert got.tolist() == want and vocabulary.ids["new1"] == len(words)
-    assert len(table) == len(words) + 1  # the two new terms remembered
+    assert len(table) == len(words) + 1  # the two new short terms remembered (not the long one)
     # Handed another dict, the table forgets the first one's ids instead of answering with them.
     other = Vocabulary({"w5": 0})
     other._cache = table
