@@ -24,6 +24,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -279,19 +280,35 @@ static PyObject *sorted_matches(PyObject *module, PyObject *args) {
     }
     const uint64_t *t = table.buf, *k = keys.buf;
     Py_ssize_t n = table.len / 8, m = keys.len / 8, lo = 0;
+    /* Each key's place guessed by interpolation over the whole table (band keys are hashes, spread
+     * evenly: the guess lands within a few hundred entries of the bound in a table of a million),
+     * so the guesses of the keys AHEAD are known early and their cache lines asked for while this
+     * key is searched: the table (MBs, cold between adds) is read with its misses overlapping
+     * instead of one after the other. From the guess, a gallop to a bracket, then halving it; any
+     * order of values is still found, only with more steps. */
+    enum { AHEAD = 8 };
+    double per_value = n > 1 && t[n - 1] > t[0] ? (double)(n - 1) / (double)(t[n - 1] - t[0]) : 0.0;
+#define GUESS(key) ((key) <= t[0] ? (Py_ssize_t)0 : \
+                    (Py_ssize_t)fmin((double)((key) - t[0]) * per_value, (double)(n - 1)))
+    for (Py_ssize_t i = 0; i < AHEAD && i < m && n > 0; i++)
+        __builtin_prefetch(&t[GUESS(k[i])]);
     for (Py_ssize_t i = 0; i < m && lo < n; i++) {
         uint64_t key = k[i];
-        /* lower bound of key in t[lo:n]. First a guess by interpolation (band keys are hashes,
-         * spread evenly: the guess lands within a few hundred entries of the bound in a table of
-         * a million, where galloping from the last key's bound read ~15 cold cache lines more),
-         * then a gallop from the guess to a bracket, then halving it. Any order of values is
-         * still found, only with more steps. */
+        if (i + AHEAD < m)
+            __builtin_prefetch(&t[GUESS(k[i + AHEAD])]);
         Py_ssize_t step = 1, hi = lo;
-        if (key > t[lo] && t[n - 1] > t[lo]) {
-            double frac = (double)(key - t[lo]) / (double)(t[n - 1] - t[lo]);
-            Py_ssize_t g = frac >= 1.0 ? n - 1 : lo + (Py_ssize_t)(frac * (double)(n - 1 - lo));
+        if (key > t[lo] && per_value > 0.0) {
+            Py_ssize_t g = GUESS(key);
             if (g < lo) g = lo;
             if (g > n - 1) g = n - 1;
+            /* One more interpolation step from the value found there: ~600 entries off in a table
+             * of 1.5M becomes ~25 (a few cache lines), leaving the gallop two or three steps. */
+            uint64_t at_g = t[g];
+            if (at_g != key) {
+                double off = at_g < key ? (double)(key - at_g) * per_value : -(double)(at_g - key) * per_value;
+                double moved = (double)g + off;
+                g = moved <= (double)lo ? lo : moved >= (double)(n - 1) ? n - 1 : (Py_ssize_t)moved;
+            }
             if (t[g] < key) {
                 lo = hi = g + 1;
             } else { /* the bound is in [lo, g]: gallop back from g */
@@ -322,6 +339,7 @@ static PyObject *sorted_matches(PyObject *module, PyObject *args) {
                 goto done;
             }
     }
+#undef GUESS
     PyObject *f = PyBytes_FromStringAndSize((const char *)found.v, found.n * (Py_ssize_t)sizeof(int64_t));
     PyObject *a = f ? PyBytes_FromStringAndSize((const char *)at.v, at.n * (Py_ssize_t)sizeof(int64_t)) : NULL;
     if (f && a) result = PyTuple_Pack(2, f, a);
