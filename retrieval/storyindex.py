@@ -27,6 +27,8 @@ MAX_BATCH_PAIRS = 200_000
 _BUILD_CHUNK, _BUILD_BITS = 2048, 4
 # The big key array's filter (StoryIndex._build_filter): 2^FILTER_BITS bits, 2 MiB.
 FILTER_BITS = 24
+# Keys of the sorted array per entry of the sample the C lookup brackets keys in first.
+_SAMPLE_STRIDE = 64
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -62,6 +64,8 @@ class StoryIndex:
         # Sorted runs of recent keys, largest first (see _append).
         self._recent: list[tuple[np.ndarray, np.ndarray]] = []
         self._filter = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
+        # (the sorted key array, its every _SAMPLE_STRIDE-th key) for the C lookup, made on first use.
+        self._sample: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def bulk(cls, keys: list[str], sigs: np.ndarray, stamps: np.ndarray, stories: list[str]) -> StoryIndex:
@@ -234,7 +238,10 @@ class StoryIndex:
             if not table.size:
                 continue
             if _native_matches is not None:
-                pairs = _native_matches(np.ascontiguousarray(table), np.ascontiguousarray(keys))
+                extra: tuple[np.ndarray, int] | tuple[()] = ()
+                if table is self._sorted_keys and table.size >= 16 * _SAMPLE_STRIDE:
+                    extra = (self._sorted_sample(), _SAMPLE_STRIDE)
+                pairs = _native_matches(np.ascontiguousarray(table), np.ascontiguousarray(keys), *extra)
                 found, at = (np.frombuffer(b, dtype=np.int64) for b in pairs)
                 if found.size:
                     rows_out.append(rows[found])
@@ -259,6 +266,17 @@ class StoryIndex:
         if not rows_out:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         return np.concatenate(rows_out).astype(np.int64), np.concatenate(slots_out).astype(np.int64)
+
+    def _sorted_sample(self) -> np.ndarray:
+        """Every _SAMPLE_STRIDE-th key of the sorted array (kept until the array is replaced).
+
+        ~1/64 of it (~200 KB at 24,000 articles) stays in cache through a lookup, and brackets
+        each key to 64 entries of the big array (`_minhash.sorted_matches`).
+        """
+        kept = self._sample
+        if kept is None or kept[0] is not self._sorted_keys:
+            kept = self._sample = (self._sorted_keys, self._sorted_keys[::_SAMPLE_STRIDE].copy())
+        return kept[1]
 
     def _candidates(self, sig: np.ndarray) -> np.ndarray:
         keys = np.sort(band_keys(sig[None, :]).ravel())

@@ -301,9 +301,9 @@ def test_native_lookup_finds_the_same_pairs_as_numpy(monkeypatch) -> None:
 
 
 def test_native_matches_with_uneven_tables_are_every_equal_pair() -> None:
-    """sorted_matches guesses a key's place by interpolation: tables whose values are far from
-    evenly spread (clusters, long runs of one value, both ends of the range) must still give every
-    (key, entry) pair, as a plain search does."""
+    """sorted_matches, galloping or bracketing each key in a sample of the table first: tables whose
+    values are far from evenly spread (clusters, long runs of one value across sample entries, both
+    ends of the range) must still give every (key, entry) pair, as a plain search does."""
     assert storyindex._native_matches is not None, "retrieval/_minhash.c was not built"
     rng = np.random.default_rng(11)
     top = np.iinfo(np.uint64).max
@@ -318,7 +318,12 @@ def test_native_matches_with_uneven_tables_are_every_equal_pair() -> None:
         keys = np.sort(np.concatenate([rng.choice(table, size=int(rng.integers(1, 60))),
                                        rng.integers(0, 1 << 63, size=20, dtype=np.uint64),
                                        np.array([0, top], dtype=np.uint64)]))
-        found, at = (np.frombuffer(b, dtype=np.int64) for b in storyindex._native_matches(table, keys))
         want = [(i, j) for i, key in enumerate(keys)  # uint64 scalars: a Python int would be searched as a float
                 for j in range(int(np.searchsorted(table, key, "left")), int(np.searchsorted(table, key, "right")))]
-        assert list(zip(found.tolist(), at.tolist(), strict=True)) == want, trial
+        for stride in (None, 1, 3, 64):
+            extra = () if stride is None else (table[::stride].copy(), stride)
+            found, at = (np.frombuffer(b, dtype=np.int64) for b in storyindex._native_matches(table, keys, *extra))
+            assert list(zip(found.tolist(), at.tolist(), strict=True)) == want, (trial, stride)
+    table = np.arange(100, dtype=np.uint64)
+    with pytest.raises(ValueError, match="sample"):
+        storyindex._native_matches(table, table, table[::4].copy(), 5)
