@@ -18,11 +18,13 @@
  * `plain_json_line(line)` is `readers.reference_plain_json_line`: no DEL byte, no `\u` or `\b`,
  * no C1 control in UTF-8, found with memchr (~3 KB a line, three regex scans took ~1 µs a passage).
  *
- * `term_ids(texts, ids)` is `segment.reference_term_ids`: every whitespace-separated token of the
- * passages' stored terms (str.split's tokens, Py_UNICODE_ISSPACE) as its id in the dict `ids`, a
- * new token numbered len(ids) on first sight; returned as (int64 ids, int32 tokens per text) in two
- * bytearrays. A near-real-time add indexes the stored terms of its passages; in Python, split and a
- * dict lookup per token were ~2/3 of a segment's build (~240 ns a token here, ~70 in C).
+ * `term_ids(texts, ids, cache=None)` is `segment.reference_term_ids`: every whitespace-separated
+ * token of the passages' stored terms (str.split's tokens, Py_UNICODE_ISSPACE) as its id in the
+ * dict `ids`, a new token numbered len(ids) on first sight; returned as (int64 ids, int32 tokens
+ * per text) in two bytearrays. A near-real-time add indexes the stored terms of its passages; in
+ * Python, split and a dict lookup per token were ~2/3 of a segment's build (~240 ns a token here,
+ * ~70 in C). `cache`, a `TermCache` kept with the vocabulary, is read before the dict (see there):
+ * ~100 passages (~8,000 tokens) numbered in ~0.55 ms against ~1.0 ms with the dict alone.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -189,10 +189,11 @@ class Vocabulary:
         """The C table of this vocabulary's terms (`_scan.TermCache`) that numbering reads first, or None
         without the C extension.
 
-        Filled with every term on first use (~10 ms at 90k terms, once per loaded index): a
-        segment of ~100 passages numbers a few thousand distinct tokens, and each one read from
-        the dict cold cost ~250 ns against one cache miss in this table. It only ever learns
-        entries of `ids` (append-only, so they stay true) and is bound to that dict object.
+        Filled with every term on first use (~35 ms at 83k terms, their strs read cold; once per
+        loaded index, by its first add): a segment of ~100 passages numbers a few thousand
+        distinct tokens, and each one read from the dict cold cost ~250 ns against one cache miss
+        in this table. It only ever learns entries of `ids` (append-only, so they stay true) and
+        is bound to that dict object.
         """
         if _TermCache is None:
             return None
