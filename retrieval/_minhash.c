@@ -365,12 +365,55 @@ done:
     return result;
 }
 
+/* `agreements(a, rows, b, others, width) -> counts`: for each pair p, how many of the `width`
+ * uint32 values of row rows[p] of `a` equal those of row others[p] of `b` (rows of `width` values,
+ * C order), as int64 bytes; StoryIndex._verify's numpy expression is the specification. numpy
+ * gathered both rows of every pair into two new arrays first (512 bytes each a pair, tens of
+ * thousands of candidate pairs a batch at a million passages, where a story has many copies). */
+static PyObject *agreements(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer a = {0}, rows = {0}, b = {0}, others = {0};
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*n", &a, &rows, &b, &others, &width)) return NULL;
+    PyObject *result = NULL;
+    if (width < 1 || a.len % (width * 4) || b.len % (width * 4) || rows.len % 8 || others.len != rows.len) {
+        PyErr_SetString(PyExc_ValueError, "agreements: a and b must be uint32 rows of width values, rows and others int64 of one length");
+        goto done;
+    }
+    Py_ssize_t na = a.len / (width * 4), nb = b.len / (width * 4), m = rows.len / 8;
+    const uint32_t *av = a.buf, *bv = b.buf;
+    const int64_t *rv = rows.buf, *ov = others.buf;
+    for (Py_ssize_t p = 0; p < m; p++)
+        if (rv[p] < 0 || rv[p] >= na || ov[p] < 0 || ov[p] >= nb) {
+            PyErr_Format(PyExc_IndexError, "agreements: pair %zd names a row out of range", p);
+            goto done;
+        }
+    result = PyBytes_FromStringAndSize(NULL, m * (Py_ssize_t)sizeof(int64_t));
+    if (!result) goto done;
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t p = 0; p < m; p++) {
+        const uint32_t *x = av + rv[p] * width, *y = bv + ov[p] * width;
+        int64_t same = 0;
+        for (Py_ssize_t j = 0; j < width; j++)
+            same += x[j] == y[j];
+        out[p] = same;
+    }
+done:
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&others);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"signatures", signatures, METH_VARARGS,
      "signatures(titles, bodies, lead_chars, lead_words, shingle_words, a, b, out) -> shingle counts (-1: not done)"},
     {"sorted_matches", sorted_matches, METH_VARARGS,
      "sorted_matches(table, keys, sample=None, stride=0) -> (found, at): int64 bytes of the equal (key, entry) pairs"
      " of two sorted uint64 arrays; sample, if given, is table[::stride]"},
+    {"agreements", agreements, METH_VARARGS,
+     "agreements(a, rows, b, others, width) -> int64 bytes: equal values of rows[p] of a and others[p] of b"},
     {NULL, NULL, 0, NULL},
 };
 

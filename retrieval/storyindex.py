@@ -16,6 +16,10 @@ try:  # the lookup's search in C (retrieval/_minhash.c); the numpy in StoryIndex
     from ._minhash import sorted_matches as _native_matches
 except ImportError:  # built without a C compiler
     _native_matches = None
+try:  # the signature comparison of _verify in C; its numpy expression is the specification
+    from ._minhash import agreements as _native_agreements
+except ImportError:  # built without a C compiler
+    _native_agreements = None
 
 # Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
 # are this many, or as many as in the big one (merging copies it).
@@ -429,7 +433,14 @@ class StoryIndex:
             close = np.abs(other_stamps - stamp) <= MAX_DAYS_APART * 86400
         sims = np.zeros(rows.size)
         check = np.flatnonzero(undated | close)
-        sims[check] = np.count_nonzero(table_sigs[others[check]] == sigs[rows[check]], axis=1) / PERMUTATIONS
+        if _native_agreements is not None and check.size:
+            same = np.frombuffer(_native_agreements(
+                np.ascontiguousarray(sigs, dtype=np.uint32), np.ascontiguousarray(rows[check], dtype=np.int64),
+                np.ascontiguousarray(table_sigs, dtype=np.uint32), np.ascontiguousarray(others[check], dtype=np.int64),
+                PERMUTATIONS), dtype=np.int64)
+            sims[check] = same / PERMUTATIONS
+        else:
+            sims[check] = np.count_nonzero(table_sigs[others[check]] == sigs[rows[check]], axis=1) / PERMUTATIONS
         threshold = thresholds[rows]
         ok = np.where(undated, sims >= np.maximum(threshold, SHORT_THRESHOLD), close & (sims >= threshold))
         return ok, sims

@@ -327,3 +327,24 @@ def test_native_matches_with_uneven_tables_are_every_equal_pair() -> None:
     table = np.arange(100, dtype=np.uint64)
     with pytest.raises(ValueError, match="sample"):
         storyindex._native_matches(table, table, table[::4].copy(), 5)
+
+
+def test_native_agreements_are_the_numpy_comparison(monkeypatch) -> None:
+    """StoryIndex._verify through _minhash.agreements against its numpy expression: the same pairs
+    pass with the same similarities (signatures sharing a few, many or all values; dated or not)."""
+    native_agreements = storyindex._native_agreements
+    assert native_agreements is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(5)
+    table = rng.integers(0, 3, size=(300, stories.PERMUTATIONS)).astype(np.uint32)
+    sigs = np.concatenate([table[:20], rng.integers(0, 3, size=(20, stories.PERMUTATIONS)).astype(np.uint32)])
+    stamps = np.where(rng.random(40) < 0.2, np.nan, rng.integers(0, 10, 40) * 86400.0)
+    table_stamps = np.where(rng.random(300) < 0.2, np.nan, rng.integers(0, 10, 300) * 86400.0)
+    thresholds = rng.uniform(0.3, 0.9, 40)
+    rows, others = rng.integers(0, 40, 5000), rng.integers(0, 300, 5000)
+    native = storyindex.StoryIndex._verify(sigs, stamps, thresholds, rows, table, table_stamps, others)
+    monkeypatch.setattr(storyindex, "_native_agreements", None)
+    numpy = storyindex.StoryIndex._verify(sigs, stamps, thresholds, rows, table, table_stamps, others)
+    assert np.array_equal(native[0], numpy[0]) and np.array_equal(native[1], numpy[1]) and native[0].any()
+    with pytest.raises(IndexError, match="out of range"):
+        native_agreements(table, np.array([300], dtype=np.int64), table, np.array([0], dtype=np.int64),
+                          stories.PERMUTATIONS)
