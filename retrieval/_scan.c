@@ -564,7 +564,11 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
     out_lens = PyByteArray_FromStringAndSize(NULL, n_texts * (Py_ssize_t)sizeof(int32_t));
     if (!out_ids || !out_lens)
         goto done;
-    for (cap = 1024; cap < 2 * (size_t)total && cap < ((size_t)1 << 17); cap <<= 1)
+    /* With a TermCache the repeats are found there, and this table only holds the tokens it cannot
+     * (longer ones, and the new terms of this call until they are remembered): kept small, since
+     * `total` is only a bound on the tokens and zeroing a table sized by it cost more than the lookups. */
+    size_t want = cache ? (size_t)4096 : 2 * (size_t)total;
+    for (cap = 1024; cap < want && cap < ((size_t)1 << 17); cap <<= 1)
         ;
     seen = PyMem_Calloc(cap, sizeof(Seen));
     if (!seen) {
