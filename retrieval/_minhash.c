@@ -244,12 +244,15 @@ done:
     return result;
 }
 
-/* `sorted_matches(table, keys) -> (found, at)`: every entry of `table` equal to a key of `keys`
- * (both uint64, ascending), as two int64 arrays in bytes: found[m] the key's index, at[m] the
- * entry's, by key then entry; StoryIndex._lookup's numpy version is the specification. The keys
- * being sorted, each search starts where the last one ended and gallops forward: a batch's ~1,500
- * keys against a table of 1.5M cost two numpy binary searches of the whole table per key before,
- * with a dozen array passes around them. */
+/* `sorted_matches(table, keys, sample=None, stride=0) -> (found, at)`: every entry of `table` equal
+ * to a key of `keys` (both uint64, ascending), as two int64 arrays in bytes: found[m] the key's
+ * index, at[m] the entry's, by key then entry; StoryIndex._lookup's numpy version is the
+ * specification. The keys being sorted, each search starts where the last one ended and gallops
+ * forward: a batch's ~1,500 keys against a table of 1.5M cost two numpy binary searches of the
+ * whole table per key before, with a dozen array passes around them. With `sample` (the table's
+ * every stride-th entry) each key is bracketed in it first (see below). Band keys are far from
+ * evenly spread (a signature's values are minima, so small, and each band has its own salt):
+ * guessing a place by interpolation landed thousands of entries off. */
 typedef struct {
     int64_t *v;
     Py_ssize_t n, cap;
@@ -267,37 +270,85 @@ static int push(Int64s *a, int64_t x) {
     return 0;
 }
 
+/* The lower bound of `key` in t[lo:hi] (t ascending). */
+static inline Py_ssize_t lower_bound(const uint64_t *t, Py_ssize_t lo, Py_ssize_t hi, uint64_t key) {
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (t[mid] < key) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
 static PyObject *sorted_matches(PyObject *module, PyObject *args) {
     (void)module;
-    Py_buffer table = {0}, keys = {0};
-    if (!PyArg_ParseTuple(args, "y*y*", &table, &keys)) return NULL;
+    Py_buffer table = {0}, keys = {0}, sample = {0};
+    Py_ssize_t stride = 0;
+    if (!PyArg_ParseTuple(args, "y*y*|y*n", &table, &keys, &sample, &stride)) return NULL;
     PyObject *result = NULL;
     Int64s found = {0}, at = {0};
-    if (table.len % 8 || keys.len % 8) {
-        PyErr_SetString(PyExc_ValueError, "sorted_matches: table and keys must be uint64 arrays");
+    Py_ssize_t *brackets = NULL;
+    if (table.len % 8 || keys.len % 8 || (sample.obj && sample.len % 8)) {
+        PyErr_SetString(PyExc_ValueError, "sorted_matches: table, keys and sample must be uint64 arrays");
         goto done;
     }
-    const uint64_t *t = table.buf, *k = keys.buf;
-    Py_ssize_t n = table.len / 8, m = keys.len / 8, lo = 0;
-    for (Py_ssize_t i = 0; i < m && lo < n; i++) {
-        uint64_t key = k[i];
-        /* lower bound of key in t[lo:n]: gallop to a bracket, then halve it */
-        Py_ssize_t step = 1, hi = lo;
-        while (hi < n && t[hi] < key) {
-            lo = hi + 1;
-            hi += step;
-            step *= 2;
+    const uint64_t *t = table.buf, *k = keys.buf, *smp = sample.obj ? sample.buf : NULL;
+    Py_ssize_t n = table.len / 8, m = keys.len / 8, lo = 0, ms = sample.obj ? sample.len / 8 : 0;
+    if (smp && (stride < 1 || ms != (n + stride - 1) / stride || (ms && (smp[0] != t[0] || smp[ms - 1] != t[(ms - 1) * stride])))) {
+        PyErr_SetString(PyExc_ValueError, "sorted_matches: sample must be table[::stride]");
+        goto done;
+    }
+    if (smp && ms && m) {
+        /* With a sample of the table (every stride-th entry, small enough to stay in cache), each
+         * key's bound is first bracketed there, then found among `stride` entries of the table:
+         * the brackets of the keys AHEAD are asked for while this one is searched, so a large
+         * table's cold cache lines (a million band keys, tens of MB, between adds) are read with
+         * their misses overlapping instead of one after the other as a gallop or binary search
+         * through the whole table reads them. */
+        enum { AHEAD = 16 };
+        brackets = PyMem_Malloc((size_t)m * 2 * sizeof(Py_ssize_t));
+        if (!brackets) {
+            PyErr_NoMemory();
+            goto done;
         }
-        if (hi > n) hi = n;
-        while (lo < hi) {
-            Py_ssize_t mid = lo + (hi - lo) / 2;
-            if (t[mid] < key) lo = mid + 1; else hi = mid;
+        Py_ssize_t j = 0;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            j = lower_bound(smp, j, ms, k[i]); /* sample entries below the key */
+            brackets[2 * i] = j ? (j - 1) * stride + 1 : 0;
+            brackets[2 * i + 1] = j < ms ? j * stride : n;
         }
-        for (Py_ssize_t j = lo; j < n && t[j] == key; j++)
-            if (push(&found, i) || push(&at, j)) {
-                PyErr_NoMemory();
-                goto done;
+        for (Py_ssize_t i = 0; i < AHEAD && i < m; i++)
+            for (Py_ssize_t e = brackets[2 * i]; e < brackets[2 * i + 1]; e += 8)
+                __builtin_prefetch(&t[e]);
+        for (Py_ssize_t i = 0; i < m && lo < n; i++) {
+            if (i + AHEAD < m)
+                for (Py_ssize_t e = brackets[2 * (i + AHEAD)]; e < brackets[2 * (i + AHEAD) + 1]; e += 8)
+                    __builtin_prefetch(&t[e]);
+            uint64_t key = k[i];
+            Py_ssize_t from = brackets[2 * i] > lo ? brackets[2 * i] : lo, to = brackets[2 * i + 1];
+            lo = lower_bound(t, from, to > from ? to : from, key);
+            for (Py_ssize_t e = lo; e < n && t[e] == key; e++)
+                if (push(&found, i) || push(&at, e)) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < m && lo < n; i++) {
+            uint64_t key = k[i];
+            /* lower bound of key in t[lo:n]: gallop to a bracket, then halve it */
+            Py_ssize_t step = 1, hi = lo;
+            while (hi < n && t[hi] < key) {
+                lo = hi + 1;
+                hi += step;
+                step *= 2;
             }
+            lo = lower_bound(t, lo, hi > n ? n : hi, key);
+            for (Py_ssize_t e = lo; e < n && t[e] == key; e++)
+                if (push(&found, i) || push(&at, e)) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+        }
     }
     PyObject *f = PyBytes_FromStringAndSize((const char *)found.v, found.n * (Py_ssize_t)sizeof(int64_t));
     PyObject *a = f ? PyBytes_FromStringAndSize((const char *)at.v, at.n * (Py_ssize_t)sizeof(int64_t)) : NULL;
@@ -305,10 +356,53 @@ static PyObject *sorted_matches(PyObject *module, PyObject *args) {
     Py_XDECREF(f);
     Py_XDECREF(a);
 done:
+    PyMem_Free(brackets);
     PyMem_Free(found.v);
     PyMem_Free(at.v);
     PyBuffer_Release(&table);
     PyBuffer_Release(&keys);
+    if (sample.obj) PyBuffer_Release(&sample);
+    return result;
+}
+
+/* `agreements(a, rows, b, others, width) -> counts`: for each pair p, how many of the `width`
+ * uint32 values of row rows[p] of `a` equal those of row others[p] of `b` (rows of `width` values,
+ * C order), as int64 bytes; StoryIndex._verify's numpy expression is the specification. numpy
+ * gathered both rows of every pair into two new arrays first (512 bytes each a pair, tens of
+ * thousands of candidate pairs a batch at a million passages, where a story has many copies). */
+static PyObject *agreements(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer a = {0}, rows = {0}, b = {0}, others = {0};
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*n", &a, &rows, &b, &others, &width)) return NULL;
+    PyObject *result = NULL;
+    if (width < 1 || a.len % (width * 4) || b.len % (width * 4) || rows.len % 8 || others.len != rows.len) {
+        PyErr_SetString(PyExc_ValueError, "agreements: a and b must be uint32 rows of width values, rows and others int64 of one length");
+        goto done;
+    }
+    Py_ssize_t na = a.len / (width * 4), nb = b.len / (width * 4), m = rows.len / 8;
+    const uint32_t *av = a.buf, *bv = b.buf;
+    const int64_t *rv = rows.buf, *ov = others.buf;
+    for (Py_ssize_t p = 0; p < m; p++)
+        if (rv[p] < 0 || rv[p] >= na || ov[p] < 0 || ov[p] >= nb) {
+            PyErr_Format(PyExc_IndexError, "agreements: pair %zd names a row out of range", p);
+            goto done;
+        }
+    result = PyBytes_FromStringAndSize(NULL, m * (Py_ssize_t)sizeof(int64_t));
+    if (!result) goto done;
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(result);
+    for (Py_ssize_t p = 0; p < m; p++) {
+        const uint32_t *x = av + rv[p] * width, *y = bv + ov[p] * width;
+        int64_t same = 0;
+        for (Py_ssize_t j = 0; j < width; j++)
+            same += x[j] == y[j];
+        out[p] = same;
+    }
+done:
+    PyBuffer_Release(&a);
+    PyBuffer_Release(&rows);
+    PyBuffer_Release(&b);
+    PyBuffer_Release(&others);
     return result;
 }
 
@@ -316,7 +410,10 @@ static PyMethodDef module_methods[] = {
     {"signatures", signatures, METH_VARARGS,
      "signatures(titles, bodies, lead_chars, lead_words, shingle_words, a, b, out) -> shingle counts (-1: not done)"},
     {"sorted_matches", sorted_matches, METH_VARARGS,
-     "sorted_matches(table, keys) -> (found, at): int64 bytes of the equal (key, entry) pairs of two sorted uint64 arrays"},
+     "sorted_matches(table, keys, sample=None, stride=0) -> (found, at): int64 bytes of the equal (key, entry) pairs"
+     " of two sorted uint64 arrays; sample, if given, is table[::stride]"},
+    {"agreements", agreements, METH_VARARGS,
+     "agreements(a, rows, b, others, width) -> int64 bytes: equal values of rows[p] of a and others[p] of b"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -20,9 +20,10 @@ import numpy as np
 from . import bm25
 
 try:  # the C version of reference_term_ids (retrieval/_scan.c); without it the Python one runs
+    from ._scan import TermCache as _TermCache
     from ._scan import term_ids as _native_term_ids
 except ImportError:  # pragma: no cover - only without a C compiler
-    _native_term_ids = None
+    _native_term_ids = _TermCache = None
 
 NATIVE_TERM_IDS: bool = _native_term_ids is not None
 
@@ -30,7 +31,7 @@ NATIVE_TERM_IDS: bool = _native_term_ids is not None
 # much, far above float32 rounding (6e-8): pruning stays exact, only a hair less tight.
 _BOUND_SLACK = 1e-6
 # Bounds are kept at up to this much above the scale avgdl needs (see Segment.bounds).
-_SCALE_STEP = 1e-4
+_SCALE_STEP = 1e-3
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
 
 
@@ -86,8 +87,9 @@ class Segment:
         Impacts grow with avgdl at most in proportion (tf/(tf + k1·(1-b+b·dl/avgdl)) and BM25L's
         ctd both scale by at most avgdl'/avgdl), never with deletions (a deleted posting's impact is 0).
         The bounds are computed at a scale a little above the one needed (`_SCALE_STEP`) and kept:
-        avgdl moves by ~1e-5 an add at 100k passages, so a refresh reuses them instead of making
-        n_terms new ones, and pruning stays exact (a bound only a hair less tight).
+        avgdl moves by ~1e-5 an add of one article at 100k passages and ~3e-4 one of ~100 passages,
+        so a refresh mostly reuses them instead of making n_terms new ones, and pruning stays exact
+        (a bound at most 0.2% less tight).
         """
         if avgdl == self.ref_avgdl:
             need = 1.0
@@ -104,7 +106,13 @@ class Segment:
         if scale == 1.0:
             full[:m] = self.ref_max[:m]
         else:
-            full[:m] = self.ref_max[:m].astype(np.float64) * scale
+            # Only the terms with postings here (a small segment's few thousand; the others' bound
+            # is 0), in float32: the product's rounding (6e-8) is far below the slack in `need`.
+            held, _ = self.held_terms()
+            if held.size < m // 2:
+                full[held] = self.ref_max[held] * np.float32(scale)
+            else:
+                np.multiply(self.ref_max[:m], np.float32(scale), out=full[:m])
         self.derived["segment.bounds"] = (scale, full)
         return full[:n_terms]
 
@@ -172,9 +180,28 @@ class Vocabulary:
 
     def __init__(self, terms: dict[str, int] | None = None) -> None:
         self.ids: dict[str, int] = terms if terms is not None else {}
+        self._cache: Any = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def native_cache(self) -> Any:
+        """The C table of this vocabulary's terms (`_scan.TermCache`) that numbering reads first, or None
+        without the C extension.
+
+        Filled with every term on first use (~35 ms at 83k terms, their strs read cold; once per
+        loaded index, by its first add): a segment of ~100 passages numbers a few thousand
+        distinct tokens, and each one read from the dict cold cost ~250 ns against one cache miss
+        in this table. It only ever learns entries of `ids` (append-only, so they stay true) and
+        is bound to that dict object.
+        """
+        if _TermCache is None:
+            return None
+        if self._cache is None:
+            cache = _TermCache()
+            cache.fill(self.ids)
+            self._cache = cache
+        return self._cache
 
     def id_of(self, term: str) -> int:
         tid = self.ids.get(term)
@@ -210,7 +237,7 @@ def text_term_ids(texts: Sequence[str], vocabulary: Vocabulary) -> tuple[np.ndar
     """`reference_term_ids`, in C when built (no str object per token but the one looked up)."""
     if _native_term_ids is None:
         return reference_term_ids(texts, vocabulary)
-    ids, lengths = _native_term_ids(texts, vocabulary.ids)
+    ids, lengths = _native_term_ids(texts, vocabulary.ids, vocabulary.native_cache())
     return np.frombuffer(ids, dtype=np.int64), np.frombuffer(lengths, dtype=np.int32)
 
 
@@ -273,9 +300,7 @@ def _coded(n_terms: int, doc_ids: np.ndarray, tf: np.ndarray, posting_terms: np.
         first = np.empty(0, dtype=np.int64)
     held = posting_terms[first]
     counts = np.diff(np.append(first, posting_terms.size))
-    offsets = np.zeros(n_terms + 1, dtype=np.int64)
-    offsets[held + 1] = counts
-    np.cumsum(offsets, out=offsets)
+    offsets = _csr_offsets(held, counts, n_terms)
     ref_max = np.zeros(n_terms, dtype=np.float32)
     seg = Segment(offsets=offsets, doc_ids=doc_ids, codes=posting_codes, pair_tf=pair_tf, pair_dl=pair_dl,
                   doc_len=doc_len, passage_ids=pids, article_ids=aids, ref_avgdl=avgdl, ref_max=ref_max)
@@ -283,6 +308,23 @@ def _coded(n_terms: int, doc_ids: np.ndarray, tf: np.ndarray, posting_terms: np.
         ref_max[held] = np.maximum.reduceat(seg.table(avgdl, params)[posting_codes], first)
     seg.derived["segment.held"] = (held, counts)
     return seg
+
+
+def _csr_offsets(held: np.ndarray, counts: np.ndarray, n_terms: int) -> np.ndarray:
+    """The CSR offsets over `n_terms` term ids of postings sorted by term, `counts[i]` of term `held[i]`.
+
+    Constant between held terms, so each value is repeated over its run: a new segment holds a
+    few thousand of ~80-90k terms, and a cumulative sum over all of them cost 2-3 times this.
+    """
+    if held.size == 0:
+        return np.zeros(n_terms + 1, dtype=np.int64)
+    ends = np.zeros(held.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=ends[1:])
+    runs = np.empty(held.size + 1, dtype=np.int64)
+    runs[0] = held[0] + 1  # offsets[0 .. held[0]] are 0
+    runs[1:-1] = np.diff(held)
+    runs[-1] = n_terms - held[-1]
+    return np.repeat(ends, runs)
 
 
 def merge_segments(segments: Sequence[Segment], avgdl: float, params: bm25.BM25Params) -> Segment:

@@ -170,17 +170,37 @@ class LiveIndex:
         return sum(s.size - s.n_live for s in self.segments if s is not None)
 
 
-def live_idf(df: np.ndarray, n: int, params: bm25.BM25Params) -> np.ndarray:
+def live_idf(df: np.ndarray, n: int, params: bm25.BM25Params, absent: np.ndarray | None = None) -> np.ndarray:
     """Per global term, its idf as a full build over the live passages computes it (0 for a term with none).
 
     Okapi floors negative idf at epsilon × the mean idf over the vocabulary a rebuild would have:
-    the terms some live passage holds.
+    the terms some live passage holds. `absent`: the term ids whose df is 0, if the caller knows them.
+
+    L and Plus (a term's idf depends on its own df alone) are computed in place over one float64
+    copy of df, with `bm25._idf`'s expressions (so the same values), and the absent terms' df
+    taken as 1 and their idf then zeroed: run on every refresh over the whole vocabulary, the
+    masked gather and scatter and numpy's temporaries cost ~0.5 ms at 83k terms.
     """
-    present = df > 0
-    if present.all():
-        return bm25._idf(df, n, params)
-    out = np.zeros(df.size, dtype=np.float64)
-    out[present] = bm25._idf(df[present], n, params)
+    if absent is None:
+        absent = np.flatnonzero(df == 0)
+    if params.variant == "okapi":
+        if absent.size == 0:
+            return bm25._idf(df, n, params)
+        present = np.ones(df.size, dtype=np.bool_)
+        present[absent] = False
+        out = np.zeros(df.size, dtype=np.float64)
+        out[present] = bm25._idf(df[present], n, params)
+        return out
+    out = df.astype(np.float64)
+    out[absent] = 1.0
+    if params.variant == "l":  # np.log(n + 1) - np.log(df + 0.5)
+        out += 0.5
+        np.log(out, out=out)
+        np.subtract(np.log(n + 1), out, out=out)
+    else:  # plus: np.log((n + 1) / df)
+        np.divide(n + 1, out, out=out)
+        np.log(out, out=out)
+    out[absent] = 0.0
     return out
 
 
@@ -357,7 +377,15 @@ class SegmentedIndex:
         df = self._df[:n_terms].copy()
         n = self.n_live
         avgdl = self.avgdl
-        idf = live_idf(df, n, self.params)
+        # Only deletions make a df 0 (a new term comes with its postings): after adds alone the
+        # last snapshot's gone terms are checked, not the whole vocabulary.
+        gone = self._gone
+        if gone is None:
+            gone = frozenset(np.flatnonzero(df == 0).tolist())
+        elif gone:
+            gone = frozenset(t for t in gone if df[t] == 0)
+        self._gone = gone
+        idf = live_idf(df, n, self.params, np.fromiter(gone, dtype=np.int64, count=len(gone)))
         views = []
         for seg in self.segments:
             view = bm25.BM25Index(
@@ -368,14 +396,6 @@ class SegmentedIndex:
             # Derived from article_ids alone: computed once per segment, not per refresh.
             view.__dict__["article_numbers"] = seg.article_numbers()
             views.append(view)
-        # Only deletions make a df 0 (a new term comes with its postings): after adds alone the
-        # last snapshot's gone terms are checked, not the whole vocabulary.
-        gone = self._gone
-        if gone is None:
-            gone = frozenset(np.flatnonzero(df == 0).tolist())
-        elif gone:
-            gone = frozenset(t for t in gone if df[t] == 0)
-        self._gone = gone
         vocab = LiveVocabulary(self.vocabulary.ids, n_terms, df, n_terms - len(gone), gone)
         return LiveIndex(views, list(self.segments), vocab, df, idf, n, avgdl, self.params)
 

@@ -104,7 +104,7 @@ def test_kept_bounds_bound_every_impact_as_avgdl_moves(variant: str) -> None:
         assert np.all(got[:seg.n_terms] >= most), avgdl
         # Loose by at most the kept scale's step over what the change of avgdl needs.
         need = 1.0 if avgdl == seg.ref_avgdl else max(1.0, avgdl / seg.ref_avgdl) * (1 + 1e-6)
-        assert np.all(got[:seg.n_terms] <= seg.ref_max.astype(np.float64) * need * (1 + 3e-4) + 1e-7)
+        assert np.all(got[:seg.n_terms] <= seg.ref_max.astype(np.float64) * need * (1 + 3e-3) + 1e-7)
         if avgdl == 15.0004:
             first = got
         if avgdl == 15.001:  # a change within the step reuses the kept bounds: no new array
@@ -136,6 +136,42 @@ def test_native_term_ids_are_the_reference(texts: list[str], known: list[str]) -
     assert got_ids.dtype == np.int64 and got_lengths.dtype == np.int32
     assert got_ids.tolist() == want_ids.tolist() and got_lengths.tolist() == want_lengths.tolist()
     assert list(mine.ids.items()) == list(theirs.ids.items())
+
+
+@pytest.mark.skipif(not NATIVE_TERM_IDS, reason="the C extensions are not built")
+@settings(max_examples=100, deadline=None)
+@given(calls=st.lists(st.lists(_TEXT, max_size=6), max_size=5),
+       known=st.lists(st.sampled_from(["a", "b", "كلمة", "é", "abcdefghijkl", "\U0001f600"]), unique=True))
+def test_native_term_ids_kept_between_calls_are_the_reference(calls: list[list[str]], known: list[str]) -> None:
+    # One vocabulary across calls, as a serving process numbers one add after another: what its
+    # C table remembered from a call (or from the terms it was filled with) must stay the dict's.
+    mine, theirs = Vocabulary({t: i for i, t in enumerate(known)}), Vocabulary({t: i for i, t in enumerate(known)})
+    for texts in calls:
+        got_ids, got_lengths = text_term_ids(texts, mine)
+        want_ids, want_lengths = reference_term_ids(texts, theirs)
+        assert got_ids.tolist() == want_ids.tolist() and got_lengths.tolist() == want_lengths.tolist()
+    assert list(mine.ids.items()) == list(theirs.ids.items())
+
+
+def test_the_native_term_table_grows_and_is_bound_to_one_vocabulary() -> None:
+    if not NATIVE_TERM_IDS:
+        pytest.skip("the C extensions are not built")
+    # Past its first size (32k entries), in both str kinds (Latin-1 and Arabic) and at the length limit.
+    words = [f"w{i}" for i in range(20_000)] + [f"كل{i}" for i in range(20_000)] + ["abcdefghijk", "abcdefghijkl"]
+    vocabulary = Vocabulary({w: i for i, w in enumerate(words)})
+    table = vocabulary.native_cache()
+    assert len(table) == len(words) - 1  # all but the 12-character one, which the dict alone holds
+    # Arabic text (2-byte str, read in place) with Python's other whitespace and a token past the limit.
+    texts = [" ".join(words[i::997]) + " new1\u3000كلمة_جديدة\xa0ترانسدنيستريا\x85w3 " for i in range(5)]
+    got, _ = text_term_ids(texts, vocabulary)
+    want = [vocabulary.ids[t] for text in texts for t in text.split()]
+    assert got.tolist() == want and vocabulary.ids["new1"] == len(words)
+    assert len(table) == len(words) + 1  # the two new short terms remembered (not the long one)
+    # Handed another dict, the table forgets the first one's ids instead of answering with them.
+    other = Vocabulary({"w5": 0})
+    other._cache = table
+    ids, _ = text_term_ids(["w5 w7 كل3"], other)
+    assert ids.tolist() == [0, 1, 2] and len(table) == 3
 
 
 def test_native_term_ids_refuse_what_is_not_text() -> None:

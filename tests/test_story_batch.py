@@ -298,3 +298,53 @@ def test_native_lookup_finds_the_same_pairs_as_numpy(monkeypatch) -> None:
         assert np.array_equal(native[0], numpy[0]) and np.array_equal(native[1], numpy[1])
     with pytest.raises(ValueError, match="uint64"):
         storyindex._native_matches(b"1234567", b"")
+
+
+def test_native_matches_with_uneven_tables_are_every_equal_pair() -> None:
+    """sorted_matches, galloping or bracketing each key in a sample of the table first: tables whose
+    values are far from evenly spread (clusters, long runs of one value across sample entries, both
+    ends of the range) must still give every (key, entry) pair, as a plain search does."""
+    assert storyindex._native_matches is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(11)
+    top = np.iinfo(np.uint64).max
+    for trial in range(200):
+        parts = [rng.integers(0, 1 << 63, size=int(rng.integers(0, 300)), dtype=np.uint64),
+                 np.full(int(rng.integers(0, 40)), rng.integers(0, 1 << 63, dtype=np.uint64), dtype=np.uint64),
+                 (rng.integers(0, 1000, size=int(rng.integers(0, 300))) + (trial % 7) * (1 << 60)).astype(np.uint64),
+                 np.array([0, top][: trial % 3], dtype=np.uint64)]
+        table = np.sort(np.concatenate(parts))
+        if table.size == 0:
+            continue
+        keys = np.sort(np.concatenate([rng.choice(table, size=int(rng.integers(1, 60))),
+                                       rng.integers(0, 1 << 63, size=20, dtype=np.uint64),
+                                       np.array([0, top], dtype=np.uint64)]))
+        want = [(i, j) for i, key in enumerate(keys)  # uint64 scalars: a Python int would be searched as a float
+                for j in range(int(np.searchsorted(table, key, "left")), int(np.searchsorted(table, key, "right")))]
+        for stride in (None, 1, 3, 64):
+            extra = () if stride is None else (table[::stride].copy(), stride)
+            found, at = (np.frombuffer(b, dtype=np.int64) for b in storyindex._native_matches(table, keys, *extra))
+            assert list(zip(found.tolist(), at.tolist(), strict=True)) == want, (trial, stride)
+    table = np.arange(100, dtype=np.uint64)
+    with pytest.raises(ValueError, match="sample"):
+        storyindex._native_matches(table, table, table[::4].copy(), 5)
+
+
+def test_native_agreements_are_the_numpy_comparison(monkeypatch) -> None:
+    """StoryIndex._verify through _minhash.agreements against its numpy expression: the same pairs
+    pass with the same similarities (signatures sharing a few, many or all values; dated or not)."""
+    native_agreements = storyindex._native_agreements
+    assert native_agreements is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(5)
+    table = rng.integers(0, 3, size=(300, stories.PERMUTATIONS)).astype(np.uint32)
+    sigs = np.concatenate([table[:20], rng.integers(0, 3, size=(20, stories.PERMUTATIONS)).astype(np.uint32)])
+    stamps = np.where(rng.random(40) < 0.2, np.nan, rng.integers(0, 10, 40) * 86400.0)
+    table_stamps = np.where(rng.random(300) < 0.2, np.nan, rng.integers(0, 10, 300) * 86400.0)
+    thresholds = rng.uniform(0.3, 0.9, 40)
+    rows, others = rng.integers(0, 40, 5000), rng.integers(0, 300, 5000)
+    native = storyindex.StoryIndex._verify(sigs, stamps, thresholds, rows, table, table_stamps, others)
+    monkeypatch.setattr(storyindex, "_native_agreements", None)
+    numpy = storyindex.StoryIndex._verify(sigs, stamps, thresholds, rows, table, table_stamps, others)
+    assert np.array_equal(native[0], numpy[0]) and np.array_equal(native[1], numpy[1]) and native[0].any()
+    with pytest.raises(IndexError, match="out of range"):
+        native_agreements(table, np.array([300], dtype=np.int64), table, np.array([0], dtype=np.int64),
+                          stories.PERMUTATIONS)
