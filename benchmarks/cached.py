@@ -102,6 +102,4 @@ def article_names(db: Path) -> dict[int, str]:
 
 
 def engine_over(index: bm25.BM25Index, config: RetrievalConfig) -> SearchEngine:
-    engine = SearchEngine(":memory:", config, None, None)  # type: ignore[arg-type]
-    engine._index = index
-    return engine
+    return SearchEngine.over_index(index, config)

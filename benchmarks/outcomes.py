@@ -35,7 +35,7 @@ import numpy as np
 from benchmarks import qa_data
 from benchmarks.cached import article_names, cached_dbs, engine_over
 from benchmarks.eval import DEFAULT_CACHE, DEFAULT_CORPUS, DEFAULT_QA
-from retrieval import confidence, indexfile
+from retrieval import confidence, segmentfile
 from retrieval.analysis import analyze_query
 from retrieval.engine import FULL_COVERAGE, RetrievalConfig, SearchEngine
 
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         index_file = dbs[task].with_name(dbs[task].name + ".index.npz")
         if not index_file.exists():
             parser.error(f"{index_file} missing: run `python -m benchmarks.eval` (default corpus options) first")
-        engines[task] = engine_over(indexfile.load_index(index_file), config)
+        engines[task] = engine_over(segmentfile.load_index(index_file), config)
         names[task] = article_names(dbs[task])
     dev_after, held_after = after_2018(args.noanswer)
     sets: dict[str, Asked] = {}

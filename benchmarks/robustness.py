@@ -175,8 +175,7 @@ def split_variant(variant: str) -> tuple[RetrievalConfig, dict[str, str]]:
 
 def ask(task: TaskData, config: RetrievalConfig, special: dict[str, str]) -> list[Outcome]:
     index = index_for(task, config.bm25, config.title_weight)
-    engine = SearchEngine(":memory:", config, None, None)  # type: ignore[arg-type]
-    engine._index = index
+    engine = SearchEngine.over_index(index, config)
     saved: Callable[[str], list[str]] = engine_module.analyze_query
     if special.get("qwords") == "keep":
         engine_module.analyze_query = _keep_question_words.analyze

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 import numpy as np
 
-from . import bm25, ingest, newsrank, rerank, rowreads, segments, shown, store, storygroups, storymap, topk
+from . import ingest, newsrank, rerank, rowreads, segments, shown, store, storygroups, storymap
 from . import query as _query
 from .articles import Article
 
@@ -131,6 +131,15 @@ class SearchEngine(IndexUpkeep):
         self.ingest_listeners = self._target.listeners
 
     # --- lifecycle ------------------------------------------------------------------
+
+    @classmethod
+    def over_index(cls, index: _query.Index, config: RetrievalConfig) -> SearchEngine:
+        """An engine ranking over `index`, held in memory with no database behind it: for evaluation tools
+        and tests of the ranking (`rank`, `expand`, `leading_evidence`); nothing that reads or writes the
+        database (search, ingest) works on it."""
+        engine = cls(":memory:", config, None, None)  # type: ignore[arg-type]
+        engine._index = index  # type: ignore[assignment]
+        return engine
 
     @classmethod
     async def open(cls, db_path: str | Path, config: RetrievalConfig | None = None,
@@ -280,22 +289,6 @@ class SearchEngine(IndexUpkeep):
                          *, mask: np.ndarray | None = None,
                          ) -> tuple[list[rerank.QueryTerm], dict[int, float], list[rerank.Evidence]]:
         return _query.leading_evidence(index, terms, expanded, depth, self.config, mask=mask)
-
-    @staticmethod
-    def _leading_passages(index: bm25.BM25Index, weights: dict[int, float], wanted: int) -> list[int]:
-        """The best passage of each of the top `wanted` articles of one plain index (for tools and tests)."""
-        return topk.top_articles(index, weights, wanted)[0].tolist()
-
-    def _query_terms(self, index: _query.Index, terms: list[str],
-                     expanded: dict[str, float]) -> list[rerank.QueryTerm]:
-        return _query.query_terms(index, terms, expanded, self.config)
-
-    def _fuzzy_eligible(self, index: _query.Index, term: str) -> bool:
-        return _query.fuzzy_eligible(index, term, self.config)
-
-    def _judge(self, index: _query.Index, terms: list[str], query_terms: list[rerank.QueryTerm],
-               weights: dict[int, float], evidence: list[rerank.Evidence]) -> str:
-        return _query.judge(index, terms, query_terms, weights, evidence, self.config)
 
     async def search(self, query: str, k: int = 3, offset: int = 0, *, filters: Filters | None = None,
                      _caught_up: bool = False) -> SearchResult:

@@ -2,9 +2,10 @@
 
 import numpy as np
 
-from retrieval import bm25, confidence, rerank
+from retrieval import bm25, confidence, rerank, topk
 from retrieval.analysis import analyze, analyze_query
 from retrieval.engine import RetrievalConfig, SearchEngine
+from retrieval.query import query_terms
 
 FILLER = "x1 x2 x3 x4"
 
@@ -12,9 +13,7 @@ FILLER = "x1 x2 x3 x4"
 def engine_over(docs: list[str], **config: object) -> SearchEngine:
     index = bm25.build_index([analyze(d) for d in docs], range(len(docs)), range(len(docs)),
                              bm25.BM25Params(k1=0.9, b=0.5))
-    engine = SearchEngine(":memory:", RetrievalConfig(**config), None, None)  # type: ignore[arg-type]
-    engine._index = index
-    return engine
+    return SearchEngine.over_index(index, RetrievalConfig(**config))
 
 
 # Forty articles on the same story, none better than another, and one on something else.
@@ -52,8 +51,8 @@ def test_features_are_on_index_independent_scales():
     terms = analyze_query("ترامب يزور موسكو")
     expanded = engine.expand(index, terms)
     weights = {index.vocabulary[t]: w for t, w in expanded.items()}
-    query = engine._query_terms(index, terms, expanded)
-    leaders = engine._leading_passages(index, weights, 30)
+    query = query_terms(index, terms, expanded, engine.config)
+    leaders = topk.top_articles(index, weights, 30)[0].tolist()
     evidence = rerank.rerank(index, rerank.article_layout(index), weights, query, leaders,
                              rerank.RerankWeights(0.3, 0.2))
     x = dict(zip(confidence.FEATURES, confidence.features(index, terms, query, weights, evidence), strict=True))
@@ -72,9 +71,7 @@ def test_coverage_rule_counts_the_words_of_the_whole_article():
                              bm25.BM25Params(k1=0.9, b=0.5))
     question = "بركان يلغي رحلات الطيران"
     for min_coverage, refused in ((0.5, False), (0.9, True)):
-        engine = SearchEngine(":memory:", RetrievalConfig(min_coverage=min_coverage, min_confidence=0.0),
-                              None, None)  # type: ignore[arg-type]
-        engine._index = index
+        engine = SearchEngine.over_index(index, RetrievalConfig(min_coverage=min_coverage, min_confidence=0.0))
         ranking = engine.rank(question, 3)
         assert (ranking.no_answer == "weak") is refused
     terms = analyze_query(question)

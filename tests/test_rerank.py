@@ -21,9 +21,7 @@ def make_index(docs: list[str], articles: list[int]) -> bm25.BM25Index:
 
 
 def engine_over(index: bm25.BM25Index, **config: object) -> SearchEngine:
-    engine = SearchEngine(":memory:", RetrievalConfig(**config), None, None)  # type: ignore[arg-type]
-    engine._index = index
-    return engine
+    return SearchEngine.over_index(index, RetrievalConfig(**config))
 
 
 def test_layout_groups_passages_of_an_article_even_when_not_adjacent():

@@ -52,7 +52,7 @@ from benchmarks.noanswer_fit import (
     fit_standardised,
     tradeoff,
 )
-from retrieval import bm25, confidence, rerank, segmentfile
+from retrieval import bm25, confidence, query, rerank, segmentfile, topk
 from retrieval.analysis import analyze, analyze_query
 from retrieval.engine import FULL_COVERAGE, TITLE_CHARS, TITLE_TERMS, RetrievalConfig, SearchEngine
 
@@ -113,10 +113,10 @@ def question_row(engine: SearchEngine, source: PassageSource, question: str,
         return False
     weights = {index.vocabulary[t]: w for t, w in expanded.items()}
     depth = max(4, engine.config.rerank_depth)
-    leaders = engine._leading_passages(index, weights, depth + 1)
+    leaders = topk.top_articles(index, weights, depth + 1)[0].tolist()
     # The held-out article (its paragraph "left out"): its siblings stay.
     leaders = [p for p in leaders if int(index.article_ids[p]) != held_out][:depth]
-    query_terms = engine._query_terms(index, terms, expanded)
+    query_terms = query.query_terms(index, terms, expanded, engine.config)
     evidence = rerank.rerank(index, rerank.article_layout(index), weights, query_terms, leaders,
                              rerank.RerankWeights(engine.config.lead_boost, engine.config.spread_weight))
     if not evidence or evidence[0].passage_coverage < engine.config.min_coverage:
