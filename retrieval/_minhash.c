@@ -26,6 +26,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 static uint32_t crc_table[256];
 /* \w for the first 0x900 code points (ASCII to the Arabic blocks), from Py_UNICODE_ISALNUM once:
@@ -406,6 +407,337 @@ done:
     return result;
 }
 
+/* `best_matches(tables, sample, stride, filter, filter_bits, sorted_keys, key_rows, sigs, stamps,
+ * thresholds, table_sigs, table_stamps, alive, old_slots, old_positions, max_apart, short_threshold,
+ * bands) -> (stored_best, stored_same, batch_best, batch_same)`: StoryIndex.assign's search for each
+ * batch row's best stored match and best earlier batch row, as int64 bytes (-1: none; *_same the
+ * agreeing signature values). The numpy path of StoryIndex.assign (lookup, dedupe, _verify,
+ * _keep_best) is the specification; tests/test_story_batch.py compares the two.
+ *
+ * `tables`: (keys uint64 ascending, slots int32) pairs, the first one sampled by `sample` (its
+ * every stride-th key, or None); `filter`: the index's bit filter over the tables' keys (a key
+ * whose bit is clear is held by none). `sorted_keys` (uint64 ascending) are the batch's `bands`
+ * band keys a row, `key_rows` (int64) the row of each. `old_slots` (int64 ascending) are slots the
+ * batch replaces, dead for rows at or after `old_positions`.
+ *
+ * Each row's candidates are verified band by band, the band held by the fewest stored entries
+ * first, and the search stops when no candidate not yet seen could change the answer: a candidate
+ * sharing none of the j bands looked at differs from the row in at least one value of each, so it
+ * agrees on at most P - j values. Once the best found agrees on more (ties go to the lower slot, so
+ * more, not as many), or P - j is below the row's threshold, the rest cannot win. At a million
+ * passages each added article has ~9 stored copies: one band settles it, instead of the ~600-1,500
+ * stored entries its 64 bands hold (most of them keys of common phrases, published on other days).
+ * A batch row's earlier batch rows are searched the same way, and need not be once the stored
+ * best could only tie or beat them (the stored article wins ties). */
+typedef struct {
+    Py_buffer keys, slots;
+    Py_ssize_t n;
+} Table;
+
+typedef struct {
+    Py_ssize_t table, lo, hi;
+} Range;
+
+static int push_range(Range **v, Py_ssize_t *used, Py_ssize_t *cap, Range r) {
+    if (*used == *cap) {
+        Py_ssize_t c = *cap ? 2 * *cap : 1024;
+        Range *nv = PyMem_Realloc(*v, (size_t)c * sizeof(Range));
+        if (!nv) return -1;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*used)++] = r;
+    return 0;
+}
+
+/* The first index past the run of `key` that starts at `lo` in t[:n]. */
+static inline Py_ssize_t run_end(const uint64_t *t, Py_ssize_t lo, Py_ssize_t n, uint64_t key) {
+    Py_ssize_t step = 1, at = lo;
+    while (at + step < n && t[at + step] == key) {
+        at += step;
+        step *= 2;
+    }
+    /* t[at] == key; the end lies in (at, min(at + step, n)] */
+    Py_ssize_t a = at + 1, b = at + step < n ? at + step : n;
+    while (a < b) {
+        Py_ssize_t mid = a + (b - a) / 2;
+        if (t[mid] == key) a = mid + 1; else b = mid;
+    }
+    return a;
+}
+
+static inline Py_ssize_t agree(const uint32_t *x, const uint32_t *y, Py_ssize_t width) {
+    Py_ssize_t same = 0;
+    for (Py_ssize_t j = 0; j < width; j++) same += x[j] == y[j];
+    return same;
+}
+
+static PyObject *best_matches(PyObject *module, PyObject *args) {
+    (void)module;
+    PyObject *tables_obj, *sample_obj;
+    Py_ssize_t stride, filter_bits, bands;
+    double max_apart, short_threshold;
+    Py_buffer filter = {0}, skeys = {0}, krows = {0}, sigs = {0}, stamps = {0}, thresholds = {0}, tsigs = {0},
+              tstamps = {0}, alive = {0}, old_slots = {0}, old_pos = {0}, sample = {0};
+    if (!PyArg_ParseTuple(args, "OOny*ny*y*y*y*y*y*y*y*y*y*ddn", &tables_obj, &sample_obj, &stride, &filter,
+                          &filter_bits, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &alive,
+                          &old_slots, &old_pos, &max_apart, &short_threshold, &bands))
+        return NULL;
+    PyObject *result = NULL, *tseq = NULL;
+    Table *tables = NULL;
+    Py_ssize_t ntables = 0;
+    Range *ranges = NULL;
+    Py_ssize_t used = 0, cap = 0;
+    Py_ssize_t *rstart = NULL, *count = NULL, *row_keys = NULL, *fill = NULL, *brackets = NULL, *run_lo = NULL,
+               *run_hi = NULL, *seen_list = NULL;
+    int64_t *out = NULL;
+    int32_t *mark = NULL;
+    unsigned char *seen = NULL;
+
+    Py_ssize_t n = stamps.len / 8, m = skeys.len / 8, nb = tstamps.len / 8;
+    Py_ssize_t perms = n ? sigs.len / 4 / n : 0;
+    if (bands < 1 || m != n * bands || krows.len != skeys.len || thresholds.len != stamps.len ||
+        (n && sigs.len != n * perms * 4) || perms < bands || perms % bands || tsigs.len != nb * perms * 4 || alive.len != nb ||
+        old_slots.len != old_pos.len || old_slots.len % 8 || filter_bits < 3 || filter_bits > 40 ||
+        filter.len != ((Py_ssize_t)1 << (filter_bits - 3))) {
+        PyErr_SetString(PyExc_ValueError, "best_matches: arrays of inconsistent sizes");
+        goto done;
+    }
+    if (!(tseq = PySequence_Fast(tables_obj, "best_matches: tables must be a sequence"))) goto done;
+    ntables = PySequence_Fast_GET_SIZE(tseq);
+    if (!(tables = PyMem_Calloc(ntables ? ntables : 1, sizeof(Table)))) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t t = 0; t < ntables; t++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(tseq, t);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 0), &tables[t].keys, PyBUF_SIMPLE) < 0) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "best_matches: a table is a (keys, slots) pair");
+            ntables = t;
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(pair, 1), &tables[t].slots, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&tables[t].keys);
+            ntables = t;
+            goto done;
+        }
+        tables[t].n = tables[t].keys.len / 8;
+        if (tables[t].keys.len % 8 || tables[t].slots.len != tables[t].n * 4) {
+            ntables = t + 1;
+            PyErr_SetString(PyExc_ValueError, "best_matches: a table's keys are uint64 and its slots int32, as many");
+            goto done;
+        }
+    }
+    if (sample_obj != Py_None) {
+        if (PyObject_GetBuffer(sample_obj, &sample, PyBUF_SIMPLE) < 0) goto done;
+        Py_ssize_t ms = sample.len / 8, tn = ntables ? tables[0].n : 0;
+        const uint64_t *t0 = ntables ? tables[0].keys.buf : NULL, *smp = sample.buf;
+        if (!ntables || stride < 1 || sample.len % 8 || ms != (tn + stride - 1) / stride ||
+            (ms && (smp[0] != t0[0] || smp[ms - 1] != t0[(ms - 1) * stride]))) {
+            PyErr_SetString(PyExc_ValueError, "best_matches: sample must be tables[0]'s keys[::stride]");
+            goto done;
+        }
+    }
+    const uint64_t *k = skeys.buf;
+    const unsigned char *fl = filter.buf;
+    const int64_t *kr = krows.buf, *olds = old_slots.buf, *oldp = old_pos.buf;
+    Py_ssize_t nold = old_slots.len / 8;
+    for (Py_ssize_t q = 0; q < m; q++)
+        if (kr[q] < 0 || kr[q] >= n || (q && k[q] < k[q - 1])) {
+            PyErr_SetString(PyExc_ValueError, "best_matches: sorted_keys must ascend, key_rows name rows of the batch");
+            goto done;
+        }
+
+    /* Phase 1: each key's entries in each table, as ranges (sorted keys: each search starts where the
+     * last ended; the sampled table is bracketed first, its brackets prefetched ahead). */
+    if (!(rstart = PyMem_Malloc((size_t)(m + 1) * sizeof(Py_ssize_t))) ||
+        !(count = PyMem_Calloc((size_t)(m ? m : 1), sizeof(Py_ssize_t)))) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t *tlo = NULL;
+    if (!(tlo = PyMem_Calloc((size_t)(ntables ? ntables : 1), sizeof(Py_ssize_t)))) { PyErr_NoMemory(); goto done; }
+    if (sample.obj && m) {
+        if (!(brackets = PyMem_Malloc((size_t)m * 2 * sizeof(Py_ssize_t)))) { PyMem_Free(tlo); PyErr_NoMemory(); goto done; }
+        const uint64_t *smp = sample.buf;
+        Py_ssize_t ms = sample.len / 8, tn = tables[0].n, j = 0;
+        for (Py_ssize_t q = 0; q < m; q++) {
+            j = lower_bound(smp, j, ms, k[q]);
+            brackets[2 * q] = j ? (j - 1) * stride + 1 : 0;
+            brackets[2 * q + 1] = j < ms ? j * stride : tn;
+        }
+    }
+    enum { AHEAD = 16 };
+    const unsigned char *fbuf = fl;
+    unsigned top_shift = (unsigned)(64 - filter_bits);
+    if (brackets) {
+        const uint64_t *t0 = tables[0].keys.buf;
+        for (Py_ssize_t q = 0; q < AHEAD && q < m; q++)
+            for (Py_ssize_t e = brackets[2 * q]; e < brackets[2 * q + 1]; e += 8) __builtin_prefetch(&t0[e]);
+    }
+    for (Py_ssize_t q = 0; q < m; q++) {
+        rstart[q] = used;
+        uint64_t key = k[q], top = key >> top_shift;
+        if (brackets && q + AHEAD < m) {
+            const uint64_t *t0 = tables[0].keys.buf;
+            for (Py_ssize_t e = brackets[2 * (q + AHEAD)]; e < brackets[2 * (q + AHEAD) + 1]; e += 8)
+                __builtin_prefetch(&t0[e]);
+        }
+        if (!((fbuf[top >> 3] >> (top & 7)) & 1)) continue;
+        for (Py_ssize_t t = 0; t < ntables; t++) {
+            const uint64_t *tk = tables[t].keys.buf;
+            Py_ssize_t tn = tables[t].n, lo = tlo[t];
+            if (lo >= tn) continue;
+            if (t == 0 && brackets) {
+                Py_ssize_t from = brackets[2 * q] > lo ? brackets[2 * q] : lo, to = brackets[2 * q + 1];
+                lo = lower_bound(tk, from, to > from ? to : from, key);
+            } else {
+                Py_ssize_t step = 1, hi = lo;
+                while (hi < tn && tk[hi] < key) {
+                    lo = hi + 1;
+                    hi += step;
+                    step *= 2;
+                }
+                lo = lower_bound(tk, lo, hi > tn ? tn : hi, key);
+            }
+            tlo[t] = lo;
+            if (lo < tn && tk[lo] == key) {
+                Range r = {t, lo, run_end(tk, lo, tn, key)};
+                count[q] += r.hi - r.lo;
+                if (push_range(&ranges, &used, &cap, r) < 0) { PyMem_Free(tlo); PyErr_NoMemory(); goto done; }
+            }
+        }
+    }
+    rstart[m] = used;
+    PyMem_Free(tlo);
+
+    /* Each row's keys (indices into sorted_keys), and the batch's runs of equal keys. */
+    if (!(row_keys = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t))) ||
+        !(fill = PyMem_Calloc((size_t)(n ? n : 1), sizeof(Py_ssize_t))) ||
+        !(run_lo = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t))) ||
+        !(run_hi = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t))) ||
+        !(mark = PyMem_Calloc((size_t)(n ? n : 1), sizeof(int32_t))) ||
+        !(seen = PyMem_Calloc((size_t)(nb / 8 + 1), 1)) ||
+        !(out = PyMem_Malloc((size_t)(4 * n + 1) * sizeof(int64_t)))) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t q = 0; q < m; q++) {
+        Py_ssize_t r = kr[q];
+        if (fill[r] == bands) {
+            PyErr_SetString(PyExc_ValueError, "best_matches: a row has more keys than bands");
+            goto done;
+        }
+        row_keys[r * bands + fill[r]++] = q;
+    }
+    for (Py_ssize_t q = 0; q < m;) {
+        Py_ssize_t e = q + 1;
+        while (e < m && k[e] == k[q]) e++;
+        for (Py_ssize_t x = q; x < e; x++) { run_lo[x] = q; run_hi[x] = e; }
+        q = e;
+    }
+    Py_ssize_t seen_cap = 1024, seen_used = 0;
+    if (!(seen_list = PyMem_Malloc((size_t)seen_cap * sizeof(Py_ssize_t)))) { PyErr_NoMemory(); goto done; }
+
+    const uint32_t *sv = sigs.buf, *tsv = tsigs.buf;
+    const double *st = stamps.buf, *th = thresholds.buf, *tst = tstamps.buf;
+    const unsigned char *al = alive.buf;
+    int64_t *s_best = out, *s_same = out + n, *b_best = out + 2 * n, *b_same = out + 3 * n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t *order = row_keys + i * bands;
+        for (Py_ssize_t a = 1; a < bands; a++) { /* fewest stored entries first */
+            Py_ssize_t q = order[a], b = a;
+            while (b > 0 && count[order[b - 1]] > count[q]) { order[b] = order[b - 1]; b--; }
+            order[b] = q;
+        }
+        const uint32_t *mine = sv + i * perms;
+        double stamp = st[i], thr = th[i], thr_undated = thr > short_threshold ? thr : short_threshold;
+        int64_t best = -1, best_same = -1;
+        for (Py_ssize_t j = 0; j < bands; j++) {
+            Py_ssize_t q = order[j];
+            for (Py_ssize_t ri = rstart[q]; ri < rstart[q + 1]; ri++) {
+                const int32_t *slots = tables[ranges[ri].table].slots.buf;
+                for (Py_ssize_t e = ranges[ri].lo; e < ranges[ri].hi; e++) {
+                    Py_ssize_t slot = slots[e];
+                    if (slot < 0 || slot >= nb) {
+                        PyErr_Format(PyExc_IndexError, "best_matches: slot %zd out of range", slot);
+                        goto done;
+                    }
+                    if ((seen[slot >> 3] >> (slot & 7)) & 1) continue;
+                    seen[slot >> 3] |= (unsigned char)(1 << (slot & 7));
+                    if (seen_used == seen_cap) {
+                        Py_ssize_t *nl = PyMem_Realloc(seen_list, (size_t)seen_cap * 2 * sizeof(Py_ssize_t));
+                        if (!nl) { PyErr_NoMemory(); goto done; }
+                        seen_list = nl;
+                        seen_cap *= 2;
+                    }
+                    seen_list[seen_used++] = slot;
+                    if (!al[slot]) continue;
+                    if (nold) { /* replaced by a batch row at or before this one: dead for it */
+                        Py_ssize_t at = 0, hi2 = nold;
+                        while (at < hi2) {
+                            Py_ssize_t mid = at + (hi2 - at) / 2;
+                            if (olds[mid] < slot) at = mid + 1; else hi2 = mid;
+                        }
+                        if (at < nold && olds[at] == slot && oldp[at] <= i) continue;
+                    }
+                    double other = tst[slot];
+                    int undated = isnan(other) || isnan(stamp);
+                    if (!undated && !(fabs(other - stamp) <= max_apart)) continue;
+                    int64_t same = agree(mine, tsv + slot * perms, perms);
+                    double sim = (double)same / (double)perms;
+                    if (!(undated ? sim >= thr_undated : sim >= thr)) continue;
+                    if (same > best_same || (same == best_same && slot < best)) { best = slot; best_same = same; }
+                }
+            }
+            int64_t bound = perms - (j + 1);
+            if (bound < best_same || (double)bound / (double)perms < thr) break;
+        }
+        for (Py_ssize_t x = 0; x < seen_used; x++) seen[seen_list[x] >> 3] = 0;
+        seen_used = 0;
+        s_best[i] = best;
+        s_same[i] = best_same;
+        /* Earlier rows of the batch. */
+        int64_t bbest = -1, bsame = -1;
+        for (Py_ssize_t j = 0; j < bands; j++) {
+            int64_t bound = perms - j;  /* what a row not yet seen can agree on */
+            if (bound <= best_same || bound < bsame || (double)bound / (double)perms < thr) break;
+            Py_ssize_t q = order[j];
+            for (Py_ssize_t e = run_lo[q]; e < run_hi[q]; e++) {
+                Py_ssize_t r = kr[e];
+                if (r >= i || mark[r] == (int32_t)(i + 1)) continue;
+                mark[r] = (int32_t)(i + 1);
+                double other = st[r];
+                int undated = isnan(other) || isnan(stamp);
+                if (!undated && !(fabs(other - stamp) <= max_apart)) continue;
+                int64_t same = agree(mine, sv + r * perms, perms);
+                double sim = (double)same / (double)perms;
+                if (!(undated ? sim >= thr_undated : sim >= thr)) continue;
+                if (same > bsame || (same == bsame && r < bbest)) { bbest = r; bsame = same; }
+            }
+        }
+        b_best[i] = bbest;
+        b_same[i] = bsame;
+    }
+    result = PyBytes_FromStringAndSize((const char *)out, 4 * n * (Py_ssize_t)sizeof(int64_t));
+done:
+    for (Py_ssize_t t = 0; t < ntables; t++) {
+        if (tables[t].keys.obj) PyBuffer_Release(&tables[t].keys);
+        if (tables[t].slots.obj) PyBuffer_Release(&tables[t].slots);
+    }
+    PyMem_Free(tables);
+    Py_XDECREF(tseq);
+    PyMem_Free(ranges);
+    PyMem_Free(rstart);
+    PyMem_Free(count);
+    PyMem_Free(row_keys);
+    PyMem_Free(fill);
+    PyMem_Free(brackets);
+    PyMem_Free(run_lo);
+    PyMem_Free(run_hi);
+    PyMem_Free(seen_list);
+    PyMem_Free(out);
+    PyMem_Free(mark);
+    PyMem_Free(seen);
+    Py_buffer *bufs[] = {&filter, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &alive,
+                         &old_slots, &old_pos, &sample};
+    for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++)
+        if (bufs[b]->obj) PyBuffer_Release(bufs[b]);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"signatures", signatures, METH_VARARGS,
      "signatures(titles, bodies, lead_chars, lead_words, shingle_words, a, b, out) -> shingle counts (-1: not done)"},
@@ -414,6 +746,10 @@ static PyMethodDef module_methods[] = {
      " of two sorted uint64 arrays; sample, if given, is table[::stride]"},
     {"agreements", agreements, METH_VARARGS,
      "agreements(a, rows, b, others, width) -> int64 bytes: equal values of rows[p] of a and others[p] of b"},
+    {"best_matches", best_matches, METH_VARARGS,
+     "best_matches(tables, sample, stride, filter, filter_bits, sorted_keys, key_rows, sigs, stamps, thresholds,"
+     " table_sigs, table_stamps, alive, old_slots, old_positions, max_apart, short_threshold, bands)"
+     " -> int64 bytes: each row's best stored slot, its agreements, best earlier row, its agreements (-1: none)"},
     {NULL, NULL, 0, NULL},
 };
 

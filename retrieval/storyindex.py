@@ -20,6 +20,10 @@ try:  # the signature comparison of _verify in C; its numpy expression is the sp
     from ._minhash import agreements as _native_agreements
 except ImportError:  # built without a C compiler
     _native_agreements = None
+try:  # assign's search for each article's best match in C; assign's numpy path is the specification
+    from ._minhash import best_matches as _native_best
+except ImportError:  # built without a C compiler
+    _native_best = None
 
 # Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
 # are this many, or as many as in the big one (merging copies it).
@@ -336,13 +340,19 @@ class StoryIndex:
         flat = band_keys(sigs).ravel()
         order = np.argsort(flat)
         sorted_keys, key_rows = flat[order], (order // BANDS).astype(np.int64)
-        inner = self._batch_pairs(n, sorted_keys, key_rows)
+        native = _native_best is not None
+        inner = None if native and self._too_many_pairs(n, sorted_keys) else (
+            (np.empty(0, dtype=np.int64),) * 2 if native else self._batch_pairs(n, sorted_keys, key_rows))
         if inner is None:  # too many pairs within the batch: each half alone, in order
             half = n // 2
             return (self.assign(keys[:half], sigs[:half], stamps[:half], thresholds[:half])
                     + self.assign(keys[half:], sigs[half:], stamps[half:], thresholds[half:]))
         stamps = np.asarray(stamps, dtype=np.float64)
         thresholds = np.asarray(thresholds, dtype=np.float64)
+        if native:
+            out = self._choose_native(keys, sigs, stamps, thresholds, sorted_keys, key_rows)
+            self._append(keys, sigs, stamps, out, (sorted_keys, key_rows))
+            return out
         # Stored candidates: (row, slot), each once, alive when the row's turn comes.
         rows, slots = self._lookup(sorted_keys, key_rows)
         stored_best = np.full(n, -1, dtype=np.int64)
@@ -383,6 +393,45 @@ class StoryIndex:
                 out.append(keys[i])
         self._append(keys, sigs, stamps, out, (sorted_keys, key_rows))
         return out
+
+    def _choose_native(self, keys: Sequence[str], sigs: np.ndarray, stamps: np.ndarray, thresholds: np.ndarray,
+                       sorted_keys: np.ndarray, key_rows: np.ndarray) -> list[str]:
+        """assign's choice of each article's story through _minhash.best_matches (the numpy path of
+        `assign` is its specification): the best stored match and the best earlier article of the
+        batch of each, found in one call that verifies each candidate once and stops once the
+        candidates left could not win (see retrieval/_minhash.c)."""
+        n = len(keys)
+        # The big array first: the only one sampled (the recent runs are small).
+        tables = [(self._sorted_keys, self._sorted_slots), *self._recent]
+        sample = self._sorted_sample() if self._sorted_keys.size >= 16 * _SAMPLE_STRIDE else None
+        # A slot of an article the batch edits is dead from that article's position on (its key moves
+        # to a new slot then).
+        replaced = sorted((old, i) for i, key in enumerate(keys) if (old := self._slot.get(key)) is not None)
+        old_slots = np.array([r[0] for r in replaced], dtype=np.int64)
+        positions = np.array([r[1] for r in replaced], dtype=np.int64)
+        width = len(self._keys)
+        found = np.frombuffer(_native_best(
+            tables, sample, _SAMPLE_STRIDE, self._filter, FILTER_BITS, sorted_keys, key_rows,
+            np.ascontiguousarray(sigs, dtype=np.uint32), stamps, thresholds, self._sigs[:width],
+            self._stamps[:width], self._alive[:width].view(np.uint8), old_slots, positions,
+            MAX_DAYS_APART * 86400, SHORT_THRESHOLD, BANDS), dtype=np.int64).reshape(4, n)
+        out: list[str] = []
+        for i, (s_slot, s_same, b_row, b_same) in enumerate(zip(*(found[j].tolist() for j in range(4)), strict=True)):
+            # Stored slots come before the batch's: on equal similarity the stored article wins.
+            if s_slot >= 0 and s_same >= b_same:
+                out.append(self._stories[s_slot])
+            elif b_row >= 0:
+                out.append(out[b_row])
+            else:
+                out.append(keys[i])
+        return out
+
+    @staticmethod
+    def _too_many_pairs(n: int, sorted_keys: np.ndarray) -> bool:
+        """Whether the batch's articles share keys in over MAX_BATCH_PAIRS pairs (see _batch_pairs)."""
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        sizes = np.diff(np.r_[starts, sorted_keys.size])
+        return n > 1 and int((sizes * (sizes - 1) // 2).sum()) > MAX_BATCH_PAIRS
 
     @staticmethod
     def _batch_pairs(n: int, sorted_keys: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
