@@ -466,6 +466,33 @@ static inline Py_ssize_t run_end(const uint64_t *t, Py_ssize_t lo, Py_ssize_t n,
     return a;
 }
 
+/* lower_bound without branches on the comparisons (a conditional move each step): the bracket a
+ * sample gives is searched for every key, and a mispredicted branch at each of its steps cost more
+ * than the steps. */
+static inline Py_ssize_t lower_bound_cmov(const uint64_t *t, Py_ssize_t lo, Py_ssize_t hi, uint64_t key) {
+    Py_ssize_t len = hi - lo;
+    if (len <= 0) return lo;
+    const uint64_t *base = t + lo;
+    while (len > 1) {
+        Py_ssize_t half = len / 2;
+        base = base[half] < key ? base + half : base;
+        len -= half;
+    }
+    return (base - t) + (*base < key);
+}
+
+/* The lower bound of `key` in t[lo:n], galloping forward from lo (the keys come in ascending order,
+ * each a few sample entries past the last). */
+static inline Py_ssize_t gallop_lower(const uint64_t *t, Py_ssize_t lo, Py_ssize_t n, uint64_t key) {
+    Py_ssize_t step = 1, hi = lo;
+    while (hi < n && t[hi] < key) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    return lower_bound_cmov(t, lo, hi > n ? n : hi, key);
+}
+
 static inline Py_ssize_t agree(const uint32_t *x, const uint32_t *y, Py_ssize_t width) {
     Py_ssize_t same = 0;
     for (Py_ssize_t j = 0; j < width; j++) same += x[j] == y[j];
@@ -557,7 +584,7 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
         const uint64_t *smp = sample.buf;
         Py_ssize_t ms = sample.len / 8, tn = tables[0].n, j = 0;
         for (Py_ssize_t q = 0; q < m; q++) {
-            j = lower_bound(smp, j, ms, k[q]);
+            j = gallop_lower(smp, j, ms, k[q]);
             brackets[2 * q] = j ? (j - 1) * stride + 1 : 0;
             brackets[2 * q + 1] = j < ms ? j * stride : tn;
         }
@@ -585,15 +612,9 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
             if (lo >= tn) continue;
             if (t == 0 && brackets) {
                 Py_ssize_t from = brackets[2 * q] > lo ? brackets[2 * q] : lo, to = brackets[2 * q + 1];
-                lo = lower_bound(tk, from, to > from ? to : from, key);
+                lo = lower_bound_cmov(tk, from, to > from ? to : from, key);
             } else {
-                Py_ssize_t step = 1, hi = lo;
-                while (hi < tn && tk[hi] < key) {
-                    lo = hi + 1;
-                    hi += step;
-                    step *= 2;
-                }
-                lo = lower_bound(tk, lo, hi > tn ? tn : hi, key);
+                lo = gallop_lower(tk, lo, tn, key);
             }
             tlo[t] = lo;
             if (lo < tn && tk[lo] == key) {
