@@ -759,6 +759,46 @@ done:
     return result;
 }
 
+/* `merge_runs(a_keys, a_slots, b_keys, b_slots, out_keys, out_slots)`: the two sorted runs of keys
+ * (uint64, ascending) with their slots (int32) merged into the out buffers, a key of `a` before an
+ * equal key of `b`: what np.insert(a, np.searchsorted(a, b, side="right"), b) gives, in one pass
+ * (numpy searched, then copied through a general insert: ~0.2 ms an add in StoryIndex._append). */
+static PyObject *merge_runs(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer ak = {0}, as = {0}, bk = {0}, bs = {0}, ok = {0}, os = {0};
+    if (!PyArg_ParseTuple(args, "y*y*y*y*w*w*", &ak, &as, &bk, &bs, &ok, &os)) return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t na = ak.len / 8, nb = bk.len / 8;
+    if (ak.len % 8 || bk.len % 8 || as.len != na * 4 || bs.len != nb * 4 || ok.len != (na + nb) * 8 ||
+        os.len != (na + nb) * 4) {
+        PyErr_SetString(PyExc_ValueError, "merge_runs: uint64 keys with as many int32 slots, out holding both runs");
+        goto done;
+    }
+    const uint64_t *a = ak.buf, *b = bk.buf;
+    const int32_t *sa = as.buf, *sb = bs.buf;
+    uint64_t *out = ok.buf;
+    int32_t *so = os.buf;
+    Py_ssize_t i = 0, j = 0, o = 0;
+    while (i < na && j < nb) {
+        if (b[j] < a[i]) { out[o] = b[j]; so[o++] = sb[j++]; }
+        else { out[o] = a[i]; so[o++] = sa[i++]; }
+    }
+    memcpy(out + o, a + i, (size_t)(na - i) * 8);
+    memcpy(so + o, sa + i, (size_t)(na - i) * 4);
+    o += na - i;
+    memcpy(out + o, b + j, (size_t)(nb - j) * 8);
+    memcpy(so + o, sb + j, (size_t)(nb - j) * 4);
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&ak);
+    PyBuffer_Release(&as);
+    PyBuffer_Release(&bk);
+    PyBuffer_Release(&bs);
+    PyBuffer_Release(&ok);
+    PyBuffer_Release(&os);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"signatures", signatures, METH_VARARGS,
      "signatures(titles, bodies, lead_chars, lead_words, shingle_words, a, b, out) -> shingle counts (-1: not done)"},
@@ -767,6 +807,8 @@ static PyMethodDef module_methods[] = {
      " of two sorted uint64 arrays; sample, if given, is table[::stride]"},
     {"agreements", agreements, METH_VARARGS,
      "agreements(a, rows, b, others, width) -> int64 bytes: equal values of rows[p] of a and others[p] of b"},
+    {"merge_runs", merge_runs, METH_VARARGS,
+     "merge_runs(a_keys, a_slots, b_keys, b_slots, out_keys, out_slots): two sorted runs merged, a's keys first on ties"},
     {"best_matches", best_matches, METH_VARARGS,
      "best_matches(tables, sample, stride, filter, filter_bits, sorted_keys, key_rows, sigs, stamps, thresholds,"
      " table_sigs, table_stamps, alive, old_slots, old_positions, max_apart, short_threshold, bands)"

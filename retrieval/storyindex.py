@@ -24,6 +24,10 @@ try:  # assign's search for each article's best match in C; assign's numpy path 
     from ._minhash import best_matches as _native_best
 except ImportError:  # built without a C compiler
     _native_best = None
+try:  # two sorted runs merged in C; _merge_runs's np.insert is the specification
+    from ._minhash import merge_runs as _native_merge
+except ImportError:  # built without a C compiler
+    _native_merge = None
 
 # Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
 # are this many, or as many as in the big one (merging copies it).
@@ -43,6 +47,18 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     """The distinct values, ascending (np.unique's hash path measured ~3x slower on these)."""
     values = np.sort(values)
     return values[np.r_[True, values[1:] != values[:-1]]] if values.size else values
+
+
+def _merge_runs(keys: np.ndarray, slots: np.ndarray, more_keys: np.ndarray,
+                more_slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs of keys (with their slots) as one, a key of the first before an equal one of the second."""
+    if _native_merge is None:
+        at = np.searchsorted(keys, more_keys, side="right")
+        return np.insert(keys, at, more_keys), np.insert(slots, at, more_slots)
+    out_keys = np.empty(keys.size + more_keys.size, dtype=np.uint64)
+    out_slots = np.empty(out_keys.size, dtype=np.int32)
+    _native_merge(keys, slots, more_keys, more_slots, out_keys, out_slots)
+    return out_keys, out_slots
 
 
 class StoryIndex:
@@ -188,9 +204,7 @@ class StoryIndex:
         # logarithmic number of times, and a batch's keys cost no copy of all the recent ones.
         self._recent.append((new_keys, new_slots))
         while len(self._recent) > 1 and 2 * self._recent[-1][0].size >= self._recent[-2][0].size:
-            (big_keys, big_slots), (small_keys, small_slots) = self._recent[-2], self._recent[-1]
-            at = np.searchsorted(big_keys, small_keys, side="right")
-            self._recent[-2:] = [(np.insert(big_keys, at, small_keys), np.insert(big_slots, at, small_slots))]
+            self._recent[-2:] = [_merge_runs(*self._recent[-2], *self._recent[-1])]
         # Merging copies the big array: done once the recent keys are as many (or MERGE_EVERY), so
         # the big array doubles between merges and each key is copied a few times in all.
         if sum(k.size for k, _ in self._recent) >= max(MERGE_EVERY, self._sorted_keys.size):
@@ -429,9 +443,13 @@ class StoryIndex:
     @staticmethod
     def _too_many_pairs(n: int, sorted_keys: np.ndarray) -> bool:
         """Whether the batch's articles share keys in over MAX_BATCH_PAIRS pairs (see _batch_pairs)."""
-        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        sizes = np.diff(np.r_[starts, sorted_keys.size])
-        return n > 1 and int((sizes * (sizes - 1) // 2).sum()) > MAX_BATCH_PAIRS
+        repeats = sorted_keys[1:] == sorted_keys[:-1]
+        # Runs of r_i + 1 equal keys pair sum r_i(r_i + 1)/2 <= R(R + 1)/2, R = sum r_i the repeats.
+        if n < 2 or (r := int(np.count_nonzero(repeats))) * (r + 1) // 2 <= MAX_BATCH_PAIRS:
+            return False
+        starts = np.flatnonzero(np.concatenate([[True], ~repeats]))
+        sizes = np.diff(np.append(starts, sorted_keys.size))
+        return int((sizes * (sizes - 1) // 2).sum()) > MAX_BATCH_PAIRS
 
     @staticmethod
     def _batch_pairs(n: int, sorted_keys: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -451,3 +451,25 @@ def test_native_best_matches_find_an_equal_match_with_a_lower_number_in_a_later_
             monkeypatch.undo()
         assert results[0] == results[1]
         assert results[0][-1] == "a" and (stored or results[0][1] == "b")
+
+
+def test_native_merge_of_runs_is_numpys_insert(monkeypatch) -> None:
+    """StoryIndex's recent runs merged through _minhash.merge_runs against np.insert: equal keys
+    (the first run's before the second's), empty runs, one run past the other."""
+    assert storyindex._native_merge is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(9)
+    for trial in range(100):
+        sizes = rng.integers(0, 200, 2) if trial % 10 else (0, int(rng.integers(0, 50)))
+        runs = []
+        for size, offset in zip(sizes, (0, (trial % 3) * 50), strict=True):
+            keys = np.sort(rng.integers(0, 60, int(size)).astype(np.uint64) + np.uint64(offset))
+            runs += [keys, rng.integers(-5, 1 << 30, keys.size).astype(np.int32)]
+        native = storyindex._merge_runs(*runs)
+        monkeypatch.setattr(storyindex, "_native_merge", None)
+        numpy = storyindex._merge_runs(*runs)
+        monkeypatch.undo()
+        assert np.array_equal(native[0], numpy[0]) and np.array_equal(native[1], numpy[1])
+    with pytest.raises(ValueError, match="merge_runs"):
+        storyindex._native_merge(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.int32),
+                                 np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.int32),
+                                 np.zeros(2, dtype=np.uint64), np.zeros(3, dtype=np.int32))
