@@ -799,6 +799,32 @@ done:
     return result;
 }
 
+/* `mark_filter(filter, keys, bits)`: sets the bit of each key (uint64) in `filter` (2^bits bits, a
+ * key's bit its top `bits` bits); StoryIndex._mark's numpy is the specification. */
+static PyObject *mark_filter(PyObject *module, PyObject *args) {
+    (void)module;
+    Py_buffer filter = {0}, keys = {0};
+    Py_ssize_t bits;
+    if (!PyArg_ParseTuple(args, "w*y*n", &filter, &keys, &bits)) return NULL;
+    PyObject *result = NULL;
+    if (bits < 3 || bits > 40 || filter.len != ((Py_ssize_t)1 << (bits - 3)) || keys.len % 8) {
+        PyErr_SetString(PyExc_ValueError, "mark_filter: filter must hold 2^bits bits, keys be uint64");
+        goto done;
+    }
+    unsigned char *f = filter.buf;
+    const uint64_t *k = keys.buf;
+    unsigned shift = (unsigned)(64 - bits);
+    for (Py_ssize_t i = 0; i < keys.len / 8; i++) {
+        uint64_t top = k[i] >> shift;
+        f[top >> 3] |= (unsigned char)(1u << (top & 7));
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&filter);
+    PyBuffer_Release(&keys);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"signatures", signatures, METH_VARARGS,
      "signatures(titles, bodies, lead_chars, lead_words, shingle_words, a, b, out) -> shingle counts (-1: not done)"},
@@ -807,6 +833,7 @@ static PyMethodDef module_methods[] = {
      " of two sorted uint64 arrays; sample, if given, is table[::stride]"},
     {"agreements", agreements, METH_VARARGS,
      "agreements(a, rows, b, others, width) -> int64 bytes: equal values of rows[p] of a and others[p] of b"},
+    {"mark_filter", mark_filter, METH_VARARGS, "mark_filter(filter, keys, bits): sets each key's bit in the filter"},
     {"merge_runs", merge_runs, METH_VARARGS,
      "merge_runs(a_keys, a_slots, b_keys, b_slots, out_keys, out_slots): two sorted runs merged, a's keys first on ties"},
     {"best_matches", best_matches, METH_VARARGS,

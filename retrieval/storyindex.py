@@ -28,6 +28,10 @@ try:  # two sorted runs merged in C; _merge_runs's np.insert is the specificatio
     from ._minhash import merge_runs as _native_merge
 except ImportError:  # built without a C compiler
     _native_merge = None
+try:  # the filter's bits set in C; StoryIndex._mark's numpy is the specification
+    from ._minhash import mark_filter as _native_mark
+except ImportError:  # built without a C compiler
+    _native_mark = None
 
 # Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
 # are this many, or as many as in the big one (merging copies it).
@@ -234,6 +238,9 @@ class StoryIndex:
 
     def _mark(self, keys: np.ndarray) -> None:
         """Set the filter's bits of `keys` (sorted), a slice at a time (a few small temporaries)."""
+        if _native_mark is not None:
+            _native_mark(self._filter, np.ascontiguousarray(keys, dtype=np.uint64), FILTER_BITS)
+            return
         for start in range(0, keys.size, 1 << 16):
             top = (keys[start:start + (1 << 16)] >> np.uint64(64 - FILTER_BITS)).astype(np.intp)
             byte = top >> 3

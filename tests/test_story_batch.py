@@ -473,3 +473,19 @@ def test_native_merge_of_runs_is_numpys_insert(monkeypatch) -> None:
         storyindex._native_merge(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.int32),
                                  np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.int32),
                                  np.zeros(2, dtype=np.uint64), np.zeros(3, dtype=np.int32))
+
+
+def test_native_filter_marks_the_bits_numpy_marks(monkeypatch) -> None:
+    native_mark = storyindex._native_mark
+    assert native_mark is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(4)
+    keys = np.sort(np.concatenate([rng.integers(0, 1 << 63, 70_000, dtype=np.uint64) * np.uint64(2),
+                                   np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)]))
+    native = storyindex.StoryIndex()
+    native._mark(keys)
+    monkeypatch.setattr(storyindex, "_native_mark", None)
+    numpy = storyindex.StoryIndex()
+    numpy._mark(keys)
+    assert np.array_equal(native._filter, numpy._filter) and native._maybe_stored(keys).all()
+    with pytest.raises(ValueError, match="mark_filter"):
+        native_mark(np.zeros(3, dtype=np.uint8), keys, storyindex.FILTER_BITS)
