@@ -489,3 +489,28 @@ def test_native_filter_marks_the_bits_numpy_marks(monkeypatch) -> None:
     assert np.array_equal(native._filter, numpy._filter) and native._maybe_stored(keys).all()
     with pytest.raises(ValueError, match="mark_filter"):
         native_mark(np.zeros(3, dtype=np.uint8), keys, storyindex.FILTER_BITS)
+
+
+def test_native_best_matches_over_a_big_sampled_array(monkeypatch) -> None:
+    """A key array big enough to be searched through its sample, with exact and near copies of the
+    stored articles (settled by their first key, or searched in full) and articles new to it."""
+    rng = np.random.default_rng(21)
+    n = 1200
+    bases = rng.integers(0, 1 << 32, size=(n, stories.PERMUTATIONS)).astype(np.uint32)
+    stamps = rng.integers(0, 3, n) * 86400.0
+    ids = [f"s{i}" for i in range(n)]
+    new = rng.integers(0, 1 << 32, size=(40, stories.PERMUTATIONS)).astype(np.uint32)
+    batch_sigs = np.concatenate([copies_of(rng, bases, 300), bases[:30], new])
+    keys = [f"new{i}" for i in range(batch_sigs.shape[0])]
+    batch_stamps = rng.integers(0, 3, len(keys)) * 86400.0
+    thresholds = np.full(len(keys), stories.THRESHOLD)
+    results = []
+    for native in (True, False):
+        if not native:
+            monkeypatch.setattr(storyindex, "_native_best", None)
+        index = storyindex.StoryIndex.bulk(ids + ids[:30], np.concatenate([bases, bases[:30]]),
+                                           np.concatenate([stamps, stamps[:30]]), ids + [f"c{i}" for i in range(30)])
+        assert index._sorted_keys.size >= 16 * storyindex._SAMPLE_STRIDE
+        results.append(index.assign(keys, batch_sigs, batch_stamps, thresholds))
+    assert results[0] == results[1]
+    assert sum(s[0] in "sc" for s in results[0]) > 250
