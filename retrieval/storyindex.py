@@ -20,6 +20,18 @@ try:  # the signature comparison of _verify in C; its numpy expression is the sp
     from ._minhash import agreements as _native_agreements
 except ImportError:  # built without a C compiler
     _native_agreements = None
+try:  # assign's search for each article's best match in C; assign's numpy path is the specification
+    from ._minhash import best_matches as _native_best
+except ImportError:  # built without a C compiler
+    _native_best = None
+try:  # two sorted runs merged in C; _merge_runs's np.insert is the specification
+    from ._minhash import merge_runs as _native_merge
+except ImportError:  # built without a C compiler
+    _native_merge = None
+try:  # the filter's bits set in C; StoryIndex._mark's numpy is the specification
+    from ._minhash import mark_filter as _native_mark
+except ImportError:  # built without a C compiler
+    _native_mark = None
 
 # Keys added since the big sorted array was last rebuilt live in a few smaller sorted runs until there
 # are this many, or as many as in the big one (merging copies it).
@@ -39,6 +51,18 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     """The distinct values, ascending (np.unique's hash path measured ~3x slower on these)."""
     values = np.sort(values)
     return values[np.r_[True, values[1:] != values[:-1]]] if values.size else values
+
+
+def _merge_runs(keys: np.ndarray, slots: np.ndarray, more_keys: np.ndarray,
+                more_slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs of keys (with their slots) as one, a key of the first before an equal one of the second."""
+    if _native_merge is None:
+        at = np.searchsorted(keys, more_keys, side="right")
+        return np.insert(keys, at, more_keys), np.insert(slots, at, more_slots)
+    out_keys = np.empty(keys.size + more_keys.size, dtype=np.uint64)
+    out_slots = np.empty(out_keys.size, dtype=np.int32)
+    _native_merge(keys, slots, more_keys, more_slots, out_keys, out_slots)
+    return out_keys, out_slots
 
 
 class StoryIndex:
@@ -184,9 +208,7 @@ class StoryIndex:
         # logarithmic number of times, and a batch's keys cost no copy of all the recent ones.
         self._recent.append((new_keys, new_slots))
         while len(self._recent) > 1 and 2 * self._recent[-1][0].size >= self._recent[-2][0].size:
-            (big_keys, big_slots), (small_keys, small_slots) = self._recent[-2], self._recent[-1]
-            at = np.searchsorted(big_keys, small_keys, side="right")
-            self._recent[-2:] = [(np.insert(big_keys, at, small_keys), np.insert(big_slots, at, small_slots))]
+            self._recent[-2:] = [_merge_runs(*self._recent[-2], *self._recent[-1])]
         # Merging copies the big array: done once the recent keys are as many (or MERGE_EVERY), so
         # the big array doubles between merges and each key is copied a few times in all.
         if sum(k.size for k, _ in self._recent) >= max(MERGE_EVERY, self._sorted_keys.size):
@@ -216,6 +238,9 @@ class StoryIndex:
 
     def _mark(self, keys: np.ndarray) -> None:
         """Set the filter's bits of `keys` (sorted), a slice at a time (a few small temporaries)."""
+        if _native_mark is not None:
+            _native_mark(self._filter, np.ascontiguousarray(keys, dtype=np.uint64), FILTER_BITS)
+            return
         for start in range(0, keys.size, 1 << 16):
             top = (keys[start:start + (1 << 16)] >> np.uint64(64 - FILTER_BITS)).astype(np.intp)
             byte = top >> 3
@@ -321,7 +346,9 @@ class StoryIndex:
         same stories, same slots. Candidates are found for the whole batch in a few array
         operations: stored articles by the sorted keys, the batch's own articles by sorting the
         batch's keys; only the choice of each article's story, which may be that of an article
-        earlier in the batch, is a loop.
+        earlier in the batch, is a loop. With the C kernel built, the search and the verification
+        are one call (`_choose_native`), which stops early where provably nothing else could win;
+        the numpy below is its specification.
         """
         n = len(keys)
         if n == 0:
@@ -336,13 +363,19 @@ class StoryIndex:
         flat = band_keys(sigs).ravel()
         order = np.argsort(flat)
         sorted_keys, key_rows = flat[order], (order // BANDS).astype(np.int64)
-        inner = self._batch_pairs(n, sorted_keys, key_rows)
+        native = _native_best is not None
+        inner = None if native and self._too_many_pairs(n, sorted_keys) else (
+            (np.empty(0, dtype=np.int64),) * 2 if native else self._batch_pairs(n, sorted_keys, key_rows))
         if inner is None:  # too many pairs within the batch: each half alone, in order
             half = n // 2
             return (self.assign(keys[:half], sigs[:half], stamps[:half], thresholds[:half])
                     + self.assign(keys[half:], sigs[half:], stamps[half:], thresholds[half:]))
         stamps = np.asarray(stamps, dtype=np.float64)
         thresholds = np.asarray(thresholds, dtype=np.float64)
+        if native:
+            out = self._choose_native(keys, sigs, stamps, thresholds, sorted_keys, key_rows)
+            self._append(keys, sigs, stamps, out, (sorted_keys, key_rows))
+            return out
         # Stored candidates: (row, slot), each once, alive when the row's turn comes.
         rows, slots = self._lookup(sorted_keys, key_rows)
         stored_best = np.full(n, -1, dtype=np.int64)
@@ -383,6 +416,49 @@ class StoryIndex:
                 out.append(keys[i])
         self._append(keys, sigs, stamps, out, (sorted_keys, key_rows))
         return out
+
+    def _choose_native(self, keys: Sequence[str], sigs: np.ndarray, stamps: np.ndarray, thresholds: np.ndarray,
+                       sorted_keys: np.ndarray, key_rows: np.ndarray) -> list[str]:
+        """assign's choice of each article's story through _minhash.best_matches (the numpy path of
+        `assign` is its specification): the best stored match and the best earlier article of the
+        batch of each, found in one call that verifies each candidate once and stops once the
+        candidates left could not win (see retrieval/_minhash.c)."""
+        n = len(keys)
+        # The big array first: the only one sampled (the recent runs are small).
+        tables = [(self._sorted_keys, self._sorted_slots), *self._recent]
+        sample = self._sorted_sample() if self._sorted_keys.size >= 16 * _SAMPLE_STRIDE else None
+        # A slot of an article the batch edits is dead from that article's position on (its key moves
+        # to a new slot then).
+        replaced = sorted((old, i) for i, key in enumerate(keys) if (old := self._slot.get(key)) is not None)
+        old_slots = np.array([r[0] for r in replaced], dtype=np.int64)
+        positions = np.array([r[1] for r in replaced], dtype=np.int64)
+        width = len(self._keys)
+        found = np.frombuffer(_native_best(
+            tables, sample, _SAMPLE_STRIDE, self._filter, FILTER_BITS, sorted_keys, key_rows,
+            np.ascontiguousarray(sigs, dtype=np.uint32), stamps, thresholds, self._sigs[:width],
+            self._stamps[:width], self._alive[:width].view(np.uint8), old_slots, positions,
+            MAX_DAYS_APART * 86400, SHORT_THRESHOLD, BANDS), dtype=np.int64).reshape(4, n)
+        out: list[str] = []
+        for i, (s_slot, s_same, b_row, b_same) in enumerate(zip(*(found[j].tolist() for j in range(4)), strict=True)):
+            # Stored slots come before the batch's: on equal similarity the stored article wins.
+            if s_slot >= 0 and s_same >= b_same:
+                out.append(self._stories[s_slot])
+            elif b_row >= 0:
+                out.append(out[b_row])
+            else:
+                out.append(keys[i])
+        return out
+
+    @staticmethod
+    def _too_many_pairs(n: int, sorted_keys: np.ndarray) -> bool:
+        """Whether the batch's articles share keys in over MAX_BATCH_PAIRS pairs (see _batch_pairs)."""
+        repeats = sorted_keys[1:] == sorted_keys[:-1]
+        # Runs of r_i + 1 equal keys pair sum r_i(r_i + 1)/2 <= R(R + 1)/2, R = sum r_i the repeats.
+        if n < 2 or (r := int(np.count_nonzero(repeats))) * (r + 1) // 2 <= MAX_BATCH_PAIRS:
+            return False
+        starts = np.flatnonzero(np.concatenate([[True], ~repeats]))
+        sizes = np.diff(np.append(starts, sorted_keys.size))
+        return int((sizes * (sizes - 1) // 2).sum()) > MAX_BATCH_PAIRS
 
     @staticmethod
     def _batch_pairs(n: int, sorted_keys: np.ndarray, row: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

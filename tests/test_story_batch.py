@@ -348,3 +348,169 @@ def test_native_agreements_are_the_numpy_comparison(monkeypatch) -> None:
     with pytest.raises(IndexError, match="out of range"):
         native_agreements(table, np.array([300], dtype=np.int64), table, np.array([0], dtype=np.int64),
                           stories.PERMUTATIONS)
+
+
+def copies_of(rng: np.random.Generator, bases: np.ndarray, n: int) -> np.ndarray:
+    """Signatures that are copies of `bases` with 0 to ~50 of their values changed (exact copies,
+    near-copies, rewrites, and values drawn from few, so that similarities tie and keys collide)."""
+    sigs = bases[rng.integers(0, bases.shape[0], n)].copy()
+    for row in sigs:
+        changed = rng.choice(stories.PERMUTATIONS, size=int(rng.choice([0, 0, 1, 3, 12, 40, 90])), replace=False)
+        row[changed] = rng.integers(0, 6, changed.size)
+    return sigs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_native_best_matches_choose_as_the_numpy_does(monkeypatch, seed: int) -> None:
+    """assign through _minhash.best_matches (which stops verifying once no candidate left could win)
+    against its numpy path, over exact copies (ties broken by slot), near-copies, short texts,
+    undated articles, edits of stored and batch articles, and a big array beside recent runs."""
+    assert storyindex._native_best is not None, "retrieval/_minhash.c was not built"
+    monkeypatch.setattr(storyindex, "MERGE_EVERY", 30 * stories.BANDS)
+    rng = np.random.default_rng(seed)
+    bases = rng.integers(0, 1 << 32 if seed % 2 else 8, size=(12, stories.PERMUTATIONS)).astype(np.uint32)
+    native, numpy = storyindex.StoryIndex(capacity=8), storyindex.StoryIndex(capacity=8)
+    ids = [f"a{i}" for i in range(150)]
+    joined = 0
+    for batch in range(40):
+        n = int(rng.choice([1, 2, 9, 23, 40]))
+        keys = list(dict.fromkeys(rng.choice(ids[:20 + 4 * batch], size=n).tolist()))
+        sigs = copies_of(rng, bases, len(keys))
+        stamps = np.where(rng.random(len(keys)) < 0.15, np.nan, rng.integers(0, 6, len(keys)) * 86400.0)
+        thresholds = np.where(rng.random(len(keys)) < 0.2, stories.SHORT_THRESHOLD, stories.THRESHOLD)
+        if batch == 20:
+            native.sort_keys()
+            numpy.sort_keys()
+        got = native.assign(keys, sigs, stamps, thresholds)
+        monkeypatch.setattr(storyindex, "_native_best", None)
+        want = numpy.assign(keys, sigs, stamps, thresholds)
+        monkeypatch.undo()
+        monkeypatch.setattr(storyindex, "MERGE_EVERY", 30 * stories.BANDS)
+        assert got == want, batch
+        joined += sum(s != k for s, k in zip(got, keys, strict=True))
+    assert joined > 200
+    assert native._stories == numpy._stories and native._slot == numpy._slot
+
+
+def test_native_best_matches_rejects_bad_arguments() -> None:
+    index = storyindex.StoryIndex()
+    index.add("a", np.zeros(stories.PERMUTATIONS, dtype=np.uint32), 0.0, "a")
+    sig = np.zeros((1, stories.PERMUTATIONS), dtype=np.uint32)
+    keys = np.sort(stories.band_keys(sig).ravel())
+    rows = np.zeros(keys.size, dtype=np.int64)
+    width = len(index._keys)
+    args = [[(index._sorted_keys, index._sorted_slots), *index._recent], None, 64, index._filter,
+            storyindex.FILTER_BITS, keys, rows, sig, np.zeros(1), np.full(1, 0.3), index._sigs[:width],
+            index._stamps[:width], index._alive[:width].view(np.uint8), np.empty(0, dtype=np.int64),
+            np.empty(0, dtype=np.int64), 3 * 86400.0, 0.9, stories.BANDS]
+    found = np.frombuffer(storyindex._native_best(*args), dtype=np.int64)
+    assert found.tolist() == [0, stories.PERMUTATIONS, -1, -1]
+    bad = list(args)
+    bad[6] = np.full(keys.size, 1, dtype=np.int64)  # rows past the batch
+    with pytest.raises(ValueError, match="key_rows"):
+        storyindex._native_best(*bad)
+    bad = list(args)
+    bad[5] = keys[::-1].copy()
+    with pytest.raises(ValueError, match="ascend"):
+        storyindex._native_best(*bad)
+    bad = list(args)
+    bad[12] = np.ones(width + 1, dtype=np.uint8)
+    with pytest.raises(ValueError, match="inconsistent"):
+        storyindex._native_best(*bad)
+
+
+@pytest.mark.parametrize("stored", [True, False])
+def test_native_best_matches_find_an_equal_match_with_a_lower_number_in_a_later_band(monkeypatch, stored) -> None:
+    """Two matches agreeing on all values but one, each in another band: whichever band is looked at
+    first shows only one of them, and the other (as similar, and first in best_match's order when
+    its number is lower) must still be found before the search stops."""
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 1 << 32, stories.PERMUTATIONS).astype(np.uint32)
+    # Bands looked at in order of how many stored keys they match, then by key: the band of the
+    # smallest key comes first when nothing is stored.
+    smallest = int(np.argmin(stories.band_keys(base[None, :])[0])) * stories.ROWS
+    other = (smallest + 7 * stories.ROWS) % stories.PERMUTATIONS
+    for first, second in [(0, 2), (2, 0), (5, 100), (100, 5), (smallest, other), (other, smallest)]:
+        a, b = base.copy(), base.copy()
+        a[first] ^= 1
+        b[second] ^= 1
+        results = []
+        for native in (True, False):
+            if not native:
+                monkeypatch.setattr(storyindex, "_native_best", None)
+            index = storyindex.StoryIndex()
+            # a and b four days apart (two stories), the new article two days from each.
+            day = 86400.0
+            keys, sigs, stamps = ["new"], base[None, :], np.array([2 * day])
+            if stored:
+                index.assign(["a"], a[None, :], np.zeros(1), np.full(1, stories.THRESHOLD))
+                index.assign(["b"], b[None, :], np.full(1, 4 * day), np.full(1, stories.THRESHOLD))
+            else:
+                keys, sigs, stamps = ["a", "b", "new"], np.stack([a, b, base]), np.array([0, 4 * day, 2 * day])
+            results.append(index.assign(keys, sigs, stamps, np.full(len(keys), stories.THRESHOLD)))
+            monkeypatch.undo()
+        assert results[0] == results[1]
+        assert results[0][-1] == "a" and (stored or results[0][1] == "b")
+
+
+def test_native_merge_of_runs_is_numpys_insert(monkeypatch) -> None:
+    """StoryIndex's recent runs merged through _minhash.merge_runs against np.insert: equal keys
+    (the first run's before the second's), empty runs, one run past the other."""
+    assert storyindex._native_merge is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(9)
+    for trial in range(100):
+        sizes = rng.integers(0, 200, 2) if trial % 10 else (0, int(rng.integers(0, 50)))
+        runs = []
+        for size, offset in zip(sizes, (0, (trial % 3) * 50), strict=True):
+            keys = np.sort(rng.integers(0, 60, int(size)).astype(np.uint64) + np.uint64(offset))
+            runs += [keys, rng.integers(-5, 1 << 30, keys.size).astype(np.int32)]
+        native = storyindex._merge_runs(*runs)
+        monkeypatch.setattr(storyindex, "_native_merge", None)
+        numpy = storyindex._merge_runs(*runs)
+        monkeypatch.undo()
+        assert np.array_equal(native[0], numpy[0]) and np.array_equal(native[1], numpy[1])
+    with pytest.raises(ValueError, match="merge_runs"):
+        storyindex._native_merge(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.int32),
+                                 np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.int32),
+                                 np.zeros(2, dtype=np.uint64), np.zeros(3, dtype=np.int32))
+
+
+def test_native_filter_marks_the_bits_numpy_marks(monkeypatch) -> None:
+    native_mark = storyindex._native_mark
+    assert native_mark is not None, "retrieval/_minhash.c was not built"
+    rng = np.random.default_rng(4)
+    keys = np.sort(np.concatenate([rng.integers(0, 1 << 63, 70_000, dtype=np.uint64) * np.uint64(2),
+                                   np.array([0, np.iinfo(np.uint64).max], dtype=np.uint64)]))
+    native = storyindex.StoryIndex()
+    native._mark(keys)
+    monkeypatch.setattr(storyindex, "_native_mark", None)
+    numpy = storyindex.StoryIndex()
+    numpy._mark(keys)
+    assert np.array_equal(native._filter, numpy._filter) and native._maybe_stored(keys).all()
+    with pytest.raises(ValueError, match="mark_filter"):
+        native_mark(np.zeros(3, dtype=np.uint8), keys, storyindex.FILTER_BITS)
+
+
+def test_native_best_matches_over_a_big_sampled_array(monkeypatch) -> None:
+    """A key array big enough to be searched through its sample, with exact and near copies of the
+    stored articles (settled by their first key, or searched in full) and articles new to it."""
+    rng = np.random.default_rng(21)
+    n = 1200
+    bases = rng.integers(0, 1 << 32, size=(n, stories.PERMUTATIONS)).astype(np.uint32)
+    stamps = rng.integers(0, 3, n) * 86400.0
+    ids = [f"s{i}" for i in range(n)]
+    new = rng.integers(0, 1 << 32, size=(40, stories.PERMUTATIONS)).astype(np.uint32)
+    batch_sigs = np.concatenate([copies_of(rng, bases, 300), bases[:30], new])
+    keys = [f"new{i}" for i in range(batch_sigs.shape[0])]
+    batch_stamps = rng.integers(0, 3, len(keys)) * 86400.0
+    thresholds = np.full(len(keys), stories.THRESHOLD)
+    results = []
+    for native in (True, False):
+        if not native:
+            monkeypatch.setattr(storyindex, "_native_best", None)
+        index = storyindex.StoryIndex.bulk(ids + ids[:30], np.concatenate([bases, bases[:30]]),
+                                           np.concatenate([stamps, stamps[:30]]), ids + [f"c{i}" for i in range(30)])
+        assert index._sorted_keys.size >= 16 * storyindex._SAMPLE_STRIDE
+        results.append(index.assign(keys, batch_sigs, batch_stamps, thresholds))
+    assert results[0] == results[1]
+    assert sum(s[0] in "sc" for s in results[0]) > 250

@@ -28,7 +28,7 @@ from typing import Any
 from benchmarks.nrt import article_json
 from benchmarks.perf import DEFAULT_CORPUS, load_articles
 from retrieval import engine as engine_module
-from retrieval import indexing, ingest, segments, store, storygroups, storyindex
+from retrieval import indexing, ingest, newsstore, segments, store, stories, storygroups, storyindex
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 Totals = collections.defaultdict[str, float]
@@ -62,6 +62,8 @@ def instrument(totals: Totals) -> None:
         (store, "write_articles", "SQLite: articles, passages, log"),
         (storygroups.StoryKeeper, "update", "story grouping (rows included)"),
         (storyindex.StoryIndex, "assign", "  of which StoryIndex.assign"),
+        (stories, "batch_signatures", "  of which signatures"),
+        (newsstore, "write_story_rows", "  of which the story rows' INSERT"),
         (ingest, "_write_batch", "write batch (transaction)"),
         (SearchEngine, "refresh_index", "index refresh"),
         (indexing, "read_changes", "  read the log and the passages' terms"),
