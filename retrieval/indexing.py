@@ -82,15 +82,16 @@ def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
         if last - after > limit:
             changes.too_long = True
             return changes
-        pending: dict[int, None] = {}
-        for _seq, pid, terms in passagelog.entries_after(con, after):
+        # Passage id -> (article rowid, stored terms) of the passages written since, or None once gone.
+        pending: dict[int, tuple[int, str] | None] = {}
+        for _seq, pid, terms, arowid, stored in passagelog.entries_with_inputs_after(con, after):
             if terms is None:
-                pending[pid] = None
+                pending[pid] = (arowid, stored) if arowid is not None and stored is not None else None
             elif pid in pending:
                 del pending[pid]  # written and deleted since: never indexed
             else:
                 changes.deleted.append((pid, terms))
-        changes.added = sorted(passagelog.index_inputs(con, list(pending)))
+        changes.added = sorted((pid, row[0], row[1]) for pid, row in pending.items() if row is not None)
     return changes
 
 

@@ -167,13 +167,21 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
             # and trading the GIL): there each batch is prepared after the last is written.
             overlap = _usable_cores() > 1
 
-            def prepare_next() -> asyncio.Future[tuple[list[store.PreparedArticle], list[Skipped]]]:
+            def prepare_next(last: tuple[list[store.PreparedArticle], list[Skipped]] | None = None,
+                             ) -> asyncio.Future[tuple[list[store.PreparedArticle], list[Skipped]]]:
+                if last is not None and len(last[0]) + len(last[1]) < INGEST_BATCH:
+                    # The last batch came out short, so `records` is exhausted: no hop to a thread
+                    # only to find nothing (~0.1-0.3 ms of every small add).
+                    nothing: asyncio.Future[tuple[list[store.PreparedArticle], list[Skipped]]] = (
+                        asyncio.get_running_loop().create_future())
+                    nothing.set_result(([], []))
+                    return nothing
                 return asyncio.ensure_future(asyncio.to_thread(next_batch))
 
             upcoming = prepare_next()
             try:
                 while True:
-                    batch, skipped = await upcoming
+                    batch, skipped = last = await upcoming
                     if not batch and not skipped:
                         break
                     if report.passages and target.checkpoints is not None:
@@ -181,7 +189,7 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                         # writes (after the last, the caller does, once it is searchable).
                         target.checkpoints.kick()
                     if overlap:
-                        upcoming = prepare_next()
+                        upcoming = prepare_next(last)
                     for record in skipped:
                         log.warning("skipped %s", record)
                     report.skipped.extend(skipped)
@@ -198,7 +206,7 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                     if progress:
                         progress(report.files, done)
                     if not overlap:
-                        upcoming = prepare_next()
+                        upcoming = prepare_next(last)
                 if report.added or report.updated:
                     for listener in target.listeners:
                         listener()

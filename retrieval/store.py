@@ -224,9 +224,8 @@ async def _stored_hashes(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[s
     for start in range(0, len(unique), _LOOKUP_CHUNK):
         chunk = unique[start:start + _LOOKUP_CHUNK]
         marks = ",".join("?" * len(chunk))
-        rows = await (await db.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})",
-                                       chunk)).fetchall()
-        out.update(rows)
+        # One round trip to aiosqlite's thread, not two (execute, then fetchall).
+        out.update(await db.execute_fetchall(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})", chunk))
     return out
 
 
