@@ -700,7 +700,8 @@ done:
  * posting, int64 pair keys ascending, int64 terms with postings ascending, int64 postings per
  * such term). The tokens come passage after passage, so a stable radix sort by term alone leaves
  * each term's passages ascending; the pairs are found in a hash table and only the distinct ones
- * sorted. ~100 passages (~6,600 tokens): ~0.06 ms against ~0.25 ms for the numpy steps. */
+ * sorted. ~100 passages (~6,600 tokens, ~4,700 postings): ~0.12 ms against ~0.24 ms for the numpy steps
+ * (numpy sorts the 6,600 keys alone in ~0.04 ms with its SIMD sort; the radix passes here scatter). */
 static int compare_u64(const void *a, const void *b) {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
