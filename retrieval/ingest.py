@@ -24,6 +24,7 @@ from .analysis import analyze, passage_terms_utf8, release_index_caches
 from .articles import Article
 from .config import RetrievalConfig
 from .db import transaction
+from .passagelog import Handoff
 from .passages import passage_spans
 from .readers import Record, Skipped, iter_input_files, read_path
 from .walcheckpoint import WalCheckpointer
@@ -145,9 +146,12 @@ def _usable_cores() -> int:
 
 
 async def write_records(target: Target, records: Iterator[tuple[Record, str]], report: IngestReport,
-                        progress: ProgressCallback | None) -> None:
+                        progress: ProgressCallback | None, handoffs: list[Handoff] | None = None) -> None:
     """Prepare and write `records` in batches (each batch one transaction), grouping the written
-    articles into stories; then tell the listeners if anything was added or changed."""
+    articles into stories; then tell the listeners if anything was added or changed.
+
+    `handoffs`, if given, receives each committed batch's `passagelog.Handoff` (batches of new
+    articles only), for the index refresh that follows."""
     def next_batch() -> tuple[list[store.PreparedArticle], list[Skipped]]:
         batch, skipped = [], []
         for record, origin in islice(records, INGEST_BATCH):
@@ -194,7 +198,7 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                         log.warning("skipped %s", record)
                     report.skipped.extend(skipped)
                     if batch:
-                        counts = await _write_batch(target, batch)
+                        counts = await _write_batch(target, batch, handoffs)
                         report.added += counts["added"]
                         report.updated += counts["updated"]
                         report.unchanged += counts["unchanged"]
@@ -221,22 +225,26 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
 
 
 
-async def _write_batch(target: Target, batch: list[store.PreparedArticle]) -> dict[str, int]:
+async def _write_batch(target: Target, batch: list[store.PreparedArticle],
+                       handoffs: list[Handoff] | None = None) -> dict[str, int]:
     """Write a batch of articles and their story rows in one transaction.
 
     One, so that no reader (another process, or this one's index refresh) ever sees an article
     without its story: an answer found in between would list the copies of one story as
     separate results, which neither the index before nor the one after would give.
     """
+    handoff: list[Handoff] | None = [] if handoffs is not None else None
     try:
         async with transaction(target.writer):
             written: list[store.PreparedArticle] = []
-            counts = await store.write_articles(target.writer, batch, written=written)
+            counts = await store.write_articles(target.writer, batch, written=written, handoff=handoff)
             await target.stories.update(target.writer, [
                 (p.article.id, p.article.title, p.article.body, p.article.published) for p in written])
     except BaseException:
         target.stories.discard()  # its index may hold rows the rollback took back
         raise
+    if handoffs is not None and handoff:
+        handoffs.extend(handoff)  # committed: true of the file now
     return counts
 
 
