@@ -150,8 +150,8 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
     """Prepare and write `records` in batches (each batch one transaction), grouping the written
     articles into stories; then tell the listeners if anything was added or changed.
 
-    `handoffs`, if given, receives each committed batch's `passagelog.Handoff` (batches of new
-    articles only), for the index refresh that follows."""
+    `handoffs`, if given, receives the `passagelog.Handoff` of an ingest that wrote one batch, of new
+    articles only, once committed: for the index refresh that follows."""
     def next_batch() -> tuple[list[store.PreparedArticle], list[Skipped]]:
         batch, skipped = [], []
         for record, origin in islice(records, INGEST_BATCH):
@@ -198,7 +198,12 @@ async def write_records(target: Target, records: Iterator[tuple[Record, str]], r
                         log.warning("skipped %s", record)
                     report.skipped.extend(skipped)
                     if batch:
-                        counts = await _write_batch(target, batch, handoffs)
+                        # A handoff stands for the whole ingest only if it wrote one batch: after
+                        # that none is kept (a bulk ingest would hold every batch's terms).
+                        first = report.ingested == 0
+                        if handoffs is not None and not first:
+                            handoffs.clear()
+                        counts = await _write_batch(target, batch, handoffs if first else None)
                         report.added += counts["added"]
                         report.updated += counts["updated"]
                         report.unchanged += counts["unchanged"]

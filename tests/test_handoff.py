@@ -141,3 +141,25 @@ def engine_article(n: int):
     from retrieval.readers import read_bytes
     (record,) = list(read_bytes(article(n, 2, n).encode(), "a.jsonl"))
     return record
+
+
+def test_an_ingest_of_several_batches_keeps_no_handoff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def go() -> None:
+        db = tmp_path / "news.db"
+        async with await SearchEngine.open(db) as engine:
+            await engine.ingest_bytes(jsonl(range(0, 3)), "a.jsonl")
+            monkeypatch.setattr(ingest, "INGEST_BATCH", 2)
+            handoffs: list[passagelog.Handoff] = []
+            records = ((engine_article(n), "x") for n in range(3, 8))
+            report = ingest.IngestReport()
+            await ingest.write_records(engine._target, records, report, None, handoffs)
+            assert report.added == 5 and handoffs == []
+            records = ((engine_article(n), "x") for n in range(8, 10))
+            await ingest.write_records(engine._target, records, ingest.IngestReport(), None, handoffs)
+            assert len(handoffs) == 1
+            spy = Spy(monkeypatch)
+            await engine.refresh_index(handoff=handoffs[0])  # the log holds the 5 before it: read
+            assert (spy.handed, spy.read) == (0, 1)
+            assert indexed(engine) == stored(db)
+
+    asyncio.run(go())
