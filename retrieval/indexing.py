@@ -17,6 +17,11 @@ times their size), in a serving process right after the add is searchable
 whole index is rebuilt in a child process and swapped in (the rebuild the
 engine always had, `rebuild_index`), which also trims the log.
 
+A process's own add hands its new passages to the refresh that follows
+(`passagelog.Handoff`); the refresh takes them only if its snapshot of the log
+shows exactly that write after the index's last entry, and reads the log
+otherwise, so another process's adds and any update still come through it.
+
 Everything here is synchronous and runs in a worker thread (or the child).
 """
 
