@@ -29,7 +29,14 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* For get_array; the question-term helpers it also holds are the kernels', not used here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "_buffers.h"
+#pragma GCC diagnostic pop
 
 typedef struct {
     int kind;
@@ -685,6 +692,201 @@ done:
     return result;
 }
 
+/* `segment_postings(tokens, doc_len)` is what `segment.reference_segment_postings` computes with two
+ * np.unique sorts: the postings of passages given as their tokens' term ids (int64, `doc_len[i]`
+ * of them for passage i, one passage after the other), sorted by (term, passage), each with the
+ * code of its (term frequency, passage length) pair, the pairs numbered from 1 in ascending
+ * order of tf << 32 | dl. Returned as bytearrays: (int32 passage per posting, uint32 code per
+ * posting, int64 pair keys ascending, int64 terms with postings ascending, int64 postings per
+ * such term). The tokens come passage after passage, so a stable radix sort by term alone leaves
+ * each term's passages ascending; the pairs are found in a hash table and only the distinct ones
+ * sorted. ~100 passages (~6,600 tokens, ~4,700 postings): ~0.12 ms against ~0.24 ms for the numpy steps
+ * (numpy sorts the 6,600 keys alone in ~0.04 ms with its SIMD sort; the radix passes here scatter). */
+static int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The slot of `key` in a table of `cap` (a power of two) slots holding key + 1: its own or the empty one it would take. */
+static size_t pair_slot(const uint64_t *table, size_t cap, uint64_t key) {
+    size_t slot = (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (cap - 1);
+    while (table[slot] && table[slot] != key + 1)
+        slot = (slot + 1) & (cap - 1);
+    return slot;
+}
+
+static PyObject *segment_postings(PyObject *module, PyObject *args) {
+    PyObject *tokens_obj, *lens_obj;
+    if (!PyArg_ParseTuple(args, "OO", &tokens_obj, &lens_obj))
+        return NULL;
+    Py_buffer tv, lv;
+    if (get_array(tokens_obj, &tv, "tokens", 'i', 8, 0) < 0)
+        return NULL;
+    if (get_array(lens_obj, &lv, "doc_len", 'i', 4, 0) < 0) {
+        PyBuffer_Release(&tv);
+        return NULL;
+    }
+    const int64_t *tok = (const int64_t *)tv.buf;
+    const int32_t *dl = (const int32_t *)lv.buf;
+    Py_ssize_t n_tok = tv.len / 8, n_docs = lv.len / 4;
+    PyObject *out_docs = NULL, *out_codes = NULL, *out_pairs = NULL, *out_held = NULL, *out_counts = NULL,
+             *result = NULL;
+    uint64_t *a = NULL, *b = NULL, *keys = NULL, *table = NULL;
+    uint32_t *pair_of = NULL, *rank = NULL, *order = NULL;
+    int32_t *docs = NULL;
+    int64_t max_term = 0, sum = 0;
+    for (Py_ssize_t i = 0; i < n_docs; i++) {
+        if (dl[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "doc_len[%zd] is negative (%d)", i, dl[i]);
+            goto done;
+        }
+        sum += dl[i];
+    }
+    if (sum != n_tok) {
+        PyErr_Format(PyExc_ValueError, "doc_len sums to %lld, but there are %zd tokens", (long long)sum, n_tok);
+        goto done;
+    }
+    if (n_docs > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "more than 2**31 - 1 passages in one segment");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_tok; i++) {
+        if (tok[i] < 0 || tok[i] > INT32_MAX) {
+            PyErr_Format(PyExc_ValueError, "tokens[%zd] = %lld is not a term id (0 .. 2**31 - 1)", i, (long long)tok[i]);
+            goto done;
+        }
+        if (tok[i] > max_term)
+            max_term = tok[i];
+    }
+    size_t n = (size_t)n_tok;
+    a = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    b = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    if (!a || !b) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* term << 32 | passage, in token order (passages ascending). */
+    for (Py_ssize_t d = 0, k = 0; d < n_docs; d++)
+        for (int32_t j = 0; j < dl[d]; j++, k++)
+            a[k] = (uint64_t)tok[k] << 32 | (uint32_t)d;
+    /* Stable LSD radix sort by the term, 11 bits a pass, as many passes as the largest id needs. */
+    for (int shift = 32; shift < 64 && (max_term >> (shift - 32)) > 0; shift += 11) {
+        size_t count[2048 + 1] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((a[i] >> shift) & 2047) + 1]++;
+        for (int r = 0; r < 2048; r++)
+            count[r + 1] += count[r];
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i] >> shift) & 2047]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    /* Postings: runs of equal (term, passage); their tf kept in b for now. Terms: runs of equal term. */
+    size_t n_post = 0, n_held = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || a[i] != a[i - 1]) {
+            if (i == 0 || (a[i] >> 32) != (a[i - 1] >> 32))
+                n_held++;
+            a[n_post] = a[i];
+            b[n_post++] = 1;
+        } else {
+            b[n_post - 1]++;
+        }
+    }
+    out_docs = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(n_post * sizeof(int32_t)));
+    out_codes = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(n_post * sizeof(uint32_t)));
+    out_held = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(n_held * sizeof(int64_t)));
+    out_counts = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(n_held * sizeof(int64_t)));
+    if (!out_docs || !out_codes || !out_held || !out_counts)
+        goto done;
+    docs = (int32_t *)PyByteArray_AS_STRING(out_docs);
+    uint32_t *codes = (uint32_t *)PyByteArray_AS_STRING(out_codes);
+    int64_t *held = (int64_t *)PyByteArray_AS_STRING(out_held), *counts = (int64_t *)PyByteArray_AS_STRING(out_counts);
+    /* The distinct pairs in an open-addressing table kept under half full, grown as they come: a
+     * table sized by the postings (~16k slots) cost more to allocate and clear than the lookups. */
+    size_t cap = 1024, n_pairs = 0, h = 0;
+    table = PyMem_Calloc(cap, sizeof(uint64_t)); /* key + 1: 0 marks an empty slot */
+    rank = PyMem_Malloc(cap * sizeof(uint32_t)); /* per slot: its pair's number in insertion order */
+    pair_of = PyMem_Malloc((n_post ? n_post : 1) * sizeof(uint32_t)); /* per posting */
+    keys = PyMem_Malloc((n_post ? n_post : 1) * sizeof(uint64_t)); /* in insertion order */
+    if (!table || !rank || !pair_of || !keys) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t p = 0; p < n_post; p++) {
+        uint32_t d = (uint32_t)a[p];
+        int64_t term = (int64_t)(a[p] >> 32);
+        if (p == 0 || term != held[h - 1]) {
+            held[h] = term;
+            counts[h++] = 0;
+        }
+        counts[h - 1]++;
+        docs[p] = (int32_t)d;
+        uint64_t key = b[p] << 32 | (uint32_t)dl[d];
+        size_t slot = pair_slot(table, cap, key);
+        if (!table[slot]) {
+            if (2 * (n_pairs + 1) > cap) { /* grow: the pairs so far placed again */
+                size_t grown = 2 * cap;
+                uint64_t *t2 = PyMem_Calloc(grown, sizeof(uint64_t));
+                uint32_t *r2 = PyMem_Malloc(grown * sizeof(uint32_t));
+                if (!t2 || !r2) {
+                    PyMem_Free(t2);
+                    PyMem_Free(r2);
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                PyMem_Free(table);
+                PyMem_Free(rank);
+                table = t2;
+                rank = r2;
+                cap = grown;
+                for (size_t q = 0; q < n_pairs; q++) {
+                    size_t at = pair_slot(table, cap, keys[q]);
+                    table[at] = keys[q] + 1;
+                    rank[at] = (uint32_t)q;
+                }
+                slot = pair_slot(table, cap, key);
+            }
+            table[slot] = key + 1;
+            rank[slot] = (uint32_t)n_pairs;
+            keys[n_pairs++] = key;
+        }
+        pair_of[p] = rank[slot];
+    }
+    /* Insertion order -> code (1 + the rank among the keys sorted): through the table again. */
+    order = PyMem_Malloc((n_pairs ? n_pairs : 1) * sizeof(uint32_t));
+    if (!order) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    qsort(keys, n_pairs, sizeof(uint64_t), compare_u64);
+    for (size_t r = 0; r < n_pairs; r++)
+        order[rank[pair_slot(table, cap, keys[r])]] = (uint32_t)(r + 1);
+    for (size_t p = 0; p < n_post; p++)
+        codes[p] = order[pair_of[p]];
+    out_pairs = PyByteArray_FromStringAndSize((const char *)keys, (Py_ssize_t)(n_pairs * sizeof(uint64_t)));
+    if (!out_pairs)
+        goto done;
+    result = PyTuple_Pack(5, out_docs, out_codes, out_pairs, out_held, out_counts);
+done:
+    PyMem_Free(a);
+    PyMem_Free(b);
+    PyMem_Free(keys);
+    PyMem_Free(table);
+    PyMem_Free(pair_of);
+    PyMem_Free(rank);
+    PyMem_Free(order);
+    Py_XDECREF(out_docs);
+    Py_XDECREF(out_codes);
+    Py_XDECREF(out_pairs);
+    Py_XDECREF(out_held);
+    Py_XDECREF(out_counts);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&lv);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"passage_spans", passage_spans, METH_VARARGS,
      "passage_spans(body, target_chars, max_chars): the (start, end) spans of body's passages."},
@@ -693,6 +895,9 @@ static PyMethodDef module_methods[] = {
     {"term_ids", term_ids, METH_VARARGS,
      "term_ids(texts, ids, cache=None): (int64 ids, int32 lengths) bytearrays of the texts' tokens (see"
      " segment.reference_term_ids); `cache`, a TermCache kept with `ids`, remembers tokens between calls."},
+    {"segment_postings", segment_postings, METH_VARARGS,
+     "segment_postings(tokens, doc_len): (int32 passages, uint32 codes, int64 pair keys, int64 held terms,"
+     " int64 counts) bytearrays of a segment's postings (see segment.reference_segment_postings)."},
     {NULL, NULL, 0, NULL},
 };
 

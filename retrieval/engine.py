@@ -246,11 +246,13 @@ class SearchEngine(IndexUpkeep):
     async def _ingest(self, records: Iterator[tuple[Record, str]], report: IngestReport,
                       progress: ProgressCallback | None, refresh: bool) -> IngestReport:
         started = time.perf_counter()
-        await ingest.write_records(self._target, records, report, progress)
+        handoffs: list[ingest.Handoff] = []
+        await ingest.write_records(self._target, records, report, progress, handoffs)
         report.seconds = time.perf_counter() - started
         if refresh and (report.added or report.updated):
-            # Near-real-time: only what changed is indexed (a segment), before this returns.
-            await self.refresh_index()
+            # Near-real-time: only what changed is indexed (a segment), before this returns; the
+            # passages of one batch of new articles are handed over rather than read back.
+            await self.refresh_index(handoff=handoffs[0] if len(handoffs) == 1 else None)
         if report.added or report.updated:
             self._checkpointer.kick()  # the last batch's pages, now that it is searchable
         return report

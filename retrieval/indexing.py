@@ -17,6 +17,11 @@ times their size), in a serving process right after the add is searchable
 whole index is rebuilt in a child process and swapped in (the rebuild the
 engine always had, `rebuild_index`), which also trims the log.
 
+A process's own add hands its new passages to the refresh that follows
+(`passagelog.Handoff`); the refresh takes them only if its snapshot of the log
+shows exactly that write after the index's last entry, and reads the log
+otherwise, so another process's adds and any update still come through it.
+
 Everything here is synchronous and runs in a worker thread (or the child).
 """
 
@@ -82,16 +87,27 @@ def read_changes(con: sqlite3.Connection, after: int, limit: int) -> Changes:
         if last - after > limit:
             changes.too_long = True
             return changes
-        pending: dict[int, None] = {}
-        for _seq, pid, terms in passagelog.entries_after(con, after):
+        # Passage id -> (article rowid, stored terms) of the passages written since, or None once gone.
+        pending: dict[int, tuple[int, str] | None] = {}
+        for _seq, pid, terms, arowid, stored in passagelog.entries_with_inputs_after(con, after):
             if terms is None:
-                pending[pid] = None
+                pending[pid] = (arowid, stored) if arowid is not None and stored is not None else None
             elif pid in pending:
                 del pending[pid]  # written and deleted since: never indexed
             else:
                 changes.deleted.append((pid, terms))
-        changes.added = sorted(passagelog.index_inputs(con, list(pending)))
+        changes.added = sorted((pid, row[0], row[1]) for pid, row in pending.items() if row is not None)
     return changes
+
+
+def handed_changes(con: sqlite3.Connection, handoff: passagelog.Handoff, after: int, limit: int) -> Changes | None:
+    """`read_changes` of what `handoff` says was written after entry `after`, if the file bears it
+    out in one snapshot (else None: read the log). The same Changes, without reading the passages."""
+    got = passagelog.handed_changes(con, handoff, after, limit)
+    if got is None:
+        return None
+    last, generation, added = got
+    return Changes(log_seq=last, generation=generation, added=added)
 
 
 def apply_changes(state: SegmentedIndex, changes: Changes, *, merge: bool = True) -> bool:

@@ -17,6 +17,7 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 # Ids per `IN (...)` lookup: well under SQLite's limit on bound variables.
@@ -101,6 +102,75 @@ def passage_count(con: sqlite3.Connection) -> int:
 def entries_after(con: sqlite3.Connection, after: int) -> Iterator[tuple[int, int, str | None]]:
     """(seq, passage id, terms) of the log entries after `after`, in order; terms None for a write."""
     yield from con.execute("SELECT seq, passage_id, terms FROM passage_log WHERE seq > ? ORDER BY seq", (after,))
+
+
+def entries_with_inputs_after(con: sqlite3.Connection, after: int,
+                              ) -> Iterator[tuple[int, int, str | None, int | None, str | None]]:
+    """`entries_after`, each write with the passage's article rowid and terms as stored now (None
+    if it is gone): (seq, passage id, logged terms, article rowid, stored terms).
+
+    One statement instead of the log and then the written passages by id (`index_inputs`): a
+    refresh after an add of ~100 passages read them in two, with an `IN` list of their ids. A
+    passage id written more than once in the log (deleted, then reused) joins the same row
+    each time: the one stored now, which is the one a later write says is live.
+    """
+    yield from con.execute(
+        "SELECT l.seq, l.passage_id, l.terms, a.rowid, p.terms FROM passage_log l"
+        " LEFT JOIN passages p ON l.terms IS NULL AND p.id = l.passage_id"
+        " LEFT JOIN articles a ON a.id = p.article_id"
+        " WHERE l.seq > ? ORDER BY l.seq", (after,))
+
+
+# What a write of new articles reads inside its transaction for `Handoff`: the last log entry and the
+# largest passage id and article rowid before it writes (new rows are numbered on from them).
+WRITE_BOUNDS_SQL = ("SELECT COALESCE(MAX(seq), 0), (SELECT COALESCE(MAX(id), 0) FROM passages),"
+                    " (SELECT COALESCE(MAX(rowid), 0) FROM articles) FROM passage_log")
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """The passages one committed transaction inserted (new articles only), for this process's index
+    refresh to take instead of reading them back from the log (`handed_changes`).
+
+    SQLite numbers a row without an explicit rowid one above the largest (up to 2**63 - 1), so
+    under the write lock the new articles and passages are numbered on from the bounds read at
+    the start of the transaction, and their log entries follow `log_after`. The refresh checks,
+    in its snapshot, that the log holds exactly those entries after the index's last one and that
+    the largest ids are the ones they would make: anything else (another writer, an update, a
+    trim) and it reads the log as always.
+    """
+
+    log_after: int  # the last log entry before the transaction
+    first_passage: int  # the first new passage's id; the others follow one by one
+    article_base: int  # the largest article rowid before it: the i-th new article is this + 1 + i
+    articles: int  # new articles
+    passages: tuple[tuple[int, str | bytes], ...]  # per new passage, in id order: (its article's i, terms)
+
+
+def handed_changes(con: sqlite3.Connection, handoff: Handoff, after: int,
+                   limit: int) -> tuple[int, int, list[tuple[int, int, str]]] | None:
+    """(last log entry, content generation, (passage id, article rowid, terms) by id) of what
+    `handoff` says was written after entry `after`, if the file bears it out; else None."""
+    n = len(handoff.passages)
+    if after != handoff.log_after or n == 0 or n > limit:
+        return None
+    with snapshot(con):
+        last, trimmed, generation = position(con)
+        if trimmed > after or last != after + n:
+            return None
+        top_passage, top_article = con.execute(
+            "SELECT (SELECT MAX(id) FROM passages), (SELECT MAX(rowid) FROM articles)").fetchone()
+    if top_passage != handoff.first_passage + n - 1 or top_article != handoff.article_base + handoff.articles:
+        return None
+    added = []
+    try:
+        for i, (article, terms) in enumerate(handoff.passages):
+            # Stored as the UTF-8 it was bound as (CAST(? AS TEXT)): the str a read would give.
+            text = terms.decode() if isinstance(terms, bytes) else terms
+            added.append((handoff.first_passage + i, handoff.article_base + 1 + article, text))
+    except UnicodeDecodeError:
+        return None
+    return last, generation, added
 
 
 def index_inputs(con: sqlite3.Connection, ids: Sequence[int] | None = None) -> Iterator[tuple[int, int, str]]:

@@ -19,11 +19,12 @@ import numpy as np
 
 from . import bm25
 
-try:  # the C version of reference_term_ids (retrieval/_scan.c); without it the Python one runs
+try:  # the C versions of reference_term_ids and reference_segment_postings (retrieval/_scan.c)
     from ._scan import TermCache as _TermCache
+    from ._scan import segment_postings as _native_segment_postings
     from ._scan import term_ids as _native_term_ids
 except ImportError:  # pragma: no cover - only without a C compiler
-    _native_term_ids = _TermCache = None
+    _native_term_ids = _TermCache = _native_segment_postings = None
 
 NATIVE_TERM_IDS: bool = _native_term_ids is not None
 
@@ -33,6 +34,7 @@ _BOUND_SLACK = 1e-6
 # Bounds are kept at up to this much above the scale avgdl needs (see Segment.bounds).
 _SCALE_STEP = 1e-3
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
+_EMPTY_I64 = np.empty(0, dtype=np.int64)
 
 
 @dataclass(eq=False)
@@ -270,21 +272,60 @@ def build_segment_from_tokens(tokens: np.ndarray, doc_len: np.ndarray, passage_i
     pids = np.asarray(passage_ids, dtype=np.int64)
     aids = np.asarray(article_ids, dtype=np.int64)
     n = int(doc_len.size)
-    docs = np.repeat(np.arange(n, dtype=np.int64), doc_len)
-    keys, tf = np.unique(tokens * max(n, 1) + docs, return_counts=True)
-    posting_terms = keys // max(n, 1)
-    doc_ids = (keys % max(n, 1)).astype(np.int32)
+    doc_ids, codes, pair_keys, held, counts = segment_postings(tokens, doc_len)
     total = int(doc_len.sum(dtype=np.int64))
     if avgdl is None:
         avgdl = (float(total) / n if n else 1.0) or 1.0
-    return _coded(n_terms, doc_ids, tf, posting_terms, doc_len, pids, aids, avgdl, params)
+    pair_tf = np.concatenate(([0.0], (pair_keys >> 32).astype(np.float64)))
+    pair_dl = np.concatenate(([0.0], (pair_keys & 0xFFFFFFFF).astype(np.float64)))
+    return _coded(n_terms, doc_ids, _EMPTY_I64, _EMPTY_I64, doc_len, pids, aids, avgdl, params,
+                  codes=(codes, pair_tf, pair_dl), runs=(held, counts))
+
+
+Postings = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def reference_segment_postings(tokens: np.ndarray, doc_len: np.ndarray) -> Postings:
+    """The postings of passages given as their tokens' term ids (`doc_len[i]` of them for passage i,
+    one passage after the other), sorted by (term, passage): (per posting its passage, int32, and
+    the code of its (tf, passage length) pair, uint32, the pairs numbered from 1 in ascending
+    order of their keys tf << 32 | dl; those keys, int64; the terms with postings, ascending, and
+    how many each has, int64). The specification of `_scan.segment_postings`."""
+    n = max(int(doc_len.size), 1)
+    docs = np.repeat(np.arange(doc_len.size, dtype=np.int64), doc_len)
+    keys, tf = np.unique(tokens.astype(np.int64) * n + docs, return_counts=True)
+    posting_terms = keys // n
+    doc_ids = (keys % n).astype(np.int32)
+    pair_keys, inverse = np.unique(tf.astype(np.int64) << 32 | doc_len[doc_ids].astype(np.int64),
+                                   return_inverse=True)
+    codes = (inverse.reshape(-1) + 1).astype(np.uint32)
+    if posting_terms.size:
+        first = np.flatnonzero(np.concatenate(([True], posting_terms[1:] != posting_terms[:-1])))
+    else:
+        first = np.empty(0, dtype=np.int64)
+    counts = np.diff(np.append(first, posting_terms.size)).astype(np.int64)
+    return doc_ids, codes, pair_keys.astype(np.int64), posting_terms[first].astype(np.int64), counts
+
+
+def segment_postings(tokens: np.ndarray, doc_len: np.ndarray) -> Postings:
+    """`reference_segment_postings`, in C when built (a radix sort by term and a hash table of the
+    pairs instead of two sorts: ~0.12 ms less for ~100 passages)."""
+    if _native_segment_postings is None:
+        return reference_segment_postings(tokens, doc_len)
+    got = _native_segment_postings(np.ascontiguousarray(tokens, dtype=np.int64),
+                                   np.ascontiguousarray(doc_len, dtype=np.int32))
+    return (np.frombuffer(got[0], dtype=np.int32), np.frombuffer(got[1], dtype=np.uint32),
+            np.frombuffer(got[2], dtype=np.int64), np.frombuffer(got[3], dtype=np.int64),
+            np.frombuffer(got[4], dtype=np.int64))
 
 
 def _coded(n_terms: int, doc_ids: np.ndarray, tf: np.ndarray, posting_terms: np.ndarray,
            doc_len: np.ndarray, pids: np.ndarray, aids: np.ndarray, avgdl: float, params: bm25.BM25Params,
-           codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Segment:
+           codes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+           runs: tuple[np.ndarray, np.ndarray] | None = None) -> Segment:
     """The segment of postings sorted by (term, passage) with their term frequencies: CSR offsets,
-    codes, pairs and bounds. `codes`, if known: (per posting its code, the pairs' tf, their dl)."""
+    codes, pairs and bounds. `codes`, if known: (per posting its code, the pairs' tf, their dl);
+    `runs`, if known: (the terms with postings, how many each has), `posting_terms` then unread."""
     if codes is None:
         pair_keys, inverse = np.unique(tf.astype(np.int64) << 32 | doc_len[doc_ids].astype(np.int64),
                                        return_inverse=True)
@@ -294,12 +335,17 @@ def _coded(n_terms: int, doc_ids: np.ndarray, tf: np.ndarray, posting_terms: np.
     else:
         posting_codes, pair_tf, pair_dl = codes
     # The terms with postings and where each one's postings start: the postings are sorted by term.
-    if posting_terms.size:
-        first = np.flatnonzero(np.concatenate(([True], posting_terms[1:] != posting_terms[:-1])))
+    if runs is not None:
+        held, counts = runs
+        first = np.zeros(held.size, dtype=np.int64)
+        np.cumsum(counts[:-1], out=first[1:])
     else:
-        first = np.empty(0, dtype=np.int64)
-    held = posting_terms[first]
-    counts = np.diff(np.append(first, posting_terms.size))
+        if posting_terms.size:
+            first = np.flatnonzero(np.concatenate(([True], posting_terms[1:] != posting_terms[:-1])))
+        else:
+            first = np.empty(0, dtype=np.int64)
+        held = posting_terms[first]
+        counts = np.diff(np.append(first, posting_terms.size))
     offsets = _csr_offsets(held, counts, n_terms)
     ref_max = np.zeros(n_terms, dtype=np.float32)
     seg = Segment(offsets=offsets, doc_ids=doc_ids, codes=posting_codes, pair_tf=pair_tf, pair_dl=pair_dl,

@@ -24,7 +24,7 @@ import aiosqlite
 from . import db as database
 from .articles import Article
 from .db import PAGE_SIZE, SchemaError, rollback, transaction
-from .passagelog import INDEX_INPUTS_SQL
+from .passagelog import INDEX_INPUTS_SQL, WRITE_BOUNDS_SQL, Handoff
 
 __all__ = ["PAGE_SIZE", "SchemaError", "rollback", "transaction"]
 
@@ -162,13 +162,16 @@ _LOOKUP_CHUNK = 900
 
 async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle],
                          *, rewrite_unchanged: bool = False,
-                         written: list[PreparedArticle] | None = None) -> dict[str, int]:
+                         written: list[PreparedArticle] | None = None,
+                         handoff: list[Handoff] | None = None) -> dict[str, int]:
     """Insert or replace a batch of articles in one transaction.
 
     Returns counts of added / updated / unchanged. An article whose content
     hash is unchanged is left alone, so re-ingesting is cheap and idempotent;
     `rewrite_unchanged` replaces it anyway (its passages and terms were made
-    by an older analysis pipeline). `written`, if given, receives the articles added or updated.
+    by an older analysis pipeline). `written`, if given, receives the articles added or updated;
+    `handoff`, if given, the passages of a batch of new articles only (`passagelog.Handoff`: valid
+    once the transaction commits).
     The batch costs a handful of statements whatever its size (one lookup of
     the stored hashes, then one `executemany` per kind of write): each
     statement is a round trip to aiosqlite's thread, and per-article round
@@ -178,7 +181,7 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
     counts = {"added": 0, "updated": 0, "unchanged": 0}
     stamp = now_iso()
     async with transaction(db):
-        stored = await _stored_hashes(db, [item.article.id for item in items])
+        stored, bounds = await _stored_hashes(db, [item.article.id for item in items], bounds=handoff is not None)
         # The same id twice in a batch acts as two ingests in a row: the
         # later copy wins, and the counts say what each copy did.
         final: dict[str, PreparedArticle] = {}
@@ -213,21 +216,37 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
                 'INSERT INTO passages (article_id, ord, start, "end", terms) VALUES (?,?,?,?,CAST(? AS TEXT))',
                 [(aid, *p) for aid, item in final.items() for p in item.passages])
             await _bump_generation(db)
+            if handoff is not None and bounds is not None and not updates:
+                log_after, top_passage, top_article = bounds
+                handoff.append(Handoff(log_after, top_passage + 1, top_article, len(inserts), tuple(
+                    (i, p[3]) for i, item in enumerate(final.values()) for p in item.passages)))
     if written is not None:
         written.extend(final.values())
     return counts
 
 
-async def _stored_hashes(db: aiosqlite.Connection, ids: Sequence[str]) -> dict[str, str]:
+async def _stored_hashes(db: aiosqlite.Connection, ids: Sequence[str], *, bounds: bool = False,
+                         ) -> tuple[dict[str, str], tuple[int, int, int] | None]:
+    """The stored content hash of each of `ids` that is stored; with `bounds`, and if they fit in one
+    statement, `passagelog.WRITE_BOUNDS_SQL`'s row too (its id NULL: no article's), in the same round
+    trip to aiosqlite's thread."""
     unique = list(dict.fromkeys(ids))
     out: dict[str, str] = {}
+    found: tuple[int, int, int] | None = None
+    with_bounds = bounds and len(unique) <= _LOOKUP_CHUNK
     for start in range(0, len(unique), _LOOKUP_CHUNK):
         chunk = unique[start:start + _LOOKUP_CHUNK]
         marks = ",".join("?" * len(chunk))
-        rows = await (await db.execute(f"SELECT id, content_hash FROM articles WHERE id IN ({marks})",
-                                       chunk)).fetchall()
-        out.update(rows)
-    return out
+        sql = f"SELECT id, content_hash, 0, 0 FROM articles WHERE id IN ({marks})"
+        if with_bounds:
+            sql += f" UNION ALL SELECT NULL, * FROM ({WRITE_BOUNDS_SQL})"
+        # One round trip to aiosqlite's thread, not two (execute, then fetchall).
+        for aid, value, top_passage, top_article in await db.execute_fetchall(sql, chunk):
+            if aid is None:
+                found = (int(value), int(top_passage), int(top_article))
+            else:
+                out[aid] = value
+    return out, found
 
 
 async def delete_article(db: aiosqlite.Connection, article_id: str) -> bool:

@@ -136,8 +136,12 @@ class IndexUpkeep:
         covered = segmentfile.tail_seq(indexing.tail_path(self.index_path), log_seq) or log_seq
         return trimmed <= log_seq <= covered <= last and last - covered <= indexing.tail_limit(passages)
 
-    async def _apply_log(self, state: segments.SegmentedIndex, *, merge: bool = True, swap: bool = False) -> bool:
+    async def _apply_log(self, state: segments.SegmentedIndex, *, merge: bool = True, swap: bool = False,
+                         handoff: passagelog.Handoff | None = None) -> bool:
         """Apply what the passage log holds beyond `state` and swap it in; False if a rebuild is needed.
+
+        `handoff`: the passages this process just wrote, taken instead of read back if the log bears
+        them out (`passagelog.handed_changes`).
 
         With `merge`, a full merge is started in the background when the policy asks for one (not
         when merely opening: a command that asks one question and exits should not start one).
@@ -153,7 +157,10 @@ class IndexUpkeep:
             # A connection of its own while it reads (kept for the next refresh): a thread left
             # running by a cancelled refresh never shares one.
             with readers.connection() as con:
-                changes = indexing.read_changes(con, state.log_seq, indexing.tail_limit(state.n_live))
+                limit = indexing.tail_limit(state.n_live)
+                changes = None if handoff is None else indexing.handed_changes(con, handoff, state.log_seq, limit)
+                if changes is None:
+                    changes = indexing.read_changes(con, state.log_seq, limit)
             if changes.gap or changes.too_long:
                 return ("gap" if changes.gap else "long"), None, False
             merged = state.last_merge
@@ -258,11 +265,12 @@ class IndexUpkeep:
         except OSError as exc:
             log.warning("could not save the index tail (%s); the next start re-indexes it", exc)
 
-    async def refresh_index(self) -> None:
+    async def refresh_index(self, *, handoff: passagelog.Handoff | None = None) -> None:
         """Make what was written to the database since the last refresh searchable (near-real-time).
 
         Only the new passages are indexed (a segment) and the deleted ones marked; a long
         tail (a bulk ingest) or a log the index cannot follow rebuilds everything instead.
+        `handoff`: what this process's last write inserted (see `_apply_log`).
         """
         if str(self.db_path) == ":memory:" or self._nrt is None:
             if str(self.db_path) == ":memory:":
@@ -272,7 +280,7 @@ class IndexUpkeep:
             return
         async with self._refresh_lock:
             state = self._nrt
-            if state is not None and await self._apply_log(state):
+            if state is not None and await self._apply_log(state, handoff=handoff):
                 return
             self._nrt = None  # half-applied: not to be refreshed again
         await self.rebuild_index()

@@ -107,3 +107,24 @@ async def test_batches_are_prepared_during_writes_only_with_more_than_one_core(
         report = await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)])
     assert report.added == 3 and len(prepared_while_writing) == 3
     assert any(prepared_while_writing) == (cores > 1)
+
+
+@pytest.mark.parametrize(("batch", "hops"), [(2, 2), (3, 2), (4, 1)])
+async def test_a_short_batch_is_the_last_one_asked_of_a_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int, hops: int):
+    # A batch that comes out shorter than INGEST_BATCH exhausted the records: no thread is asked
+    # for a next one only to find nothing (a small add's ~0.1-0.3 ms). A full one may have more.
+    async with await SearchEngine.open(tmp_path / "db.sqlite") as engine:
+        monkeypatch.setattr(ingest_module, "INGEST_BATCH", batch)
+        calls = []
+        real_to_thread = asyncio.to_thread
+
+        def to_thread(f, *args, **kwargs):
+            calls.append(getattr(f, "__name__", ""))
+            return real_to_thread(f, *args, **kwargs)
+
+        monkeypatch.setattr(ingest_module.asyncio, "to_thread", to_thread)
+        report = await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", NEWS)], rebuild=False)
+        monkeypatch.undo()
+    assert report.added == 3
+    assert calls.count("next_batch") == hops

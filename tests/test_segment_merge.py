@@ -21,7 +21,9 @@ from retrieval.segment import (
     build_segment,
     build_segment_from_texts,
     merge_segments,
+    reference_segment_postings,
     reference_term_ids,
+    segment_postings,
     term_ids,
     text_term_ids,
 )
@@ -268,3 +270,54 @@ def test_segments_saved_before_their_merge_are_merged_first(tmp_path: Path,
         assert all(len(s.segments) - 1 <= 1 for s in merges)
 
     asyncio.run(run())
+
+
+# Term ids from a few to many bits (the C radix sort takes 11 bits a pass), and passages of any
+# length, empty ones included.
+_POSTINGS = st.integers(0, 40).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(0, 12), min_size=n, max_size=n),
+    st.sampled_from([3, 200, 5000, 1 << 22, (1 << 31) - 1])))
+
+
+@pytest.mark.skipif(not NATIVE_TERM_IDS, reason="the C extensions are not built")
+@settings(max_examples=300, deadline=None)
+@given(shape=_POSTINGS, seed=st.integers(0, 2**32 - 1))
+def test_native_segment_postings_are_the_reference(shape: tuple[list[int], int], seed: int) -> None:
+    lengths, top = shape
+    rng = np.random.default_rng(seed)
+    doc_len = np.array(lengths, dtype=np.int32)
+    # Few distinct terms, so that a term recurs within a passage (tf > 1) and across passages.
+    pool = rng.integers(0, top, size=5, endpoint=True)
+    tokens = rng.choice(pool, size=int(doc_len.sum())).astype(np.int64)
+    got, want = segment_postings(tokens, doc_len), reference_segment_postings(tokens, doc_len)
+    for name, a, b in zip(("doc_ids", "codes", "pair_keys", "held", "counts"), got, want, strict=True):
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.mark.skipif(not NATIVE_TERM_IDS, reason="the C extensions are not built")
+def test_native_segment_postings_of_many_pairs_are_the_reference() -> None:
+    # More distinct (tf, dl) pairs than the C table first holds (1,024 slots, kept under half full).
+    rng = np.random.default_rng(3)
+    doc_len = rng.integers(1, 400, size=600).astype(np.int32)
+    tokens = rng.zipf(1.3, size=int(doc_len.sum())).clip(0, 90_000).astype(np.int64)
+    got, want = segment_postings(tokens, doc_len), reference_segment_postings(tokens, doc_len)
+    assert want[2].size > 512
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not NATIVE_TERM_IDS, reason="the C extensions are not built")
+def test_native_segment_postings_refuse_bad_input() -> None:
+    from retrieval import _scan
+    tokens, lengths = np.array([1, 2, 3], dtype=np.int64), np.array([2, 1], dtype=np.int32)
+    with pytest.raises(ValueError, match="doc_len sums to 2, but there are 3 tokens"):
+        _scan.segment_postings(tokens, np.array([1, 1], dtype=np.int32))
+    with pytest.raises(ValueError, match=r"doc_len\[0\] is negative"):
+        _scan.segment_postings(tokens, np.array([-1, 4], dtype=np.int32))
+    with pytest.raises(ValueError, match=r"tokens\[1\] = -5 is not a term id"):
+        _scan.segment_postings(np.array([1, -5, 3], dtype=np.int64), lengths)
+    with pytest.raises(ValueError, match="int64"):
+        _scan.segment_postings(tokens.astype(np.int32), lengths)
+    with pytest.raises(TypeError, match="doc_len must be a contiguous int32 array"):
+        _scan.segment_postings(tokens, [2, 1])

@@ -67,6 +67,7 @@ def instrument(totals: Totals) -> None:
         (ingest, "_write_batch", "write batch (transaction)"),
         (SearchEngine, "refresh_index", "index refresh"),
         (indexing, "read_changes", "  read the log and the passages' terms"),
+        (indexing, "handed_changes", "  the handed passages checked against the log"),
         (segments.SegmentedIndex, "add_texts", "  new segment (term ids, postings)"),
         (segments.SegmentedIndex, "add", "  new segment (term ids, postings)"),  # before add_texts
         (segments.SegmentedIndex, "merge_tiered", "  merge of small segments (in the add, or after it)"),
