@@ -134,6 +134,21 @@ def add_question_args(p: argparse.ArgumentParser, k: bool = True) -> None:
         p.add_argument("-k", type=int, default=3, help="results per question (the bot's page: 3)")
 
 
+def lab_inputs(description: str, argv: Sequence[str] | None, k: bool = True,
+               ) -> tuple[argparse.Namespace, int, int, list[str]]:
+    """What a lab timing of the answer path starts from: its options parsed (`--db`, required, and
+    `add_question_args`'s), this process pinned, and the questions. Returns (args, core, passages, questions)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--db", type=Path, required=True, help="a database with its index beside it")
+    add_question_args(p, k)
+    args = p.parse_args(argv)
+    if not args.db.exists():
+        p.error(f"--db {args.db} does not exist")
+    core = pin_to_one_core()
+    passages, questions = questions_for(args.db, args.corpus, args.warmup + args.questions)
+    return args, core, passages, questions
+
+
 def pin_to_one_core() -> int:
     """Pins this process to its lowest allowed core and returns it; call it before aiosqlite's threads start:
     they inherit it."""

@@ -19,7 +19,6 @@ Runs under either checkout's code (under another one: this file's path, that che
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
 import os
@@ -105,14 +104,8 @@ async def measure(db: Path, questions: Sequence[str], warmup: int, k: int) -> di
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="SearchEngine.search step by step, cold, pinned to one core.")
-    p.add_argument("--db", type=Path, required=True, help="a database with its index")
-    answer_path.add_question_args(p)
-    args = p.parse_args(argv)
-    if not args.db.exists():
-        p.error(f"--db {args.db} does not exist")
-    core = answer_path.pin_to_one_core()
-    passages, questions = answer_path.questions_for(args.db, args.corpus, args.warmup + args.questions)
+    args, core, passages, questions = answer_path.lab_inputs(
+        "SearchEngine.search step by step, cold, pinned to one core.", argv)
     times = asyncio.run(measure(args.db, questions, args.warmup, args.k))
     print(f"SearchEngine.search(q, k={args.k}) at {passages:,} passages, each step timed inside the search,"
           f" core {core} (load average {os.getloadavg()[0]:.1f}):\n")

@@ -16,7 +16,6 @@ The means are of one run in one process: on a shared machine compare two version
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -85,14 +84,7 @@ async def measure(db: Path, questions: Sequence[str], warmup: int) -> dict[str, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", type=Path, required=True, help="a database with its index beside it")
-    answer_path.add_question_args(p, k=False)
-    args = p.parse_args(argv)
-    if not args.db.exists():
-        p.error(f"--db {args.db} does not exist")
-    answer_path.pin_to_one_core()
-    passages, questions = answer_path.questions_for(args.db, args.corpus, args.warmup + args.questions)
+    args, _, passages, questions = answer_path.lab_inputs(__doc__.split("\n\n")[0], argv, k=False)
     means = asyncio.run(measure(args.db, questions, args.warmup))
     print(f"query.rank step by step at {passages:,} passages, mean µs a question over {args.questions} "
           f"after {args.warmup} warm-up ones:")

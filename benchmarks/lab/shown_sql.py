@@ -14,7 +14,6 @@ the ways in a shuffled order for each question. Every way must read the same row
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import random
@@ -89,14 +88,8 @@ async def measure(db_path: Path, questions: Sequence[str], warmup: int, k: int) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Ways to read the shown passages, timed after ranking, one process.")
-    p.add_argument("--db", type=Path, required=True, help="a database with its index")
-    answer_path.add_question_args(p)
-    args = p.parse_args(argv)
-    if not args.db.exists():
-        p.error(f"--db {args.db} does not exist")
-    core = answer_path.pin_to_one_core()
-    passages, questions = answer_path.questions_for(args.db, args.corpus, args.warmup + args.questions)
+    args, core, passages, questions = answer_path.lab_inputs(
+        "Ways to read the shown passages, timed after ranking, one process.", argv)
     times = asyncio.run(measure(args.db, questions, args.warmup, args.k))
     print(f"the shown passages (k={args.k}) at {passages:,} passages, each read right after a ranking, core {core}"
           f" (load average {os.getloadavg()[0]:.1f}); every way read the same rows:\n")
