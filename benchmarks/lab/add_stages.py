@@ -28,7 +28,7 @@ from typing import Any
 from benchmarks.nrt import article_json
 from benchmarks.perf import DEFAULT_CORPUS, load_articles
 from retrieval import engine as engine_module
-from retrieval import indexing, ingest, newsstore, segments, store, stories, storygroups, storyindex
+from retrieval import indexing, ingest, newsstore, segment, segments, store, stories, storygroups, storyindex
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 Totals = collections.defaultdict[str, float]
@@ -72,6 +72,9 @@ def instrument(totals: Totals) -> None:
         (segments.SegmentedIndex, "add", "  new segment (term ids, postings)"),  # before add_texts
         (segments.SegmentedIndex, "merge_tiered", "  merge of small segments (in the add, or after it)"),
         (segments.SegmentedIndex, "snapshot", "  snapshot"),
+        # The snapshot's O(vocabulary) parts (each called by the snapshot alone).
+        (segments, "live_idf", "    of which live_idf"),
+        (segment.Segment, "bounds", "    of which Segment.bounds"),
     ]:
         if hasattr(owner, name):  # another checkout may lack a stage
             setattr(owner, name, timed(totals, label, getattr(owner, name)))
