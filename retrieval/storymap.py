@@ -38,9 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bm25
-from .rowreads import RowReader
 from .segments import LiveIndex
-from .storygroups import MAX_ALSO, StoryCopy
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +49,9 @@ log = logging.getLogger(__name__)
 _CHUNK = 500
 _WHOLE_TABLE = 20_000
 _PENDING, _FAILED = "pending", "failed"
-# What `StoryMap.one_per_story` answers when the synchronous reader found the file busy.
-BUSY = "busy"
-
-
-# A page of one result per story: (passage, score) shown, whether more follow, per shown passage id
-# the story's other articles (SearchEngine._one_per_story's answer).
-Page = tuple[list[tuple[int, float]], bool, dict[int, tuple[StoryCopy, ...]]]
-# The same page before its copies are read: (passage, score) shown, whether more follow, and per shown
-# story that may have copies (shown passage id, its article's rowid, story key).
+# A page of one result per story before the shown stories' copies are read: (passage, score) shown,
+# whether more follow, and per shown story that may have copies (shown passage id, its article's rowid,
+# story key).
 Collapsed = tuple[list[tuple[int, float]], bool, list[tuple[int, int, str]]]
 
 
@@ -265,31 +257,6 @@ class StoryMap:
         copied = [(views[v].passage_ids.item(d), views[v].article_ids.item(d), story)
                   for _, _, v, d, _, story in (page[i] for i in may_copy)]
         return [(p, score) for p, score, _, _, _, _ in page], len(kept) > offset + k, copied
-
-    def one_per_story(self, index: LiveIndex, picked: list[tuple[int, float]], offset: int, k: int,
-                      rows: RowReader) -> Page | str | None:
-        """`SearchEngine._one_per_story`'s answer with the stories from memory and SQL only for the copies of
-        shown stories that have any; None when it cannot say (stories still being read, an article without a
-        story row), BUSY when the reader found the file busy: the caller asks SQLite for everything then
-        (through aiosqlite, for BUSY). The engine reads the copies with the shown passages instead
-        (`collapse`); this reads them alone (benchmarks/answer_path.py times the collapse this way)."""
-        collapsed = self.collapse(index, picked, offset, k)
-        if collapsed is None:
-            return None
-        page, more, copied = collapsed
-        also: dict[int, tuple[StoryCopy, ...]] = {}
-        if copied:
-            rowids = [rowid for _, rowid, _ in copied]
-            found = rows.story_members(rowids)
-            if found is None:
-                return BUSY
-            story_of, of_story = found
-            for pid, rowid, _ in copied:
-                story = story_of.get(rowid)
-                if story is not None:
-                    copies = tuple(c for r, c in of_story.get(story, ()) if r != rowid)
-                    also[pid] = copies[:MAX_ALSO]
-        return page, more, also
 
     async def settled(self) -> None:
         """Wait for the reads in flight."""
