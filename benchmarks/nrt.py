@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.perf import DEFAULT_CORPUS, load_articles, log, make_questions, remove_db, sized_corpus, write_jsonl
+from benchmarks.serve_probe import memory_kib
 from retrieval import indexing, query
 from retrieval.articles import Article
 from retrieval.engine import RetrievalConfig, SearchEngine
@@ -52,15 +53,6 @@ REPO = Path(__file__).resolve().parent.parent
 REL = 1e-9
 # The merge probe's waits in its last seconds are reported apart: the swap, not the build.
 SWAP_WINDOW_S = 3.0
-
-
-def memory_kib() -> dict[str, int]:
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmHWM", "VmRSS"):
-            out[key] = int(value.split()[0])
-    return out
 
 
 def reset_peak() -> bool:

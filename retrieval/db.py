@@ -174,13 +174,18 @@ async def _up_to_date(db: aiosqlite.Connection, migration_set: MigrationSet) -> 
     """Whether the file already has every step of the set (read without a transaction)."""
     if (await (await db.execute("PRAGMA user_version")).fetchone())[0] != USER_VERSION:
         return False
+    return await _stored_version(db, migration_set) == migration_set.version
+
+
+async def _stored_version(db: aiosqlite.Connection, migration_set: MigrationSet) -> int:
+    """The set's version recorded in the file (0 if none), refused if newer than this program's."""
     row = await (await db.execute("SELECT version FROM schema_versions WHERE name = ?",
                                   (migration_set.name,))).fetchone()
     version = row[0] if row else 0
     if version > migration_set.version:
         raise SchemaError(f"database schema version {version} of {migration_set.name!r} is newer than "
                           f"this program's ({migration_set.version})")
-    return version == migration_set.version
+    return version
 
 
 async def _set_version(db: aiosqlite.Connection, migration_set: MigrationSet) -> int:
@@ -194,13 +199,7 @@ async def _set_version(db: aiosqlite.Connection, migration_set: MigrationSet) ->
         await db.executemany("INSERT INTO schema_versions (name, version) VALUES (?, ?)",
                              list(LEGACY_VERSIONS[user_version].items()))
         await db.execute(f"PRAGMA user_version = {USER_VERSION}")
-    row = await (await db.execute("SELECT version FROM schema_versions WHERE name = ?",
-                                  (migration_set.name,))).fetchone()
-    version = row[0] if row else 0
-    if version > migration_set.version:
-        raise SchemaError(f"database schema version {version} of {migration_set.name!r} is newer than "
-                          f"this program's ({migration_set.version})")
-    return version
+    return await _stored_version(db, migration_set)
 
 
 async def versions(db: aiosqlite.Connection) -> dict[str, int]:
