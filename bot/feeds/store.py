@@ -147,28 +147,30 @@ async def record_fetch(db: aiosqlite.Connection, feed_id: int, *, ok: bool, erro
             " WHERE id = ?", (stamp, error[:500], next_due, retry_until, feed_id))
 
 
+# Keys a statement: below SQLite's default limit of 999 parameters.
+_LOOKUP_CHUNK = 900
+
+
+async def _rows_where_in(db: aiosqlite.Connection, sql: str, keys: Iterable[str]) -> list:
+    """The rows of `sql` (a SELECT ending in `IN ({})`) for every distinct key, asked in chunks."""
+    unique = list(dict.fromkeys(keys))
+    rows: list = []
+    for start in range(0, len(unique), _LOOKUP_CHUNK):
+        chunk = unique[start:start + _LOOKUP_CHUNK]
+        rows += await db.execute_fetchall(sql.format(",".join("?" * len(chunk))), chunk)
+    return rows
+
+
 async def known_items(db: aiosqlite.Connection, article_ids: Iterable[str]) -> dict[str, KnownItem]:
-    ids = list(dict.fromkeys(article_ids))
-    out: dict[str, KnownItem] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        rows = await db.execute_fetchall(
-            f"SELECT article_id, feed_id, item_hash FROM feed_items WHERE article_id IN ({','.join('?' * len(chunk))})",
-            chunk)
-        out.update((r[0], KnownItem(*r)) for r in rows)
-    return out
+    rows = await _rows_where_in(db, "SELECT article_id, feed_id, item_hash FROM feed_items WHERE article_id IN ({})",
+                                article_ids)
+    return {r[0]: KnownItem(*r) for r in rows}
 
 
 async def url_owners(db: aiosqlite.Connection, urls: Iterable[str]) -> dict[str, str]:
     """Canonical URL → the article it is stored under (for URLs seen before)."""
-    keys = list(dict.fromkeys(urls))
-    out: dict[str, str] = {}
-    for start in range(0, len(keys), 900):
-        chunk = keys[start:start + 900]
-        rows = await db.execute_fetchall(
-            f"SELECT url, article_id FROM feed_urls WHERE url IN ({','.join('?' * len(chunk))})", chunk)
-        out.update((r[0], r[1]) for r in rows)
-    return out
+    rows = await _rows_where_in(db, "SELECT url, article_id FROM feed_urls WHERE url IN ({})", urls)
+    return {r[0]: r[1] for r in rows}
 
 
 async def body_owner(db: aiosqlite.Connection, body_hash: str) -> str | None:
