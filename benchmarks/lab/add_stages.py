@@ -14,17 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import functools
 import os
 import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.lab import timers
 from benchmarks.nrt import article_json
 from benchmarks.perf import DEFAULT_CORPUS, load_articles
 from retrieval import engine as engine_module
@@ -32,27 +32,6 @@ from retrieval import indexing, ingest, newsstore, segment, segments, store, sto
 from retrieval.engine import RetrievalConfig, SearchEngine
 
 Totals = collections.defaultdict[str, float]
-
-
-def timed(totals: Totals, label: str, f: Callable[..., Any]) -> Callable[..., Any]:
-    if asyncio.iscoroutinefunction(f):
-        @functools.wraps(f)
-        async def run_async(*args: Any, **kwargs: Any) -> Any:
-            started = time.perf_counter()
-            try:
-                return await f(*args, **kwargs)
-            finally:
-                totals[label] += time.perf_counter() - started
-        return run_async
-
-    @functools.wraps(f)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return f(*args, **kwargs)
-        finally:
-            totals[label] += time.perf_counter() - started
-    return run
 
 
 def instrument(totals: Totals) -> None:
@@ -77,7 +56,7 @@ def instrument(totals: Totals) -> None:
         (segment.Segment, "bounds", "    of which Segment.bounds"),
     ]:
         if hasattr(owner, name):  # another checkout may lack a stage
-            setattr(owner, name, timed(totals, label, getattr(owner, name)))
+            timers.wrap(owner, name, totals, label)
     parse = engine_module.read_bytes
 
     def read_bytes(*args: Any, **kwargs: Any) -> Iterator[Any]:

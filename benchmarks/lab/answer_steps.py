@@ -20,7 +20,6 @@ Runs under either checkout's code (under another one: this file's path, that che
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import answer_path
+from benchmarks.lab import timers
 from retrieval import engine as engine_module
 from retrieval import query, rowreads, shown, storymap
 from retrieval.engine import RetrievalConfig, SearchEngine
@@ -40,27 +40,7 @@ STEPS = ("rank", "stories", "keys", "rows", "excerpts", "glue", "search")
 
 def wrap(owner: Any, name: str, step: str, spent: dict[str, int]) -> None:
     """Replace `owner.name` by the same function adding its time to `spent[step]` (nanoseconds)."""
-    inner = getattr(owner, name)
-    clock = time.perf_counter_ns
-    if asyncio.iscoroutinefunction(inner):
-        @functools.wraps(inner)
-        async def timed_async(*args: Any, **kwargs: Any) -> Any:
-            t = clock()
-            try:
-                return await inner(*args, **kwargs)
-            finally:
-                spent[step] += clock() - t
-        setattr(owner, name, timed_async)
-        return
-
-    @functools.wraps(inner)
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        t = clock()
-        try:
-            return inner(*args, **kwargs)
-        finally:
-            spent[step] += clock() - t
-    setattr(owner, name, timed)
+    timers.wrap(owner, name, spent, step, time.perf_counter_ns)
 
 
 def instrument(spent: dict[str, int]) -> None:

@@ -88,13 +88,6 @@ def alternating(names: Iterable[str], rounds: int) -> Iterator[tuple[int, str]]:
             yield r, name
 
 
-def pin_to_one_core() -> int:
-    """Pin this process (and so the children it starts) to one core; returns the core."""
-    core = min(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})
-    return core
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Export a git ref with its C extensions built, for the A/B scripts.")
     p.add_argument("ref", help="a commit, branch or tag of this repository")

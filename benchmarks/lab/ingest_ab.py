@@ -159,7 +159,10 @@ def versions_to_compare(p: argparse.ArgumentParser, baseline_code: Path | None) 
     if baseline_code:
         versions = {"baseline": checkouts.require(p, baseline_code), "this": REPO}
     # One core for every run: the figures are per core, and both versions get the same one.
-    checkouts.pin_to_one_core()
+    # Imported here, not at the top: the worker must import `retrieval` from the checkout it measures.
+    from benchmarks.answer_path import pin_to_one_core
+
+    pin_to_one_core()
     return versions
 
 

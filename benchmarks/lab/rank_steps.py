@@ -21,11 +21,12 @@ import json
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks import answer_path
+from benchmarks.lab import timers
 from retrieval import confidence, query, rerank, topk
 from retrieval.engine import RetrievalConfig, SearchEngine
 
@@ -45,19 +46,6 @@ STEPS: tuple[tuple[Any, str, str], ...] = (
 )
 
 
-def timed(totals: dict[str, float], label: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    clock = time.perf_counter
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        start = clock()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            totals[label] += clock() - start
-
-    return wrapper
-
-
 async def measure(db: Path, questions: Sequence[str], warmup: int) -> dict[str, float]:
     """Mean µs per question of each step (and of the whole search) over questions[warmup:]."""
     engine = await SearchEngine.open(db, RetrievalConfig())
@@ -69,7 +57,7 @@ async def measure(db: Path, questions: Sequence[str], warmup: int) -> dict[str, 
         if engine.story_map is not None:
             await engine.story_map.settled()
         for owner, name, label in STEPS:
-            setattr(owner, name, timed(totals, label, getattr(owner, name)))
+            timers.wrap(owner, name, totals, label)
         for q in questions[warmup:]:
             start = time.perf_counter()
             await engine.search(q, k=3)
