@@ -20,20 +20,34 @@ Runs under either checkout's code (under another one: this file's path, that che
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from benchmarks import answer_path
-from benchmarks.lab import timers
 from retrieval import engine as engine_module
 from retrieval import query, rowreads, shown, storymap
 from retrieval.engine import RetrievalConfig, SearchEngine
+
+
+def _sibling(name: str) -> ModuleType:
+    """This file's neighbour module, whichever checkout is first on the path (`benchmarks.lab.<name>`
+    would be that checkout's, which may lack it)."""
+    spec = importlib.util.spec_from_file_location(f"_answer_steps_{name}", Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+timers = _sibling("timers")
 
 STEPS = ("rank", "stories", "keys", "rows", "excerpts", "glue", "search")
 
