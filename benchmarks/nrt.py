@@ -10,7 +10,8 @@ to add later, indexes it whole, then in one serving process (`SearchEngine`):
   `SearchEngine.settle`) over `--adds` adds;
 - the peak resident memory of an add above the steady state (VmHWM reset through
   /proc/self/clear_refs before each add);
-- adds 100 articles in one ingest;
+- adds 100 articles in one ingest; the added articles are the corpus's last ones, which the database never
+  holds (`corpus.held_out`): new stories, as a feed brings them, not copies of stored articles;
 - `newsbot ingest` of one small file into the same database, as a subprocess, wall time
   including start-up;
 - grows the segments to ~`--segment-share` of the passages, counting the new versions of the
@@ -43,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.corpus import held_out
 from benchmarks.perf import DEFAULT_CORPUS, load_articles, log, make_questions, remove_db, sized_corpus, write_jsonl
 from benchmarks.serve_probe import memory_kib
 from retrieval import indexing, query
@@ -146,11 +148,11 @@ def same(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> bool:
 async def run(args: argparse.Namespace) -> dict:
     config = RetrievalConfig()
     articles = load_articles(args.corpus)
-    held = args.adds + 100 + 1
     # The articles re-ingested changed (--deleted-share) land in the segments too: the held-back
     # ones make up the rest of --segment-share.
     extra = int(args.size * max(args.segment_share - args.deleted_share, 0.0))
-    corpus, total, reps = sized_corpus(articles, args.size + extra, config)
+    stored, fresh = held_out(articles)
+    corpus, total, reps = sized_corpus(stored, args.size + extra, config)
     # The last articles are added later: one at a time, 100 at once, and the segments' share.
     n_base = len(corpus)
     grow_passages = 0
@@ -160,8 +162,9 @@ async def run(args: argparse.Namespace) -> dict:
     base, later = corpus[:n_base], corpus[n_base:]
     # A tag per run: a database kept from an earlier run gets new articles and real updates again.
     tag = f"~{int(time.time())}"
-    singles = [replace(a, id=f"{a.id}~add{i}{tag}") for i, a in enumerate(base[: args.adds])]
-    hundred = [replace(a, id=f"{a.id}~h{i}{tag}") for i, a in enumerate(base[args.adds: args.adds + 100])]
+    # The adds are articles the database does not hold (new stories), from the held-out ones.
+    singles = [replace(a, id=f"{a.id}~add{i}{tag}") for i, a in enumerate(fresh[: args.adds])]
+    hundred = [replace(a, id=f"{a.id}~h{i}{tag}") for i, a in enumerate(fresh[args.adds: args.adds + 100])]
     later = [replace(a, id=f"{a.id}{tag}") for a in later]
     work: Path = args.workdir
     db = work / "news.db"
@@ -179,7 +182,6 @@ async def run(args: argparse.Namespace) -> dict:
         jsonl.unlink()
     else:
         log(f"reusing {db}")
-    held = held
 
     # No merge into the base until the merge is measured: an add's figures are the add's alone (a merge
     # swapped in holds two bases for a moment, the rebuild's cost as before segments existed).
@@ -221,7 +223,7 @@ async def run(args: argparse.Namespace) -> dict:
         await engine.close()
 
     small = work / "one.jsonl"
-    small.write_bytes(article_json(replace(base[-1], id=f"cli-added-article{tag}")) + b"\n")
+    small.write_bytes(article_json(replace(fresh[args.adds + 100], id=f"cli-added-article{tag}")) + b"\n")
     out["cli_ingest_one_s"] = newsbot("ingest", "--quiet", str(small), db=db)
     log(f"newsbot ingest of one small file: {out['cli_ingest_one_s']:.2f} s")
 

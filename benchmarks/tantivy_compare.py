@@ -12,6 +12,10 @@ two hold the same terms and postings. In one process, side by side:
   article's analysed passages added, committed, the index reloaded and a new searcher finding its
   first passage (median of `--adds`, 10);
 - ~100 passages (whole articles) added the same ways (median of `--hundreds`, 3);
+- the added articles are ones the database does not hold (`--added unseen`, the default: a database
+  built here keeps the corpus's last articles out, `corpus.held_out`, as benchmarks.nrt does), as a feed
+  brings new stories; `--added copies` adds copies of stored articles, which the story lookup settles at
+  its first key;
 - our CPU of each add, including the work it starts after it is searchable (the merge of small
   segments, `SearchEngine.settle`; the story map's read of the new view), waited for before
   tantivy's turn;
@@ -46,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.corpus import HELD_OUT, held_out
 from benchmarks.nrt import article_json
 from benchmarks.perf import DEFAULT_CORPUS, load_articles, log, make_questions, sized_corpus, write_jsonl
 from retrieval import query, topk
@@ -61,7 +66,8 @@ except ImportError:  # reported by main() with how to install it
 
 async def build_database(db: Path, size: int, articles: list[Article], config: RetrievalConfig) -> None:
     """A database of `size` passages through the real ingest path, as benchmarks.nrt builds it."""
-    corpus, _, _ = sized_corpus(articles, size, config)
+    # The held-out articles are never stored: the adds take them (`added_pool`).
+    corpus, _, _ = sized_corpus(held_out(articles)[0], size, config)
     jsonl = db.with_name("base.jsonl")
     write_jsonl(corpus, jsonl)
     log(f"ingesting {len(corpus):,} articles into {db}")
@@ -69,6 +75,22 @@ async def build_database(db: Path, size: int, articles: list[Article], config: R
         await engine.ingest_paths([jsonl], rebuild=False)
         await engine.rebuild_index()
     jsonl.unlink()
+
+
+def added_pool(con: sqlite3.Connection, articles: list[Article], kind: str, needed: int) -> list[Article]:
+    """The articles the adds take: with `unseen`, the corpus's articles the database does not hold (by URL:
+    a repeated article's URL carries its pass), as a feed brings new stories; with `copies`, the second
+    half of the corpus whatever the database holds (at 1M every article is stored nine times over, so an
+    add is a copy of stored ones, which the story lookup settles with one key)."""
+    if kind == "copies":
+        return articles[len(articles) // 2:]
+    stored = {url for (url,) in con.execute("SELECT url FROM articles")}
+    unseen = [a for a in articles if a.url and a.url not in stored]
+    if len(unseen) < needed:
+        sys.exit(f"tantivy_compare: the database holds all but {len(unseen)} of the corpus's articles and the adds "
+                 f"need ~{needed}: build the database here (--size, holding out the last {HELD_OUT:,}) or pass "
+                 "--added copies")
+    return unseen
 
 
 def stored_passages(con: sqlite3.Connection, article_id: str | None = None) -> list[tuple[int, str]]:
@@ -189,7 +211,10 @@ async def run(args: argparse.Namespace) -> dict:
 
             # --- adds: one article at a time, then ~100 passages ---
             tag = f"~tv{int(time.time())}"
-            pool = iter(articles[len(articles) // 2:])
+            # ~25 articles (~4 passages each) make ~100 passages; room for shorter ones
+            needed = args.adds + 40 * args.hundreds
+            pool = iter(added_pool(con, articles, args.added, needed))
+            out["added"] = args.added
             ours, answered, theirs, found_ours, found_theirs, sizes = [], [], [], 0, 0, []
             ours_cpu: list[float] = []
             for i in range(args.adds):
@@ -270,6 +295,8 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3, help="alternating runs over the questions (default: %(default)s)")
     p.add_argument("--adds", type=int, default=10, help="single-article adds (default: %(default)s)")
     p.add_argument("--hundreds", type=int, default=3, help="adds of ~100 passages (default: %(default)s)")
+    p.add_argument("--added", choices=("unseen", "copies"), default="unseen",
+                   help="what the adds take: articles the database does not hold (default), or copies of stored ones")
     p.add_argument("--no-pin", action="store_true", help="do not pin this process (and tantivy) to one core")
     args = p.parse_args()
     if tantivy is None:
