@@ -16,6 +16,7 @@ import asyncio
 import collections
 import os
 import shutil
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -78,7 +79,17 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     totals: Totals = collections.defaultdict(float)
     instrument(totals)
     articles = load_articles(args.corpus)
-    pool = iter(articles[len(articles) // 2:])
+    if args.added == "copies":
+        pool = iter(articles[len(articles) // 2:])
+    else:
+        # New stories, as a feed brings them: articles the database does not hold, by URL (as
+        # tantivy_compare.added_pool picks them; not imported, so that this runs under older checkouts).
+        con = sqlite3.connect(f"file:{work / 'news.db'}?mode=ro", uri=True)
+        try:
+            stored = {url for (url,) in con.execute("SELECT url FROM articles")}
+        finally:
+            con.close()
+        pool = iter([a for a in articles if a.url and a.url not in stored])
     tag = f"~stages{int(time.time())}"
     engine = await SearchEngine.open(work / "news.db", RetrievalConfig())
     settle = getattr(engine, "settle", None)
@@ -117,6 +128,8 @@ def main() -> None:
     p.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSONL(.gz) articles (default: %(default)s)")
     p.add_argument("--adds", type=int, default=40, help="single-article adds (default: %(default)s)")
     p.add_argument("--hundreds", type=int, default=20, help="adds of ~100 passages (default: %(default)s)")
+    p.add_argument("--added", choices=("unseen", "copies"), default="unseen",
+                   help="articles the database does not hold (default), or copies of stored ones")
     args = p.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     with tempfile.TemporaryDirectory(prefix="add-stages-") as tmp:
