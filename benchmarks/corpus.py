@@ -66,6 +66,17 @@ def held_out(articles: Sequence[Article]) -> tuple[Sequence[Article], Sequence[A
     return articles[:-HELD_OUT], articles[-HELD_OUT:]
 
 
+def unseen(db: Path, articles: Sequence[Article]) -> list[Article]:
+    """The articles of `articles` that the database does not hold, by URL (a repeated article's URL carries
+    its pass: `sized_corpus`)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        stored = {url for (url,) in con.execute("SELECT url FROM articles")}
+    finally:
+        con.close()
+    return [a for a in articles if a.url and a.url not in stored]
+
+
 def sized_corpus(articles: Sequence[Article], passages: int, config: RetrievalConfig) -> tuple[list[Article], int, int]:
     """Articles adding up to at least `passages` passages, repeating the corpus under new ids.
 

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.corpus import held_out
+from benchmarks.corpus import held_out, unseen
 from benchmarks.perf import DEFAULT_CORPUS, load_articles, log, make_questions, remove_db, sized_corpus, write_jsonl
 from benchmarks.serve_probe import memory_kib
 from retrieval import indexing, query
@@ -162,9 +162,6 @@ async def run(args: argparse.Namespace) -> dict:
     base, later = corpus[:n_base], corpus[n_base:]
     # A tag per run: a database kept from an earlier run gets new articles and real updates again.
     tag = f"~{int(time.time())}"
-    # The adds are articles the database does not hold (new stories), from the held-out ones.
-    singles = [replace(a, id=f"{a.id}~add{i}{tag}") for i, a in enumerate(fresh[: args.adds])]
-    hundred = [replace(a, id=f"{a.id}~h{i}{tag}") for i, a in enumerate(fresh[args.adds: args.adds + 100])]
     later = [replace(a, id=f"{a.id}{tag}") for a in later]
     work: Path = args.workdir
     db = work / "news.db"
@@ -182,6 +179,12 @@ async def run(args: argparse.Namespace) -> dict:
         jsonl.unlink()
     else:
         log(f"reusing {db}")
+    # The adds are new stories: held-out articles the database does not hold (a kept one took some before).
+    fresh = unseen(db, fresh)
+    if len(fresh) < args.adds + 101:
+        raise SystemExit(f"nrt: only {len(fresh)} held-out articles are not in {db} yet: build it again")
+    singles = [replace(a, id=f"{a.id}~add{i}{tag}") for i, a in enumerate(fresh[: args.adds])]
+    hundred = [replace(a, id=f"{a.id}~h{i}{tag}") for i, a in enumerate(fresh[args.adds: args.adds + 100])]
 
     # No merge into the base until the merge is measured: an add's figures are the add's alone (a merge
     # swapped in holds two bases for a moment, the rebuild's cost as before segments existed).

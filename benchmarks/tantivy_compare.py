@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import HELD_OUT, held_out
+from benchmarks.corpus import HELD_OUT, held_out, unseen
 from benchmarks.nrt import article_json
 from benchmarks.perf import DEFAULT_CORPUS, load_articles, log, make_questions, sized_corpus, write_jsonl
 from retrieval import query, topk
@@ -77,20 +77,19 @@ async def build_database(db: Path, size: int, articles: list[Article], config: R
     jsonl.unlink()
 
 
-def added_pool(con: sqlite3.Connection, articles: list[Article], kind: str, needed: int) -> list[Article]:
+def added_pool(db: Path, articles: list[Article], kind: str, needed: int) -> list[Article]:
     """The articles the adds take: with `unseen`, the corpus's articles the database does not hold (by URL:
     a repeated article's URL carries its pass), as a feed brings new stories; with `copies`, the second
     half of the corpus whatever the database holds (at 1M every article is stored nine times over, so an
     add is a copy of stored ones, which the story lookup settles with one key)."""
     if kind == "copies":
         return articles[len(articles) // 2:]
-    stored = {url for (url,) in con.execute("SELECT url FROM articles")}
-    unseen = [a for a in articles if a.url and a.url not in stored]
-    if len(unseen) < needed:
-        sys.exit(f"tantivy_compare: the database holds all but {len(unseen)} of the corpus's articles and the adds "
+    new = unseen(db, articles)
+    if len(new) < needed:
+        sys.exit(f"tantivy_compare: the database holds all but {len(new)} of the corpus's articles and the adds "
                  f"need ~{needed}: build the database here (--size, holding out the last {HELD_OUT:,}) or pass "
                  "--added copies")
-    return unseen
+    return new
 
 
 def stored_passages(con: sqlite3.Connection, article_id: str | None = None) -> list[tuple[int, str]]:
@@ -213,7 +212,7 @@ async def run(args: argparse.Namespace) -> dict:
             tag = f"~tv{int(time.time())}"
             # ~25 articles (~4 passages each) make ~100 passages; room for shorter ones
             needed = args.adds + 40 * args.hundreds
-            pool = iter(added_pool(con, articles, args.added, needed))
+            pool = iter(added_pool(db, articles, args.added, needed))
             out["added"] = args.added
             ours, answered, theirs, found_ours, found_theirs, sizes = [], [], [], 0, 0, []
             ours_cpu: list[float] = []
