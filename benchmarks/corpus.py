@@ -77,6 +77,12 @@ def unseen(db: Path, articles: Sequence[Article]) -> list[Article]:
     return [a for a in articles if a.url and a.url not in stored]
 
 
+def passage_count(article: Article, config: RetrievalConfig) -> int:
+    """How many passages ingest makes of the article."""
+    return len(split_passages(article.body, target_chars=config.passage_target_chars,
+                              max_chars=config.passage_max_chars))
+
+
 def sized_corpus(articles: Sequence[Article], passages: int, config: RetrievalConfig) -> tuple[list[Article], int, int]:
     """Articles adding up to at least `passages` passages, repeating the corpus under new ids.
 
@@ -90,8 +96,7 @@ def sized_corpus(articles: Sequence[Article], passages: int, config: RetrievalCo
             if total >= passages:
                 break
             out.append(a if rep == 0 else replace(a, id=f"{a.id}~r{rep}", url=f"{a.url}#r{rep}" if a.url else ""))
-            total += len(split_passages(a.body, target_chars=config.passage_target_chars,
-                                        max_chars=config.passage_max_chars))
+            total += passage_count(a, config)
         rep += 1
     return out, total, rep
 

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.corpus import HELD_OUT, held_out, unseen
+from benchmarks.corpus import HELD_OUT, held_out, passage_count, unseen
 from benchmarks.nrt import article_json
 from benchmarks.perf import DEFAULT_CORPUS, load_articles, log, make_questions, sized_corpus, write_jsonl
 from retrieval import query, topk
@@ -210,8 +210,8 @@ async def run(args: argparse.Namespace) -> dict:
 
             # --- adds: one article at a time, then ~100 passages ---
             tag = f"~tv{int(time.time())}"
-            # ~25 articles (~4 passages each) make ~100 passages; room for shorter ones
-            needed = args.adds + 40 * args.hundreds
+            # ~25 articles (~4 passages each) make 100 passages; room for shorter ones
+            needed = args.adds + 30 * args.hundreds
             pool = iter(added_pool(db, articles, args.added, needed))
             out["added"] = args.added
             ours, answered, theirs, found_ours, found_theirs, sizes = [], [], [], 0, 0, []
@@ -254,7 +254,7 @@ async def run(args: argparse.Namespace) -> dict:
                 while held < 100:
                     a = replace(next(pool), id=f"tv-hundred-{i}-{len(batch)}{tag}")
                     batch.append(a)
-                    held += max(1, len(a.body) // 400)  # rough: the stored count is read below
+                    held += passage_count(a, config)
                 s, cpu = time.perf_counter(), time.process_time()
                 await engine.ingest_bytes(b"\n".join(article_json(a) for a in batch), "hundred.jsonl")
                 ours.append(time.perf_counter() - s)

@@ -31,6 +31,7 @@ from benchmarks.perf import DEFAULT_CORPUS, load_articles
 from retrieval import engine as engine_module
 from retrieval import indexing, ingest, newsstore, segment, segments, store, stories, storygroups, storyindex
 from retrieval.engine import RetrievalConfig, SearchEngine
+from retrieval.passages import split_passages
 
 Totals = collections.defaultdict[str, float]
 
@@ -91,7 +92,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             con.close()
         pool = iter([a for a in articles if a.url and a.url not in stored])
     tag = f"~stages{int(time.time())}"
-    engine = await SearchEngine.open(work / "news.db", RetrievalConfig())
+    config = RetrievalConfig()
+    engine = await SearchEngine.open(work / "news.db", config)
     settle = getattr(engine, "settle", None)
     try:
         await engine.load_stories()  # as a serving process holds them
@@ -108,7 +110,8 @@ async def run(args: argparse.Namespace, work: Path) -> None:
                 while not batch or held < size:
                     a = replace(next(pool), id=f"{label[:3]}-{i}-{len(batch)}{tag}")
                     batch.append(a)
-                    held += max(1, len(a.body) // 400)
+                    held += len(split_passages(a.body, target_chars=config.passage_target_chars,
+                                               max_chars=config.passage_max_chars))
                 started = time.perf_counter()
                 await engine.ingest_bytes(b"\n".join(article_json(a) for a in batch), "add.jsonl")
                 walls.append(time.perf_counter() - started)
