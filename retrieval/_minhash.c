@@ -408,8 +408,8 @@ done:
 }
 
 /* `best_matches(tables, sample, stride, filter, filter_bits, sorted_keys, key_rows, sigs, stamps,
- * thresholds, table_sigs, table_stamps, alive, old_slots, old_positions, max_apart, short_threshold,
- * bands) -> (stored_best, stored_same, batch_best, batch_same)`: StoryIndex.assign's search for each
+ * thresholds, table_sigs, table_stamps, table_days, alive, old_slots, old_positions, max_apart,
+ * short_threshold, bands) -> (stored_best, stored_same, batch_best, batch_same)`: StoryIndex.assign's search for each
  * batch row's best stored match and best earlier batch row, as int64 bytes (-1: none; *_same the
  * agreeing signature values). The numpy path of StoryIndex.assign (lookup, dedupe, _verify,
  * _keep_best) is the specification; tests/test_story_batch.py compares the two.
@@ -428,7 +428,12 @@ done:
  * passages each added article has ~9 stored copies: one band settles it, instead of the ~600-1,500
  * stored entries its 64 bands hold (most of them keys of common phrases, published on other days).
  * A batch row's earlier batch rows are searched the same way, and need not be once the stored
- * best could only tie or beat them (the stored article wins ties). */
+ * best could only tie or beat them (the stored article wins ties).
+ *
+ * `table_days` (int16, a slot's day number, storyindex.day_numbers) lets a stored candidate published
+ * too far from the row be passed over before anything else of it is read: an article of a new story
+ * searches all its bands, and at a million passages most of their ~600-1,500 entries are keys of
+ * common phrases from other days, each a cache miss on its timestamp before. */
 typedef struct {
     Py_buffer keys, slots;
     Py_ssize_t n;
@@ -575,12 +580,22 @@ static int lookup_keys(Lookup *c, const Py_ssize_t *qs, Py_ssize_t nq) {
     return 0;
 }
 
+/* A publication time's day number as storyindex.day_numbers makes it: floor(days since 1970) within
+ * int16, else NO_DAY (no date, or out of range). */
+#define NO_DAY (-32768)
+static inline int day_number(double stamp) {
+    double d = floor(stamp / 86400.0);
+    return isfinite(d) && d > NO_DAY && d <= 32767 ? (int)d : NO_DAY;
+}
+
 typedef struct {
     Table *tables;
     Range **ranges;
     const Py_ssize_t *rstart, *rend;
     const uint32_t *sigs, *table_sigs;
     const double *stamps, *thresholds, *table_stamps;
+    const int16_t *table_days; /* each slot's day number (NO_DAY: none) */
+    Py_ssize_t day_gap;        /* a candidate more days apart than this fails the date check */
     const unsigned char *alive;
     const int64_t *old_slots, *old_positions;
     Py_ssize_t nold, nb, perms;
@@ -597,6 +612,7 @@ static int row_best(Rows *c, Py_ssize_t i, const Py_ssize_t *order, Py_ssize_t n
     Py_ssize_t perms = c->perms;
     const uint32_t *mine = c->sigs + i * perms;
     double stamp = c->stamps[i], thr = c->thresholds[i];
+    int my_day = day_number(stamp), by_day = my_day != NO_DAY && c->day_gap >= 0;
     double thr_undated = thr > c->short_threshold ? thr : c->short_threshold;
     int64_t best = -1, best_same = -1;
     int status = 0;
@@ -611,6 +627,10 @@ static int row_best(Rows *c, Py_ssize_t i, const Py_ssize_t *order, Py_ssize_t n
                     PyErr_Format(PyExc_IndexError, "best_matches: slot %zd out of range", slot);
                     status = -1;
                     break;
+                }
+                if (by_day) { /* published too far apart: fails the date check below, found without its stamp */
+                    int d = c->table_days[slot];
+                    if (d != NO_DAY && (d > my_day ? d - my_day : my_day - d) > c->day_gap) continue;
                 }
                 if ((c->seen[slot >> 3] >> (slot & 7)) & 1) continue;
                 c->seen[slot >> 3] |= (unsigned char)(1 << (slot & 7));
@@ -660,10 +680,10 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
     Py_ssize_t stride, filter_bits, bands;
     double max_apart, short_threshold;
     Py_buffer filter = {0}, skeys = {0}, krows = {0}, sigs = {0}, stamps = {0}, thresholds = {0}, tsigs = {0},
-              tstamps = {0}, alive = {0}, old_slots = {0}, old_pos = {0}, sample = {0};
-    if (!PyArg_ParseTuple(args, "OOny*ny*y*y*y*y*y*y*y*y*y*ddn", &tables_obj, &sample_obj, &stride, &filter,
-                          &filter_bits, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &alive,
-                          &old_slots, &old_pos, &max_apart, &short_threshold, &bands))
+              tstamps = {0}, tdays = {0}, alive = {0}, old_slots = {0}, old_pos = {0}, sample = {0};
+    if (!PyArg_ParseTuple(args, "OOny*ny*y*y*y*y*y*y*y*y*y*y*ddn", &tables_obj, &sample_obj, &stride, &filter,
+                          &filter_bits, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &tdays,
+                          &alive, &old_slots, &old_pos, &max_apart, &short_threshold, &bands))
         return NULL;
     PyObject *result = NULL, *tseq = NULL;
     Table *tables = NULL;
@@ -681,7 +701,7 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
     Py_ssize_t n = stamps.len / 8, m = skeys.len / 8, nb = tstamps.len / 8;
     Py_ssize_t perms = n ? sigs.len / 4 / n : 0;
     if (bands < 1 || m != n * bands || krows.len != skeys.len || thresholds.len != stamps.len ||
-        (n && sigs.len != n * perms * 4) || perms < bands || perms % bands || tsigs.len != nb * perms * 4 || alive.len != nb ||
+        (n && sigs.len != n * perms * 4) || perms < bands || perms % bands || tsigs.len != nb * perms * 4 || alive.len != nb || tdays.len != nb * 2 ||
         old_slots.len != old_pos.len || old_slots.len % 8 || filter_bits < 3 || filter_bits > 40 ||
         filter.len != ((Py_ssize_t)1 << (filter_bits - 3))) {
         PyErr_SetString(PyExc_ValueError, "best_matches: arrays of inconsistent sizes");
@@ -756,8 +776,11 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
     }
     Lookup lk = {tables, ntables, sample.obj ? sample.buf : NULL, sample.obj ? sample.len / 8 : 0, stride,
                  filter.buf, (unsigned)(64 - filter_bits), k, &ranges, &used, &cap, rstart, rend, count};
+    /* Days apart beyond which the exact check must fail: stamps at most max_apart apart lie in days at
+     * most ceil(max_apart / 86400) apart; one more for rounding. -1 (no skipping) when unbounded. */
+    double gap = ceil(max_apart / 86400.0) + 1.0;
     rw = (Rows){tables, &ranges, rstart, rend, sigs.buf, tsigs.buf, stamps.buf, thresholds.buf, tstamps.buf,
-                alive.buf, old_slots.buf, old_pos.buf, old_slots.len / 8, nb, perms, max_apart, short_threshold,
+                tdays.buf, gap >= 0 && gap < 65536.0 ? (Py_ssize_t)gap : -1, alive.buf, old_slots.buf, old_pos.buf, old_slots.len / 8, nb, perms, max_apart, short_threshold,
                 seen, NULL, 0, 0};
     int64_t *s_best = out, *s_same = out + n, *b_best = out + 2 * n, *b_same = out + 3 * n;
 
@@ -845,7 +868,7 @@ done:
     PyMem_Free(out);
     PyMem_Free(mark);
     PyMem_Free(seen);
-    Py_buffer *bufs[] = {&filter, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &alive,
+    Py_buffer *bufs[] = {&filter, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &tdays, &alive,
                          &old_slots, &old_pos, &sample};
     for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++)
         if (bufs[b]->obj) PyBuffer_Release(bufs[b]);
@@ -931,7 +954,7 @@ static PyMethodDef module_methods[] = {
      "merge_runs(a_keys, a_slots, b_keys, b_slots, out_keys, out_slots): two sorted runs merged, a's keys first on ties"},
     {"best_matches", best_matches, METH_VARARGS,
      "best_matches(tables, sample, stride, filter, filter_bits, sorted_keys, key_rows, sigs, stamps, thresholds,"
-     " table_sigs, table_stamps, alive, old_slots, old_positions, max_apart, short_threshold, bands)"
+     " table_sigs, table_stamps, table_days, alive, old_slots, old_positions, max_apart, short_threshold, bands)"
      " -> int64 bytes: each row's best stored slot, its agreements, best earlier row, its agreements (-1: none)"},
     {NULL, NULL, 0, NULL},
 };

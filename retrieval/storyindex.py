@@ -47,6 +47,27 @@ FILTER_BITS = 24
 _SAMPLE_STRIDE = 64
 
 
+# A slot's day number (`day_numbers`) when its article has no date, or one past int16's range.
+NO_DAY = np.iinfo(np.int16).min
+
+
+def day_numbers(stamps: np.ndarray) -> np.ndarray:
+    """Each publication time's day number (days since 1970, int16; NO_DAY for none or out of range).
+
+    The C search (`_minhash.best_matches`) skips a stored candidate whose day is more than
+    MAX_DAYS_APART + 1 days from the article's without reading its timestamp: the days lie in an array
+    of two bytes a slot (~0.5 MB at a million passages) that stays in the core's cache, where a
+    timestamp each candidate was a cache miss. A candidate published that far apart fails the exact
+    date check anyway, so the answers are the same; at a million passages an article of a new story
+    has ~600-1,500 stored candidates, most of them sharing a common phrase's key and published on
+    other days.
+    """
+    with np.errstate(invalid="ignore"):
+        days = np.floor(stamps / 86400.0)
+        ok = np.isfinite(days) & (days > NO_DAY) & (days <= np.iinfo(np.int16).max)
+    return np.where(ok, days, NO_DAY).astype(np.int16)
+
+
 def _distinct(values: np.ndarray) -> np.ndarray:
     """The distinct values, ascending (np.unique's hash path measured ~3x slower on these)."""
     values = np.sort(values)
@@ -83,6 +104,7 @@ class StoryIndex:
     def __init__(self, capacity: int = 1024) -> None:
         self._sigs = np.zeros((capacity, PERMUTATIONS), dtype=np.uint32)
         self._stamps = np.full(capacity, np.nan)
+        self._days = np.full(capacity, NO_DAY, dtype=np.int16)
         self._alive = np.zeros(capacity, dtype=np.bool_)
         self._keys: list[str] = []
         self._stories: list[str] = []
@@ -173,6 +195,7 @@ class StoryIndex:
         grow = max(1024, self._sigs.shape[0], size - self._sigs.shape[0])
         self._sigs = np.concatenate([self._sigs, np.zeros((grow, PERMUTATIONS), dtype=np.uint32)])
         self._stamps = np.concatenate([self._stamps, np.full(grow, np.nan)])
+        self._days = np.concatenate([self._days, np.full(grow, NO_DAY, dtype=np.int16)])
         self._alive = np.concatenate([self._alive, np.zeros(grow, dtype=np.bool_)])
 
     def add(self, key: str, sig: np.ndarray, stamp: float, story: str) -> None:
@@ -184,6 +207,7 @@ class StoryIndex:
         self._reserve(base + n)
         self._sigs[base:base + n] = sigs
         self._stamps[base:base + n] = stamps
+        self._days[base:base + n] = day_numbers(np.asarray(stamps, dtype=np.float64))
         self._alive[base:base + n] = True
         self._keys.extend(keys)
         self._stories.extend(stories)
@@ -436,7 +460,7 @@ class StoryIndex:
         found = np.frombuffer(_native_best(
             tables, sample, _SAMPLE_STRIDE, self._filter, FILTER_BITS, sorted_keys, key_rows,
             np.ascontiguousarray(sigs, dtype=np.uint32), stamps, thresholds, self._sigs[:width],
-            self._stamps[:width], self._alive[:width].view(np.uint8), old_slots, positions,
+            self._stamps[:width], self._days[:width], self._alive[:width].view(np.uint8), old_slots, positions,
             MAX_DAYS_APART * 86400, SHORT_THRESHOLD, BANDS), dtype=np.int64).reshape(4, n)
         out: list[str] = []
         for i, (s_slot, s_same, b_row, b_same) in enumerate(zip(*(found[j].tolist() for j in range(4)), strict=True)):

@@ -360,11 +360,14 @@ def copies_of(rng: np.random.Generator, bases: np.ndarray, n: int) -> np.ndarray
     return sigs
 
 
+@pytest.mark.parametrize("days", [6, 14])
 @pytest.mark.parametrize("seed", range(6))
-def test_native_best_matches_choose_as_the_numpy_does(monkeypatch, seed: int) -> None:
-    """assign through _minhash.best_matches (which stops verifying once no candidate left could win)
-    against its numpy path, over exact copies (ties broken by slot), near-copies, short texts,
-    undated articles, edits of stored and batch articles, and a big array beside recent runs."""
+def test_native_best_matches_choose_as_the_numpy_does(monkeypatch, seed: int, days: int) -> None:
+    """assign through _minhash.best_matches (which stops verifying once no candidate left could win,
+    and passes over candidates published days apart by their day numbers) against its numpy path,
+    over exact copies (ties broken by slot), near-copies, short texts, undated articles, publication
+    times over `days` days (at the start, middle and end of a day, so that pairs fall on both sides of
+    MAX_DAYS_APART by a second), edits of stored and batch articles, and a big array beside recent runs."""
     assert storyindex._native_best is not None, "retrieval/_minhash.c was not built"
     monkeypatch.setattr(storyindex, "MERGE_EVERY", 30 * stories.BANDS)
     rng = np.random.default_rng(seed)
@@ -376,7 +379,8 @@ def test_native_best_matches_choose_as_the_numpy_does(monkeypatch, seed: int) ->
         n = int(rng.choice([1, 2, 9, 23, 40]))
         keys = list(dict.fromkeys(rng.choice(ids[:20 + 4 * batch], size=n).tolist()))
         sigs = copies_of(rng, bases, len(keys))
-        stamps = np.where(rng.random(len(keys)) < 0.15, np.nan, rng.integers(0, 6, len(keys)) * 86400.0)
+        stamps = np.where(rng.random(len(keys)) < 0.15, np.nan, rng.integers(0, days, len(keys)) * 86400.0
+                          + rng.choice([0.0, 1.0, 43200.0, 86399.0], len(keys)))
         thresholds = np.where(rng.random(len(keys)) < 0.2, stories.SHORT_THRESHOLD, stories.THRESHOLD)
         if batch == 20:
             native.sort_keys()
@@ -401,8 +405,8 @@ def test_native_best_matches_rejects_bad_arguments() -> None:
     width = len(index._keys)
     args = [[(index._sorted_keys, index._sorted_slots), *index._recent], None, 64, index._filter,
             storyindex.FILTER_BITS, keys, rows, sig, np.zeros(1), np.full(1, 0.3), index._sigs[:width],
-            index._stamps[:width], index._alive[:width].view(np.uint8), np.empty(0, dtype=np.int64),
-            np.empty(0, dtype=np.int64), 3 * 86400.0, 0.9, stories.BANDS]
+            index._stamps[:width], index._days[:width], index._alive[:width].view(np.uint8),
+            np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), 3 * 86400.0, 0.9, stories.BANDS]
     found = np.frombuffer(storyindex._native_best(*args), dtype=np.int64)
     assert found.tolist() == [0, stories.PERMUTATIONS, -1, -1]
     bad = list(args)
@@ -414,7 +418,11 @@ def test_native_best_matches_rejects_bad_arguments() -> None:
     with pytest.raises(ValueError, match="ascend"):
         storyindex._native_best(*bad)
     bad = list(args)
-    bad[12] = np.ones(width + 1, dtype=np.uint8)
+    bad[13] = np.ones(width + 1, dtype=np.uint8)
+    with pytest.raises(ValueError, match="inconsistent"):
+        storyindex._native_best(*bad)
+    bad = list(args)
+    bad[12] = np.zeros(width + 1, dtype=np.int16)  # a day number per slot
     with pytest.raises(ValueError, match="inconsistent"):
         storyindex._native_best(*bad)
 
