@@ -414,8 +414,9 @@ done:
  * agreeing signature values). The numpy path of StoryIndex.assign (lookup, dedupe, _verify,
  * _keep_best) is the specification; tests/test_story_batch.py compares the two.
  *
- * `tables`: (keys uint64 ascending, slots int32) pairs, the first one sampled by `sample` (its
- * every stride-th key, or None); `filter`: the index's bit filter over the tables' keys (a key
+ * `tables`: (keys uint64 ascending, slots int32) pairs, the first one sampled by `sample`: None, or
+ * (its every stride-th key, `radix`: for each value of a key's top bits the first sample position
+ * whose key has that top or a larger one, and the sample's size last; int64, 2^bits + 1 of them); `filter`: the index's bit filter over the tables' keys (a key
  * whose bit is clear is held by none). `sorted_keys` (uint64 ascending) are the batch's `bands`
  * band keys a row, `key_rows` (int64) the row of each. `old_slots` (int64 ascending) are slots the
  * batch replaces, dead for rows at or after `old_positions`.
@@ -514,6 +515,8 @@ typedef struct {
     Py_ssize_t ntables;
     const uint64_t *sample; /* tables[0]'s keys[::stride], or NULL */
     Py_ssize_t ms, stride;
+    const int64_t *radix; /* per value of a key's top bits, the first sample entry with that top or more */
+    unsigned radix_shift;
     const unsigned char *filter;
     unsigned top_shift;
     const uint64_t *keys; /* the batch's sorted keys */
@@ -522,60 +525,84 @@ typedef struct {
 } Lookup;
 
 /* Each key keys[qs[x]] (qs ascending) found in every table: its ranges appended, rstart/rend/count of
- * its index set. Sorted keys: each search starts where the last ended; the sampled table is
- * bracketed in its sample first, the brackets prefetched AHEAD keys before they are searched.
- * 0, or -1 with an exception set. */
+ * its index set. Keys whose filter bit is clear are held by no table: only the others are searched.
+ * Sorted keys: each search starts where the last ended; the sampled table is bracketed in its sample
+ * first, the brackets prefetched AHEAD keys before they are searched. 0, or -1 with an exception set. */
 static int lookup_keys(Lookup *c, const Py_ssize_t *qs, Py_ssize_t nq) {
     enum { AHEAD = 16 };
-    Py_ssize_t *brackets = NULL, *tlo = PyMem_Calloc((size_t)(c->ntables ? c->ntables : 1), sizeof(Py_ssize_t));
-    if (!tlo) { PyErr_NoMemory(); return -1; }
     const uint64_t *k = c->keys, *t0 = c->ntables ? c->tables[0].keys.buf : NULL;
-    if (c->sample && nq) {
-        if (!(brackets = PyMem_Malloc((size_t)nq * 2 * sizeof(Py_ssize_t)))) { PyMem_Free(tlo); PyErr_NoMemory(); return -1; }
-        Py_ssize_t j = 0, tn = c->tables[0].n;
-        for (Py_ssize_t x = 0; x < nq; x++) {
-            j = gallop_lower(c->sample, j, c->ms, k[qs[x]]);
-            brackets[2 * x] = j ? (j - 1) * c->stride + 1 : 0;
-            brackets[2 * x + 1] = j < c->ms ? j * c->stride : tn;
-        }
-        for (Py_ssize_t x = 0; x < AHEAD && x < nq; x++)
-            for (Py_ssize_t e = brackets[2 * x]; e < brackets[2 * x + 1]; e += 8) __builtin_prefetch(&t0[e]);
-    }
+    Py_ssize_t *brackets = NULL, *tlo = PyMem_Calloc((size_t)(c->ntables ? c->ntables : 1), sizeof(Py_ssize_t));
+    Py_ssize_t *held = PyMem_Malloc((size_t)(nq ? nq : 1) * sizeof(Py_ssize_t)), nh = 0;
+    if (!tlo || !held) { PyMem_Free(tlo); PyMem_Free(held); PyErr_NoMemory(); return -1; }
     for (Py_ssize_t x = 0; x < nq; x++) {
         Py_ssize_t q = qs[x];
-        c->rstart[q] = *c->used;
+        uint64_t top = k[q] >> c->top_shift;
+        c->rstart[q] = c->rend[q] = 0; /* no ranges, unless found below */
         c->count[q] = 0;
-        uint64_t key = k[q], top = key >> c->top_shift;
-        if (brackets && x + AHEAD < nq)
+        if ((c->filter[top >> 3] >> (top & 7)) & 1) held[nh++] = q;
+    }
+    if (c->sample && nh) {
+        if (!(brackets = PyMem_Malloc((size_t)nh * 2 * sizeof(Py_ssize_t)))) {
+            PyMem_Free(tlo);
+            PyMem_Free(held);
+            PyErr_NoMemory();
+            return -1;
+        }
+        /* A key's sample entry is searched among those of its top bits (`radix`: ~32-64 entries, a few
+         * lines, prefetched AHEAD keys before), not galloped to through the sample: at a million
+         * passages the sample is 2 MB, and each gallop step was a cache miss. */
+        Py_ssize_t tn = c->tables[0].n;
+        const int64_t *rx = c->radix;
+        for (Py_ssize_t x = 0; x < nh + AHEAD; x++) { /* prefetch key x's entries, search key x - AHEAD's */
+            if (x >= AHEAD) {
+                Py_ssize_t y = x - AHEAD;
+                uint64_t key = k[held[y]], b = key >> c->radix_shift;
+                Py_ssize_t j = lower_bound_cmov(c->sample, rx[b], rx[b + 1], key);
+                brackets[2 * y] = j ? (j - 1) * c->stride + 1 : 0;
+                brackets[2 * y + 1] = j < c->ms ? j * c->stride : tn;
+            }
+            if (x < nh) {
+                uint64_t b = k[held[x]] >> c->radix_shift;
+                for (Py_ssize_t e = rx[b]; e < rx[b + 1]; e += 8) __builtin_prefetch(&c->sample[e]);
+            }
+        }
+        for (Py_ssize_t x = 0; x < AHEAD && x < nh; x++)
+            for (Py_ssize_t e = brackets[2 * x]; e < brackets[2 * x + 1]; e += 8) __builtin_prefetch(&t0[e]);
+    }
+    for (Py_ssize_t x = 0; x < nh; x++) {
+        Py_ssize_t q = held[x];
+        uint64_t key = k[q];
+        c->rstart[q] = *c->used;
+        if (brackets && x + AHEAD < nh)
             for (Py_ssize_t e = brackets[2 * (x + AHEAD)]; e < brackets[2 * (x + AHEAD) + 1]; e += 8)
                 __builtin_prefetch(&t0[e]);
-        if ((c->filter[top >> 3] >> (top & 7)) & 1) {
-            for (Py_ssize_t t = 0; t < c->ntables; t++) {
-                const uint64_t *tk = c->tables[t].keys.buf;
-                Py_ssize_t tn = c->tables[t].n, lo = tlo[t];
-                if (lo >= tn) continue;
-                if (t == 0 && brackets) {
-                    Py_ssize_t from = brackets[2 * x] > lo ? brackets[2 * x] : lo, to = brackets[2 * x + 1];
-                    lo = lower_bound_cmov(tk, from, to > from ? to : from, key);
-                } else {
-                    lo = gallop_lower(tk, lo, tn, key);
-                }
-                tlo[t] = lo;
-                if (lo < tn && tk[lo] == key) {
-                    Range r = {t, lo, run_end(tk, lo, tn, key)};
-                    c->count[q] += r.hi - r.lo;
-                    if (push_range(c->ranges, c->used, c->cap, r) < 0) {
-                        PyMem_Free(tlo);
-                        PyMem_Free(brackets);
-                        PyErr_NoMemory();
-                        return -1;
-                    }
+        for (Py_ssize_t t = 0; t < c->ntables; t++) {
+            const uint64_t *tk = c->tables[t].keys.buf;
+            Py_ssize_t tn = c->tables[t].n, lo = tlo[t];
+            if (lo >= tn) continue;
+            if (t == 0 && brackets) {
+                Py_ssize_t from = brackets[2 * x] > lo ? brackets[2 * x] : lo, to = brackets[2 * x + 1];
+                lo = lower_bound_cmov(tk, from, to > from ? to : from, key);
+            } else {
+                lo = gallop_lower(tk, lo, tn, key);
+            }
+            tlo[t] = lo;
+            if (lo < tn && tk[lo] == key) {
+                Range r = {t, lo, run_end(tk, lo, tn, key)};
+                c->count[q] += r.hi - r.lo;
+                if (push_range(c->ranges, c->used, c->cap, r) < 0) {
+                    PyMem_Free(tlo);
+                    PyMem_Free(held);
+                    PyMem_Free(brackets);
+                    PyErr_NoMemory();
+                    return -1;
                 }
             }
         }
         c->rend[q] = *c->used;
     }
     PyMem_Free(tlo);
+    PyMem_Free(held);
     PyMem_Free(brackets);
     return 0;
 }
@@ -680,7 +707,8 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
     Py_ssize_t stride, filter_bits, bands;
     double max_apart, short_threshold;
     Py_buffer filter = {0}, skeys = {0}, krows = {0}, sigs = {0}, stamps = {0}, thresholds = {0}, tsigs = {0},
-              tstamps = {0}, tdays = {0}, alive = {0}, old_slots = {0}, old_pos = {0}, sample = {0};
+              tstamps = {0}, tdays = {0}, alive = {0}, old_slots = {0}, old_pos = {0}, sample = {0}, radix = {0};
+    unsigned radix_bits = 1;
     if (!PyArg_ParseTuple(args, "OOny*ny*y*y*y*y*y*y*y*y*y*y*ddn", &tables_obj, &sample_obj, &stride, &filter,
                           &filter_bits, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &tdays,
                           &alive, &old_slots, &old_pos, &max_apart, &short_threshold, &bands))
@@ -731,12 +759,29 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
         }
     }
     if (sample_obj != Py_None) {
-        if (PyObject_GetBuffer(sample_obj, &sample, PyBUF_SIMPLE) < 0) goto done;
+        if (!PyTuple_Check(sample_obj) || PyTuple_GET_SIZE(sample_obj) != 2) {
+            PyErr_SetString(PyExc_TypeError, "best_matches: sample is None or a (sample, radix) pair");
+            goto done;
+        }
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(sample_obj, 0), &sample, PyBUF_SIMPLE) < 0 ||
+            PyObject_GetBuffer(PyTuple_GET_ITEM(sample_obj, 1), &radix, PyBUF_SIMPLE) < 0)
+            goto done;
         Py_ssize_t ms = sample.len / 8, tn = ntables ? tables[0].n : 0;
         const uint64_t *t0 = ntables ? tables[0].keys.buf : NULL, *smp = sample.buf;
         if (!ntables || stride < 1 || sample.len % 8 || ms != (tn + stride - 1) / stride ||
             (ms && (smp[0] != t0[0] || smp[ms - 1] != t0[(ms - 1) * stride]))) {
             PyErr_SetString(PyExc_ValueError, "best_matches: sample must be tables[0]'s keys[::stride]");
+            goto done;
+        }
+        /* radix: 2^bits + 1 ascending int64 entries from 0 to the sample's size (what keeps every search
+         * inside the sample; a wrong one could only give wrong brackets) */
+        Py_ssize_t nr = radix.len / 8 - 1;
+        const int64_t *rx = radix.buf;
+        while (radix_bits < 40 && ((Py_ssize_t)1 << radix_bits) < nr) radix_bits++;
+        int ok = radix.len % 8 == 0 && nr >= 2 && ((Py_ssize_t)1 << radix_bits) == nr && rx[0] == 0 && rx[nr] == ms;
+        for (Py_ssize_t b = 0; ok && b < nr; b++) ok = rx[b] <= rx[b + 1];
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "best_matches: radix must hold 2^bits + 1 ascending sample positions");
             goto done;
         }
     }
@@ -775,7 +820,8 @@ static PyObject *best_matches(PyObject *module, PyObject *args) {
         q = e;
     }
     Lookup lk = {tables, ntables, sample.obj ? sample.buf : NULL, sample.obj ? sample.len / 8 : 0, stride,
-                 filter.buf, (unsigned)(64 - filter_bits), k, &ranges, &used, &cap, rstart, rend, count};
+                 radix.obj ? radix.buf : NULL, 64 - radix_bits, filter.buf, (unsigned)(64 - filter_bits), k,
+                 &ranges, &used, &cap, rstart, rend, count};
     /* Days apart beyond which the exact check must fail: stamps at most max_apart apart lie in days at
      * most ceil(max_apart / 86400) apart; one more for rounding. -1 (no skipping) when unbounded. */
     double gap = ceil(max_apart / 86400.0) + 1.0;
@@ -869,7 +915,7 @@ done:
     PyMem_Free(mark);
     PyMem_Free(seen);
     Py_buffer *bufs[] = {&filter, &skeys, &krows, &sigs, &stamps, &thresholds, &tsigs, &tstamps, &tdays, &alive,
-                         &old_slots, &old_pos, &sample};
+                         &old_slots, &old_pos, &sample, &radix};
     for (size_t b = 0; b < sizeof bufs / sizeof *bufs; b++)
         if (bufs[b]->obj) PyBuffer_Release(bufs[b]);
     return result;

@@ -115,7 +115,7 @@ class StoryIndex:
         self._recent: list[tuple[np.ndarray, np.ndarray]] = []
         self._filter = np.zeros(1 << (FILTER_BITS - 3), dtype=np.uint8)
         # (the sorted key array, its every _SAMPLE_STRIDE-th key) for the C lookup, made on first use.
-        self._sample: tuple[np.ndarray, np.ndarray] | None = None
+        self._sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def bulk(cls, keys: list[str], sigs: np.ndarray, stamps: np.ndarray, stories: list[str]) -> StoryIndex:
@@ -326,10 +326,24 @@ class StoryIndex:
         ~1/64 of it (~200 KB at 24,000 articles) stays in cache through a lookup, and brackets
         each key to 64 entries of the big array (`_minhash.sorted_matches`).
         """
+        return self._sampled()[1]
+
+    def _sample_radix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the sample, its radix): for each value of a key's top bits, the first sample position whose
+        key has that top or a larger one, then the sample's size; ~32-64 sample entries a value, so
+        `_minhash.best_matches` finds a key's place in the sample within a few cache lines."""
+        _, sample, radix = self._sampled()
+        return sample, radix
+
+    def _sampled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         kept = self._sample
         if kept is None or kept[0] is not self._sorted_keys:
-            kept = self._sample = (self._sorted_keys, self._sorted_keys[::_SAMPLE_STRIDE].copy())
-        return kept[1]
+            sample = self._sorted_keys[::_SAMPLE_STRIDE].copy()
+            bits = int(np.clip(np.log2(max(sample.size, 1) / 32), 1, 20))
+            tops = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits)
+            radix = np.append(np.searchsorted(sample, tops, side="left"), sample.size).astype(np.int64)
+            kept = self._sample = (self._sorted_keys, sample, radix)
+        return kept
 
     def _candidates(self, sig: np.ndarray) -> np.ndarray:
         keys = np.sort(band_keys(sig[None, :]).ravel())
@@ -450,7 +464,7 @@ class StoryIndex:
         n = len(keys)
         # The big array first: the only one sampled (the recent runs are small).
         tables = [(self._sorted_keys, self._sorted_slots), *self._recent]
-        sample = self._sorted_sample() if self._sorted_keys.size >= 16 * _SAMPLE_STRIDE else None
+        sample = self._sample_radix() if self._sorted_keys.size >= 16 * _SAMPLE_STRIDE else None
         # A slot of an article the batch edits is dead from that article's position on (its key moves
         # to a new slot then).
         replaced = sorted((old, i) for i, key in enumerate(keys) if (old := self._slot.get(key)) is not None)

@@ -425,6 +425,19 @@ def test_native_best_matches_rejects_bad_arguments() -> None:
     bad[12] = np.zeros(width + 1, dtype=np.int16)  # a day number per slot
     with pytest.raises(ValueError, match="inconsistent"):
         storyindex._native_best(*bad)
+    # The big array sampled: the sample with its radix, which must keep every search inside the sample.
+    index.sort_keys()
+    sampled = list(args)
+    sampled[0], sampled[3] = [(index._sorted_keys, index._sorted_slots)], index._filter
+    sampled[1] = index._sample_radix()
+    found = np.frombuffer(storyindex._native_best(*sampled), dtype=np.int64)
+    assert found.tolist() == [0, stories.PERMUTATIONS, -1, -1]
+    sample, radix = index._sample_radix()
+    for wrong in (radix[::-1].copy(), radix[:-1].copy(), radix + 1, np.append(radix, radix[-1])):
+        bad = list(sampled)
+        bad[1] = (sample, wrong)
+        with pytest.raises(ValueError, match="radix"):
+            storyindex._native_best(*bad)
 
 
 @pytest.mark.parametrize("stored", [True, False])
