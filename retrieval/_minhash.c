@@ -649,6 +649,9 @@ static int row_best(Rows *c, Py_ssize_t i, const Py_ssize_t *order, Py_ssize_t n
             Range r = (*c->ranges)[ri];
             const int32_t *slots = c->tables[r.table].slots.buf;
             for (Py_ssize_t e = r.lo; e < r.hi; e++) {
+                /* a long run's day numbers are scattered: each fetched a few entries ahead (a prefetch
+                 * never faults; the slot is checked below before anything is read through it) */
+                if (e + 8 < r.hi) __builtin_prefetch(&c->table_days[slots[e + 8]]);
                 Py_ssize_t slot = slots[e];
                 if (slot < 0 || slot >= c->nb) {
                     PyErr_Format(PyExc_IndexError, "best_matches: slot %zd out of range", slot);
