@@ -293,10 +293,97 @@ fail:
     return NULL;
 }
 
+/* --- one edit apart -------------------------------------------------------------------------- */
+
+/* rerank.one_edit_apart in C (its specification; tests/test_native_edits.py checks one against the
+ * other): whether b is one insertion, deletion, substitution (of any character) or swap of adjacent
+ * characters away from a, code point by code point. The question's words are matched back to their
+ * spelling variants this way, a few dozen pairs a question: a Python frame each cost ~0.5 µs. */
+static int edit_apart(PyObject *a, PyObject *b) {
+    Py_ssize_t na = PyUnicode_GET_LENGTH(a), nb = PyUnicode_GET_LENGTH(b);
+    if (na - nb > 1 || nb - na > 1)
+        return 0;
+    if (na > nb) {
+        PyObject *t = a;
+        a = b;
+        b = t;
+        Py_ssize_t n = na;
+        na = nb;
+        nb = n;
+    }
+    int ka = PyUnicode_KIND(a), kb = PyUnicode_KIND(b);
+    const void *da = PyUnicode_DATA(a), *db = PyUnicode_DATA(b);
+#define A(i) PyUnicode_READ(ka, da, (i))
+#define B(i) PyUnicode_READ(kb, db, (i))
+    Py_ssize_t i = 0;
+    while (i < na && A(i) == B(i))
+        i++;
+    if (na < nb) { /* b has one character more: a[i:] == b[i + 1:] */
+        for (Py_ssize_t j = i; j < na; j++)
+            if (A(j) != B(j + 1))
+                return 0;
+        return 1;
+    }
+    if (i == na) /* equal strings */
+        return 0;
+    Py_ssize_t j = i + 1;
+    while (j < na && A(j) == B(j))
+        j++;
+    if (j == na) /* substitution: a[i + 1:] == b[i + 1:] */
+        return 1;
+    /* swap: a[i] == b[i + 1], a[i + 1] == b[i], a[i + 2:] == b[i + 2:] */
+    if (!(i + 1 < na && A(i) == B(i + 1) && A(i + 1) == B(i)))
+        return 0;
+    for (Py_ssize_t k = i + 2; k < na; k++)
+        if (A(k) != B(k))
+            return 0;
+    return 1;
+#undef A
+#undef B
+}
+
+static PyObject *one_edit_apart(PyObject *self, PyObject *args) {
+    PyObject *a, *b;
+    if (!PyArg_ParseTuple(args, "UU:one_edit_apart", &a, &b))
+        return NULL;
+    if (PyUnicode_READY(a) < 0 || PyUnicode_READY(b) < 0)
+        return NULL;
+    return PyBool_FromLong(edit_apart(a, b));
+}
+
+/* [v for v in variants if one_edit_apart(term, v)]: the variants of one question word, in one call. */
+static PyObject *one_edit_of(PyObject *self, PyObject *args) {
+    PyObject *term, *variants;
+    if (!PyArg_ParseTuple(args, "UO!:one_edit_of", &term, &PyList_Type, &variants))
+        return NULL;
+    if (PyUnicode_READY(term) < 0)
+        return NULL;
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(variants); i++) {
+        PyObject *v = PyList_GET_ITEM(variants, i);
+        if (!PyUnicode_Check(v)) {
+            PyErr_Format(PyExc_TypeError, "variants must be str, not %.100s", Py_TYPE(v)->tp_name);
+            Py_DECREF(out);
+            return NULL;
+        }
+        if (PyUnicode_READY(v) < 0 || (edit_apart(term, v) && PyList_Append(out, v) < 0)) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"known", known, METH_VARARGS,
      "known(term, keys, letters, filter=None) -> the distinct strings one edit away from term that are keys of"
      " the dict (filter: a KeyFilter of that dict, to skip most candidates that are not)."},
+    {"one_edit_apart", one_edit_apart, METH_VARARGS,
+     "one_edit_apart(a, b) -> whether b is one insertion, deletion, substitution or adjacent swap away from a."},
+    {"one_edit_of", one_edit_of, METH_VARARGS,
+     "one_edit_of(term, variants: list) -> the variants one edit away from term, in their order."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bm25, confidence, newsrank, rerank, topk
+from . import variants as variants_module
 from .analysis import analyze_query
 from .config import FULL_COVERAGE, RetrievalConfig
 from .segments import LiveIndex
@@ -132,9 +133,18 @@ def query_terms(index: Index, terms: list[str], expanded: dict[str, float], conf
             # Credit for coverage: a variant of a word the index knows is another word, partly; of one
             # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
             credit = config.fuzzy_weight if tid is not None else 1.0
-            matches += [(vocabulary[v], credit) for v in variants if rerank.one_edit_apart(term, v)]
+            matches += [(vocabulary[v], credit) for v in _one_edit_of(term, variants)]
         out.append(rerank.QueryTerm(max(float(idf[tid]), 0.0) if tid is not None else unseen_idf, tuple(matches)))
     return out
+
+
+def _one_edit_of_py(term: str, variants: list[str]) -> list[str]:
+    return [v for v in variants if rerank.one_edit_apart(term, v)]
+
+
+# The pairs checked in one C call (retrieval/_edits.c; a Python frame per pair cost ~0.5 µs, a few
+# dozen pairs a question); `rerank.one_edit_apart` is the specification.
+_one_edit_of = variants_module._native_edits.one_edit_of if variants_module.USE_NATIVE_EDITS else _one_edit_of_py
 
 
 def fuzzy_eligible(index: Index, term: str, config: RetrievalConfig) -> bool:
