@@ -33,34 +33,39 @@ typedef struct {
     Py_ssize_t pos;     /* PyDict_Next's position after the last key taken in */
 } KeyFilter;
 
-/* A string's hash over its code points (FNV-1a, then mixed): the same for a candidate in a UCS4
- * buffer and for a key of any str kind. Not keyed: a crafted word can only make the filter hold
- * more candidates, each then probed in the dict as without the filter. */
-static inline uint64_t cp_hash(const Py_UCS4 *buf, Py_ssize_t len) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        h ^= buf[i];
-        h *= 1099511628211ULL;
-    }
-    h ^= h >> 29;
+/* A string's hash over its code points: a polynomial (Horner's rule, mod 2^64) over the code points,
+ * its length mixed in, then SplitMix64's finaliser. The same for a candidate in a UCS4 buffer and for a
+ * key of any str kind; and, being a polynomial, the hash of each one-edit candidate of a word is a few
+ * multiply-adds of its prefix and suffix hashes (`known`), without building the candidate. Not keyed: a
+ * crafted word can only make the filter hold more candidates, each then probed in the dict as without
+ * the filter. */
+#define POLY_B 0x9E3779B97F4A7C15ULL
+
+static inline uint64_t hash_final(uint64_t poly, Py_ssize_t len) {
+    uint64_t h = poly ^ ((uint64_t)len * 0xD6E8FEB86659FD93ULL);
+    h ^= h >> 30;
     h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebULL;
+    h ^= h >> 31;
     return h;
+}
+
+static inline uint64_t cp_hash(const Py_UCS4 *buf, Py_ssize_t len) {
+    uint64_t h = 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        h = h * POLY_B + buf[i];
+    return hash_final(h, len);
 }
 
 static uint64_t str_hash(PyObject *s) {
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
     Py_ssize_t len = PyUnicode_GET_LENGTH(s);
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        h ^= PyUnicode_READ(kind, data, i);
-        h *= 1099511628211ULL;
-    }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    return h;
+    uint64_t h = 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        h = h * POLY_B + PyUnicode_READ(kind, data, i);
+    return hash_final(h, len);
 }
 
 /* Two bits in one 64-bit word: one cache line read per candidate. */
@@ -215,6 +220,69 @@ static int probe(Py_UCS4 *buf, Py_ssize_t len, int two_byte, PyObject *term, PyO
     return found < 0 ? -1 : 0;
 }
 
+/* `known`'s loop with a filter: the same candidates in the same order, each one's hash made from the
+ * word's prefix and suffix hashes (see cp_hash) and checked in the filter first; only a candidate the
+ * filter holds is written out and probed in the dict. 0, or -1 with an exception set. */
+static int known_hashed(const Py_UCS4 *word, Py_ssize_t n, const Py_UCS4 *alphabet, Py_ssize_t m, Py_UCS4 *buf,
+                        int two_byte, PyObject *term, PyObject *keys, PyObject *out, const KeyFilter *filter) {
+    /* pre[i]: the polynomial of word[:i]; suf[i]: of word[i:]; pw[k]: POLY_B^k */
+    uint64_t *pre = PyMem_Malloc((size_t)(3 * n + 6) * sizeof(uint64_t));
+    if (!pre) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint64_t *suf = pre + n + 1, *pw = suf + n + 2;
+    pre[0] = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        pre[i + 1] = pre[i] * POLY_B + word[i];
+    pw[0] = 1;
+    for (Py_ssize_t k = 0; k < n + 2; k++)
+        pw[k + 1] = pw[k] * POLY_B;
+    suf[n] = suf[n + 1] = 0;
+    for (Py_ssize_t i = n - 1; i >= 0; i--)
+        suf[i] = word[i] * pw[n - 1 - i] + suf[i + 1];
+    int status = 0;
+    for (Py_ssize_t i = 0; i <= n && status == 0; i++) {
+        Py_ssize_t right = n - i;
+        if (right) {
+            /* deletion: left + right[1:] */
+            if (filter_has(filter, hash_final(pre[i] * pw[right - 1] + suf[i + 1], n - 1))) {
+                memcpy(buf, word, (size_t)i * sizeof(Py_UCS4));
+                memcpy(buf + i, word + i + 1, (size_t)(right - 1) * sizeof(Py_UCS4));
+                status = probe(buf, n - 1, two_byte, term, keys, out, NULL);
+            }
+            /* swap: left + right[1] + right[0] + right[2:] */
+            if (status == 0 && right > 1 &&
+                filter_has(filter, hash_final(pre[i] * pw[right] + word[i + 1] * pw[right - 1] +
+                                              word[i] * pw[right - 2] + suf[i + 2], n))) {
+                memcpy(buf, word, (size_t)n * sizeof(Py_UCS4));
+                buf[i] = word[i + 1];
+                buf[i + 1] = word[i];
+                status = probe(buf, n, two_byte, term, keys, out, NULL);
+            }
+        }
+        for (Py_ssize_t c = 0; c < m && status == 0; c++) {
+            uint64_t ch = alphabet[c];
+            /* insertion: left + ch + right */
+            if (filter_has(filter, hash_final(pre[i] * pw[right + 1] + ch * pw[right] + suf[i], n + 1))) {
+                memcpy(buf, word, (size_t)i * sizeof(Py_UCS4));
+                buf[i] = alphabet[c];
+                memcpy(buf + i + 1, word + i, (size_t)right * sizeof(Py_UCS4));
+                status = probe(buf, n + 1, two_byte, term, keys, out, NULL);
+            }
+            /* substitution: left + ch + right[1:] */
+            if (status == 0 && right &&
+                filter_has(filter, hash_final(pre[i] * pw[right] + ch * pw[right - 1] + suf[i + 1], n))) {
+                memcpy(buf, word, (size_t)n * sizeof(Py_UCS4));
+                buf[i] = alphabet[c];
+                status = probe(buf, n, two_byte, term, keys, out, NULL);
+            }
+        }
+    }
+    PyMem_Free(pre);
+    return status;
+}
+
 static PyObject *known(PyObject *self, PyObject *args) {
     PyObject *term, *keys, *letters, *filter_obj = Py_None;
     if (!PyArg_ParseTuple(args, "UO!U|O", &term, &PyDict_Type, &keys, &letters, &filter_obj))
@@ -251,6 +319,11 @@ static PyObject *known(PyObject *self, PyObject *args) {
         two_byte &= word[i] >= 0x100 && word[i] <= 0xFFFF;
     for (Py_ssize_t c = 0; c < m; c++)
         two_byte &= alphabet[c] >= 0x100 && alphabet[c] <= 0xFFFF;
+    if (filter) {
+        if (known_hashed(word, n, alphabet, m, buf, two_byte, term, keys, out, filter) < 0)
+            goto fail;
+        goto done;
+    }
     for (Py_ssize_t i = 0; i <= n; i++) {
         /* buf = term[:i] + ... as edit1_variants' `left`. */
         memcpy(buf, word, (size_t)i * sizeof(Py_UCS4));
@@ -281,6 +354,7 @@ static PyObject *known(PyObject *self, PyObject *args) {
             }
         }
     }
+done:
     PyMem_Free(word);
     PyMem_Free(alphabet);
     PyMem_Free(buf);
