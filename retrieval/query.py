@@ -84,10 +84,12 @@ def expand(index: Index, terms: list[str], config: RetrievalConfig, *,
     if not config.fuzzy:
         return weights
     rare = max(3, index.n_passages // 500)
+    # _fuzzy_eligible inlined: a call a question word.
+    min_known, min_unknown, df = config.fuzzy_min_chars, config.fuzzy_unknown_min_chars, index.df
     for term, tid in ids.items():
-        if not _fuzzy_eligible(term, tid is not None, config) or not term.isalpha() or term.isascii():
+        if len(term) < (min_known if tid is not None else min_unknown) or not term.isalpha() or term.isascii():
             continue
-        if tid is not None and index.df(tid) > rare:
+        if tid is not None and df(tid) > rare:
             continue
         variants = [(df, v) for df, v in known_variants(index, term) if v not in weights]  # type: ignore[arg-type]
         if tid is not None:
@@ -125,16 +127,24 @@ def query_terms(index: Index, terms: list[str], expanded: dict[str, float], conf
     n = index.n_passages
     unseen_idf = math.log(n + 0.5) - math.log(0.5) if n else 0.0  # bm25.idf_of's for a word never seen
     out = []
+    fuzzy = config.fuzzy and variants
     for term, tid in ids.items():
-        matches = []
-        if tid is not None:
-            matches.append((tid, 1.0))
-        if config.fuzzy and variants and _fuzzy_eligible(term, tid is not None, config):
-            # Credit for coverage: a variant of a word the index knows is another word, partly; of one
-            # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
-            credit = config.fuzzy_weight if tid is not None else 1.0
+        if tid is None:
+            matches = []
+            if fuzzy and len(term) >= config.fuzzy_unknown_min_chars:  # _fuzzy_eligible, inlined
+                # Credit for coverage: a variant of a word the index knows is another word, partly; of one
+                # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
+                matches = [(vocabulary[v], 1.0) for v in _one_edit_of(term, variants)]
+            out.append(rerank.QueryTerm(unseen_idf, tuple(matches)))
+            continue
+        matches = [(tid, 1.0)]
+        if fuzzy and len(term) >= config.fuzzy_min_chars:
+            credit = config.fuzzy_weight
             matches += [(vocabulary[v], credit) for v in _one_edit_of(term, variants)]
-        out.append(rerank.QueryTerm(max(float(idf[tid]), 0.0) if tid is not None else unseen_idf, tuple(matches)))
+        # .item: a Python float at once (the value float() of the numpy scalar gives); then max(idf, 0.0)'s
+        # choice exactly (the first argument unless 0.0 is greater: -0.0 and NaN kept).
+        idf_t = idf.item(tid)
+        out.append(rerank.QueryTerm(0.0 if 0.0 > idf_t else idf_t, tuple(matches)))
     return out
 
 
