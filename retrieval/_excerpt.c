@@ -194,8 +194,8 @@ out:
  * in order) hold `values`: what the dataclass's generated __init__ does for a slots dataclass without
  * __post_init__ or defaults computed in it, without a Python frame and an attribute lookup per field
  * (a frozen one's __init__ calls object.__setattr__ once a field: ~1.5 µs for a 13-field `Hit`, and an
- * answer makes a few such objects after ranking has left the caches cold). `answers.Filler` checks the
- * descriptors once, when it is made. */
+ * answer makes a few such objects after ranking has left the caches cold). `slotfill.maker` (retrieval/slotfill.py) checks the
+ * class once, when it makes the function. */
 static PyObject *fill(PyObject *self, PyObject *args) {
     PyTypeObject *type;
     PyObject *fields, *values;
