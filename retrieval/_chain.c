@@ -891,6 +891,9 @@ typedef struct {
     /* The needles by their first character's low 6 bits: a list per bucket (head, then next; -1 ends
      * it), so that a word's character is compared with the few needles that may start there. */
     int8_t head[64], next[MAX_NEEDLES];
+    /* A necessary condition checked before a bucket is walked: bit (b & 63) of pair[a & 63] is set when a
+     * needle starts with the characters a, b; bit (a & 63) of single when a needle is the one character a. */
+    uint64_t pair[64], single;
     Py_UCS2 units[MAX_NEEDLE_UNITS];
 } Needles;
 
@@ -901,6 +904,8 @@ static int needles_of(PyObject *terms, Needles *nd) {
     nd->on = 0;
     nd->count = 0;
     memset(nd->head, -1, sizeof nd->head);
+    memset(nd->pair, 0, sizeof nd->pair);
+    nd->single = 0;
     if (!(PyAnySet_CheckExact(terms) || PyDict_CheckExact(terms) || PyDictKeys_Check(terms) ||
           PyList_CheckExact(terms) || PyTuple_CheckExact(terms)))
         return 0;
@@ -935,6 +940,10 @@ static int needles_of(PyObject *terms, Needles *nd) {
                 nd->at[nd->count] = used;
                 nd->len[nd->count] = n;
                 int bucket = nd->units[used] & 63;
+                if (n == 1)
+                    nd->single |= 1ULL << bucket;
+                else
+                    nd->pair[bucket] |= 1ULL << (nd->units[used + 1] & 63);
                 nd->next[nd->count] = nd->head[bucket];
                 nd->head[bucket] = (int8_t)nd->count;
                 nd->count++;
@@ -952,8 +961,8 @@ static int needles_of(PyObject *terms, Needles *nd) {
 
 /* Whether the raw word text[start:end] may analyse to one of the needles (see above): 1 if it may
  * or must be analysed to tell, 0 if it cannot. */
-static int word_may_match(const Chain *self, const Needles *nd, int kind, const void *data, Py_ssize_t start,
-                          Py_ssize_t end) {
+static inline __attribute__((always_inline)) int word_may_match(const Chain *self, const Needles *nd, int kind,
+                                                                  const void *data, Py_ssize_t start, Py_ssize_t end) {
     Py_UCS2 folded[MAX_TOKEN];
     Py_ssize_t n = 0;
     for (Py_ssize_t i = start; i < end; i++) {
@@ -971,10 +980,18 @@ static int word_may_match(const Chain *self, const Needles *nd, int kind, const 
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS2 c = folded[i];
+        if (!((nd->single >> (c & 63)) & 1) && (i + 1 == n || !((nd->pair[c & 63] >> (folded[i + 1] & 63)) & 1)))
+            continue;
         for (int k = nd->head[c & 63]; k >= 0; k = nd->next[k]) {
             Py_ssize_t len = nd->len[k];
             const Py_UCS2 *needle = nd->units + nd->at[k];
-            if (needle[0] == c && i + len <= n && memcmp(folded + i, needle, (size_t)len * sizeof(Py_UCS2)) == 0)
+            if (needle[0] != c || i + len > n)
+                continue;
+            /* needles are a few characters: compared inline, not through a memcmp call */
+            Py_ssize_t m = 1;
+            while (m < len && folded[i + m] == needle[m])
+                m++;
+            if (m == len)
                 return 1;
         }
     }
@@ -984,6 +1001,53 @@ static int word_may_match(const Chain *self, const Needles *nd, int kind, const 
 /* matches(text, stop, terms): [(start, end, term)] for every raw word of text[:stop] whose analysis
  * is exactly one term found in `terms` (any container): what excerpts.matched_words gives with
  * analysis.analyze_token, each word analysed by this chain where it lies in the text. */
+/* matches()' loop over text[:stop]: appends (start, end, term) to found; 0, or -1 with an exception set.
+ * Inlined with `kind` a constant at each call. */
+static inline __attribute__((always_inline)) int matches_scan(Chain *self, const Needles *nd, PyObject *text,
+                                                              PyObject *terms, const int kind, const void *data,
+                                                              Py_ssize_t stop, PyObject *found, PyObject *one) {
+    Py_ssize_t i = 0;
+    while (i < stop) {
+        if (!raw_word_char(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i;
+        while (i < stop && raw_word_char(PyUnicode_READ(kind, data, i)))
+            i++;
+        if (nd->on && !word_may_match(self, nd, kind, data, start, i))
+            continue;
+        Out o = {0};
+        o.list = one;
+        if (run(self, text, start, i, &o) < 0)
+            return -1;
+        if (PyList_GET_SIZE(one) == 1) {
+            PyObject *term = PyList_GET_ITEM(one, 0);
+            Py_INCREF(term);
+            int in = PySequence_Contains(terms, term);
+            PyObject *match = NULL;
+            if (in > 0) {
+                PyObject *a = PyLong_FromSsize_t(start), *b = a ? PyLong_FromSsize_t(i) : NULL;
+                match = b ? PyTuple_Pack(3, a, b, term) : NULL;
+                Py_XDECREF(a);
+                Py_XDECREF(b);
+            }
+            Py_DECREF(term);
+            if (in < 0 || (in > 0 && !match))
+                return -1;
+            if (match) {
+                int rc = PyList_Append(found, match);
+                Py_DECREF(match);
+                if (rc < 0)
+                    return -1;
+            }
+        }
+        if (PyList_GET_SIZE(one) && PyList_SetSlice(one, 0, PyList_GET_SIZE(one), NULL) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static PyObject *Chain_matches(Chain *self, PyObject *args) {
     PyObject *text, *terms;
     Py_ssize_t stop;
@@ -1012,39 +1076,13 @@ static PyObject *Chain_matches(Chain *self, PyObject *args) {
     Py_INCREF(text); /* the fallback and the containment checks may run Python code */
     const int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
-    Py_ssize_t i = 0;
-    while (i < stop) {
-        if (!raw_word_char(PyUnicode_READ(kind, data, i))) {
-            i++;
-            continue;
-        }
-        Py_ssize_t start = i;
-        while (i < stop && raw_word_char(PyUnicode_READ(kind, data, i)))
-            i++;
-        if (nd->on && !word_may_match(self, nd, kind, data, start, i))
-            continue;
-        Out o = {0};
-        o.list = one;
-        if (run(self, text, start, i, &o) < 0)
-            goto fail_text;
-        if (PyList_GET_SIZE(one) == 1) {
-            PyObject *term = PyList_GET_ITEM(one, 0);
-            Py_INCREF(term);
-            int in = PySequence_Contains(terms, term);
-            PyObject *match = in > 0 ? Py_BuildValue("(nnO)", start, i, term) : NULL;
-            Py_DECREF(term);
-            if (in < 0 || (in > 0 && !match))
-                goto fail_text;
-            if (match) {
-                int rc = PyList_Append(found, match);
-                Py_DECREF(match);
-                if (rc < 0)
-                    goto fail_text;
-            }
-        }
-        if (PyList_GET_SIZE(one) && PyList_SetSlice(one, 0, PyList_GET_SIZE(one), NULL) < 0)
-            goto fail_text;
-    }
+    /* The scan specialised for the kind nearly every passage has (Arabic: two bytes a character),
+     * so that reading a character is not a switch on the kind. */
+    int rc = kind == PyUnicode_2BYTE_KIND ? matches_scan(self, nd, text, terms, PyUnicode_2BYTE_KIND, data, stop,
+                                                         found, one)
+                                          : matches_scan(self, nd, text, terms, kind, data, stop, found, one);
+    if (rc < 0)
+        goto fail_text;
     Py_DECREF(text);
     Py_DECREF(one);
     PyMem_Free(nd);

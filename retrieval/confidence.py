@@ -89,6 +89,7 @@ INTERCEPT = 0.399362
 
 # A year as a question writes it: four digits from 1900 to 2099.
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_CENTURIES = frozenset(("19", "20"))
 # The archive's present: the latest year mentioned in at least this share of the passages that
 # mention the most-mentioned year. News mentions its own year far more than any other (the 2018
 # news corpus: 2018 in 5,004 passages, 2019 in 925, 2022 in 362 for the World Cup to come), and in
@@ -126,7 +127,8 @@ def names_unseen_year(index: bm25.BM25Index, terms: list[str]) -> bool:
     """
     present = None
     for term in terms:
-        if _YEAR.fullmatch(term):
+        # The regex only for what may match it: four characters starting 19 or 20.
+        if len(term) == 4 and term[:2] in _CENTURIES and _YEAR.fullmatch(term):
             if term not in index.vocabulary:
                 return True
             present = archive_year(index) if present is None else present

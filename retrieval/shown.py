@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from . import slotfill
 from .segments import LiveIndex
 from .store import PASSAGE_TEXT_SQL
 from .storygroups import MAX_ALSO, StoryCopy
@@ -43,6 +44,9 @@ class ShownPassage:
     published: str
     url: str
 
+
+# ShownPassage(*row) from a row (a tuple) in one C call (retrieval/slotfill.py).
+_make_shown = slotfill.maker(ShownPassage)
 
 # (passage id, its article's rowid) of a shown passage.
 Key = tuple[int, int]
@@ -115,7 +119,7 @@ def shown_of_rows(rows: Iterable[Sequence], copied: Sequence[Copied] = ()) -> tu
         if r[0] is None:
             members.append(r)
         else:
-            out[r[0]] = ShownPassage(*r)
+            out[r[0]] = _make_shown(r)
     return out, also_of(members, copied)
 
 

@@ -104,3 +104,44 @@ def test_known_with_a_filter_rejects_a_filter_of_another_dict() -> None:
     # Keys that are not all str: the filter stands aside and every candidate is probed.
     keys: dict = {"بوتين": 0, 1: 1}
     assert edits.known("بوتن", keys, LETTERS, edits.KeyFilter(keys)) == ["بوتين"]
+
+
+# Pairs that are often one edit apart: a word and a variant of it made by one of the edits.
+@st.composite
+def word_pairs(draw: st.DrawFn) -> tuple[str, str]:
+    a = draw(WORD)
+    if draw(st.booleans()) and a:
+        b = draw(st.sampled_from([*sorted(variants.edit1_variants(a)), a, a[::-1]]))
+    else:
+        b = draw(WORD)
+    return a, b
+
+
+@settings(max_examples=500, deadline=None)
+@given(word_pairs())
+def test_one_edit_apart_is_rerank_s(pair: tuple[str, str]) -> None:
+    from retrieval import rerank
+
+    assert variants._native_edits is not None
+    a, b = pair
+    assert variants._native_edits.one_edit_apart(a, b) == rerank.one_edit_apart(a, b)
+    assert variants._native_edits.one_edit_apart(b, a) == rerank.one_edit_apart(b, a)
+
+
+@settings(max_examples=200, deadline=None)
+@given(WORD, st.lists(WORD, max_size=12))
+def test_one_edit_of_keeps_the_variants_one_edit_away_in_order(term: str, others: list[str]) -> None:
+    from retrieval import rerank
+
+    assert variants._native_edits is not None
+    candidates = others + sorted(variants.edit1_variants(term))[:8]
+    assert variants._native_edits.one_edit_of(term, candidates) == [
+        v for v in candidates if rerank.one_edit_apart(term, v)]
+
+
+def test_one_edit_of_rejects_what_is_not_a_list_of_str() -> None:
+    assert variants._native_edits is not None
+    with pytest.raises(TypeError):
+        variants._native_edits.one_edit_of("ab", ("ab",))
+    with pytest.raises(TypeError, match="variants must be str"):
+        variants._native_edits.one_edit_of("ab", ["ab", 3])

@@ -308,7 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _passage_count(db: Path) -> int:
-    con = sqlite3.connect(db)
+    # Read-only: --db is only ever copied (another engineer's benchmark may be reading it).
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         return con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
     finally:
