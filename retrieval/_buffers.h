@@ -59,6 +59,55 @@ static int get_array(PyObject *obj, Py_buffer *view, const char *name, char kind
     return 0;
 }
 
+/* A one-dimensional contiguous array of one byte an item, bool or uint8 (`name` in the error). */
+static inline int get_marks(PyObject *obj, Py_buffer *view, const char *name) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS_RO) < 0) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a contiguous bool array, not %.100s", name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    const char *fmt = view->format ? view->format : "B";
+    if (*fmt == '@' || *fmt == '=' || *fmt == '<' || *fmt == '|')
+        fmt++;
+    if (view->ndim != 1 || view->itemsize != 1 || !(strcmp(fmt, "?") == 0 || strcmp(fmt, "B") == 0) ||
+        !PyBuffer_IsContiguous(view, 'C')) {
+        PyErr_Format(PyExc_ValueError, "%s must be a one-dimensional contiguous bool array (got format %s)", name,
+                     view->format ? view->format : "B");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* One array of a view's tuple: its name (in errors), kind ('i', 'f', or '?' for one byte an item) and item
+ * size. */
+typedef struct {
+    const char *name;
+    char kind;
+    Py_ssize_t size;
+} ArraySpec;
+
+/* The first `n` members of the tuple `item` (a view's arrays, as retrieval/segments.py hands them over) into
+ * bufs[i] as spec[i] says, held[i] set for each one read. A member whose bit is set in `optional` may be
+ * None, and is then skipped. Member `impacts` holds uint32 codes instead of spec's kind when member `table`
+ * is not None (a segment's impact table). 0, or -1 with the error set; the caller releases what is held. */
+static inline int get_view_arrays(PyObject *item, Py_buffer *bufs, int *held, const ArraySpec *spec, int n,
+                                  unsigned optional, int impacts, int table) {
+    int coded = PyTuple_GET_ITEM(item, table) != Py_None;
+    for (int i = 0; i < n; i++) {
+        PyObject *obj = PyTuple_GET_ITEM(item, i);
+        if ((optional >> i & 1u) && obj == Py_None)
+            continue;
+        int bad = spec[i].kind == '?' ? get_marks(obj, &bufs[i], spec[i].name)
+                                      : get_array(obj, &bufs[i], spec[i].name,
+                                                  i == impacts && coded ? 'u' : spec[i].kind, spec[i].size, 0);
+        if (bad < 0)
+            return -1;
+        held[i] = 1;
+    }
+    return 0;
+}
+
 /* The i-th (term id, weight) of two sequences made by PySequence_Fast: 0, or -1 with the error set. */
 static int read_term(PyObject *ids, PyObject *ws, Py_ssize_t i, Py_ssize_t *tid, double *w) {
     *tid = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(ids, i));

@@ -632,11 +632,7 @@ static int layouts_init(LayoutsObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->n_views = n;
-    static const struct {
-        const char *name;
-        char kind;
-        Py_ssize_t size;
-    } spec[L_BUFFERS] = {
+    static const ArraySpec spec[L_BUFFERS] = {
         {"offsets", 'i', 8}, {"doc_ids", 'i', 4}, {"impacts", 'f', 4}, {"table", 'f', 4}, {"idf", 'f', 8},
         {"order", 'i', 4},   {"start", 'i', 4},   {"end", 'i', 4},     {"ordinal", 'i', 4},
     };
@@ -648,16 +644,9 @@ static int layouts_init(LayoutsObject *self, PyObject *args, PyObject *kwds) {
             goto fail;
         }
         Py_buffer *b = self->bufs[v];
-        int *held = self->held[v];
         int coded = PyTuple_GET_ITEM(item, L_TABLE) != Py_None;
-        for (int i = 0; i < L_BUFFERS; i++) {
-            if (i == L_TABLE && !coded)
-                continue;
-            if (get_array(PyTuple_GET_ITEM(item, i), &b[i], spec[i].name, i == L_IMPACTS && coded ? 'u' : spec[i].kind,
-                          spec[i].size, 0) < 0)
-                goto fail;
-            held[i] = 1;
-        }
+        if (get_view_arrays(item, b, self->held[v], spec, L_BUFFERS, 1u << L_TABLE, L_IMPACTS, L_TABLE) < 0)
+            goto fail;
         self->starts[v] = PyLong_AsLongLong(PyTuple_GET_ITEM(item, L_BUFFERS));
         if (self->starts[v] == -1 && PyErr_Occurred())
             goto fail;

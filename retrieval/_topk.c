@@ -884,26 +884,6 @@ static void views_dealloc(ViewsObject *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* A bool (or uint8) array of one byte per item. */
-static int get_marks(PyObject *obj, Py_buffer *view) {
-    if (PyObject_GetBuffer(obj, view, PyBUF_RECORDS_RO) < 0) {
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "live must be a contiguous bool array, not %.100s", Py_TYPE(obj)->tp_name);
-        return -1;
-    }
-    const char *fmt = view->format ? view->format : "B";
-    if (*fmt == '@' || *fmt == '=' || *fmt == '<' || *fmt == '|')
-        fmt++;
-    if (view->ndim != 1 || view->itemsize != 1 || !(strcmp(fmt, "?") == 0 || strcmp(fmt, "B") == 0) ||
-        !PyBuffer_IsContiguous(view, 'C')) {
-        PyErr_Format(PyExc_ValueError, "live must be a one-dimensional contiguous bool array (got format %s)",
-                     view->format ? view->format : "B");
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
 static int views_init(ViewsObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"views", NULL};
     PyObject *seq;
@@ -922,11 +902,7 @@ static int views_init(ViewsObject *self, PyObject *args, PyObject *kwds) {
     }
     self->n_views = n;
     self->max_passages = 0;
-    static const struct {
-        const char *name;
-        char kind;
-        Py_ssize_t size;
-    } spec[V_BUFFERS] = {
+    static const ArraySpec spec[V_BUFFERS] = {
         {"offsets", 'i', 8}, {"doc_ids", 'i', 4}, {"impacts", 'f', 4}, {"table", 'f', 4}, {"idf", 'f', 8},
         {"max_impact", 'f', 4}, {"groups", 'i', 4}, {"live", '?', 1}, {"passage_ids", 'i', 8},
     };
@@ -937,19 +913,9 @@ static int views_init(ViewsObject *self, PyObject *args, PyObject *kwds) {
             goto fail;
         }
         ViewBufs *vb = &self->views[v];
-        PyObject *table = PyTuple_GET_ITEM(item, V_TABLE);
-        for (int i = 0; i < V_BUFFERS; i++) {
-            PyObject *obj = PyTuple_GET_ITEM(item, i);
-            if ((i == V_TABLE || i == V_LIVE) && obj == Py_None)
-                continue;
-            int bad = i == V_LIVE ? get_marks(obj, &vb->buf[i])
-                                  : get_array(obj, &vb->buf[i], spec[i].name,
-                                              i == V_IMPACTS && table != Py_None ? 'u' : spec[i].kind,
-                                              spec[i].size, 0);
-            if (bad < 0)
-                goto fail;
-            vb->held[i] = 1;
-        }
+        if (get_view_arrays(item, vb->buf, vb->held, spec, V_BUFFERS, 1u << V_TABLE | 1u << V_LIVE, V_IMPACTS,
+                            V_TABLE) < 0)
+            goto fail;
         vb->n_passages = vb->buf[V_GROUPS].shape[0];
         vb->vocab = vb->buf[V_OFFSETS].shape[0] - 1;
         vb->n_postings = vb->buf[V_DOCS].shape[0];
