@@ -113,8 +113,13 @@ def build_application(settings: Settings, engine: SearchEngine, *,
     protect_token_in_logs(token)
     defaults = Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True),
                         do_quote=True, allow_sending_without_reply=True)
+    # getUpdates has its own connection pool, of one connection by default: a long poll torn down
+    # mid-flight (the updater stopping, a dropped network) can keep it checked out for a moment, and the
+    # next getUpdates (the updater's last one at shutdown, which marks the fetched updates) then failed
+    # with a pool timeout. A second connection lets it through.
     app = (Application.builder().token(token).base_url(settings.bot_api_url)
            .base_file_url(settings.bot_file_url).defaults(defaults).context_types(CONTEXT_TYPES)
+           .get_updates_connection_pool_size(2)
            .rate_limiter(rate_limiter or TelegramFloodControl(max_retries=RATE_LIMIT_RETRIES)).build())
     data = bot_data(app)
     data.services = Services(
