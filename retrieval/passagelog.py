@@ -4,8 +4,8 @@ Part of the store: the tables and their migrations are `retrieval.store`'s (the
 `retrieval` migration set); this module holds the SQL the index build runs
 with plain `sqlite3`, in a worker thread or in the child process that builds
 the base file, where an aiosqlite connection cannot go. `passage_log` (written
-by triggers on `passages`) is read and trimmed only here, as are the meta keys
-`passage_log_trimmed` and `content_generation` when read alongside it.
+by `store.write_articles` and by a trigger on deletions from `passages`) is read and trimmed only
+here, as are the meta keys `passage_log_trimmed` and `content_generation` when read alongside it.
 
 Each reader takes a connection from `connect` and reads inside `snapshot`, so
 the log position and the rows it covers come from one state of the file.
