@@ -235,10 +235,14 @@ def reference_term_ids(texts: Sequence[str], vocabulary: Vocabulary) -> tuple[np
     return term_ids(docs, vocabulary), np.fromiter(map(len, docs), dtype=np.int32, count=len(docs))
 
 
-def text_term_ids(texts: Sequence[str], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
-    """`reference_term_ids`, in C when built (no str object per token but the one looked up)."""
+def text_term_ids(texts: Sequence[str | bytes], vocabulary: Vocabulary) -> tuple[np.ndarray, np.ndarray]:
+    """`reference_term_ids`, in C when built (no str object per token but the one looked up).
+
+    A text may also be given as its UTF-8 (what an add hands over, `passagelog.Handoff`): the same
+    ids as its str, decoded in C without a str per text; invalid UTF-8 raises UnicodeDecodeError.
+    """
     if _native_term_ids is None:
-        return reference_term_ids(texts, vocabulary)
+        return reference_term_ids([t.decode() if isinstance(t, bytes) else t for t in texts], vocabulary)
     ids, lengths = _native_term_ids(texts, vocabulary.ids, vocabulary.native_cache())
     return np.frombuffer(ids, dtype=np.int64), np.frombuffer(lengths, dtype=np.int32)
 

@@ -176,11 +176,33 @@ def test_the_native_term_table_grows_and_is_bound_to_one_vocabulary() -> None:
     assert ids.tolist() == [0, 1, 2] and len(table) == 3
 
 
+@settings(max_examples=200, deadline=None)
+@given(calls=st.lists(st.lists(st.tuples(_TEXT, st.booleans()), max_size=6), max_size=4),
+       known=st.lists(st.sampled_from(["a", "b", "كلمة", "é", "abcdefghijkl", "\U0001f600"]), unique=True))
+def test_term_ids_of_utf8_bytes_are_those_of_the_str(calls: list[list[tuple[str, bool]]], known: list[str]) -> None:
+    # Texts given as their UTF-8 (an add's handed-over terms), mixed with str ones, across calls.
+    mine, theirs = Vocabulary({t: i for i, t in enumerate(known)}), Vocabulary({t: i for i, t in enumerate(known)})
+    for texts in calls:
+        got_ids, got_lengths = text_term_ids([t.encode() if as_bytes else t for t, as_bytes in texts], mine)
+        want_ids, want_lengths = reference_term_ids([t for t, _ in texts], theirs)
+        assert got_ids.tolist() == want_ids.tolist() and got_lengths.tolist() == want_lengths.tolist()
+    assert list(mine.ids.items()) == list(theirs.ids.items())
+
+
+@pytest.mark.parametrize("bad", [b"\xff", b"ab \xd8", b"\xed\xa0\x80", b"\xe0\x80\xaf", b"\xc0\xaf",
+                                 b"\xf4\x90\x80\x80"])
+def test_term_ids_of_invalid_utf8_raise_before_numbering_anything(bad: bytes) -> None:
+    vocabulary = Vocabulary({"a": 0})
+    with pytest.raises(UnicodeDecodeError):
+        text_term_ids([b"new words", "more new", bad], vocabulary)
+    assert vocabulary.ids == {"a": 0}
+
+
 def test_native_term_ids_refuse_what_is_not_text() -> None:
     if not NATIVE_TERM_IDS:
         pytest.skip("the C extensions are not built")
-    with pytest.raises(TypeError, match=r"texts\[1\] must be str, not bytes"):
-        text_term_ids(["a b", b"c"], Vocabulary())  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"texts\[1\] must be str or UTF-8 bytes, not bytearray"):
+        text_term_ids(["a b", bytearray(b"c")], Vocabulary())  # type: ignore[list-item]
     with pytest.raises(TypeError, match="dict"):
         text_term_ids(["a"], Vocabulary(list("ab")))  # type: ignore[arg-type]
 
