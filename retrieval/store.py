@@ -175,13 +175,15 @@ _LOOKUP_CHUNK = 900
 async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArticle],
                          *, rewrite_unchanged: bool = False,
                          written: list[PreparedArticle] | None = None,
-                         handoff: list[Handoff] | None = None) -> dict[str, int]:
+                         handoff: list[Handoff] | None = None,
+                         inserted: set[str] | None = None) -> dict[str, int]:
     """Insert or replace a batch of articles in one transaction.
 
     Returns counts of added / updated / unchanged. An article whose content
     hash is unchanged is left alone, so re-ingesting is cheap and idempotent;
     `rewrite_unchanged` replaces it anyway (its passages and terms were made
-    by an older analysis pipeline). `written`, if given, receives the articles added or updated;
+    by an older analysis pipeline). `written`, if given, receives the articles added or updated
+    (and `inserted` the ids of the added ones);
     `handoff`, if given, the passages of a batch of new articles only (`passagelog.Handoff`: valid
     once the transaction commits).
     The batch costs a handful of statements whatever its size (one lookup of
@@ -241,6 +243,8 @@ async def write_articles(db: aiosqlite.Connection, batch: Iterable[PreparedArtic
                     (i, p[3]) for i, item in enumerate(final.values()) for p in item.passages)))
     if written is not None:
         written.extend(final.values())
+    if inserted is not None:
+        inserted.update(item.article.id for item in inserts)
     return counts
 
 
