@@ -103,6 +103,11 @@ class Segment:
             if need <= scale <= need * (1 + 2 * _SCALE_STEP) and full.size >= n_terms:
                 return full[:n_terms]
         scale = 1.0 if need == 1.0 else need * (1 + _SCALE_STEP)
+        if scale == 1.0 and self.ref_max.size >= n_terms:
+            # At the avgdl it was built at (a new segment's first snapshot): its own bounds, not a
+            # copy (~0.07 ms at 90k terms); a refresh after it has more terms, or another avgdl.
+            self.derived["segment.bounds"] = (scale, self.ref_max)
+            return self.ref_max[:n_terms]
         full = np.zeros(_with_headroom(n_terms), dtype=np.float32)
         m = min(n_terms, self.ref_max.size)
         if scale == 1.0:

@@ -116,6 +116,7 @@ def test_another_writer_in_between_makes_the_refresh_read_the_log(tmp_path: Path
     asyncio.run(go())
 
 
+@pytest.mark.usefixtures("no_full_merges")  # a background rebuild finishing meanwhile would add a read
 def test_a_rolled_back_batch_hands_nothing_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def go() -> None:
         db = tmp_path / "news.db"
@@ -145,6 +146,7 @@ def engine_article(n: int):
     return record
 
 
+@pytest.mark.usefixtures("no_full_merges")  # a background rebuild finishing meanwhile would add a read
 def test_an_ingest_of_several_batches_keeps_no_handoff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async def go() -> None:
         db = tmp_path / "news.db"
