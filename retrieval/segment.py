@@ -19,12 +19,15 @@ import numpy as np
 
 from . import bm25
 
-try:  # the C versions of reference_term_ids and reference_segment_postings (retrieval/_scan.c)
+try:  # the C versions of reference_term_ids, reference_segment_postings and bm25._impacts (retrieval/_scan.c)
     from ._scan import TermCache as _TermCache
+    from ._scan import impact_table as _native_impact_table
     from ._scan import segment_postings as _native_segment_postings
     from ._scan import term_ids as _native_term_ids
 except ImportError:  # pragma: no cover - only without a C compiler
-    _native_term_ids = _TermCache = _native_segment_postings = None
+    _native_term_ids = _TermCache = _native_segment_postings = _native_impact_table = None
+
+_VARIANT_CODES = {"okapi": 0, "l": 1, "plus": 2}  # impact_table's
 
 NATIVE_TERM_IDS: bool = _native_term_ids is not None
 
@@ -79,7 +82,13 @@ class Segment:
             return cached[1]
         table = np.empty(self.pair_tf.size, dtype=np.float32)
         table[0] = 0.0
-        table[1:] = bm25._impacts(self.pair_tf[1:], self.pair_dl[1:], avgdl, params).astype(np.float32)
+        if _native_impact_table is not None and self.pair_tf.dtype == self.pair_dl.dtype == np.float64:
+            # The same values bit for bit, without numpy's temporaries (`_scan.impact_table`).
+            _native_impact_table(np.ascontiguousarray(self.pair_tf[1:]), np.ascontiguousarray(self.pair_dl[1:]),
+                                 float(avgdl), float(params.k1), float(params.b), float(params.effective_delta),
+                                 _VARIANT_CODES[params.variant], table[1:])
+        else:
+            table[1:] = bm25._impacts(self.pair_tf[1:], self.pair_dl[1:], avgdl, params).astype(np.float32)
         self._tables = (avgdl, table)
         return table
 

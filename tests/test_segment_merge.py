@@ -343,3 +343,21 @@ def test_native_segment_postings_refuse_bad_input() -> None:
         _scan.segment_postings(tokens.astype(np.int32), lengths)
     with pytest.raises(TypeError, match="doc_len must be a contiguous int32 array"):
         _scan.segment_postings(tokens, [2, 1])
+
+
+@pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
+def test_a_segments_impact_table_is_bm25_impacts_bit_for_bit(variant: str) -> None:
+    """`Segment.table` (made in C when built, `_scan.impact_table`) against numpy's `bm25._impacts`."""
+    rng = np.random.default_rng(7)
+    tf = np.concatenate(([0.0], rng.integers(1, 60, 5000).astype(np.float64)))
+    dl = np.concatenate(([0.0], rng.integers(1, 4000, 5000).astype(np.float64)))
+    for k1, b, delta in ((1.5, 0.75, None), (0.9, 0.5, 0.3), (1.2, 1.0, None), (0.0, 0.0, 2.0)):
+        params = bm25.BM25Params(variant=variant, k1=k1, b=b, delta=delta)
+        for avgdl in (61.37, 1.0, 1234.5678, 0.3):
+            seg = Segment(offsets=np.zeros(1, dtype=np.int64), doc_ids=np.zeros(0, np.int32),
+                          codes=np.zeros(0, np.uint32), pair_tf=tf, pair_dl=dl, doc_len=np.zeros(0, np.int32),
+                          passage_ids=np.zeros(0, np.int64), article_ids=np.zeros(0, np.int64), ref_avgdl=avgdl,
+                          ref_max=np.zeros(0, np.float32))
+            got = seg.table(avgdl, params)
+            want = bm25._impacts(tf[1:], dl[1:], avgdl, params).astype(np.float32)
+            assert got[0] == 0.0 and np.array_equal(got[1:].view(np.uint32), want.view(np.uint32)), (k1, b, avgdl)
