@@ -979,72 +979,6 @@ done:
     return result;
 }
 
-/* `table_gather(df, table, out, df_out)`: out[i] = table[df[i]] for every df[i] below the table's size,
- * and df_out[i] = df[i] (a copy, if df_out is not None), in one pass; returns the positions whose
- * df is past the table (int64 bytearray, ascending) for the caller to compute. A refresh's idf
- * over the whole vocabulary (segments.live_idf): each distinct small df's value is computed once
- * (by numpy, in the table) and read here, instead of a cast, a division and a log per term. */
-static PyObject *table_gather(PyObject *module, PyObject *args) {
-    PyObject *df_obj, *table_obj, *out_obj, *copy_obj = Py_None;
-    if (!PyArg_ParseTuple(args, "OOO|O", &df_obj, &table_obj, &out_obj, &copy_obj))
-        return NULL;
-    Py_buffer dv, tv, ov, cv;
-    int have_copy = copy_obj != Py_None;
-    if (get_array(df_obj, &dv, "df", 'i', 8, 0) < 0)
-        return NULL;
-    if (get_array(table_obj, &tv, "table", 'f', 8, 0) < 0) {
-        PyBuffer_Release(&dv);
-        return NULL;
-    }
-    if (get_array(out_obj, &ov, "out", 'f', 8, 1) < 0) {
-        PyBuffer_Release(&dv);
-        PyBuffer_Release(&tv);
-        return NULL;
-    }
-    if (have_copy && get_array(copy_obj, &cv, "df_out", 'i', 8, 1) < 0) {
-        PyBuffer_Release(&dv);
-        PyBuffer_Release(&tv);
-        PyBuffer_Release(&ov);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    Py_ssize_t n = dv.len / 8, t = tv.len / 8;
-    if (ov.len / 8 != n || (have_copy && cv.len / 8 != n)) {
-        PyErr_SetString(PyExc_ValueError, "out and df_out must be as long as df");
-        goto done;
-    }
-    const int64_t *df = dv.buf;
-    const double *table = tv.buf;
-    double *out = ov.buf;
-    int64_t *copy = have_copy ? cv.buf : NULL;
-    Py_ssize_t past = 0;
-    for (Py_ssize_t i = 0; i < n; i++)
-        past += (uint64_t)df[i] >= (uint64_t)t; /* a negative df is past the table too */
-    result = PyByteArray_FromStringAndSize(NULL, past * (Py_ssize_t)sizeof(int64_t));
-    if (!result)
-        goto done;
-    int64_t *where = (int64_t *)PyByteArray_AS_STRING(result);
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int64_t d = df[i];
-        if ((uint64_t)d < (uint64_t)t) {
-            out[i] = table[d];
-        } else {
-            out[i] = 0.0;
-            where[k++] = i;
-        }
-    }
-    if (copy)
-        memcpy(copy, df, (size_t)n * sizeof(int64_t));
-done:
-    PyBuffer_Release(&dv);
-    PyBuffer_Release(&tv);
-    PyBuffer_Release(&ov);
-    if (have_copy)
-        PyBuffer_Release(&cv);
-    return result;
-}
-
 /* `impact_table(pair_tf, pair_dl, avgdl, k1, b, delta, variant, out)`: out[i] = float32 of
  * `bm25._impacts(pair_tf[i], pair_dl[i], avgdl, params)` for every pair, the same IEEE operations
  * in the same order as numpy applies them to whole arrays (this file is compiled with
@@ -1111,9 +1045,6 @@ static PyMethodDef module_methods[] = {
     {"term_ids", term_ids, METH_VARARGS,
      "term_ids(texts, ids, cache=None): (int64 ids, int32 lengths) bytearrays of the texts' tokens (see"
      " segment.reference_term_ids); `cache`, a TermCache kept with `ids`, remembers tokens between calls."},
-    {"table_gather", table_gather, METH_VARARGS,
-     "table_gather(df, table, out, df_out=None): out[i] = table[df[i]] where df[i] < len(table), df copied to"
-     " df_out; returns the int64 positions past the table (bytearray)."},
     {"impact_table", impact_table, METH_VARARGS,
      "impact_table(pair_tf, pair_dl, avgdl, k1, b, delta, variant, out): out[i] = float32 of bm25._impacts of pair i"
      " (variant 0 okapi, 1 l, 2 plus), bit for bit."},

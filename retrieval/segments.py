@@ -44,11 +44,6 @@ import numpy as np
 from . import bm25
 from .segment import Segment, Vocabulary, build_segment, build_segment_from_tokens, merge_segments, text_term_ids
 
-try:  # the C pass of idf_and_df (retrieval/_scan.c)
-    from ._scan import table_gather as _table_gather
-except ImportError:  # pragma: no cover - only without a C compiler
-    _table_gather = None
-
 T = TypeVar("T")
 
 _EMPTY_F32 = np.empty(0, dtype=np.float32)
@@ -185,7 +180,6 @@ def live_idf(df: np.ndarray, n: int, params: bm25.BM25Params, absent: np.ndarray
     copy of df, with `bm25._idf`'s expressions (so the same values), and the absent terms' df
     taken as 1 and their idf then zeroed: run on every refresh over the whole vocabulary, the
     masked gather and scatter and numpy's temporaries cost ~0.5 ms at 83k terms.
-    (`idf_and_df` reads most of them from a table instead.)
     """
     if absent is None:
         absent = np.flatnonzero(df == 0)
@@ -208,48 +202,6 @@ def live_idf(df: np.ndarray, n: int, params: bm25.BM25Params, absent: np.ndarray
         np.log(out, out=out)
     out[absent] = 0.0
     return out
-
-
-# Distinct small document frequencies whose L / Plus idf `idf_and_df` computes once and reads per term.
-IDF_TABLE = 4096
-
-
-def _idf_values(df: np.ndarray, n: int, variant: str) -> np.ndarray:
-    """`live_idf`'s L or Plus expression over `df` (float64, no zeros), the same operations in the same order."""
-    out = df.copy()
-    if variant == "l":  # np.log(n + 1) - np.log(df + 0.5)
-        out += 0.5
-        np.log(out, out=out)
-        np.subtract(np.log(n + 1), out, out=out)
-    else:  # plus: np.log((n + 1) / df)
-        np.divide(n + 1, out, out=out)
-        np.log(out, out=out)
-    return out
-
-
-def idf_and_df(df: np.ndarray, n: int, params: bm25.BM25Params,
-               absent: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(`live_idf(df, ...)`, a copy of df), the same values bit for bit.
-
-    For L and Plus a term's idf is a function of its df alone, and nearly every term's df is small
-    (at 100k passages all but a few hundred of ~90k terms are below `IDF_TABLE`): each small df's
-    value is computed once, by the same numpy expression elementwise, and one pass in C
-    (`_scan.table_gather`) reads it per term and copies df, instead of numpy's cast, division and
-    log over the whole vocabulary; the few larger ones are computed as before (~0.05 against
-    ~0.3-0.4 ms a refresh at 90k terms). Okapi (its floor needs the mean over all terms) and a
-    build without the C extension take `live_idf`.
-    """
-    if _table_gather is None or params.variant == "okapi":
-        return live_idf(df, n, params, absent), df.copy()
-    table = np.zeros(min(IDF_TABLE, max(int(df.size), 1)), dtype=np.float64)  # df 0: absent, idf 0
-    if table.size > 1:
-        table[1:] = _idf_values(np.arange(1, table.size, dtype=np.float64), n, params.variant)
-    idf = np.empty(df.size, dtype=np.float64)
-    copy = np.empty(df.size, dtype=np.int64)
-    past = np.frombuffer(_table_gather(np.ascontiguousarray(df, dtype=np.int64), table, idf, copy), dtype=np.int64)
-    if past.size:
-        idf[past] = _idf_values(df[past].astype(np.float64), n, params.variant)
-    return idf, copy
 
 
 class SegmentedIndex:
@@ -422,18 +374,18 @@ class SegmentedIndex:
 
     def snapshot(self) -> LiveIndex:
         n_terms = len(self.vocabulary)
-        live_df = self._df[:n_terms]
+        df = self._df[:n_terms].copy()
         n = self.n_live
         avgdl = self.avgdl
         # Only deletions make a df 0 (a new term comes with its postings): after adds alone the
         # last snapshot's gone terms are checked, not the whole vocabulary.
         gone = self._gone
         if gone is None:
-            gone = frozenset(np.flatnonzero(live_df == 0).tolist())
+            gone = frozenset(np.flatnonzero(df == 0).tolist())
         elif gone:
-            gone = frozenset(t for t in gone if live_df[t] == 0)
+            gone = frozenset(t for t in gone if df[t] == 0)
         self._gone = gone
-        idf, df = idf_and_df(live_df, n, self.params, np.fromiter(gone, dtype=np.int64, count=len(gone)))
+        idf = live_idf(df, n, self.params, np.fromiter(gone, dtype=np.int64, count=len(gone)))
         views = []
         for seg in self.segments:
             view = bm25.BM25Index(

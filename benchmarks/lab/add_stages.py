@@ -74,7 +74,6 @@ def instrument(totals: Totals) -> None:
         (segments.SegmentedIndex, "snapshot", "  snapshot"),
         # The snapshot's O(vocabulary) parts (each called by the snapshot alone).
         (segments, "live_idf", "    of which live_idf"),
-        (segments, "idf_and_df", "    of which idf_and_df (the idf and a copy of df)"),
         (segment.Segment, "bounds", "    of which Segment.bounds"),
     ]:
         if hasattr(owner, name):  # another checkout may lack a stage
