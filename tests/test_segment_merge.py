@@ -361,19 +361,3 @@ def test_a_segments_impact_table_is_bm25_impacts_bit_for_bit(variant: str) -> No
             got = seg.table(avgdl, params)
             want = bm25._impacts(tf[1:], dl[1:], avgdl, params).astype(np.float32)
             assert got[0] == 0.0 and np.array_equal(got[1:].view(np.uint32), want.view(np.uint32)), (k1, b, avgdl)
-
-
-def test_a_segments_article_numbers_are_the_indexs_whether_its_articles_come_in_order_or_not() -> None:
-    rng = np.random.default_rng(3)
-    for trial in range(200):
-        n = int(rng.integers(1, 200))
-        ids = rng.integers(0, 30, n).astype(np.int64)
-        if trial % 2:
-            ids.sort()  # a new segment's passages: in article order
-        seg = Segment(offsets=np.zeros(1, dtype=np.int64), doc_ids=np.zeros(0, np.int32), codes=np.zeros(0, np.uint32),
-                      pair_tf=np.zeros(1), pair_dl=np.zeros(1), doc_len=np.zeros(n, np.int32),
-                      passage_ids=np.arange(n, dtype=np.int64), article_ids=ids, ref_avgdl=1.0,
-                      ref_max=np.zeros(0, np.float32))
-        want = bm25.BM25Index.article_numbers.func(seg)  # type: ignore[attr-defined]
-        got = seg.article_numbers()
-        assert got.dtype == want.dtype == np.int32 and np.array_equal(got, want)
