@@ -19,7 +19,8 @@
  * no C1 control in UTF-8, found with memchr (~3 KB a line, three regex scans took ~1 µs a passage).
  *
  * `term_ids(texts, ids, cache=None)` is `segment.reference_term_ids`: every whitespace-separated
- * token of the passages' stored terms (str.split's tokens, Py_UNICODE_ISSPACE) as its id in the
+ * token of the passages' stored terms (a str, or its UTF-8 as bytes, decoded here; str.split's tokens,
+ * Py_UNICODE_ISSPACE) as its id in the
  * dict `ids`, a new token numbered len(ids) on first sight; returned as (int64 ids, int32 tokens
  * per text) in two bytearrays. A near-real-time add indexes the stored terms of its passages; in
  * Python, split and a dict lookup per token were ~2/3 of a segment's build (~240 ns a token here,
@@ -533,6 +534,35 @@ static int cache_put(TermCache *c, const uint16_t *key, Py_ssize_t len, uint64_t
     return 1;
 }
 
+/* Strict UTF-8 (as bytes.decode("utf-8") accepts it) of characters below U+10000 into UCS-2 code
+ * units: their count, or -1 if the bytes are not valid UTF-8 or hold a character past U+FFFF (the
+ * caller then decodes them with CPython, which raises or makes a 4-byte str). */
+static Py_ssize_t utf8_to_ucs2(const unsigned char *p, Py_ssize_t n, Py_UCS2 *out) {
+    Py_ssize_t i = 0, k = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            out[k++] = c;
+            i++;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
+                return -1;
+            out[k++] = (Py_UCS2)(((c & 0x1F) << 6) | (p[i + 1] & 0x3F));
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (i + 2 >= n || (p[i + 1] & 0xC0) != 0x80 || (p[i + 2] & 0xC0) != 0x80)
+                return -1;
+            if ((c == 0xE0 && p[i + 1] < 0xA0) || (c == 0xED && p[i + 1] > 0x9F)) /* overlong; a surrogate */
+                return -1;
+            out[k++] = (Py_UCS2)(((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F));
+            i += 3;
+        } else {
+            return -1; /* past U+FFFF, or not UTF-8 */
+        }
+    }
+    return k;
+}
+
 static PyObject *term_ids(PyObject *module, PyObject *args) {
     PyObject *texts, *ids, *cache_arg = Py_None;
     if (!PyArg_ParseTuple(args, "OO!|O", &texts, &PyDict_Type, &ids, &cache_arg))
@@ -553,19 +583,60 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
     PyObject *seq = PySequence_Fast(texts, "texts must be a sequence of str");
     if (!seq)
         return NULL;
-    Py_ssize_t n_texts = PySequence_Fast_GET_SIZE(seq), total = 0;
-    PyObject *out_ids = NULL, *out_lens = NULL, *result = NULL;
+    Py_ssize_t n_texts = PySequence_Fast_GET_SIZE(seq), total = 0, utf8_bytes = 0, utf8_texts = 0, decoded_at = 0;
+    PyObject *out_ids = NULL, *out_lens = NULL, *result = NULL, *kept = NULL;
     Seen *seen = NULL;
+    Py_UCS2 *decoded = NULL;
+    Py_ssize_t *text_len = NULL; /* per text given as bytes and decoded here: its characters, else -1 */
     size_t cap = 0, used = 0;
     for (Py_ssize_t j = 0; j < n_texts; j++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
-        if (!PyUnicode_Check(text)) {
-            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str, not %.100s", j, Py_TYPE(text)->tp_name);
+        Py_ssize_t chars;
+        if (PyUnicode_Check(text)) {
+            chars = PyUnicode_GET_LENGTH(text);
+        } else if (PyBytes_Check(text)) { /* UTF-8: at most one character a byte */
+            chars = PyBytes_GET_SIZE(text);
+            utf8_bytes += chars;
+            utf8_texts++;
+        } else {
+            PyErr_Format(PyExc_TypeError, "texts[%zd] must be str or UTF-8 bytes, not %.100s", j,
+                         Py_TYPE(text)->tp_name);
             goto done;
         }
         /* At most one token per two characters (a token and the space after it): the output is
          * sized by that and trimmed at the end, instead of a pass over every text to count. */
-        total += (PyUnicode_GET_LENGTH(text) + 1) / 2;
+        total += (chars + 1) / 2;
+    }
+    /* UTF-8 texts (the terms an add hands over as its chain wrote them) are decoded first, all of
+     * them, into one buffer of UCS-2 that lives through the call (`seen` points into it) instead of
+     * a str each: invalid UTF-8 raises before any new term is numbered in `ids`. */
+    if (utf8_texts) {
+        decoded = PyMem_Malloc((size_t)utf8_bytes * sizeof(Py_UCS2) + 1); /* + 1: never a 0-byte request */
+        text_len = PyMem_Malloc((size_t)n_texts * sizeof(Py_ssize_t));
+        kept = PyList_New(n_texts);
+        if (!decoded || !text_len || !kept) {
+            if (kept)
+                PyErr_NoMemory();
+            goto done;
+        }
+        Py_ssize_t at = 0;
+        for (Py_ssize_t j = 0; j < n_texts; j++) {
+            PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
+            text_len[j] = -1;
+            if (!PyBytes_Check(text))
+                continue;
+            Py_ssize_t m = utf8_to_ucs2((const unsigned char *)PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text),
+                                        decoded + at);
+            if (m >= 0) {
+                text_len[j] = m;
+                at += m;
+            } else { /* CPython's decoder: its error, or a str with characters past U+FFFF */
+                PyObject *str = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), NULL);
+                if (!str)
+                    goto done;
+                PyList_SET_ITEM(kept, j, str);
+            }
+        }
     }
     out_ids = PyByteArray_FromStringAndSize(NULL, total * (Py_ssize_t)sizeof(int64_t));
     out_lens = PyByteArray_FromStringAndSize(NULL, n_texts * (Py_ssize_t)sizeof(int32_t));
@@ -584,11 +655,28 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
     }
     int64_t *idv = (int64_t *)PyByteArray_AS_STRING(out_ids);
     int32_t *lenv = (int32_t *)PyByteArray_AS_STRING(out_lens);
-    Py_ssize_t k = 0;
+    Py_ssize_t k = 0, utf8_chars = 0;
     for (Py_ssize_t j = 0; j < n_texts; j++) {
         PyObject *text = PySequence_Fast_GET_ITEM(seq, j);
-        Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text)};
-        Py_ssize_t n = PyUnicode_GET_LENGTH(text), i = 0, before = k;
+        if (PyBytes_Check(text)) {
+            if (text_len[j] < 0) {
+                text = PyList_GET_ITEM(kept, j); /* decoded by CPython */
+            } else {
+                text = NULL; /* its characters: decoded[decoded_at .. + text_len[j]) */
+                utf8_chars = text_len[j];
+            }
+        }
+        Text t;
+        Py_ssize_t n;
+        if (text) {
+            t = (Text){PyUnicode_KIND(text), PyUnicode_DATA(text)};
+            n = PyUnicode_GET_LENGTH(text);
+        } else {
+            t = (Text){PyUnicode_2BYTE_KIND, decoded + decoded_at};
+            n = utf8_chars;
+            decoded_at += utf8_chars;
+        }
+        Py_ssize_t i = 0, before = k;
         const Py_UCS2 *wide = t.kind == PyUnicode_2BYTE_KIND ? (const Py_UCS2 *)t.data : NULL;
         while (i < n) {
             Py_ssize_t start;
@@ -642,7 +730,8 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
                 idv[k++] = seen[slot].id;
                 continue;
             }
-            PyObject *token = PyUnicode_Substring(text, start, i);
+            PyObject *token = text ? PyUnicode_Substring(text, start, i)
+                                   : PyUnicode_FromKindAndData(PyUnicode_2BYTE_KIND, wide + start, i - start);
             if (!token)
                 goto done;
             PyObject *id = PyDict_GetItemWithError(ids, token); /* borrowed */
@@ -686,6 +775,9 @@ static PyObject *term_ids(PyObject *module, PyObject *args) {
     result = PyTuple_Pack(2, out_ids, out_lens);
 done:
     PyMem_Free(seen);
+    PyMem_Free(decoded);
+    PyMem_Free(text_len);
+    Py_XDECREF(kept);
     Py_XDECREF(out_ids);
     Py_XDECREF(out_lens);
     Py_DECREF(seq);
@@ -887,6 +979,64 @@ done:
     return result;
 }
 
+/* `impact_table(pair_tf, pair_dl, avgdl, k1, b, delta, variant, out)`: out[i] = float32 of
+ * `bm25._impacts(pair_tf[i], pair_dl[i], avgdl, params)` for every pair, the same IEEE operations
+ * in the same order as numpy applies them to whole arrays (this file is compiled with
+ * -ffp-contract=off: no fused multiply-add), so the values bit for bit. A segment's table of
+ * impacts is made again at every refresh (avgdl moves), for every segment; numpy's temporaries
+ * over the base's pairs cost ~0.1 ms an add. variant: 0 okapi, 1 l, 2 plus. */
+static PyObject *impact_table(PyObject *module, PyObject *args) {
+    PyObject *tf_obj, *dl_obj, *out_obj;
+    double avgdl, k1, b, delta;
+    int variant;
+    if (!PyArg_ParseTuple(args, "OOddddiO", &tf_obj, &dl_obj, &avgdl, &k1, &b, &delta, &variant, &out_obj))
+        return NULL;
+    if (variant < 0 || variant > 2) {
+        PyErr_Format(PyExc_ValueError, "variant must be 0 (okapi), 1 (l) or 2 (plus), not %d", variant);
+        return NULL;
+    }
+    Py_buffer tv, dv, ov;
+    if (get_array(tf_obj, &tv, "pair_tf", 'f', 8, 0) < 0)
+        return NULL;
+    if (get_array(dl_obj, &dv, "pair_dl", 'f', 8, 0) < 0) {
+        PyBuffer_Release(&tv);
+        return NULL;
+    }
+    if (get_array(out_obj, &ov, "out", 'f', 4, 1) < 0) {
+        PyBuffer_Release(&tv);
+        PyBuffer_Release(&dv);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t n = tv.len / 8;
+    if (dv.len / 8 != n || ov.len / 4 != n) {
+        PyErr_SetString(PyExc_ValueError, "pair_tf, pair_dl and out must have one entry per pair");
+        goto done;
+    }
+    const double *tf = tv.buf, *dl = dv.buf;
+    float *out = ov.buf;
+    const double one_minus_b = 1 - b, k1_plus_1 = k1 + 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double norm = one_minus_b + (b * dl[i]) / avgdl; /* 1 - b + b * dl / avgdl */
+        double v;
+        if (variant == 0) {
+            v = (tf[i] * k1_plus_1) / (tf[i] + k1 * norm); /* tf * (k1 + 1) / (tf + k1 * norm) */
+        } else if (variant == 1) {
+            double ctd = tf[i] / norm; /* tf * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta) */
+            v = ((tf[i] * k1_plus_1) * (ctd + delta)) / ((k1 + ctd) + delta);
+        } else {
+            v = (tf[i] * k1_plus_1) / (k1 * norm + tf[i]); /* tf * (k1 + 1) / (k1 * norm + tf) */
+        }
+        out[i] = (float)v;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&dv);
+    PyBuffer_Release(&ov);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"passage_spans", passage_spans, METH_VARARGS,
      "passage_spans(body, target_chars, max_chars): the (start, end) spans of body's passages."},
@@ -895,6 +1045,9 @@ static PyMethodDef module_methods[] = {
     {"term_ids", term_ids, METH_VARARGS,
      "term_ids(texts, ids, cache=None): (int64 ids, int32 lengths) bytearrays of the texts' tokens (see"
      " segment.reference_term_ids); `cache`, a TermCache kept with `ids`, remembers tokens between calls."},
+    {"impact_table", impact_table, METH_VARARGS,
+     "impact_table(pair_tf, pair_dl, avgdl, k1, b, delta, variant, out): out[i] = float32 of bm25._impacts of pair i"
+     " (variant 0 okapi, 1 l, 2 plus), bit for bit."},
     {"segment_postings", segment_postings, METH_VARARGS,
      "segment_postings(tokens, doc_len): (int32 passages, uint32 codes, int64 pair keys, int64 held terms,"
      " int64 counts) bytearrays of a segment's postings (see segment.reference_segment_postings)."},

@@ -63,7 +63,8 @@ class Changes:
 
     log_seq: int  # the last entry read
     generation: int
-    added: list[tuple[int, int, str]] = field(default_factory=list)  # (passage id, article rowid, terms), by id
+    # (passage id, article rowid, terms: str, or the UTF-8 an add handed over), by id
+    added: list[tuple[int, int, str | bytes]] = field(default_factory=list)
     deleted: list[tuple[int, str]] = field(default_factory=list)  # (passage id, terms) of indexed passages
     gap: bool = False  # entries after `after` were trimmed: the base must be reloaded or rebuilt
     too_long: bool = False  # more than `limit` entries: rebuild instead

@@ -242,9 +242,11 @@ async def _write_batch(target: Target, batch: list[store.PreparedArticle],
     try:
         async with transaction(target.writer):
             written: list[store.PreparedArticle] = []
-            counts = await store.write_articles(target.writer, batch, written=written, handoff=handoff)
+            inserted: set[str] = set()
+            counts = await store.write_articles(target.writer, batch, written=written, handoff=handoff,
+                                                inserted=inserted)
             await target.stories.update(target.writer, [
-                (p.article.id, p.article.title, p.article.body, p.article.published) for p in written])
+                (p.article.id, p.article.title, p.article.body, p.article.published) for p in written], inserted)
     except BaseException:
         target.stories.discard()  # its index may hold rows the rollback took back
         raise

@@ -8,7 +8,7 @@ article without one is grouped later, see `StoryKeeper.catch_up`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 import aiosqlite
 
@@ -55,17 +55,27 @@ async def iter_story_rows(db: aiosqlite.Connection, batch: int = 4096):
             yield rows
 
 
-async def write_story_rows(db: aiosqlite.Connection, rows: Sequence[tuple[str, str, bytes, float | None]]) -> None:
+async def write_story_rows(db: aiosqlite.Connection, rows: Sequence[tuple[str, str, bytes, float | None]],
+                           fresh: Container[str] = ()) -> None:
     """Insert or replace (article id, story, signature, published_ts) rows in one transaction.
 
     A replaced row (an edited article) is deleted and inserted again, so it takes the next rowid: a
     loaded index holds the rows in rowid order, and a serving index holds an edited article after
     every earlier one too (StoryIndex puts it in a new slot), so both break ties between equally
     similar candidates the same way.
+
+    `fresh`: article ids the caller knows have no stories row (inserted in this transaction: their
+    rows went with any earlier article of that id, ON DELETE CASCADE). Theirs are a plain `INSERT`,
+    the same rows in the same order: `INSERT OR REPLACE` cost twice as much (~0.27 against ~0.13 ms
+    for ~20 rows), and an add's articles are nearly all new.
     """
     async with transaction(db):
-        await db.executemany(
-            "INSERT OR REPLACE INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)", rows)
+        if fresh and all(r[0] in fresh for r in rows):
+            await db.executemany("INSERT INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)",
+                                 rows)
+        else:
+            await db.executemany(
+                "INSERT OR REPLACE INTO stories (article_id, story, signature, published_ts) VALUES (?, ?, ?, ?)", rows)
 
 
 async def articles_without_story(db: aiosqlite.Connection, limit: int) -> list[tuple[str, str, str, str]]:

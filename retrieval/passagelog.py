@@ -4,8 +4,8 @@ Part of the store: the tables and their migrations are `retrieval.store`'s (the
 `retrieval` migration set); this module holds the SQL the index build runs
 with plain `sqlite3`, in a worker thread or in the child process that builds
 the base file, where an aiosqlite connection cannot go. `passage_log` (written
-by triggers on `passages`) is read and trimmed only here, as are the meta keys
-`passage_log_trimmed` and `content_generation` when read alongside it.
+by `store.write_articles` and by a trigger on deletions from `passages`) is read and trimmed only
+here, as are the meta keys `passage_log_trimmed` and `content_generation` when read alongside it.
 
 Each reader takes a connection from `connect` and reads inside `snapshot`, so
 the log position and the rows it covers come from one state of the file.
@@ -147,30 +147,32 @@ class Handoff:
     passages: tuple[tuple[int, str | bytes], ...]  # per new passage, in id order: (its article's i, terms)
 
 
+# `position`'s values and the largest passage id and article rowid, in one statement.
+_HANDOFF_CHECK_SQL = ("SELECT (SELECT MAX(seq) FROM passage_log),"
+                      " (SELECT value FROM meta WHERE key = 'passage_log_trimmed'),"
+                      " (SELECT value FROM meta WHERE key = 'content_generation'),"
+                      " (SELECT MAX(id) FROM passages), (SELECT MAX(rowid) FROM articles)")
+
+
 def handed_changes(con: sqlite3.Connection, handoff: Handoff, after: int,
-                   limit: int) -> tuple[int, int, list[tuple[int, int, str]]] | None:
+                   limit: int) -> tuple[int, int, list[tuple[int, int, str | bytes]]] | None:
     """(last log entry, content generation, (passage id, article rowid, terms) by id) of what
     `handoff` says was written after entry `after`, if the file bears it out; else None."""
     n = len(handoff.passages)
     if after != handoff.log_after or n == 0 or n > limit:
         return None
-    with snapshot(con):
-        last, trimmed, generation = position(con)
-        if trimmed > after or last != after + n:
-            return None
-        top_passage, top_article = con.execute(
-            "SELECT (SELECT MAX(id) FROM passages), (SELECT MAX(rowid) FROM articles)").fetchone()
+    # One statement reads one state of the file (no BEGIN ... COMMIT around several: ~0.1 ms less).
+    log_last, trimmed_value, generation_value, top_passage, top_article = con.execute(_HANDOFF_CHECK_SQL).fetchone()
+    trimmed = int(trimmed_value or 0)
+    last, generation = max(int(log_last or 0), trimmed), int(generation_value or 0)  # as `position` reads them
+    if trimmed > after or last != after + n:
+        return None
     if top_passage != handoff.first_passage + n - 1 or top_article != handoff.article_base + handoff.articles:
         return None
-    added = []
-    try:
-        for i, (article, terms) in enumerate(handoff.passages):
-            # Stored as the UTF-8 it was bound as (CAST(? AS TEXT)): the str a read would give.
-            text = terms.decode() if isinstance(terms, bytes) else terms
-            added.append((handoff.first_passage + i, handoff.article_base + 1 + article, text))
-    except UnicodeDecodeError:
-        return None
-    return last, generation, added
+    # The terms as handed over: stored as the UTF-8 they were bound as (CAST(? AS TEXT)), they are
+    # numbered from those bytes (`segment.text_term_ids` decodes them in C; a str each cost ~2 µs).
+    first, base = handoff.first_passage, handoff.article_base + 1
+    return last, generation, [(first + i, base + article, terms) for i, (article, terms) in enumerate(handoff.passages)]
 
 
 def index_inputs(con: sqlite3.Connection, ids: Sequence[int] | None = None) -> Iterator[tuple[int, int, str]]:

@@ -270,9 +270,9 @@ class SegmentedIndex:
         avgdl = (float(self.total_len + added_len) / n) or 1.0
         return self._added(build_segment(documents, passage_ids, article_ids, self.vocabulary, self.params, avgdl))
 
-    def add_texts(self, texts: Sequence[str], passage_ids: Sequence[int],
+    def add_texts(self, texts: Sequence[str | bytes], passage_ids: Sequence[int],
                   article_ids: Sequence[int]) -> Segment | None:
-        """`add` of passages given as their stored terms (space-separated): what a refresh reads."""
+        """`add` of passages given as their stored terms (space-separated, str or UTF-8): what a refresh reads."""
         if not passage_ids:
             return None
         tokens, doc_len = text_term_ids(texts, self.vocabulary)

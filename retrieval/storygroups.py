@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -110,8 +110,11 @@ class StoryKeeper:
         if self._index is not None:
             self._index.remove(article_id)
 
-    async def update(self, db: aiosqlite.Connection, items: Sequence[tuple[str, str, str, str]]) -> int:
+    async def update(self, db: aiosqlite.Connection, items: Sequence[tuple[str, str, str, str]],
+                     fresh: Container[str] = ()) -> int:
         """Group (id, title, body, published) articles just written; returns how many joined a story.
+
+        `fresh`: the ids among them known to have no stories row yet (`newsstore.write_story_rows`).
 
         The batch is signed and matched at once (`StoryIndex.assign`: an article can still join one
         written earlier in the same batch, as one at a time would; in a thread past INLINE_ARTICLES
@@ -134,7 +137,7 @@ class StoryKeeper:
 
         try:
             rows = assign() if len(items) <= INLINE_ARTICLES else await asyncio.to_thread(assign)
-            await newsstore.write_story_rows(db, rows)
+            await newsstore.write_story_rows(db, rows, fresh)
         except BaseException:
             # The in-memory index ran ahead of the file (or stopped halfway through a batch, or was
             # still being changed by a cancelled thread): reload it from the file next time.

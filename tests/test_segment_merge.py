@@ -176,11 +176,33 @@ def test_the_native_term_table_grows_and_is_bound_to_one_vocabulary() -> None:
     assert ids.tolist() == [0, 1, 2] and len(table) == 3
 
 
+@settings(max_examples=200, deadline=None)
+@given(calls=st.lists(st.lists(st.tuples(_TEXT, st.booleans()), max_size=6), max_size=4),
+       known=st.lists(st.sampled_from(["a", "b", "كلمة", "é", "abcdefghijkl", "\U0001f600"]), unique=True))
+def test_term_ids_of_utf8_bytes_are_those_of_the_str(calls: list[list[tuple[str, bool]]], known: list[str]) -> None:
+    # Texts given as their UTF-8 (an add's handed-over terms), mixed with str ones, across calls.
+    mine, theirs = Vocabulary({t: i for i, t in enumerate(known)}), Vocabulary({t: i for i, t in enumerate(known)})
+    for texts in calls:
+        got_ids, got_lengths = text_term_ids([t.encode() if as_bytes else t for t, as_bytes in texts], mine)
+        want_ids, want_lengths = reference_term_ids([t for t, _ in texts], theirs)
+        assert got_ids.tolist() == want_ids.tolist() and got_lengths.tolist() == want_lengths.tolist()
+    assert list(mine.ids.items()) == list(theirs.ids.items())
+
+
+@pytest.mark.parametrize("bad", [b"\xff", b"ab \xd8", b"\xed\xa0\x80", b"\xe0\x80\xaf", b"\xc0\xaf",
+                                 b"\xf4\x90\x80\x80"])
+def test_term_ids_of_invalid_utf8_raise_before_numbering_anything(bad: bytes) -> None:
+    vocabulary = Vocabulary({"a": 0})
+    with pytest.raises(UnicodeDecodeError):
+        text_term_ids([b"new words", "more new", bad], vocabulary)
+    assert vocabulary.ids == {"a": 0}
+
+
 def test_native_term_ids_refuse_what_is_not_text() -> None:
     if not NATIVE_TERM_IDS:
         pytest.skip("the C extensions are not built")
-    with pytest.raises(TypeError, match=r"texts\[1\] must be str, not bytes"):
-        text_term_ids(["a b", b"c"], Vocabulary())  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"texts\[1\] must be str or UTF-8 bytes, not bytearray"):
+        text_term_ids(["a b", bytearray(b"c")], Vocabulary())  # type: ignore[list-item]
     with pytest.raises(TypeError, match="dict"):
         text_term_ids(["a"], Vocabulary(list("ab")))  # type: ignore[arg-type]
 
@@ -321,3 +343,21 @@ def test_native_segment_postings_refuse_bad_input() -> None:
         _scan.segment_postings(tokens.astype(np.int32), lengths)
     with pytest.raises(TypeError, match="doc_len must be a contiguous int32 array"):
         _scan.segment_postings(tokens, [2, 1])
+
+
+@pytest.mark.parametrize("variant", ["okapi", "l", "plus"])
+def test_a_segments_impact_table_is_bm25_impacts_bit_for_bit(variant: str) -> None:
+    """`Segment.table` (made in C when built, `_scan.impact_table`) against numpy's `bm25._impacts`."""
+    rng = np.random.default_rng(7)
+    tf = np.concatenate(([0.0], rng.integers(1, 60, 5000).astype(np.float64)))
+    dl = np.concatenate(([0.0], rng.integers(1, 4000, 5000).astype(np.float64)))
+    for k1, b, delta in ((1.5, 0.75, None), (0.9, 0.5, 0.3), (1.2, 1.0, None), (0.0, 0.0, 2.0)):
+        params = bm25.BM25Params(variant=variant, k1=k1, b=b, delta=delta)
+        for avgdl in (61.37, 1.0, 1234.5678, 0.3):
+            seg = Segment(offsets=np.zeros(1, dtype=np.int64), doc_ids=np.zeros(0, np.int32),
+                          codes=np.zeros(0, np.uint32), pair_tf=tf, pair_dl=dl, doc_len=np.zeros(0, np.int32),
+                          passage_ids=np.zeros(0, np.int64), article_ids=np.zeros(0, np.int64), ref_avgdl=avgdl,
+                          ref_max=np.zeros(0, np.float32))
+            got = seg.table(avgdl, params)
+            want = bm25._impacts(tf[1:], dl[1:], avgdl, params).astype(np.float32)
+            assert got[0] == 0.0 and np.array_equal(got[1:].view(np.uint32), want.view(np.uint32)), (k1, b, avgdl)

@@ -256,10 +256,10 @@ async def test_another_reader_never_sees_an_article_without_its_story(tmp_path: 
     seen_while_grouping = []
     real_write = newsstore.write_story_rows
 
-    async def write_story_rows(con, rows):
+    async def write_story_rows(con, rows, *args):
         with sqlite3.connect(db) as other:
             seen_while_grouping.append(other.execute("SELECT count(*) FROM articles").fetchone()[0])
-        await real_write(con, rows)
+        await real_write(con, rows, *args)
 
     monkeypatch.setattr(newsstore, "write_story_rows", write_story_rows)
     async with await SearchEngine.open(db, RetrievalConfig()) as engine:
@@ -535,3 +535,39 @@ def test_native_best_matches_over_a_big_sampled_array(monkeypatch) -> None:
         results.append(index.assign(keys, batch_sigs, batch_stamps, thresholds))
     assert results[0] == results[1]
     assert sum(s[0] in "sc" for s in results[0]) > 250
+
+
+async def test_new_articles_story_rows_are_plain_inserts_and_edited_ones_replaced(tmp_path: Path, monkeypatch) -> None:
+    """New articles' rows go in with a plain INSERT (no row can be there: it went with any earlier
+    article of that id); an edited article's row is replaced, taking the next rowid as before."""
+    from retrieval import newsstore
+
+    from .test_stories import ARTICLES
+
+    statements: list[str] = []
+    real_write = newsstore.write_story_rows
+
+    async def write_story_rows(con, rows, fresh=()):
+        real_executemany = con.executemany
+
+        async def executemany(sql, params):
+            statements.append(sql.split(" INTO")[0])
+            return await real_executemany(sql, params)
+
+        monkeypatch.setattr(con, "executemany", executemany)
+        try:
+            await real_write(con, rows, fresh)
+        finally:
+            monkeypatch.undo()
+
+    db = tmp_path / "news.db"
+    async with await SearchEngine.open(db, RetrievalConfig()) as engine:
+        monkeypatch.setattr(newsstore, "write_story_rows", write_story_rows)
+        await engine.ingest_paths([write_jsonl(tmp_path / "a.jsonl", ARTICLES[:2])])
+        monkeypatch.setattr(newsstore, "write_story_rows", write_story_rows)
+        edited = dict(ARTICLES[0], title=ARTICLES[0]["title"] + " (محدث)")
+        await engine.ingest_paths([write_jsonl(tmp_path / "b.jsonl", [edited, ARTICLES[2]])])
+    assert statements == ["INSERT", "INSERT OR REPLACE"]
+    with sqlite3.connect(db) as con:
+        assert [r[0] for r in con.execute("SELECT article_id FROM stories ORDER BY rowid")] == ["w2", "w1", "w3"]
+        assert {r[0] for r in con.execute("SELECT story FROM stories")} == {"w1"}  # one story, as before
