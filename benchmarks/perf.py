@@ -211,7 +211,8 @@ def headline(results: list[dict]) -> str:
 
 
 def table(results: list[dict]) -> str:
-    rows = [headline(results), "",
+    head = headline(results)  # empty without the other libraries' runs
+    rows = [*([head, ""] if head else []),
             "| passages | ingest passages/s (articles/s) | ingest passages per CPU-second | rebuild_index s"
             " | start-up to answer s"
             " | serving RSS peak / steady MiB | engine.search p50 / p95 / p99 ms |",
