@@ -17,11 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bm25, confidence, newsrank, rerank, topk
-from . import variants as variants_module
 from .analysis import analyze_query
 from .config import FULL_COVERAGE, RetrievalConfig
 from .segments import LiveIndex
-from .variants import known_variants
+from .variants import known_variants, one_edit_of
 
 Index = LiveIndex | bm25.BM25Index
 
@@ -84,10 +83,9 @@ def expand(index: Index, terms: list[str], config: RetrievalConfig, *,
     if not config.fuzzy:
         return weights
     rare = max(3, index.n_passages // 500)
-    # _fuzzy_eligible inlined: a call a question word.
-    min_known, min_unknown, df = config.fuzzy_min_chars, config.fuzzy_unknown_min_chars, index.df
+    df = index.df
     for term, tid in ids.items():
-        if len(term) < (min_known if tid is not None else min_unknown) or not term.isalpha() or term.isascii():
+        if not _fuzzy_eligible(term, tid is not None, config) or not term.isalpha() or term.isascii():
             continue
         if tid is not None and df(tid) > rare:
             continue
@@ -131,30 +129,21 @@ def query_terms(index: Index, terms: list[str], expanded: dict[str, float], conf
     for term, tid in ids.items():
         if tid is None:
             matches = []
-            if fuzzy and len(term) >= config.fuzzy_unknown_min_chars:  # _fuzzy_eligible, inlined
+            if fuzzy and _fuzzy_eligible(term, False, config):
                 # Credit for coverage: a variant of a word the index knows is another word, partly; of one
                 # it has never seen, the same word misspelled (scores keep fuzzy_weight either way).
-                matches = [(vocabulary[v], 1.0) for v in _one_edit_of(term, variants)]
+                matches = [(vocabulary[v], 1.0) for v in one_edit_of(term, variants)]
             out.append(rerank.QueryTerm(unseen_idf, tuple(matches)))
             continue
         matches = [(tid, 1.0)]
-        if fuzzy and len(term) >= config.fuzzy_min_chars:
+        if fuzzy and _fuzzy_eligible(term, True, config):
             credit = config.fuzzy_weight
-            matches += [(vocabulary[v], credit) for v in _one_edit_of(term, variants)]
+            matches += [(vocabulary[v], credit) for v in one_edit_of(term, variants)]
         # .item: a Python float at once (the value float() of the numpy scalar gives); then max(idf, 0.0)'s
         # choice exactly (the first argument unless 0.0 is greater: -0.0 and NaN kept).
         idf_t = idf.item(tid)
         out.append(rerank.QueryTerm(0.0 if 0.0 > idf_t else idf_t, tuple(matches)))
     return out
-
-
-def _one_edit_of_py(term: str, variants: list[str]) -> list[str]:
-    return [v for v in variants if rerank.one_edit_apart(term, v)]
-
-
-# The pairs checked in one C call (retrieval/_edits.c; a Python frame per pair cost ~0.5 µs, a few
-# dozen pairs a question); `rerank.one_edit_apart` is the specification.
-_one_edit_of = variants_module._native_edits.one_edit_of if variants_module.USE_NATIVE_EDITS else _one_edit_of_py
 
 
 def fuzzy_eligible(index: Index, term: str, config: RetrievalConfig) -> bool:

@@ -14,6 +14,7 @@ import logging
 import os
 
 from .bm25 import BM25Index
+from .rerank import one_edit_apart
 
 # retrieval/_edits.c: the candidates probed in C (several times faster than the set built in Python).
 try:
@@ -26,6 +27,15 @@ except ImportError as exc:  # built without a C compiler: correct, only slower
 USE_NATIVE_EDITS: bool = _native_edits is not None and os.environ.get("NEWSBOT_PYTHON_EDITS") != "1"
 
 _ARABIC_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهويء"
+
+
+def _one_edit_of_py(term: str, variants: list[str]) -> list[str]:
+    return [v for v in variants if one_edit_apart(term, v)]
+
+
+# The variants one edit from a question word, checked in one C call (retrieval/_edits.c; a Python frame
+# a pair cost ~0.5 µs, a few dozen pairs a question); `rerank.one_edit_apart` is the specification.
+one_edit_of = _native_edits.one_edit_of if USE_NATIVE_EDITS else _one_edit_of_py
 
 
 def edit1_variants(term: str) -> set[str]:
