@@ -442,17 +442,24 @@ class StoryIndex:
         if later.size:
             ok, sims = self._verify(sigs, stamps, thresholds, later, sigs, stamps, earlier)
             self._keep_best(later[ok], earlier[ok], sims[ok], batch_best, batch_sim)
-        # Stored slots come before the batch's: on equal similarity the stored article wins.
+        out = self._chosen(keys, stored_best.tolist(), stored_sim.tolist(), batch_best.tolist(), batch_sim.tolist())
+        self._append(keys, sigs, stamps, out, (sorted_keys, key_rows))
+        return out
+
+    def _chosen(self, keys: Sequence[str], stored_best: list[int], stored_sim: list[float], batch_best: list[int],
+                batch_sim: list[float]) -> list[str]:
+        """Each article's story from its best stored match and its best earlier article of the batch (-1: none),
+        with their similarities (or agreement counts): the match's story, or the article's own key."""
         out: list[str] = []
-        for i, (s_slot, s_sim, b_row, b_sim) in enumerate(zip(stored_best.tolist(), stored_sim.tolist(),
-                                                            batch_best.tolist(), batch_sim.tolist(), strict=True)):
+        for i, (s_slot, s_sim, b_row, b_sim) in enumerate(zip(stored_best, stored_sim, batch_best, batch_sim,
+                                                            strict=True)):
+            # Stored slots come before the batch's: on equal similarity the stored article wins.
             if s_slot >= 0 and s_sim >= b_sim:
                 out.append(self._stories[s_slot])
             elif b_row >= 0:
                 out.append(out[b_row])
             else:
                 out.append(keys[i])
-        self._append(keys, sigs, stamps, out, (sorted_keys, key_rows))
         return out
 
     def _choose_native(self, keys: Sequence[str], sigs: np.ndarray, stamps: np.ndarray, thresholds: np.ndarray,
@@ -476,16 +483,7 @@ class StoryIndex:
             np.ascontiguousarray(sigs, dtype=np.uint32), stamps, thresholds, self._sigs[:width],
             self._stamps[:width], self._days[:width], self._alive[:width].view(np.uint8), old_slots, positions,
             MAX_DAYS_APART * 86400, SHORT_THRESHOLD, BANDS), dtype=np.int64).reshape(4, n)
-        out: list[str] = []
-        for i, (s_slot, s_same, b_row, b_same) in enumerate(zip(*(found[j].tolist() for j in range(4)), strict=True)):
-            # Stored slots come before the batch's: on equal similarity the stored article wins.
-            if s_slot >= 0 and s_same >= b_same:
-                out.append(self._stories[s_slot])
-            elif b_row >= 0:
-                out.append(out[b_row])
-            else:
-                out.append(keys[i])
-        return out
+        return self._chosen(keys, *(found[j].tolist() for j in range(4)))
 
     @staticmethod
     def _too_many_pairs(n: int, sorted_keys: np.ndarray) -> bool:
